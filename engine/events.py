@@ -1,0 +1,131 @@
+"""The event protocol between the engine and its clients: JSON Lines, one object a line.
+
+Standard library only: the UI imports this module without torch.
+
+Every event carries `v` (protocol major version), `type`, `seq` (0, 1, 2, ... within one engine
+process) and `time` (Unix seconds). A reader ignores unknown types, treats non-JSON lines as log
+text, and refuses an event whose major version is newer than its own.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+PROTOCOL_VERSION = 1
+
+# Event type -> fields every event of that type carries (others may be added freely).
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "run_started": ("run_id", "recipe", "recipe_name", "dataset", "modalities", "run_dir",
+                    "epochs", "steps_per_epoch", "resumed_from"),
+    "step": ("epoch", "step", "global_step", "losses", "alpha", "lr", "samples_per_s"),
+    "eval": ("split", "epoch", "loss", "fused", "modalities", "gap", "modality_gap"),
+    "alpha_updated": ("epoch", "alpha", "hypergradient", "method", "seconds"),
+    "checkpoint": ("path", "epoch", "step", "best"),
+    "log": ("level", "message"),
+    "run_finished": ("status", "best", "test", "error", "traceback"),
+}
+
+FINISH_STATUSES = ("ok", "cancelled", "failed")
+
+
+class ProtocolError(Exception):
+    """An event from a newer protocol, or one missing required fields."""
+
+
+@dataclass
+class Event:
+    type: str
+    data: dict[str, Any]
+    seq: int = -1
+    time: float = 0.0
+    v: int = PROTOCOL_VERSION
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def to_json(self) -> str:
+        body = {"v": self.v, "type": self.type, "seq": self.seq, "time": self.time, **self.data}
+        return json.dumps(body, separators=(",", ":"), allow_nan=True)
+
+
+@dataclass
+class LogLine:
+    """A line of the stream that is not an event: shown to the user as text."""
+    text: str
+    stream: str = "stdout"
+
+
+def make(type_: str, **data: Any) -> Event:
+    missing = [f for f in EVENT_FIELDS.get(type_, ()) if f not in data]
+    if missing:
+        raise ProtocolError(f"event {type_!r} lacks {', '.join(missing)}")
+    if type_ == "run_finished" and data["status"] not in FINISH_STATUSES:
+        raise ProtocolError(f"run_finished status {data['status']!r} is not one of {FINISH_STATUSES}")
+    return Event(type_, data)
+
+
+def parse_line(line: str) -> Event | LogLine | None:
+    """One line of an event stream into an Event, or a LogLine for anything that is not an
+    event object. Raises ProtocolError for an event of a newer major version. Unknown event
+    types come back as Events too: callers skip types they do not handle."""
+    text = line.rstrip("\r\n")
+    if not text.strip():
+        return None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return LogLine(text)
+    if not isinstance(obj, dict) or "type" not in obj or "v" not in obj:
+        return LogLine(text)
+    v = obj.pop("v")
+    if not isinstance(v, int):
+        return LogLine(text)
+    if v > PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"the engine speaks event protocol {v}, this client understands up to "
+            f"{PROTOCOL_VERSION}: update the client (pip install -e .)")
+    type_ = str(obj.pop("type"))
+    seq = obj.pop("seq", -1)
+    t = obj.pop("time", 0.0)
+    return Event(type_, obj, seq=seq if isinstance(seq, int) else -1,
+                 time=t if isinstance(t, (int, float)) else 0.0, v=v)
+
+
+def read_events(path: str) -> list[Event]:
+    """Every event of an events.jsonl file, skipping non-event lines."""
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            item = parse_line(line)
+            if isinstance(item, Event):
+                out.append(item)
+    return out
+
+
+@dataclass
+class Emitter:
+    """Numbers events and writes them to every stream, each line flushed at once."""
+    streams: list[TextIO] = field(default_factory=list)
+    listeners: list[Callable[[Event], None]] = field(default_factory=list)
+    seq: int = 0
+
+    def emit(self, type_: str, **data: Any) -> Event:
+        ev = make(type_, **data)
+        ev.seq, ev.time = self.seq, round(time.time(), 3)
+        self.seq += 1
+        line = ev.to_json() + "\n"
+        for s in list(self.streams):
+            try:
+                s.write(line)
+                s.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                # A client that went away must not stop training; the file copy remains.
+                self.streams.remove(s)
+        for listener in self.listeners:
+            listener(ev)
+        return ev

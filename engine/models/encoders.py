@@ -1,0 +1,116 @@
+"""Encoders: each maps one modality's input batch to a (batch, d) feature tensor."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.errors import UserError
+
+
+class MLP(nn.Module):
+    """Feature vectors (or frozen embeddings) through hidden layers to d features."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], out_dim: int, dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = []
+        prev = in_dim
+        for h in hidden:
+            layers += [nn.Linear(prev, h), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            prev = h
+        layers.append(nn.Linear(prev, out_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SmallCNN(nn.Module):
+    """Conv-BN-ReLU stages, each halving the resolution, then global average pooling."""
+
+    def __init__(self, in_channels: int, channels: tuple[int, ...], out_dim: int, dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = []
+        prev = in_channels
+        for c in channels:
+            layers += [nn.Conv2d(prev, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                       nn.MaxPool2d(2)]
+            prev = c
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.out = nn.Linear(prev, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.drop(self.features(x)))
+
+
+class ResNet18Small(nn.Module):
+    """torchvision's ResNet18 from scratch, adapted to small inputs (3x3 stem, stride 1, no
+    max-pool) when the image side is below 64 pixels; the classifier becomes a d-wide layer."""
+
+    def __init__(self, in_channels: int, side: int, out_dim: int):
+        super().__init__()
+        from torchvision.models import resnet18
+
+        net = resnet18(weights=None)
+        if side < 64:
+            net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+            net.maxpool = nn.Identity()
+        elif in_channels != 3:
+            net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        net.fc = nn.Linear(net.fc.in_features, out_dim)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class BagOfWords(nn.Module):
+    """Small text encoder from scratch: mean of word embeddings (padding ignored), then an MLP."""
+
+    def __init__(self, vocab: int, embed_dim: int, hidden: tuple[int, ...], out_dim: int, dropout: float):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embed_dim, padding_idx=0)
+        self.mlp = MLP(embed_dim, hidden, out_dim, dropout)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        mask = (ids != 0).float().unsqueeze(-1)
+        pooled = (self.embed(ids) * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        return self.mlp(pooled)
+
+
+class HFText(nn.Module):
+    """A Hugging Face text model, fine-tuned: mean-pooled hidden states, then a d-wide layer.
+    Input: (batch, 2, tokens) holding ids and attention mask."""
+
+    def __init__(self, path: str, out_dim: int):
+        super().__init__()
+        from transformers import AutoModel
+
+        self.model = AutoModel.from_pretrained(path, local_files_only=True)
+        self.out = nn.Linear(self.model.config.hidden_size, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ids, mask = x[:, 0], x[:, 1]
+        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).float()
+        return self.out((hidden * m).sum(1) / m.sum(1).clamp_min(1e-9))
+
+
+def build_encoder(modality: str, cfg, spec: dict, out_dim: int) -> nn.Module:
+    """The encoder the recipe's `model.encoders.<modality>` table asks for, sized by the data."""
+    kind, t = cfg.kind, spec["type"]
+    if t == "vector" and kind == "mlp":
+        return MLP(spec["dim"], cfg.hidden, out_dim, cfg.dropout)
+    if t == "embedding":  # frozen pretrained text: a trainable MLP on the fixed embedding
+        return MLP(spec["dim"], cfg.hidden, out_dim, cfg.dropout)
+    if t == "image" and kind == "cnn":
+        return SmallCNN(spec["shape"][0], cfg.channels, out_dim, cfg.dropout)
+    if t == "image" and kind == "resnet18":
+        return ResNet18Small(spec["shape"][0], spec["shape"][-1], out_dim)
+    if t == "tokens" and kind == "text_bow":
+        return BagOfWords(spec["vocab"], cfg.embed_dim, cfg.hidden, out_dim, cfg.dropout)
+    if t == "hf_tokens":
+        return HFText(spec["path"], out_dim)
+    raise UserError(f"model.encoders.{modality}.kind: {kind!r} does not take {t} inputs")

@@ -1,0 +1,270 @@
+"""The training loop of the paper's Algorithm 1: epochs as the outer loop with alpha fixed during
+each, the alpha strategy updated after each; validation every epoch; the best-on-validation
+checkpoint kept; the test split evaluated once at the end with that checkpoint.
+
+Lifecycle: `setup()` (data, model, optimiser, state from a checkpoint), `train()`,
+`save_checkpoint()`, `test()`.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine import checkpoint as ckpt
+from engine.alpha import build_strategy
+from engine.data import load_dataset
+from engine.data.base import epoch_batches, steps_per_epoch
+from engine.events import PROTOCOL_VERSION, Emitter
+from engine.losses import classification_loss, matching_loss, total_loss
+from engine.metrics import classification_metrics, modality_gap, performance_gap
+from engine.models import build_model
+from engine.recipe import Recipe, to_dict
+
+
+def set_seed(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2 ** 32))
+
+
+def build_optimizer(cfg, params) -> torch.optim.Optimizer:
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def build_scheduler(cfg, optimizer, epochs: int):
+    """Stepped once per epoch; `plateau` on the validation loss."""
+    if cfg.name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.gamma)
+    if cfg.name == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma,
+                                                          patience=cfg.patience, min_lr=cfg.min_lr)
+    if cfg.name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr)
+    return None
+
+
+class Trainer:
+    def __init__(self, recipe: Recipe, run_dir: Path, emitter: Emitter, resume_state: dict | None = None):
+        self.recipe = recipe
+        self.run_dir = Path(run_dir)
+        self.emit = emitter.emit
+        self.resume_state = resume_state
+        self.stop_requested = False
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        r = self.recipe
+        if r.train.threads:
+            torch.set_num_threads(r.train.threads)
+        set_seed(r.train.seed)
+        self.data = load_dataset(r)
+        set_seed(r.train.seed)  # model initialisation independent of what loading consumed
+        self.model = build_model(r, self.data)
+        self.optimizer = build_optimizer(r.optim, self.model.parameters())
+        self.scheduler = build_scheduler(r.schedule, self.optimizer, r.train.epochs)
+        self.alpha = build_strategy(r.alpha, r.train.epochs)
+        self.probes = None
+        if r.eval.unimodal == "probe":
+            # One linear head per modality on detached features: it never touches the model.
+            self.probes = torch.nn.ModuleDict(
+                {m: torch.nn.Linear(r.model.feature_dim, self.data.num_classes) for m in self.data.modalities})
+            self.probe_optimizer = torch.optim.Adam(self.probes.parameters(), lr=1e-3)
+        self.steps_per_epoch = steps_per_epoch(len(self.data.train), r.data.batch_size)
+        self.epoch, self.step_in_epoch, self.global_step = 1, 0, 0
+        self.best: dict | None = None
+        self.best_epoch = 0
+        self.sums = {"total": 0.0, "cls": 0.0, "mm": 0.0, "n": 0}
+        if self.resume_state is not None:
+            self.load_state(self.resume_state)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "recipe": to_dict(self.recipe),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "alpha": self.alpha.state_dict(),
+            "probes": self.probes.state_dict() if self.probes is not None else None,
+            "probe_optimizer": self.probe_optimizer.state_dict() if self.probes is not None else None,
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "sums": dict(self.sums),
+            "rng": torch.get_rng_state(),
+        }
+
+    def load_state(self, s: dict) -> None:
+        self.model.load_state_dict(s["model"])
+        self.optimizer.load_state_dict(s["optimizer"])
+        if self.scheduler is not None and s["scheduler"] is not None:
+            self.scheduler.load_state_dict(s["scheduler"])
+        self.alpha.load_state_dict(s["alpha"])
+        if self.probes is not None and s.get("probes") is not None:
+            self.probes.load_state_dict(s["probes"])
+            self.probe_optimizer.load_state_dict(s["probe_optimizer"])
+        self.epoch, self.step_in_epoch = s["epoch"], s["step_in_epoch"]
+        self.global_step = s["global_step"]
+        self.best, self.best_epoch = s["best"], s["best_epoch"]
+        self.sums = dict(s["sums"])
+        torch.set_rng_state(s["rng"])
+
+    def save_checkpoint(self, name: str, best: bool = False) -> Path:
+        path = self.run_dir / "checkpoints" / name
+        ckpt.save(self.state_dict(), path)
+        # epoch: the last completed epoch at an epoch boundary, else the epoch in progress.
+        epoch = self.epoch - 1 if self.step_in_epoch == 0 else self.epoch
+        self.emit("checkpoint", path=str(path), epoch=epoch, step=self.step_in_epoch, best=best)
+        return path
+
+    # ------------------------------------------------------------------ training
+    def current_lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def train_step(self, inputs: dict, labels: torch.Tensor, alpha: float) -> dict[str, float]:
+        r = self.recipe
+        self.model.train()
+        out = self.model(inputs)
+        l_cls = classification_loss(out.logits, labels)
+        l_mm = matching_loss(out.embeddings, r.loss.temperature, r.loss.pair_reduction)
+        loss = total_loss(l_cls, l_mm, alpha)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        losses = {"total": loss.item(), "cls": l_cls.item(), "mm": l_mm.item()}
+        if self.probes is not None:
+            l_probe = sum(F.cross_entropy(self.probes[m](f.detach()), labels) for m, f in out.features.items())
+            self.probe_optimizer.zero_grad(set_to_none=True)
+            l_probe.backward()
+            self.probe_optimizer.step()
+            losses["probe"] = l_probe.item() / len(out.features)
+        return losses
+
+    def train(self) -> str:
+        """Runs the remaining epochs; returns "ok" or "cancelled"."""
+        r = self.recipe
+        bs = r.data.batch_size
+        while self.epoch <= r.train.epochs:
+            t = self.epoch
+            alpha = self.alpha.value(t)
+            batches = epoch_batches(len(self.data.train), bs, r.train.seed, t)
+            tick, seen = time.perf_counter(), 0
+            for i in range(self.step_in_epoch, len(batches)):
+                inputs, labels = self.data.train.batch(batches[i])
+                losses = self.train_step(inputs, labels, alpha)
+                self.step_in_epoch, self.global_step = i + 1, self.global_step + 1
+                n = len(labels)
+                seen += n
+                for k in ("total", "cls", "mm"):
+                    self.sums[k] += losses[k] * n
+                self.sums["n"] += n
+                last = i + 1 == len(batches)
+                if self.global_step % r.train.log_every == 0 or last:
+                    now = time.perf_counter()
+                    self.emit("step", epoch=t, step=i + 1, global_step=self.global_step, losses=losses,
+                              alpha=alpha, lr=self.current_lr(),
+                              samples_per_s=round(seen / max(now - tick, 1e-9), 1))
+                    tick, seen = now, 0
+                if self.stop_requested and not last:
+                    self.save_checkpoint("last.pt")
+                    return "cancelled"
+            self.end_epoch(t, alpha)
+            if self.stop_requested and self.epoch <= r.train.epochs:
+                return "cancelled"
+        return "ok"
+
+    def end_epoch(self, t: int, alpha: float) -> None:
+        r = self.recipe
+        n = max(self.sums["n"], 1)
+        self.emit("log", level="info",
+                  message=f"epoch {t}: train loss {self.sums['total'] / n:.4f} "
+                          f"(cls {self.sums['cls'] / n:.4f}, mm {self.sums['mm'] / n:.4f}), alpha {alpha:.4f}")
+        val = self.evaluate("val", t)
+        update = self.alpha.end_epoch(t, trainer=self)
+        if update:
+            self.emit("alpha_updated", epoch=t, **update)
+        if self.scheduler is not None:
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(val["loss"])
+            else:
+                self.scheduler.step()
+        improved = self.is_better(val)
+        if improved:
+            self.best = {"epoch": t, "loss": val["loss"], **val["fused"], "gap": val["gap"],
+                         **{f"{k}_{m}": v for m, mm in val["modalities"].items() for k, v in mm.items()}}
+            self.best_epoch = t
+        self.epoch, self.step_in_epoch = t + 1, 0
+        self.sums = {"total": 0.0, "cls": 0.0, "mm": 0.0, "n": 0}
+        self.save_checkpoint("last.pt")
+        if improved:
+            self.save_checkpoint("best.pt", best=True)
+
+    def is_better(self, val: dict) -> bool:
+        key = self.recipe.eval.select
+        if self.best is None:
+            return True
+        if key == "loss":
+            return val["loss"] < self.best["loss"]
+        return val["fused"][key] > self.best[key]
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def predict(self, split: str) -> dict:
+        self.model.eval()
+        s = self.data.split(split)
+        bs = self.recipe.data.eval_batch_size
+        logits, feats = [], {m: [] for m in self.data.modalities}
+        for i in range(0, len(s), bs):
+            inputs, _ = s.batch(torch.arange(i, min(i + bs, len(s))))
+            out = self.model(inputs)
+            logits.append(out.logits)
+            for m in feats:
+                feats[m].append(out.features[m])
+        return {"logits": torch.cat(logits), "features": {m: torch.cat(v) for m, v in feats.items()},
+                "labels": s.labels}
+
+    @torch.no_grad()
+    def evaluate(self, split: str, epoch: int) -> dict:
+        p = self.predict(split)
+        labels = p["labels"]
+        y = labels.numpy()
+        c = self.data.num_classes
+        loss = float(F.cross_entropy(p["logits"], labels))
+        fused = classification_metrics(p["logits"].softmax(1).numpy(), y, c)
+        if self.probes is not None:
+            self.probes.eval()
+            parts = {m: self.probes[m](f) for m, f in p["features"].items()}
+        else:
+            parts = self.model.unimodal_logits(p["features"])
+        per_mod = {m: classification_metrics(v.softmax(1).numpy(), y, c) for m, v in parts.items()}
+        result = {"split": split, "epoch": epoch, "loss": loss, "fused": fused, "modalities": per_mod,
+                  "gap": performance_gap(per_mod), "modality_gap": modality_gap(p["features"]),
+                  "samples": len(y), "unimodal": self.recipe.eval.unimodal}
+        self.emit("eval", **result)
+        return result
+
+    def test(self) -> dict:
+        """The test split, once, with the best-on-validation weights."""
+        best = ckpt.load(self.run_dir / "checkpoints" / "best.pt")
+        self.model.load_state_dict(best["model"])
+        if self.probes is not None and best.get("probes") is not None:
+            self.probes.load_state_dict(best["probes"])
+        return self.evaluate("test", best["best_epoch"])
+
+
+def finite(d: dict | None) -> dict | None:
+    """JSON-safe copy: NaN and infinities become None."""
+    if d is None:
+        return None
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}

@@ -1,0 +1,1 @@
+"""The user side: CLI, headless console, dashboard. Never imports torch."""

@@ -1,0 +1,82 @@
+"""What the UI knows of one run, rebuilt from its events: the same code serves a live run and a
+replayed events.jsonl."""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from engine.events import Event
+
+HISTORY = 5000  # points kept per series: charts draw from bounded buffers
+
+
+@dataclass
+class RunState:
+    run_id: str = ""
+    recipe_name: str = ""
+    dataset: str = ""
+    modalities: list[str] = field(default_factory=list)
+    run_dir: str = ""
+    epochs: int = 0
+    steps_per_epoch: int = 0
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    alpha: float = 0.0
+    lr: float = 0.0
+    samples_per_s: float = 0.0
+    last_losses: dict[str, float] = field(default_factory=dict)
+    losses: dict[str, deque] = field(default_factory=dict)          # name -> (global_step, value)
+    alpha_by_epoch: dict[int, float] = field(default_factory=dict)
+    hypergradient_by_epoch: dict[int, float] = field(default_factory=dict)
+    val_history: list[dict] = field(default_factory=list)
+    last_val: dict | None = None
+    best: dict | None = None
+    test: dict | None = None
+    status: str = ""            # "", "running", "ok", "cancelled", "failed"
+    error: str | None = None
+    traceback: str | None = None
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    unknown_events: int = 0
+
+    def apply(self, ev: Event) -> None:
+        t = ev.type
+        if t == "run_started":
+            self.run_id, self.recipe_name = ev["run_id"], ev["recipe_name"]
+            self.dataset, self.modalities = ev["dataset"], list(ev["modalities"])
+            self.run_dir, self.epochs = ev["run_dir"], ev["epochs"]
+            self.steps_per_epoch = ev["steps_per_epoch"]
+            self.status = "running"
+            self.started_at = self.started_at or ev.time
+        elif t == "step":
+            self.epoch, self.step, self.global_step = ev["epoch"], ev["step"], ev["global_step"]
+            self.alpha, self.lr = ev["alpha"], ev["lr"]
+            self.samples_per_s = ev["samples_per_s"]
+            self.last_losses = dict(ev["losses"])
+            for k, v in ev["losses"].items():
+                self.losses.setdefault(k, deque(maxlen=HISTORY)).append((ev["global_step"], v))
+            self.alpha_by_epoch[ev["epoch"]] = ev["alpha"]
+        elif t == "eval":
+            record = {k: ev.get(k) for k in ("split", "epoch", "loss", "fused", "modalities", "gap",
+                                             "modality_gap", "unimodal")}
+            if ev["split"] == "val":
+                self.last_val = record
+                self.val_history.append(record)
+            elif ev["split"] == "test":
+                self.test = record
+        elif t == "alpha_updated":
+            self.hypergradient_by_epoch[ev["epoch"]] = ev["hypergradient"]
+        elif t == "checkpoint":
+            pass
+        elif t == "run_finished":
+            self.status = ev["status"]
+            self.best = ev["best"]
+            self.error, self.traceback = ev["error"], ev["traceback"]
+            self.finished_at = ev.time
+        elif t != "log":
+            self.unknown_events += 1
+        if t == "eval" and ev["split"] == "val" and ev["fused"]:
+            acc = ev["fused"].get("acc")
+            if acc is not None and (self.best is None or acc > self.best.get("acc", -1)):
+                self.best = {**ev["fused"], "epoch": ev["epoch"], "gap": ev["gap"]}
