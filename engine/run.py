@@ -142,14 +142,14 @@ def run(trainer, emitter: Emitter, run_dir: Path, resumed: bool) -> int:
                 log_file.write(ev["traceback"])
         log_file.flush()
 
-    emitter.listeners = [tb, log_listener]
+    emitter.listeners += [tb, log_listener]
 
     def on_sigint(signum, frame):
         if not trainer.stop_requested:
             trainer.stop_requested = True
             print("stop requested: finishing the current step and writing a checkpoint", file=sys.stderr)
 
-    signal.signal(signal.SIGINT, on_sigint)
+    previous_handler = signal.signal(signal.SIGINT, on_sigint)
     emitter.emit("run_started", run_id=f"{recipe.name}/{run_dir.name}", recipe=to_dict(recipe),
                  recipe_name=recipe.name, dataset=recipe.data.name, modalities=list(trainer.data.modalities),
                  run_dir=str(run_dir), epochs=recipe.train.epochs, steps_per_epoch=trainer.steps_per_epoch,
@@ -182,6 +182,7 @@ def run(trainer, emitter: Emitter, run_dir: Path, resumed: bool) -> int:
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     emitter.emit("run_finished", status=status, best=trainer.best, test=test_summary, error=error,
                  traceback=tb_text, run_dir=str(run_dir), exit_code=code)
+    signal.signal(signal.SIGINT, previous_handler)
     tb.close()
     events_file.close()
     log_file.close()

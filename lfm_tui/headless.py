@@ -83,10 +83,11 @@ class LiveView:
 
 
 def summary(console: Console, state: RunState, code: int) -> None:
+    console.print()
     if state.test:
         t = state.test
-        console.print(metrics_table(f"test (best-on-validation checkpoint, epoch {t['epoch']})",
-                                    t["fused"], t["modalities"], t["gap"]))
+        console.print(f"[bold]test[/], best-on-validation checkpoint (epoch {t['epoch']}):")
+        console.print(metrics_table("", t["fused"], t["modalities"], t["gap"]))
         console.print(f"modality-gap distance {t['modality_gap']:.4f}   "
                       f"per-modality scores: {t.get('unimodal', 'split_head')}")
     if state.run_dir:
