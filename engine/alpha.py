@@ -23,6 +23,10 @@ class AlphaStrategy:
         """Called after epoch t's inner loop; returns the alpha_updated fields when it moved."""
         return None
 
+    def after_step(self, t: int, step: int, **context) -> dict | None:
+        """Called after each training step; returns the alpha_updated fields when it moved."""
+        return None
+
     def state_dict(self) -> dict:
         return {}
 
@@ -64,8 +68,66 @@ class Polynomial(AlphaStrategy):
         return min(1.0, max(0.0, a * t ** 3 + b * t ** 2 + c * t + d))
 
 
+class Learned(AlphaStrategy):
+    """Ours-LB: alpha <- clip(alpha - eta_t * dF/dalpha, low, high), with dF/dalpha the
+    hypergradient of the bi-level problem (engine/hypergrad.py, engine/bilevel.py), once per
+    epoch after the inner loop (`update_every = 0`) or every N training steps.
+    eta_t = lr * lr_decay ** floor((t - 1) / lr_decay_every)."""
+    name = "learned"
+
+    def __init__(self, cfg, epochs: int):
+        super().__init__(cfg, epochs)
+        self.alpha = float(cfg.initial)
+        self.updates = 0
+        self._compute = None  # set on first use: needs the trainer's model and data
+
+    def value(self, t: int) -> float:
+        return self.alpha
+
+    def lr_at(self, t: int) -> float:
+        every = self.cfg.lr_decay_every
+        return self.cfg.lr * (self.cfg.lr_decay ** ((t - 1) // every) if every else 1.0)
+
+    def apply(self, hypergradient: float, t: int) -> float:
+        lo, hi = self.cfg.clip
+        self.alpha = min(hi, max(lo, self.alpha - self.lr_at(t) * hypergradient))
+        self.updates += 1
+        return self.alpha
+
+    def _update(self, t: int, step: int, trainer) -> dict:
+        if self._compute is None:
+            from engine.bilevel import ModelHypergradient
+
+            self._compute = ModelHypergradient(trainer)
+        before = self.alpha
+        info = self._compute(before, t, step)
+        self.apply(info["hypergradient"], t)
+        return {"alpha": self.alpha, "previous": before, "hypergradient": info["hypergradient"],
+                "method": self.cfg.hypergradient, "seconds": round(info["seconds"], 4),
+                "lr_alpha": self.lr_at(t), "hvps": info["hvps"], "terms_used": info["terms_used"],
+                "params": info["params"], "step": step}
+
+    def end_epoch(self, t: int, trainer=None, **context) -> dict | None:
+        if self.cfg.update_every or trainer is None:
+            return None
+        return self._update(t, 0, trainer)
+
+    def after_step(self, t: int, step: int, trainer=None, **context) -> dict | None:
+        every = self.cfg.update_every
+        if not every or trainer is None or step % every:
+            return None
+        return self._update(t, step, trainer)
+
+    def state_dict(self) -> dict:
+        return {"alpha": self.alpha, "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.alpha = float(state["alpha"])
+        self.updates = int(state["updates"])
+
+
 STRATEGIES: dict[str, type[AlphaStrategy]] = {
-    s.name: s for s in (Constant, Stepwise, Heuristic, Polynomial)
+    s.name: s for s in (Constant, Stepwise, Heuristic, Polynomial, Learned)
 }
 
 

@@ -80,10 +80,28 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class AlphaConfig:
-    strategy: str = spec("heuristic", choices=("constant", "stepwise", "heuristic", "polynomial"))
+    strategy: str = spec("heuristic", choices=("constant", "stepwise", "heuristic", "polynomial", "learned"))
     value: float = spec(0.5, lo=0.0, hi=1.0, doc="constant alpha, or p of stepwise h(p)")
     coefficients: tuple[float, ...] = spec((1.5e-4, -6.5e-3, 3.2e-2, 1.0),
                                            doc="polynomial a, b, c, d of a t^3 + b t^2 + c t + d")
+    # the learned strategy (bi-level; engine/hypergrad.py)
+    hypergradient: str = spec("neumann", choices=("neumann", "cg", "identity", "official"))
+    initial: float = spec(0.5, lo=0.0, hi=1.0, doc="alpha before the first update")
+    lr: float = spec(0.5, lo=0.0, doc="eta_alpha")
+    lr_decay: float = spec(1.0, lo=0.0, hi=1.0, lo_open=True, doc="eta_alpha times this every lr_decay_every epochs")
+    lr_decay_every: int = spec(0, lo=0, doc="epochs between decays; 0 = never")
+    clip: tuple[float, ...] = spec((0.0, 1.0), lo=0.0, hi=1.0, doc="[low, high] bounds of alpha")
+    terms: int = spec(5, lo=0, doc="Neumann terms or CG iterations (Hessian-vector products)")
+    neumann_step: float = spec(0.01, lo=0.0, lo_open=True, doc="eta of the Neumann series")
+    damping: float = spec(0.01, lo=0.0, doc="lambda of CG's (H + lambda I) v = g")
+    hvp: str = spec("double_backward", choices=("double_backward", "forward_over_reverse"))
+    params: str = spec("last", choices=("all", "last"),
+                       doc="parameters the hypergradient spans: all, or the last layer of each encoder, "
+                           "the projection heads and the classifier")
+    update_every: int = spec(0, lo=0, doc="0: once per epoch (Algorithm 1); N: every N training steps")
+    batch_size: int = spec(0, lo=0, doc="samples per hypergradient batch; 0 = data.batch_size")
+    val_batches: int = spec(1, lo=1, doc="validation batches of the outer loss L_CLS^val")
+    train_batches: int = spec(1, lo=1, doc="training batches of H and b")
 
 
 @dataclass(frozen=True)
@@ -262,6 +280,11 @@ def _cross_checks(r: Recipe, problems: list[str]) -> None:
     if d.val_fraction + d.test_fraction >= 0.9:
         problems.append("data.val_fraction + data.test_fraction: expected below 0.9, found "
                         f"{d.val_fraction + d.test_fraction:g}")
+    a = r.alpha
+    if len(a.clip) != 2 or a.clip[0] > a.clip[1]:
+        problems.append(f"alpha.clip: expected [low, high] with low <= high, found {list(a.clip)!r}")
+    elif a.strategy == "learned" and not a.clip[0] <= a.initial <= a.clip[1]:
+        problems.append(f"alpha.initial: expected a value within alpha.clip {list(a.clip)!r}, found {a.initial!r}")
     if r.alpha.strategy == "polynomial" and len(r.alpha.coefficients) != 4:
         problems.append(f"alpha.coefficients: expected 4 numbers (a, b, c, d), found {len(r.alpha.coefficients)}")
 

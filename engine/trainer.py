@@ -162,6 +162,7 @@ class Trainer:
             tick, seen = time.perf_counter(), 0
             for i in range(self.step_in_epoch, len(batches)):
                 inputs, labels = self.data.train.batch(batches[i])
+                alpha = self.alpha.value(t)
                 losses = self.train_step(inputs, labels, alpha)
                 self.step_in_epoch, self.global_step = i + 1, self.global_step + 1
                 n = len(labels)
@@ -176,6 +177,9 @@ class Trainer:
                               alpha=alpha, lr=self.current_lr(),
                               samples_per_s=round(seen / max(now - tick, 1e-9), 1))
                     tick, seen = now, 0
+                update = self.alpha.after_step(t, self.global_step, trainer=self)
+                if update:
+                    self.emit("alpha_updated", epoch=t, **update)
                 if self.stop_requested and not last:
                     self.save_checkpoint("last.pt")
                     return "cancelled"

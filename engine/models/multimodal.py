@@ -31,8 +31,10 @@ class MultimodalModel(nn.Module):
         else:  # sum: each modality its own head, logits added (as in OGM-GE)
             self.heads = nn.ModuleDict({m: nn.Linear(feature_dim, num_classes) for m in modalities})
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> Output:
-        feats = {m: self.encoders[m](inputs[m]) for m in self.modalities}
+    def forward(self, inputs: dict[str, torch.Tensor] | None,
+                features: dict[str, torch.Tensor] | None = None) -> Output:
+        """`features` given: skip the encoders and fuse these z^(j) instead."""
+        feats = features if features is not None else {m: self.encoders[m](inputs[m]) for m in self.modalities}
         if self.fusion == "concat":
             logits = self.head(torch.cat([feats[m] for m in self.modalities], dim=1))
         else:

@@ -1,0 +1,158 @@
+"""The learned alpha on a real model: which batches and parameters the hypergradient sees, and
+the closures that engine/hypergrad.py differentiates.
+
+- The outer loss L_CLS^val is measured on `alpha.val_batches` batches of the validation split
+  (never the test split, never a batch the inner step trains on); H and b on
+  `alpha.train_batches` batches of the training split. Both are drawn by a permutation fixed by
+  (seed, epoch, step), so a resumed run draws the same ones. The `official` mode uses one fixed
+  batch of `alpha.batch_size` validation samples for everything, as the released code uses a
+  fixed held-out batch (there it is taken from training data; here from validation).
+- Batch normalisation and dropout: the hypergradient is computed with the model in eval mode,
+  so batch normalisation uses its running statistics and dropout is off. L_tr, L_CLS^val and
+  every Hessian-vector product are then the same deterministic function of theta (a fresh
+  dropout mask per product would make H a different matrix each time), nothing in the model is
+  modified (no running-statistics update), and no random numbers are drawn, so training
+  continues exactly as it would without the update. The inner steps train with batch
+  statistics and dropout; the hypergradient differentiates the model that validation measures.
+- `alpha.params = "last"` restricts theta to the last linear layer of each encoder, the
+  projection heads and the classifier: the encoders' forward pass then runs once without a
+  graph and every product costs a few small matrix products.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from engine.hypergrad import hypergradient
+from engine.losses import classification_loss, matching_loss
+
+
+def last_layer_names(model: nn.Module) -> list[str]:
+    """Parameter names of each encoder's last Linear layer, the projections and the heads."""
+    names: list[str] = []
+    for m, enc in model.encoders.items():
+        linears = [n for n, mod in enc.named_modules() if isinstance(mod, nn.Linear)]
+        if linears:
+            prefix = f"encoders.{m}.{linears[-1]}"
+            names += [n for n, _ in model.named_parameters() if n.startswith(prefix + ".")]
+    names += [n for n, _ in model.named_parameters()
+              if n.startswith(("projections.", "head.", "heads."))]
+    return names
+
+
+def _draw(n: int, size: int, count: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(n, generator=g)[:min(n, size * count)]
+
+
+class ModelHypergradient:
+    def __init__(self, trainer):
+        self.trainer = trainer
+        r = trainer.recipe
+        self.cfg = r.alpha
+        self.batch_size = self.cfg.batch_size or r.data.batch_size
+        model = trainer.model
+        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        self.names = last_layer_names(model) if self.cfg.params == "last" else trainable
+        self.names = [n for n in self.names if n in set(trainable)]
+
+    def _batches(self, epoch: int, step: int):
+        tr = self.trainer
+        seed = tr.recipe.train.seed
+        val = tr.data.val
+        if self.cfg.hypergradient == "official":
+            idx = _draw(len(val), self.batch_size, 1, seed * 7919 + 1)
+            batch = val.batch(idx)
+            return batch, batch
+        key = (seed * 1_000_003 + epoch) * 100_003 + step
+        tr_idx = _draw(len(tr.data.train), self.batch_size, self.cfg.train_batches, key)
+        val_idx = _draw(len(val), self.batch_size, self.cfg.val_batches, key + 1)
+        return tr.data.train.batch(tr_idx), val.batch(val_idx)
+
+    def __call__(self, alpha: float, epoch: int, step: int = 0) -> dict:
+        tr = self.trainer
+        model, loss_cfg = tr.model, tr.recipe.loss
+        (x_tr, y_tr), (x_val, y_val) = self._batches(epoch, step)
+        was_training = model.training
+        model.eval()
+        start = time.perf_counter()
+        params = dict(model.named_parameters())
+        fixed = {n: p.detach() for n, p in params.items() if n not in self.names}
+        fixed.update({n: b for n, b in model.named_buffers()})
+        theta = tuple(params[n].detach() for n in self.names)
+
+        def forward(ps, inputs):
+            return functional_call(model, {**fixed, **dict(zip(self.names, ps))}, (inputs,))
+
+        if self.cfg.params == "last" and self.cfg.hvp == "double_backward":
+            forward = _cached_encoder_forward(model, self.names, fixed, forward)
+
+        def train_losses(ps):
+            out = forward(ps, x_tr)
+            return (classification_loss(out.logits, y_tr),
+                    matching_loss(out.embeddings, loss_cfg.temperature, loss_cfg.pair_reduction))
+
+        def val_loss(ps):
+            return classification_loss(forward(ps, x_val).logits, y_val)
+
+        try:
+            res = hypergradient(self.cfg.hypergradient, train_losses, val_loss, theta, alpha,
+                                terms=self.cfg.terms, step=self.cfg.neumann_step,
+                                damping=self.cfg.damping, hvp_mode=self.cfg.hvp)
+        finally:
+            model.train(was_training)
+        return {"hypergradient": res.value, "hvps": res.hvps, "terms_used": res.terms,
+                "seconds": time.perf_counter() - start,
+                "params": sum(t.numel() for t in theta)}
+
+
+def _cached_encoder_forward(model, names, fixed, forward):
+    """For `params = "last"`: the inputs of each encoder's last layer computed once per batch
+    without a graph; the closure then applies only the selected layers. Falls back to the full
+    forward for encoders whose last Linear is not their final operation."""
+    cache: dict[int, dict[str, torch.Tensor]] = {}
+    last = {}
+    for m, enc in model.encoders.items():
+        linears = [(n, mod) for n, mod in enc.named_modules() if isinstance(mod, nn.Linear)]
+        if linears:
+            last[m] = linears[-1]
+
+    def penultimate(inputs):
+        key = id(inputs)
+        if key not in cache:
+            grabbed: dict[str, torch.Tensor] = {}
+            outs: dict[str, torch.Tensor] = {}
+            hooks = []
+            for m, (_, mod) in last.items():
+                def hook(module, args, output, m=m):
+                    grabbed[m] = args[0].detach()
+                    outs[m] = output.detach()
+                hooks.append(mod.register_forward_hook(hook))
+            try:
+                with torch.no_grad():
+                    full = {m: model.encoders[m](inputs[m]) for m in model.modalities}
+            finally:
+                for h in hooks:
+                    h.remove()
+            # usable only where the last Linear's output is the encoder's output
+            ok = all(m in outs and torch.equal(outs[m], full[m]) for m in model.modalities)
+            cache[key] = grabbed if ok else None
+        return cache[key]
+
+    def fast(ps, inputs):
+        h = penultimate(inputs)
+        if h is None:
+            return forward(ps, inputs)
+        p = {**fixed, **dict(zip(names, ps))}
+        feats = {}
+        for m in model.modalities:
+            lname, mod = last[m]
+            prefix = f"encoders.{m}.{lname}."
+            feats[m] = functional_call(mod, {k[len(prefix):]: v for k, v in p.items() if k.startswith(prefix)},
+                                       (h[m],))
+        return functional_call(model, p, (None,), {"features": feats})
+
+    return fast
