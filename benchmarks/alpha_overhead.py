@@ -21,17 +21,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+LEARNED = ["alpha.strategy=learned"]
 CONFIGS = {
     "heuristic": ["alpha.strategy=heuristic"],
-    "neumann (5 terms)": ["alpha.strategy=learned", "alpha.hypergradient=neumann", "alpha.terms=5"],
-    "neumann (5, last layers)": ["alpha.strategy=learned", "alpha.hypergradient=neumann", "alpha.terms=5",
-                                 "alpha.params=last"],
-    "neumann (5, fwd-over-rev)": ["alpha.strategy=learned", "alpha.hypergradient=neumann", "alpha.terms=5",
-                                  "alpha.hvp=forward_over_reverse"],
-    "cg (5 iterations)": ["alpha.strategy=learned", "alpha.hypergradient=cg", "alpha.terms=5"],
-    "identity": ["alpha.strategy=learned", "alpha.hypergradient=identity"],
-    "official": ["alpha.strategy=learned", "alpha.hypergradient=official", "alpha.initial=0.95",
-                 "alpha.lr=1e-4", "alpha.clip=[0.05,0.95]", "alpha.batch_size=8"],
+    "neumann 5, last layers": LEARNED + ["alpha.hypergradient=neumann", "alpha.terms=5", "alpha.params=last"],
+    "neumann 5, all params": LEARNED + ["alpha.hypergradient=neumann", "alpha.terms=5", "alpha.params=all"],
+    "neumann 5, all, fwd-over-rev": LEARNED + ["alpha.hypergradient=neumann", "alpha.terms=5", "alpha.params=all",
+                                               "alpha.hvp=forward_over_reverse"],
+    "cg 5, last layers": LEARNED + ["alpha.hypergradient=cg", "alpha.terms=5", "alpha.params=last"],
+    "identity, last layers": LEARNED + ["alpha.hypergradient=identity", "alpha.params=last"],
+    "official": LEARNED + ["alpha.hypergradient=official", "alpha.params=all", "alpha.initial=0.95",
+                           "alpha.lr=1e-4", "alpha.clip=[0.05,0.95]", "alpha.batch_size=8"],
 }
 
 
