@@ -65,12 +65,13 @@ class ModelHypergradient:
         val = tr.data.val
         if self.cfg.hypergradient == "official":
             idx = _draw(len(val), self.batch_size, 1, seed * 7919 + 1)
-            batch = val.batch(idx)
+            batch = tr.to_device(*val.batch(idx))
             return batch, batch
-        key = (seed * 1_000_003 + epoch) * 100_003 + step
+        # under DDP each rank draws its own batches; the hypergradients are averaged
+        key = ((seed * 1_000_003 + epoch) * 100_003 + step) * 64 + tr.dist.rank
         tr_idx = _draw(len(tr.data.train), self.batch_size, self.cfg.train_batches, key)
         val_idx = _draw(len(val), self.batch_size, self.cfg.val_batches, key + 1)
-        return tr.data.train.batch(tr_idx), val.batch(val_idx)
+        return tr.to_device(*tr.data.train.batch(tr_idx)), tr.to_device(*val.batch(val_idx))
 
     def __call__(self, alpha: float, epoch: int, step: int = 0) -> dict:
         tr = self.trainer
@@ -104,7 +105,8 @@ class ModelHypergradient:
                                 damping=self.cfg.damping, hvp_mode=self.cfg.hvp)
         finally:
             model.train(was_training)
-        return {"hypergradient": res.value, "hvps": res.hvps, "terms_used": res.terms,
+        value = tr.dist.all_reduce_mean(res.value)  # the same alpha on every rank
+        return {"hypergradient": value, "hvps": res.hvps, "terms_used": res.terms,
                 "seconds": time.perf_counter() - start,
                 "params": sum(t.numel() for t in theta)}
 

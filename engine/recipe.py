@@ -127,6 +127,10 @@ class TrainConfig:
     seed: int = spec(0, lo=0)
     log_every: int = spec(10, lo=1, doc="steps between step events")
     threads: int = spec(0, lo=0, doc="torch intra-op threads; 0 leaves the default")
+    device: str = spec("auto", choices=("auto", "cpu", "cuda"), doc="auto: CUDA when available")
+    precision: str = spec("fp32", choices=("fp32", "bf16"), doc="bf16: autocast on CUDA")
+    channels_last: bool = spec(True, doc="channels-last memory format for convolutional encoders on CUDA")
+    compile: bool = spec(False, doc="torch.compile the model for training")
 
 
 @dataclass(frozen=True)

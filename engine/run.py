@@ -103,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
             recipe, state = check_run_dir(run_dir)
         else:
             recipe, state, run_dir = recipes.load(args.recipe, args.overrides), None, None
+        from engine import dist as distributed
         from engine.trainer import Trainer
 
-        emitter = Emitter([stream])
-        trainer = Trainer(recipe, run_dir or Path("."), emitter, resume_state=state)
+        dist = distributed.init(recipe.train.device)
+        emitter = Emitter([stream] if dist.main else [])  # events from rank 0 only
+        trainer = Trainer(recipe, run_dir or Path("."), emitter, resume_state=state, dist=dist)
         trainer.setup()  # data and model before any folder is made: bad input leaves nothing
     except recipes.RecipeError as exc:
         print(exc.render(), file=sys.stderr)
@@ -116,11 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     if run_dir is None:
-        run_dir = new_run_dir(Path(args.runs_dir), recipe.name, recipe.train.seed)
-        (run_dir / "recipe.toml").write_text(recipes.dumps(recipe), encoding="utf-8")
-        (run_dir / "splits.json").write_text(json.dumps(trainer.data.split_indices()), encoding="utf-8")
+        if dist.main:
+            run_dir = new_run_dir(Path(args.runs_dir), recipe.name, recipe.train.seed)
+            (run_dir / "recipe.toml").write_text(recipes.dumps(recipe), encoding="utf-8")
+            (run_dir / "splits.json").write_text(json.dumps(trainer.data.split_indices()), encoding="utf-8")
+        run_dir = Path(dist.broadcast(str(run_dir) if dist.main else None))
         trainer.run_dir = run_dir
-    return run(trainer, emitter, run_dir, resumed=state is not None)
+    try:
+        return run(trainer, emitter, run_dir, resumed=state is not None)
+    finally:
+        dist.close()
 
 
 def run(trainer, emitter: Emitter, run_dir: Path, resumed: bool) -> int:
@@ -128,6 +135,8 @@ def run(trainer, emitter: Emitter, run_dir: Path, resumed: bool) -> int:
     from engine.recipe import to_dict
 
     recipe = trainer.recipe
+    if not trainer.dist.main:
+        return run_worker(trainer)
     events_file = open(run_dir / "events.jsonl", "a", encoding="utf-8")
     log_file = open(run_dir / "engine.log", "a", encoding="utf-8")
     tb = TensorBoardSink(run_dir / "tb", flat_hparams(to_dict(recipe)))
@@ -155,7 +164,7 @@ def run(trainer, emitter: Emitter, run_dir: Path, resumed: bool) -> int:
                  run_dir=str(run_dir), epochs=recipe.train.epochs, steps_per_epoch=trainer.steps_per_epoch,
                  resumed_from=({"epoch": trainer.epoch, "step": trainer.step_in_epoch} if resumed else None),
                  split_sizes={k: len(trainer.data.split(k)) for k in ("train", "val", "test")},
-                 classes=trainer.data.class_names, pid=os.getpid())
+                 classes=trainer.data.class_names, pid=os.getpid(), world_size=trainer.dist.world)
     code, status, test, error, tb_text = EXIT_OK, "ok", None, None, None
     try:
         status = trainer.train()
@@ -187,3 +196,21 @@ def run(trainer, emitter: Emitter, run_dir: Path, resumed: bool) -> int:
     events_file.close()
     log_file.close()
     return code
+
+
+def run_worker(trainer) -> int:
+    """A rank other than 0: trains its share and takes part in every collective; writes nothing."""
+    def on_sigint(signum, frame):
+        trainer.stop_requested = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        status = trainer.train()
+        if status == "ok":
+            trainer.test()
+        return EXIT_OK if status == "ok" else EXIT_CANCELLED
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -7,6 +7,7 @@ Lifecycle: `setup()` (data, model, optimiser, state from a checkpoint), `train()
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from engine import checkpoint as ckpt
 from engine.alpha import build_strategy
 from engine.data import load_dataset
 from engine.data.base import epoch_batches, steps_per_epoch
+from engine.dist import Dist
 from engine.events import PROTOCOL_VERSION, Emitter
 from engine.losses import classification_loss, matching_loss, total_loss
 from engine.metrics import classification_metrics, modality_gap, performance_gap
@@ -52,12 +54,14 @@ def build_scheduler(cfg, optimizer, epochs: int):
 
 
 class Trainer:
-    def __init__(self, recipe: Recipe, run_dir: Path, emitter: Emitter, resume_state: dict | None = None):
+    def __init__(self, recipe: Recipe, run_dir: Path, emitter: Emitter, resume_state: dict | None = None,
+                 dist: Dist | None = None):
         self.recipe = recipe
         self.run_dir = Path(run_dir)
         self.emit = emitter.emit
         self.resume_state = resume_state
         self.stop_requested = False
+        self.dist = dist or Dist()
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -67,7 +71,22 @@ class Trainer:
         set_seed(r.train.seed)
         self.data = load_dataset(r)
         set_seed(r.train.seed)  # model initialisation independent of what loading consumed
-        self.model = build_model(r, self.data)
+        self.device = self.dist.device
+        self.model = build_model(r, self.data).to(self.device)
+        cuda = self.device.type == "cuda"
+        if cuda and r.train.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cuda and r.train.precision == "bf16"
+                         else contextlib.nullcontext())
+        # `net` is what the training step calls: the model, under DDP and torch.compile if asked;
+        # evaluation, checkpoints and the hypergradient use `model` itself.
+        self.net = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if cuda else None)
+        if r.train.compile:
+            self.net = torch.compile(self.net)
         self.optimizer = build_optimizer(r.optim, self.model.parameters())
         self.scheduler = build_scheduler(r.schedule, self.optimizer, r.train.epochs)
         self.alpha = build_strategy(r.alpha, r.train.epochs)
@@ -75,7 +94,8 @@ class Trainer:
         if r.eval.unimodal == "probe":
             # One linear head per modality on detached features: it never touches the model.
             self.probes = torch.nn.ModuleDict(
-                {m: torch.nn.Linear(r.model.feature_dim, self.data.num_classes) for m in self.data.modalities})
+                {m: torch.nn.Linear(r.model.feature_dim, self.data.num_classes) for m in self.data.modalities}
+            ).to(self.device)
             self.probe_optimizer = torch.optim.Adam(self.probes.parameters(), lr=1e-3)
         self.steps_per_epoch = steps_per_epoch(len(self.data.train), r.data.batch_size)
         self.epoch, self.step_in_epoch, self.global_step = 1, 0, 0
@@ -103,6 +123,8 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "sums": dict(self.sums),
             "rng": torch.get_rng_state(),
+            "rng_ranks": self.dist.gather(torch.get_rng_state()) if self.dist.enabled else None,
+            "world_size": self.dist.world,
         }
 
     def load_state(self, s: dict) -> None:
@@ -118,11 +140,22 @@ class Trainer:
         self.global_step = s["global_step"]
         self.best, self.best_epoch = s["best"], s["best_epoch"]
         self.sums = dict(s["sums"])
-        torch.set_rng_state(s["rng"])
+        saved_world = s.get("world_size", 1)
+        if saved_world != self.dist.world:
+            from engine.errors import UserError
+
+            raise UserError(f"the checkpoint was written by {saved_world} process(es); resume it with "
+                            f"the same number (--nproc-per-node {saved_world})")
+        torch.set_rng_state(s["rng_ranks"][self.dist.rank] if self.dist.enabled else s["rng"])
 
     def save_checkpoint(self, name: str, best: bool = False) -> Path:
         path = self.run_dir / "checkpoints" / name
-        ckpt.save(self.state_dict(), path)
+        state = self.state_dict()  # a collective under DDP: every rank builds it
+        if self.dist.main:
+            ckpt.save(state, path)
+        self.dist.barrier()  # no rank reads a checkpoint before rank 0 has written it
+        if not self.dist.main:
+            return path
         # epoch: the last completed epoch at an epoch boundary, else the epoch in progress.
         epoch = self.epoch - 1 if self.step_in_epoch == 0 else self.epoch
         self.emit("checkpoint", path=str(path), epoch=epoch, step=self.step_in_epoch, best=best)
@@ -132,13 +165,16 @@ class Trainer:
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
-    def train_step(self, inputs: dict, labels: torch.Tensor, alpha: float) -> dict[str, float]:
+    def train_step(self, inputs: dict, labels: torch.Tensor, alpha: float, global_size: int = 0) -> dict[str, float]:
         r = self.recipe
-        self.model.train()
-        out = self.model(inputs)
-        l_cls = classification_loss(out.logits, labels)
-        l_mm = matching_loss(out.embeddings, r.loss.temperature, r.loss.pair_reduction)
-        loss = total_loss(l_cls, l_mm, alpha)
+        self.net.train()
+        with self.autocast:
+            out = self.net(inputs)
+            l_cls = classification_loss(out.logits, labels)
+            # under DDP, L_MM sees the whole global batch (embeddings gathered over ranks)
+            emb = {m: self.dist.all_gather_cat(e, global_size) for m, e in out.embeddings.items()}
+            l_mm = matching_loss(emb, r.loss.temperature, r.loss.pair_reduction)
+            loss = total_loss(l_cls, l_mm, alpha)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -161,9 +197,9 @@ class Trainer:
             batches = epoch_batches(len(self.data.train), bs, r.train.seed, t)
             tick, seen = time.perf_counter(), 0
             for i in range(self.step_in_epoch, len(batches)):
-                inputs, labels = self.data.train.batch(batches[i])
+                inputs, labels = self.to_device(*self.data.train.batch(self.shard(batches[i])))
                 alpha = self.alpha.value(t)
-                losses = self.train_step(inputs, labels, alpha)
+                losses = self.train_step(inputs, labels, alpha, len(batches[i]))
                 self.step_in_epoch, self.global_step = i + 1, self.global_step + 1
                 n = len(labels)
                 seen += n
@@ -180,6 +216,8 @@ class Trainer:
                 update = self.alpha.after_step(t, self.global_step, trainer=self)
                 if update:
                     self.emit("alpha_updated", epoch=t, **update)
+                if self.dist.enabled:  # every rank stops at the same step
+                    self.stop_requested = self.dist.any(self.stop_requested)
                 if self.stop_requested and not last:
                     self.save_checkpoint("last.pt")
                     return "cancelled"
@@ -188,12 +226,24 @@ class Trainer:
                 return "cancelled"
         return "ok"
 
+    def shard(self, idx: torch.Tensor) -> torch.Tensor:
+        """This rank's part of a global batch."""
+        return idx[self.dist.rank::self.dist.world] if self.dist.enabled else idx
+
+    def to_device(self, inputs: dict, labels: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        if self.device.type == "cpu":
+            return inputs, labels
+        return ({m: x.to(self.device, non_blocking=True) for m, x in inputs.items()},
+                labels.to(self.device, non_blocking=True))
+
     def end_epoch(self, t: int, alpha: float) -> None:
         r = self.recipe
         n = max(self.sums["n"], 1)
         self.emit("log", level="info",
                   message=f"epoch {t}: train loss {self.sums['total'] / n:.4f} "
                           f"(cls {self.sums['cls'] / n:.4f}, mm {self.sums['mm'] / n:.4f}), alpha {alpha:.4f}")
+        if self.dist.enabled:
+            self.stop_requested = self.dist.any(self.stop_requested)
         val = self.evaluate("val", t)
         update = self.alpha.end_epoch(t, trainer=self)
         if update:
@@ -225,18 +275,31 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def predict(self, split: str) -> dict:
+        """Logits and features of a whole split. Under DDP each rank predicts every world-th
+        sample and the parts are gathered, so every sample is evaluated exactly once."""
         self.model.eval()
         s = self.data.split(split)
         bs = self.recipe.data.eval_batch_size
+        order = self.shard(torch.arange(len(s)))
         logits, feats = [], {m: [] for m in self.data.modalities}
-        for i in range(0, len(s), bs):
-            inputs, _ = s.batch(torch.arange(i, min(i + bs, len(s))))
-            out = self.model(inputs)
-            logits.append(out.logits)
+        for i in range(0, len(order), bs):
+            inputs, _ = self.to_device(*s.batch(order[i:i + bs]))
+            with self.autocast:
+                out = self.model(inputs)
+            logits.append(out.logits.float().cpu())
             for m in feats:
-                feats[m].append(out.features[m])
-        return {"logits": torch.cat(logits), "features": {m: torch.cat(v) for m, v in feats.items()},
-                "labels": s.labels}
+                feats[m].append(out.features[m].float().cpu())
+        n_feat = {m: (v[0].shape[1] if v else 0) for m, v in feats.items()}
+        part = {"index": order,
+                "logits": torch.cat(logits) if logits else torch.zeros(0, self.data.num_classes),
+                "features": {m: torch.cat(v) if v else torch.zeros(0, n_feat[m]) for m, v in feats.items()}}
+        if self.dist.enabled:
+            parts = self.dist.gather(part)
+            index = torch.cat([p["index"] for p in parts])
+            back = torch.argsort(index)
+            part = {"index": index[back], "logits": torch.cat([p["logits"] for p in parts])[back],
+                    "features": {m: torch.cat([p["features"][m] for p in parts])[back] for m in feats}}
+        return {"logits": part["logits"], "features": part["features"], "labels": s.labels[part["index"]]}
 
     @torch.no_grad()
     def evaluate(self, split: str, epoch: int) -> dict:
@@ -246,22 +309,31 @@ class Trainer:
         c = self.data.num_classes
         loss = float(F.cross_entropy(p["logits"], labels))
         fused = classification_metrics(p["logits"].softmax(1).numpy(), y, c)
+        feats = {m: f.to(self.device) for m, f in p["features"].items()}
         if self.probes is not None:
             self.probes.eval()
-            parts = {m: self.probes[m](f) for m, f in p["features"].items()}
+            parts = {m: self.probes[m](f).float().cpu() for m, f in feats.items()}
         else:
-            parts = self.model.unimodal_logits(p["features"])
+            parts = {m: v.float().cpu() for m, v in self.model.unimodal_logits(feats).items()}
         per_mod = {m: classification_metrics(v.softmax(1).numpy(), y, c) for m, v in parts.items()}
         result = {"split": split, "epoch": epoch, "loss": loss, "fused": fused, "modalities": per_mod,
                   "gap": performance_gap(per_mod), "modality_gap": modality_gap(p["features"]),
                   "samples": len(y), "unimodal": self.recipe.eval.unimodal}
+        if self.dist.enabled:
+            result["ranks"] = self.rank_check()
         self.emit("eval", **result)
         return result
+
+    def rank_check(self) -> dict:
+        """Every rank's alpha and a checksum of its weights: DDP keeps them identical."""
+        checksum = float(sum(p.detach().double().sum() for p in self.model.parameters()))
+        got = self.dist.gather((self.alpha.value(max(self.epoch, 1)), checksum))
+        return {"world_size": self.dist.world, "alphas": [a for a, _ in got], "checksums": [c for _, c in got]}
 
     def test(self) -> dict:
         """The test split, once, with the best-on-validation weights."""
         best = ckpt.load(self.run_dir / "checkpoints" / "best.pt")
-        self.model.load_state_dict(best["model"])
+        self.model.load_state_dict(best["model"])  # every rank reads rank 0's file
         if self.probes is not None and best.get("probes") is not None:
             self.probes.load_state_dict(best["probes"])
         return self.evaluate("test", best["best_epoch"])

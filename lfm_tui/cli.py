@@ -42,9 +42,20 @@ def run(
     resume: Annotated[Optional[Path], typer.Option(help="continue a stopped run from this run folder")] = None,
     events: Annotated[bool, typer.Option("--events", help="print the raw JSON Lines event stream")] = False,
     runs_dir: Annotated[Path, typer.Option(help="parent folder of run folders")] = Path("runs"),
+    nproc_per_node: Annotated[int, typer.Option(min=1, help="processes on this machine (torchrun, DDP)")] = 1,
+    nnodes: Annotated[int, typer.Option(min=1, help="machines taking part")] = 1,
+    node_rank: Annotated[int, typer.Option(min=0, help="this machine's rank, 0 .. nnodes-1")] = 0,
+    rdzv_endpoint: Annotated[str, typer.Option(help="HOST:PORT of the machine of rank 0 (nnodes > 1)")] = "",
 ) -> None:
     """Train a recipe with a live view; Ctrl-C stops after the current step with a checkpoint."""
+    from lfm_tui.client import Launch
     from lfm_tui.headless import run_headless
+
+    if nnodes > 1 and (":" not in rdzv_endpoint or node_rank >= nnodes):
+        _err("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (of the rank-0 machine) and "
+             "--node-rank below --nnodes")
+        raise typer.Exit(2)
+    launch = Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint)
 
     if resume is not None:
         if recipe is not None or overrides:
@@ -65,7 +76,7 @@ def run(
             _err(exc.render())
             raise typer.Exit(2)
         args = [str(recipe), *(overrides or []), "--runs-dir", str(runs_dir)]
-    raise typer.Exit(run_headless(args, raw_events=events))
+    raise typer.Exit(run_headless(args, raw_events=events, launch=launch))
 
 
 @app.command()

@@ -25,16 +25,40 @@ class Exited:
     code: int
 
 
-def engine_command(args: Sequence[str], python: str | None = None) -> list[str]:
-    return [python or sys.executable, "-m", "engine", *args]
+@dataclass(frozen=True)
+class Launch:
+    """How many engine processes: one (plain `python -m engine`), or a torchrun world."""
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str = ""  # HOST:PORT of node 0, for several machines
+
+    @property
+    def distributed(self) -> bool:
+        return self.nproc_per_node > 1 or self.nnodes > 1
+
+
+def engine_command(args: Sequence[str], python: str | None = None, launch: Launch | None = None) -> list[str]:
+    py = python or sys.executable
+    launch = launch or Launch()
+    if not launch.distributed:
+        return [py, "-m", "engine", *args]
+    cmd = [py, "-m", "torch.distributed.run", f"--nproc-per-node={launch.nproc_per_node}"]
+    if launch.nnodes > 1:
+        host, _, port = launch.rdzv_endpoint.rpartition(":")
+        cmd += [f"--nnodes={launch.nnodes}", f"--node-rank={launch.node_rank}",
+                f"--master-addr={host}", f"--master-port={port}"]
+    else:
+        cmd += ["--standalone"]
+    return [*cmd, "-m", "engine", *args]
 
 
 class EngineClient:
     def __init__(self, args: Sequence[str], command: Sequence[str] | None = None,
-                 cwd: str | None = None, env: dict | None = None):
-        """`args` go to `python -m engine`; `command` replaces the whole command line (tests
-        use it to run a fake engine)."""
-        self.command = list(command) if command else engine_command(args)
+                 cwd: str | None = None, env: dict | None = None, launch: Launch | None = None):
+        """`args` go to `python -m engine` (under torchrun when `launch` asks for several
+        processes); `command` replaces the whole command line (tests use it for fake engines)."""
+        self.command = list(command) if command else engine_command(args, launch=launch)
         self.cwd, self.env = cwd, env
         self.proc: asyncio.subprocess.Process | None = None
         self.stop_sent = 0

@@ -141,6 +141,8 @@ async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
             live.refresh()
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+    if view.state.status == "cancelled":
+        code = 130  # torchrun reports its own status for a stopped world: say "stopped" alike
     if code not in (0, 130) and not view.state.status and stderr_tail:
         # The engine stopped before it could report (bad input, crash at start-up): show why.
         console.print(Text("\n".join(l for l in stderr_tail if "Loading weights" not in l)))
@@ -149,9 +151,9 @@ async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
 
 
 def run_headless(engine_args: list[str], raw_events: bool = False, console: Console | None = None,
-                 command: list[str] | None = None) -> int:
+                 command: list[str] | None = None, launch=None) -> int:
     console = console or Console()
-    client = EngineClient(engine_args, command=command)
+    client = EngineClient(engine_args, command=command, launch=launch)
     started = time.perf_counter()
     code = asyncio.run(_run(client, console, raw_events))
     if not raw_events:
