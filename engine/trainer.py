@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from engine import checkpoint as ckpt
 from engine.alpha import build_strategy
 from engine.data import load_dataset
-from engine.data.base import epoch_batches, steps_per_epoch
+from engine.data.base import epoch_batches, iter_batches, steps_per_epoch
 from engine.events import PROTOCOL_VERSION, Emitter
 from engine.losses import classification_loss, matching_loss, total_loss
 from engine.metrics import classification_metrics, modality_gap, performance_gap
@@ -160,8 +160,9 @@ class Trainer:
             alpha = self.alpha.value(t)
             batches = epoch_batches(len(self.data.train), bs, r.train.seed, t)
             tick, seen = time.perf_counter(), 0
-            for i in range(self.step_in_epoch, len(batches)):
-                inputs, labels = self.data.train.batch(batches[i])
+            start = self.step_in_epoch
+            stream = iter_batches(self.data.train, batches[start:], r.data.workers)
+            for i, (inputs, labels) in enumerate(stream, start):
                 losses = self.train_step(inputs, labels, alpha)
                 self.step_in_epoch, self.global_step = i + 1, self.global_step + 1
                 n = len(labels)
@@ -225,8 +226,8 @@ class Trainer:
         s = self.data.split(split)
         bs = self.recipe.data.eval_batch_size
         logits, feats = [], {m: [] for m in self.data.modalities}
-        for i in range(0, len(s), bs):
-            inputs, _ = s.batch(torch.arange(i, min(i + bs, len(s))))
+        batches = [torch.arange(i, min(i + bs, len(s))) for i in range(0, len(s), bs)]
+        for inputs, _ in iter_batches(s, batches, self.recipe.data.workers):
             out = self.model(inputs)
             logits.append(out.logits)
             for m in feats:
