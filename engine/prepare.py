@@ -16,13 +16,18 @@ from pathlib import Path
 from engine import recipe as recipes
 from engine.errors import UserError
 
+SHIPPED = Path(__file__).resolve().parents[1] / "recipes"
+
 
 def data_config(dataset: str, root: str, recipe_file: str | None, overrides: list[str]):
-    """The data section prepare works from: the recipe's (if given) or the defaults, with the
-    dataset, root and `data.*` overrides applied."""
+    """The data section prepare works from: the given recipe's, else the shipped
+    recipes/<dataset>.toml's (so that prepare and `lfm run` agree), with the dataset, root and
+    `data.*` overrides applied."""
     if dataset not in recipes.DISK_DATASETS:
         raise UserError(f"DATASET: expected one of {', '.join(recipes.DISK_DATASETS)}, found {dataset!r}")
     raw: dict = {}
+    if recipe_file is None and (SHIPPED / f"{dataset}.toml").is_file():
+        recipe_file = str(SHIPPED / f"{dataset}.toml")
     if recipe_file:
         raw = dict(recipes.read_toml(recipe_file).get("data", {}))
     raw.update({"name": dataset, "modalities": list(recipes.DATASETS[dataset])} if "modalities" not in raw
@@ -96,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dataset", help=", ".join(recipes.DISK_DATASETS))
     p.add_argument("--root", default="", help="the dataset folder, in its community layout")
     p.add_argument("--check", action="store_true", help="report and open every file; build nothing")
-    p.add_argument("--recipe", help="take the data settings (spectrogram, frames, image size) from this recipe")
+    p.add_argument("--recipe", help="take the data settings (spectrogram, frames, image size) from this "
+                                    "recipe (default: the shipped recipes/DATASET.toml)")
     p.add_argument("overrides", nargs="*", help="data.* overrides, e.g. data.spectrogram=released data.frames=1")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)
     try:
         cfg = data_config(args.dataset, args.root, args.recipe, args.overrides)
         from engine.data.cache import dataset_dir, ensure

@@ -82,6 +82,14 @@ class ResNet50(nn.Module):
         return self.out(self.hf(pixel_values=x).pooler_output.flatten(1))
 
 
+def load_clip(path: str):
+    """A whole CLIP model from a local folder; the caller keeps one tower and its projection
+    (the towers' own configs need not repeat the model's projection width)."""
+    from transformers import CLIPModel
+
+    return CLIPModel.from_pretrained(path, local_files_only=True)
+
+
 class HFTextEncoder(nn.Module):
     """BERT ([CLS] state), MiniLM (mean of token states) or CLIP's text tower (its projected
     embedding), then a d-wide layer. Input: (batch, 2, tokens) holding ids and attention mask."""
@@ -90,10 +98,10 @@ class HFTextEncoder(nn.Module):
         super().__init__()
         self.kind = kind
         if kind == "clip_text":
-            from transformers import CLIPTextModelWithProjection
-
-            self.model = CLIPTextModelWithProjection.from_pretrained(path, local_files_only=True)
-            width = self.model.config.projection_dim
+            clip = load_clip(path)
+            self.model, self.projection = clip.text_model, clip.text_projection
+            width = clip.config.projection_dim
+            _freeze(self.projection, freeze)
         else:
             from transformers import AutoModel
 
@@ -106,7 +114,7 @@ class HFTextEncoder(nn.Module):
         ids, mask = x[:, 0], x[:, 1]
         res = self.model(input_ids=ids, attention_mask=mask)
         if self.kind == "clip_text":
-            return self.out(res.text_embeds)
+            return self.out(self.projection(res.pooler_output))
         hidden = res.last_hidden_state
         if self.kind == "bert":
             return self.out(hidden[:, 0])
@@ -119,15 +127,14 @@ class CLIPImage(nn.Module):
 
     def __init__(self, path: str, key: str, out_dim: int, freeze: bool):
         super().__init__()
-        from transformers import CLIPVisionModelWithProjection
-
-        folder = hf_folder(path, key, "clip_image")
-        self.model = CLIPVisionModelWithProjection.from_pretrained(str(folder), local_files_only=True)
-        self.size = self.model.config.image_size
+        clip = load_clip(str(hf_folder(path, key, "clip_image")))
+        self.model, self.projection = clip.vision_model, clip.visual_projection
+        self.size = clip.config.vision_config.image_size
         _freeze(self.model, freeze)
-        self.out = nn.Linear(self.model.config.projection_dim, out_dim)
+        _freeze(self.projection, freeze)
+        self.out = nn.Linear(clip.config.projection_dim, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.size or x.shape[-2] != self.size:
             x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        return self.out(self.model(pixel_values=x).image_embeds)
+        return self.out(self.projection(self.model(pixel_values=x).pooler_output))
