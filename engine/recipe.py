@@ -21,9 +21,19 @@ from typing import Any
 DATASETS: dict[str, tuple[str, ...] | None] = {
     "emoji": ("image", "text"),
     "mfeat": ("fac", "fou", "kar", "mor", "pix", "zer"),
+    "cremad": ("audio", "video"),
+    "kinetics_sounds": ("audio", "video"),
+    "vggsound": ("audio", "video"),
+    "sarcasm": ("image", "text"),
+    "twitter2015": ("image", "text"),
+    "nvgesture": ("rgb", "depth", "flow"),
 }
 
-ENCODER_KINDS = ("mlp", "cnn", "resnet18", "minilm", "text_bow")
+# Datasets read from a folder the user already has (`data.root`), in the community's layouts.
+DISK_DATASETS = ("cremad", "kinetics_sounds", "vggsound", "sarcasm", "twitter2015", "nvgesture")
+
+ENCODER_KINDS = ("mlp", "cnn", "resnet18", "resnet50", "minilm", "bert", "clip_image", "clip_text",
+                 "text_bow")
 
 
 def _opt(*, choices: tuple | None = None, lo: float | None = None, hi: float | None = None,
@@ -49,6 +59,14 @@ class DataConfig:
     batch_size: int = spec(64, lo=2)
     eval_batch_size: int = spec(512, lo=1)
     standardize: bool = spec(True, doc="feature vectors scaled by training-split mean and std")
+    on_missing: str = spec("error", choices=("error", "skip"),
+                           doc="samples whose files are missing or unreadable: refuse the run, or skip and count them")
+    workers: int = spec(0, lo=0, doc="DataLoader worker processes for datasets read from disk")
+    frames: int = spec(0, lo=0, hi=64, doc="video frames sampled per clip; 0 = the dataset's default")
+    image_size: int = spec(224, lo=8, hi=1024, doc="side of frames and images after resizing")
+    spectrogram: str = spec("paper", choices=("paper", "released"),
+                            doc="paper: 16 kHz, hop 160, the paper's shapes; released: the released code's 257x1250")
+    cache: str = spec("", doc="prepared-data folder; empty = $LFM_CACHE/prepared (~/.cache/lfm/prepared)")
 
 
 @dataclass(frozen=True)
@@ -57,7 +75,8 @@ class EncoderConfig:
     hidden: tuple[int, ...] = spec((256,), doc="MLP hidden widths")
     channels: tuple[int, ...] = spec((32, 64, 128), doc="CNN channels per stage")
     dropout: float = spec(0.0, lo=0.0, hi=1.0)
-    path: str = spec("", doc="pretrained weights folder (minilm); empty for the packaged copy")
+    path: str = spec("", doc="pretrained weights: a Hugging Face folder (minilm, bert, clip_*, resnet50) or a "
+                             "torchvision state dict file (resnet50); empty = the packaged MiniLM")
     freeze: bool = spec(True, doc="keep pretrained weights fixed")
     max_tokens: int = spec(32, lo=1, hi=512)
     embed_dim: int = spec(64, lo=1, doc="token embedding width of text_bow")
@@ -281,6 +300,9 @@ def _cross_checks(r: Recipe, problems: list[str]) -> None:
     for m in d.modalities:
         if m not in r.model.encoders:
             problems.append(f"model.encoders.{m}: missing; every modality in data.modalities needs an encoder table")
+    if d.name in DISK_DATASETS and not d.root:
+        problems.append(f"data.root: {d.name!r} is read from a folder on disk; set data.root to it "
+                        f"(see the comment at the top of recipes/{d.name}.toml)")
     if d.val_fraction + d.test_fraction >= 0.9:
         problems.append("data.val_fraction + data.test_fraction: expected below 0.9, found "
                         f"{d.val_fraction + d.test_fraction:g}")

@@ -164,7 +164,15 @@ def run(trainer, emitter: Emitter, run_dir: Path, resumed: bool) -> int:
                  run_dir=str(run_dir), epochs=recipe.train.epochs, steps_per_epoch=trainer.steps_per_epoch,
                  resumed_from=({"epoch": trainer.epoch, "step": trainer.step_in_epoch} if resumed else None),
                  split_sizes={k: len(trainer.data.split(k)) for k in ("train", "val", "test")},
-                 classes=trainer.data.class_names, pid=os.getpid(), world_size=trainer.dist.world)
+                 classes=trainer.data.class_names, skipped_samples=len(trainer.data.skipped),
+                 pid=os.getpid(), world_size=trainer.dist.world)
+    for note in trainer.data.notes:
+        emitter.emit("log", level="info", message=note)
+    if trainer.data.skipped:
+        shown = "; ".join(trainer.data.skipped[:5]) + (" ..." if len(trainer.data.skipped) > 5 else "")
+        emitter.emit("log", level="warning",
+                     message=f"skipped {len(trainer.data.skipped)} samples with missing or unreadable files "
+                             f"(data.on_missing = \"skip\"): {shown}", skipped=len(trainer.data.skipped))
     code, status, test, error, tb_text = EXIT_OK, "ok", None, None, None
     try:
         status = trainer.train()

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from engine import checkpoint as ckpt
 from engine.alpha import build_strategy
 from engine.data import load_dataset
-from engine.data.base import epoch_batches, steps_per_epoch
+from engine.data.base import epoch_batches, iter_batches, steps_per_epoch
 from engine.dist import Dist
 from engine.events import PROTOCOL_VERSION, Emitter
 from engine.losses import classification_loss, matching_loss, total_loss
@@ -196,8 +196,11 @@ class Trainer:
             alpha = self.alpha.value(t)
             batches = epoch_batches(len(self.data.train), bs, r.train.seed, t)
             tick, seen = time.perf_counter(), 0
-            for i in range(self.step_in_epoch, len(batches)):
-                inputs, labels = self.to_device(*self.data.train.batch(self.shard(batches[i])))
+            start = self.step_in_epoch
+            shards = [self.shard(b) for b in batches[start:]]
+            stream = iter_batches(self.data.train, shards, r.data.workers, pin_memory=self.device.type == "cuda")
+            for i, (inputs, labels) in enumerate(stream, start):
+                inputs, labels = self.to_device(inputs, labels)
                 alpha = self.alpha.value(t)
                 losses = self.train_step(inputs, labels, alpha, len(batches[i]))
                 self.step_in_epoch, self.global_step = i + 1, self.global_step + 1
@@ -282,8 +285,10 @@ class Trainer:
         bs = self.recipe.data.eval_batch_size
         order = self.shard(torch.arange(len(s)))
         logits, feats = [], {m: [] for m in self.data.modalities}
-        for i in range(0, len(order), bs):
-            inputs, _ = self.to_device(*s.batch(order[i:i + bs]))
+        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+        for inputs, labels in iter_batches(s, batches, self.recipe.data.workers,
+                                           pin_memory=self.device.type == "cuda"):
+            inputs, _ = self.to_device(inputs, labels)
             with self.autocast:
                 out = self.model(inputs)
             logits.append(out.logits.float().cpu())

@@ -1,4 +1,4 @@
-"""The `lfm` command: run, validate, tensorboard. Heavy imports happen inside the commands."""
+"""The `lfm` command: run, validate, prepare, tensorboard. Heavy imports happen inside the commands."""
 from __future__ import annotations
 
 import shutil
@@ -77,6 +77,32 @@ def run(
             raise typer.Exit(2)
         args = [str(recipe), *(overrides or []), "--runs-dir", str(runs_dir)]
     raise typer.Exit(run_headless(args, raw_events=events, launch=launch))
+
+
+@app.command()
+def prepare(
+    dataset: Annotated[str, typer.Argument(help=", ".join(recipes.DISK_DATASETS))],
+    root: Annotated[Path, typer.Option(help="the dataset folder, in its community layout")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(
+        help="data.* overrides, e.g. data.spectrogram=released data.frames=1")] = None,
+    check: Annotated[bool, typer.Option("--check", help="report samples, classes and every missing or "
+                                        "unreadable file; build nothing")] = False,
+    recipe: Annotated[Optional[Path], typer.Option(help="take the data settings from this recipe")] = None,
+) -> None:
+    """Read a dataset folder, report what it holds, and build the prepared cache (spectrograms,
+    frames, images) that runs read. Exit status 2 if anything is missing or unreadable."""
+    if dataset not in recipes.DISK_DATASETS:
+        _err(f"DATASET: expected one of {', '.join(recipes.DISK_DATASETS)}, found {dataset!r}")
+        raise typer.Exit(2)
+    args = [sys.executable, "-m", "engine.prepare", dataset, "--root", str(root), *(overrides or [])]
+    if check:
+        args.append("--check")
+    if recipe is not None:
+        args += ["--recipe", str(recipe)]
+    try:
+        raise typer.Exit(subprocess.call(args))
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
 
 
 @app.command()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.data.base import MultimodalData, Split, stratified_split  # noqa: F401
+from engine.data.base import MultimodalData, Split, iter_batches, stratified_split  # noqa: F401
 from engine.errors import UserError
 
 LOADERS: dict[str, Callable] = {}
@@ -17,7 +17,7 @@ def register(name: str):
 
 
 def load_dataset(recipe) -> MultimodalData:
-    from engine.data import emoji, mfeat  # noqa: F401  (registration)
+    from engine.data import disk, emoji, mfeat  # noqa: F401  (registration)
 
     name = recipe.data.name
     if name not in LOADERS:

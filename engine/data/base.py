@@ -67,6 +67,8 @@ class MultimodalData:
     # modality -> description of its input: {"type": "vector", "dim": n} | {"type": "image",
     # "shape": (c, h, w)} | {"type": "embedding", "dim": n} | {"type": "tokens", ...}
     input_spec: dict[str, dict] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # "sample id: why" of samples left out
+    notes: list[str] = field(default_factory=list)    # what loading found or did, for the run's log
 
     @property
     def num_classes(self) -> int:
@@ -91,6 +93,24 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     perm = torch.randperm(n, generator=g)
     return [perm[i * batch_size:(i + 1) * batch_size] for i in range(steps_per_epoch(n, batch_size))]
+
+
+def _as_is(batch):
+    return batch
+
+
+def iter_batches(split, batches: list[torch.Tensor], workers: int = 0, pin_memory: bool = False):
+    """(inputs, labels) of each batch in order. In-memory splits index their tensors; a split
+    that is a torch Dataset (read from disk) goes through a DataLoader with `workers`
+    processes when workers > 0, its batches given as the batch sampler, so the order (and a
+    resumed run) is exactly the same either way."""
+    if workers > 0 and isinstance(split, torch.utils.data.Dataset) and batches:
+        loader = torch.utils.data.DataLoader(split, batch_sampler=[b.tolist() for b in batches],
+                                             num_workers=workers, collate_fn=_as_is, pin_memory=pin_memory)
+        yield from loader
+    else:
+        for b in batches:
+            yield split.batch(b)
 
 
 def make_splits(arrays: dict[str, torch.Tensor], labels: np.ndarray, parts: dict[str, np.ndarray]

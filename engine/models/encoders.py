@@ -98,9 +98,48 @@ class HFText(nn.Module):
         return self.out((hidden * m).sum(1) / m.sum(1).clamp_min(1e-9))
 
 
+class FramesPooled(nn.Module):
+    """Video as a few frames: every frame through the same 2D network, its outputs averaged over
+    time. As in the OGM-GE lineage, where the ResNet18 feature maps of the frames are average-
+    pooled over time and space before one linear layer: the final layer is affine, so averaging
+    its outputs over frames equals applying it to the time-pooled features."""
+
+    def __init__(self, frame_encoder: nn.Module):
+        super().__init__()
+        self.frame_encoder = frame_encoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t = x.shape[:2]
+        z = self.frame_encoder(x.flatten(0, 1))
+        return z.view(b, t, -1).mean(1)
+
+
+def _image_encoder(modality: str, cfg, shape: tuple, out_dim: int) -> nn.Module | None:
+    key = f"model.encoders.{modality}.path"
+    if cfg.kind == "cnn":
+        return SmallCNN(shape[0], cfg.channels, out_dim, cfg.dropout)
+    if cfg.kind == "resnet18":
+        return ResNet18Small(shape[0], shape[-1], out_dim)
+    if cfg.kind in ("resnet50", "clip_image"):
+        if shape[0] != 3:
+            raise UserError(f"model.encoders.{modality}.kind: {cfg.kind} takes RGB input; {modality} has "
+                            f"{shape[0]} channel(s): use 'resnet18' or 'cnn'")
+        from engine.models.pretrained import CLIPImage, ResNet50
+
+        if cfg.kind == "resnet50":
+            return ResNet50(cfg.path, key, out_dim, cfg.freeze)
+        return CLIPImage(cfg.path, key, out_dim, cfg.freeze)
+    return None
+
+
 def build_encoder(modality: str, cfg, spec: dict, out_dim: int) -> nn.Module:
     """The encoder the recipe's `model.encoders.<modality>` table asks for, sized by the data."""
     kind, t = cfg.kind, spec["type"]
+    if t == "video" or (t == "image" and kind in ("resnet50", "clip_image")):
+        shape = tuple(spec["shape"])
+        net = _image_encoder(modality, cfg, shape[1:] if t == "video" else shape, out_dim)
+        if net is not None:
+            return FramesPooled(net) if t == "video" else net
     if t == "vector" and kind == "mlp":
         return MLP(spec["dim"], cfg.hidden, out_dim, cfg.dropout)
     if t == "embedding":  # frozen pretrained text: a trainable MLP on the fixed embedding
@@ -111,6 +150,10 @@ def build_encoder(modality: str, cfg, spec: dict, out_dim: int) -> nn.Module:
         return ResNet18Small(spec["shape"][0], spec["shape"][-1], out_dim)
     if t == "tokens" and kind == "text_bow":
         return BagOfWords(spec["vocab"], cfg.embed_dim, cfg.hidden, out_dim, cfg.dropout)
-    if t == "hf_tokens":
+    if t == "hf_tokens" and spec.get("kind", "minilm") == "minilm":
         return HFText(spec["path"], out_dim)
+    if t == "hf_tokens":
+        from engine.models.pretrained import HFTextEncoder
+
+        return HFTextEncoder(spec["path"], spec["kind"], out_dim, cfg.freeze)
     raise UserError(f"model.encoders.{modality}.kind: {kind!r} does not take {t} inputs")
