@@ -1,0 +1,92 @@
+"""Two engine processes on the CPU (gloo) under torchrun: a run finishes with the ranks in
+step, the whole split evaluated once, one event stream and one TensorBoard folder, and a
+stopped run resumes. Marked `distributed`: `-m "not distributed"` skips them where processes
+cannot be spawned."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import events_of, only_run_dir
+
+pytestmark = pytest.mark.distributed
+
+
+def torchrun(args: list[str], cwd: Path) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+            "-m", "engine", *args]
+
+
+def test_two_processes_stay_in_step_and_write_once(tiny_mfeat: Path, tmp_path: Path) -> None:
+    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "train.threads=1",
+            "--runs-dir", str(tmp_path / "runs")]
+    res = subprocess.run(torchrun(args, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    evs = events_of(res.stdout)
+    assert [e["type"] for e in evs].count("run_started") == 1 and evs[0]["world_size"] == 2
+    evals = [e for e in evs if e["type"] == "eval"]
+    for e in evals:
+        ranks = e["ranks"]
+        assert ranks["world_size"] == 2
+        assert ranks["alphas"][0] == ranks["alphas"][1]          # the learned alpha is shared
+        assert ranks["checksums"][0] == ranks["checksums"][1]    # DDP keeps the weights identical
+        split_size = evs[0]["split_sizes"][e["split"]]
+        assert e["samples"] == split_size                        # every sample once, across ranks
+    ups = [e for e in evs if e["type"] == "alpha_updated"]
+    assert len(ups) == 2 and ups[0]["alpha"] != ups[1]["alpha"]
+    run = only_run_dir(tmp_path / "runs")
+    assert len(list((tmp_path / "runs").rglob("events.jsonl"))) == 1
+    assert len(list(run.glob("tb/events.out.tfevents.*"))) == 1
+    assert (run / "events.jsonl").read_text().count('"run_started"') == 1
+    assert json.loads((run / "summary.json").read_text())["status"] == "ok"
+
+
+def test_a_stopped_two_process_run_resumes(tiny_mfeat: Path, tmp_path: Path) -> None:
+    args = [str(tiny_mfeat), "train.epochs=4", "data.batch_size=8", "train.threads=1",
+            "--runs-dir", str(tmp_path / "runs")]
+    proc = subprocess.Popen(torchrun(args, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    deadline = time.time() + 200
+    while time.time() < deadline and not list((tmp_path / "runs").rglob("last.pt")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # torchrun passes it on to both ranks
+    out, _ = proc.communicate(timeout=200)
+    evs = events_of(out)
+    assert evs[-1]["type"] == "run_finished" and evs[-1]["status"] == "cancelled"
+    run = only_run_dir(tmp_path / "runs")
+    res = subprocess.run(torchrun(["--resume", str(run)], tmp_path), cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    resumed = events_of(res.stdout)
+    assert resumed[0]["resumed_from"]["epoch"] >= 1
+    assert resumed[-1]["status"] == "ok"
+    assert [e["epoch"] for e in resumed if e["type"] == "eval" and e["split"] == "val"][-1] == 4
+
+
+def test_resume_with_another_world_size_is_refused(tiny_mfeat: Path, tmp_path: Path) -> None:
+    args = [str(tiny_mfeat), "train.epochs=1", "train.threads=1", "--runs-dir", str(tmp_path / "runs")]
+    proc = subprocess.Popen(torchrun(args, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    proc.communicate(timeout=300)
+    run = only_run_dir(tmp_path / "runs")
+    (run / "summary.json").unlink()  # pretend it stopped, to reach the world-size check
+    res = subprocess.run([sys.executable, "-m", "engine", "--resume", str(run)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "--nproc-per-node 2" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_lfm_run_builds_the_torchrun_command() -> None:
+    from lfm_tui.client import Launch, engine_command
+
+    assert engine_command(["r.toml"], python="py") == ["py", "-m", "engine", "r.toml"]
+    assert engine_command(["r.toml"], python="py", launch=Launch(2)) == [
+        "py", "-m", "torch.distributed.run", "--nproc-per-node=2", "--standalone", "-m", "engine", "r.toml"]
+    assert engine_command(["r.toml"], python="py", launch=Launch(4, 2, 1, "node0:29400")) == [
+        "py", "-m", "torch.distributed.run", "--nproc-per-node=4", "--nnodes=2", "--node-rank=1",
+        "--master-addr=node0", "--master-port=29400", "-m", "engine", "r.toml"]
