@@ -14,7 +14,7 @@ from lfm_tui.widgets.recipe_details import RecipeDetails
 
 
 class RecipesScreen(Screen):
-    BINDINGS = [Binding("escape", "focus_list", "recipes", show=False),
+    BINDINGS = [Binding("escape", "focus_list", "recipe list"),
                 Binding("o", "focus_overrides", "overrides")]
 
     def __init__(self) -> None:

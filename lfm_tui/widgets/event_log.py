@@ -11,7 +11,7 @@ STYLES = {"stderr": "dim", "stdout": "dim italic", "warning": "yellow", "error":
 
 class EventLog(RichLog):
     def __init__(self, **kw) -> None:
-        super().__init__(max_lines=2000, wrap=False, markup=False, highlight=False, **kw)
+        super().__init__(max_lines=2000, wrap=True, min_width=20, markup=False, highlight=False, **kw)
         self._session_id: int | None = None
         self._written = 0
 

@@ -48,13 +48,19 @@ class RunHeader(Static):
             t.append(f"  {s.run_id}", style="dim")
         t.append("\n")
         frac = session.progress()
-        t.append(f"epoch {s.epoch}/{s.epochs}  step {s.step}/{s.steps_per_epoch}  ")
-        t.append(bar(frac), style="green")
-        t.append(f" {frac * 100:3.0f}%  elapsed {clock_text(session.elapsed())}")
+        if s.epochs:
+            t.append(f"epoch {s.epoch}/{s.epochs}  step {s.step}/{s.steps_per_epoch}  ")
+            t.append(bar(frac), style="green")
+            t.append(f" {frac * 100:3.0f}%  ")
+        else:
+            t.append("waiting for the engine to start the run  " if session.live
+                     else "no progress reported  ", style="dim")
+        t.append(f"elapsed {clock_text(session.elapsed())}")
         if session.live:
             t.append(f"  remaining {clock_text(session.remaining())}")
         t.append("\n")
-        t.append(f"{s.samples_per_s:,.0f} samples/s  alpha {s.alpha:.4f}  lr {s.lr:.1e}   ")
+        if s.global_step:
+            t.append(f"{s.samples_per_s:,.0f} samples/s  alpha {s.alpha:.4f}  lr {s.lr:.1e}   ")
         if session.live and session.stop_note:
             t.append(session.stop_note, style="yellow")
         elif status == "failed" and s.error:
