@@ -162,8 +162,16 @@ class LfmApp(App):
         for s in self.live_sessions:
             s.stop_note = "stopping before quitting…"
             s.version += 1
-            await s.client.stop(grace=self.stop_grace, term_grace=5.0)
+            if s.client is not None:
+                await s.client.stop(grace=self.stop_grace, term_grace=5.0)
         self.exit()
+
+    def on_unmount(self) -> None:
+        """However the app ends, no engine trains on unseen: a live one gets SIGINT (it
+        checkpoints and stops by itself)."""
+        for s in self.live_sessions:
+            if s.client is not None:
+                s.client.request_stop()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

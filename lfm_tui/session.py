@@ -106,7 +106,8 @@ class RunSession:
     # ------------------------------------------------------------------ reading
     @property
     def live(self) -> bool:
-        return self.client is not None and self.exit_code is None
+        """Launched and not yet exited (a replay never is)."""
+        return not self.replay and self.exit_code is None
 
     @property
     def status(self) -> str:

@@ -264,7 +264,6 @@ def test_session_pace_gives_the_remaining_time() -> None:
     from tests.tui_helpers import FIXTURE
 
     s = RunSession(label="x", clock=lambda: FIXED_NOW)
-    s.client = object.__new__(__import__("lfm_tui.client", fromlist=["EngineClient"]).EngineClient)
     events = [parse_line(l) for l in FIXTURE.read_text().splitlines()]
     steps = [e for e in events if e.type == "step"]
     for ev in events[:events.index(steps[7]) + 1]:

@@ -8,7 +8,6 @@ import pytest
 
 from engine.events import read_events
 from lfm_tui.app import make_app
-from lfm_tui.client import EngineClient
 from lfm_tui.session import RunSession
 from tests.tui_helpers import FIXED_NOW, FIXTURE, ROOT, fake, until
 
@@ -27,10 +26,9 @@ def app(command=None):
 
 def live_session(upto_step: int) -> RunSession:
     """A run as the dashboard shows it mid-way: the recorded events up to the given step,
-    an engine still attached, 83 seconds in."""
+    not exited, 83 seconds in."""
     s = RunSession(label="mfeat", args=["recipes/mfeat.toml"], clock=lambda: FIXED_NOW)
     s.started = FIXED_NOW - 83
-    s.client = EngineClient([], command=["true"])  # never started: the session stays live
     for ev in read_events(str(FIXTURE)):
         if ev.type == "step" and ev["global_step"] > upto_step:
             break

@@ -5,6 +5,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Tab, Tabs
 
@@ -68,7 +69,10 @@ class RunScreen(Screen):
             label = tab_label(n, s)
             tid = f"run-{s.id}"
             if s.id not in self._tabs:
-                tabs.add_tab(Tab(label, id=tid))
+                try:
+                    tabs.add_tab(Tab(label, id=tid))
+                except NoMatches:  # the tab strip is still mounting: next tick
+                    return
             elif self._tabs[s.id] != label:
                 tabs.query_one(f"#{tid}", Tab).label = label
             self._tabs[s.id] = label
