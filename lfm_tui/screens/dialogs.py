@@ -84,8 +84,9 @@ class HelpScreen(ModalScreen[None]):
             t.add_row(Text(section, style="bold underline"), "")
             for k, what in keys:
                 t.add_row(k, what)
-        with Vertical(id="help", classes="dialog"):
-            yield Static(Text("keys", style="bold"), classes="dialog-title")
+        with VerticalScroll(id="help", classes="dialog"):
+            yield Static(Text("keys (up / down scroll, escape closes)", style="bold"),
+                         classes="dialog-title")
             yield Static(t)
 
     def action_close(self) -> None:

@@ -123,6 +123,7 @@ class RunScreen(Screen):
 
     def action_toggle_log(self) -> None:
         self.toggle_class("-log-only")
+        self._drawn = None  # the log rewraps to its new width on the next tick
 
     def action_tensorboard(self) -> None:
         s = self.app.current

@@ -15,6 +15,13 @@ class EventLog(RichLog):
         self._session_id: int | None = None
         self._written = 0
 
+    def reset(self) -> None:
+        """Write everything again on the next show (lines wrap at the width they are written)."""
+        self._session_id = None
+
+    def on_resize(self) -> None:
+        self.reset()
+
     def show(self, session: RunSession | None) -> None:
         if session is None:
             return
