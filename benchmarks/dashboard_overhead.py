@@ -4,7 +4,7 @@ harness, alternating, in one process. Prints each wall time, the engine's own tr
 (run_started to run_finished), and the ratios dashboard / headless (target: at most 1.03).
 Also the time `lfm-tui` takes to show its first screen (target: under a second) without torch.
 
-    python benchmarks/dashboard_overhead.py [--epochs 60] [--repeats 3]
+    python benchmarks/dashboard_overhead.py [--epochs 30] [--repeats 2]
 """
 from __future__ import annotations
 
@@ -93,8 +93,8 @@ def startup_seconds(runs: Path) -> tuple[float, bool]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
     print(f"recipe {RECIPE.name} {' '.join(overrides(args.epochs))}, {args.repeats} runs each, alternating")
     walls: dict[str, list[float]] = {"headless": [], "dashboard": []}
