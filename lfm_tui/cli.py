@@ -1,4 +1,4 @@
-"""The `lfm` command: run, validate, prepare, tensorboard. Heavy imports happen inside the commands."""
+"""The `lfm` command: run, validate, prepare, tensorboard, tui. Heavy imports happen inside the commands."""
 from __future__ import annotations
 
 import shutil
@@ -123,5 +123,27 @@ def tensorboard(
         raise typer.Exit(0)
 
 
+@app.command()
+def tui(
+    recipes_dir: Annotated[Path, typer.Argument(help="folder of recipe TOML files")] = Path("recipes"),
+    runs_dir: Annotated[Path, typer.Option(help="parent folder of run folders")] = Path("runs"),
+) -> None:
+    """The interactive dashboard: pick a recipe, watch runs live, replay and compare past runs."""
+    if not recipes_dir.is_dir():
+        _err(f"{recipes_dir}: no such folder of recipes (give one: lfm tui path/to/recipes)")
+        raise typer.Exit(2)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        _err(f"{runs_dir}: not a folder (--runs-dir is the parent folder of run folders)")
+        raise typer.Exit(2)
+    from lfm_tui.app import make_app  # Textual only for this command
+
+    make_app(recipes_dir, runs_dir).run()
+
+
 def main() -> None:
     app()
+
+
+def tui_main() -> None:
+    """`lfm-tui [RECIPES] [--runs-dir RUNS]`: the dashboard on its own."""
+    typer.run(tui)

@@ -7,7 +7,7 @@ import sys
 
 import lfm_tui
 
-MODULES = sorted(f"lfm_tui.{m.name}" for m in pkgutil.iter_modules(lfm_tui.__path__))
+MODULES = sorted(m.name for m in pkgutil.walk_packages(lfm_tui.__path__, "lfm_tui."))
 
 
 def test_ui_modules_do_not_import_torch() -> None:
@@ -19,6 +19,7 @@ def test_ui_modules_do_not_import_torch() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert len(MODULES) >= 4
+    assert "lfm_tui.app" in MODULES and "lfm_tui.widgets.loss_chart" in MODULES
 
 
 def test_lfm_help_does_not_import_torch() -> None:

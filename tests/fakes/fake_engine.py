@@ -7,6 +7,7 @@ and a non-JSON stdout line; exits 0 (or 130 if SIGINT arrived, after a cancelled
 crash: one event, a traceback on stderr, exit 1.
 stubborn: ignores SIGINT, replays slowly until killed.
 newer: an event of a newer protocol version.
+garbage: lines that are not events on stdout, then exit 0 without a result.
 """
 import json
 import signal
@@ -33,6 +34,10 @@ if mode == "crash":
     out({"v": 1, "type": "log", "seq": 0, "time": 0, "level": "info", "message": "starting"})
     sys.stderr.write("Traceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: boom\n")
     sys.exit(1)
+if mode == "garbage":
+    sys.stdout.write("Segmentation fault?\n{not json\n\x00\x01 binary noise\n")
+    sys.stdout.flush()
+    sys.exit(0)
 if mode == "newer":
     out({"v": 99, "type": "step", "seq": 0, "time": 0})
     sys.exit(0)

@@ -1,0 +1,187 @@
+"""The dashboard: one factory, `make_app`, builds it for `lfm-tui`, `lfm tui` and the tests.
+
+The App owns the engine workers (one per run, `exit_on_error=False`), so a run keeps going while
+screens change; each worker feeds its RunSession and the run screen redraws from it on a timer.
+"""
+from __future__ import annotations
+
+import time
+import traceback as tb
+from pathlib import Path
+from typing import Callable, Sequence
+
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from engine.events import ProtocolError, read_events
+from lfm_tui.client import EngineClient
+from lfm_tui.screens.compare import CompareScreen
+from lfm_tui.screens.dialogs import ConfirmQuit, FailureDialog, HelpScreen
+from lfm_tui.screens.history import HistoryScreen
+from lfm_tui.screens.recipes import RecipesScreen
+from lfm_tui.screens.run import RunScreen
+from lfm_tui.session import RunSession
+
+CommandFactory = Callable[[list[str]], Sequence[str]]
+
+
+class LfmApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "LFM console"
+    MODES = {"recipes": RecipesScreen, "runs": RunScreen, "history": HistoryScreen}
+    DEFAULT_MODE = "recipes"
+    BINDINGS = [
+        Binding("q", "quit", "quit"),
+        Binding("question_mark", "help", "keys"),
+        Binding("1", "switch_mode('recipes')", "recipes"),
+        Binding("2", "switch_mode('runs')", "runs"),
+        Binding("3", "switch_mode('history')", "history"),
+    ]
+
+    def __init__(self, recipes_dir: Path, runs_dir: Path, command: CommandFactory | None = None,
+                 clock: Callable[[], float] = time.time, stop_grace: float = 30.0,
+                 cursor_blink: bool = True) -> None:
+        super().__init__()
+        self.recipes_dir, self.runs_dir = Path(recipes_dir), Path(runs_dir)
+        self.command, self.clock, self.stop_grace = command, clock, stop_grace
+        self.cursor_blink = cursor_blink
+        self.sessions: list[RunSession] = []
+        self.current: RunSession | None = None
+
+    # ------------------------------------------------------------------ runs
+    def show_session(self, session: RunSession) -> None:
+        if session not in self.sessions:
+            self.sessions.append(session)
+        self.current = session
+        self.switch_mode("runs")
+        if isinstance(self.screen, RunScreen):
+            self.screen.redraw()
+
+    def launch(self, args: list[str], label: str) -> RunSession:
+        """Start the engine with `args` in a new session and show it."""
+        session = RunSession(label=label, args=list(args), clock=self.clock)
+        self.show_session(session)
+        self.run_worker(self._drive(session), name=f"run-{session.id}", group=f"run-{session.id}",
+                        exclusive=True, exit_on_error=False)
+        return session
+
+    def launch_recipe(self, path: Path, overrides: list[str]) -> RunSession:
+        label = " ".join([path.stem, *overrides])
+        return self.launch([str(path), *overrides, "--runs-dir", str(self.runs_dir)], label)
+
+    async def _drive(self, session: RunSession) -> None:
+        command = self.command(session.args) if self.command else None
+        session.client = EngineClient(session.args, command=command)
+        async for item in session.client.events():
+            session.feed(item)
+        if session.state.status == "failed":
+            self.push_screen(FailureDialog(session))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that raised (the engine could not start, a bug in the client): the run fails,
+        the app stays."""
+        if event.state != WorkerState.ERROR or not (event.worker.name or "").startswith("run-"):
+            return
+        session = next((s for s in self.sessions if f"run-{s.id}" == event.worker.name), None)
+        if session is None:
+            return
+        err = event.worker.error
+        if session.client is not None and session.client.running:
+            self.run_worker(session.client.stop(grace=1.0, term_grace=1.0), exit_on_error=False)
+        session.exit_code = session.exit_code if session.exit_code is not None else -1
+        session.ended = self.clock()
+        session.state.status = "failed"
+        session.state.error = f"{type(err).__name__}: {err}"
+        session.state.traceback = "".join(tb.format_exception(err)) if err else None
+        session.version += 1
+        self.push_screen(FailureDialog(session))
+
+    def stop_current(self) -> None:
+        s = self.current
+        if s is None or not s.live or s.client is None:
+            self.notify("no live run to stop", severity="warning")
+            return
+        sent = s.client.request_stop()
+        s.stop_note = {
+            "SIGINT": "SIGINT sent: stopping after the current step with a checkpoint (s again: SIGTERM)",
+            "SIGTERM": "SIGTERM sent: terminating (s again: SIGKILL)",
+            "SIGKILL": "SIGKILL sent",
+        }.get(sent, "")
+        s.version += 1
+
+    def resume_current(self) -> None:
+        s = self.current
+        if s is None or not s.resumable():
+            self.notify("only a stopped run with checkpoints/last.pt can be resumed", severity="warning")
+            return
+        self.launch(["--resume", s.state.run_dir], f"{s.state.recipe_name or s.label} (resumed)")
+
+    def open_recorded(self, run_dir: Path) -> RunSession | None:
+        """Replay a run folder's events.jsonl into the run panels."""
+        try:
+            events = read_events(str(Path(run_dir) / "events.jsonl"))
+        except (OSError, ProtocolError) as exc:
+            self.notify(f"{run_dir}: {exc}", severity="error")
+            return None
+        label = f"{Path(run_dir).parent.name}/{Path(run_dir).name}"
+        session = RunSession.from_events(events, label=label, clock=self.clock)
+        self.show_session(session)
+        return session
+
+    def compare(self, run_dirs: list[Path]) -> None:
+        sessions = []
+        for d in run_dirs:
+            try:
+                events = read_events(str(Path(d) / "events.jsonl"))
+            except (OSError, ProtocolError) as exc:
+                self.notify(f"{d}: {exc}", severity="error")
+                return
+            sessions.append(RunSession.from_events(events, f"{Path(d).parent.name}/{Path(d).name}",
+                                                   clock=self.clock))
+        self.push_screen(CompareScreen(sessions))
+
+    # ------------------------------------------------------------------ app keys
+    @property
+    def live_sessions(self) -> list[RunSession]:
+        return [s for s in self.sessions if s.live]
+
+    async def action_quit(self) -> None:
+        live = self.live_sessions
+        if not live:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._stop_all_and_exit(), name="quit", exit_on_error=False)
+
+        self.push_screen(ConfirmQuit(len(live)), answered)
+
+    async def _stop_all_and_exit(self) -> None:
+        for s in self.live_sessions:
+            s.stop_note = "stopping before quitting…"
+            s.version += 1
+            if s.client is not None:
+                await s.client.stop(grace=self.stop_grace, term_grace=5.0)
+        self.exit()
+
+    def on_unmount(self) -> None:
+        """However the app ends, no engine trains on unseen: a live one gets SIGINT (it
+        checkpoints and stops by itself)."""
+        for s in self.live_sessions:
+            if s.client is not None:
+                s.client.request_stop()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def make_app(recipes_dir: Path | str = "recipes", runs_dir: Path | str = "runs",
+             command: CommandFactory | None = None, clock: Callable[[], float] = time.time,
+             stop_grace: float = 30.0, cursor_blink: bool = True) -> LfmApp:
+    """The dashboard over `recipes_dir` and `runs_dir`. `command` maps engine arguments to a
+    command line (tests run a fake engine); `clock` gives the time shown (tests freeze it)."""
+    return LfmApp(Path(recipes_dir), Path(runs_dir), command=command, clock=clock,
+                  stop_grace=stop_grace, cursor_blink=cursor_blink)

@@ -1,0 +1,1 @@
+"""The dashboard's screens: recipes, runs, history, comparison, and the dialogs."""

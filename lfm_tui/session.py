@@ -1,0 +1,152 @@
+"""One run as the dashboard sees it: a live engine or a replayed events.jsonl, its state, its log
+lines and how it ended. Plain Python (no Textual): the app feeds it, widgets read it."""
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from engine.events import Event, LogLine
+from lfm_tui.client import EngineClient, Exited
+from lfm_tui.state import RunState
+
+LOG_LINES = 2000   # log lines kept per run
+STDERR_TAIL = 60   # stderr lines kept to explain a crash
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class RunSession:
+    label: str                      # what the run tabs show (recipe name and overrides)
+    args: list[str] = field(default_factory=list)   # `python -m engine` arguments; [] for a replay
+    clock: Callable[[], float] = time.time
+    replay: bool = False
+    id: int = field(default_factory=lambda: next(_ids))
+    state: RunState = field(default_factory=RunState)
+    logs: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))  # (stream, text)
+    stderr_tail: deque = field(default_factory=lambda: deque(maxlen=STDERR_TAIL))
+    client: EngineClient | None = None
+    exit_code: int | None = None
+    stop_note: str = ""             # what the last `s` did, shown in the header
+    started: float = 0.0            # by the app's clock: when the session began
+    ended: float = 0.0
+    version: int = 0                # bumped on every change: widgets redraw when it moves
+    first_global_step: int | None = None   # the first step this session saw, and when (engine
+    first_step_time: float = 0.0            # clock): the pace for the remaining time
+    last_step_time: float = 0.0
+    log_total: int = 0              # log lines ever added (the deque keeps the last LOG_LINES)
+
+    def __post_init__(self) -> None:
+        self.started = self.started or self.clock()
+
+    # ------------------------------------------------------------------ feeding
+    def feed(self, item: Event | LogLine | Exited) -> None:
+        self.version += 1
+        if isinstance(item, Exited):
+            self.finish(item.code)
+        elif isinstance(item, LogLine):
+            if item.stream == "stderr":
+                self.stderr_tail.append(item.text)
+            self.add_log(item.stream, item.text)
+        else:
+            self.state.apply(item)
+            if item.type == "log":
+                self.add_log(item.get("level", "info"), item.get("message", ""))
+            elif item.type == "step":
+                if self.first_global_step is None:
+                    self.first_global_step, self.first_step_time = item["global_step"], item.time
+                self.last_step_time = item.time
+            elif item.type == "run_finished" and item.get("error"):
+                self.add_log("error", item["error"])
+
+    def add_log(self, stream: str, text: str) -> None:
+        self.logs.append((stream, text))
+        self.log_total += 1
+        self.version += 1
+
+    def finish(self, code: int) -> None:
+        """The engine exited with `code`: settle the status, explaining an exit without a report."""
+        self.exit_code, self.ended = code, self.clock()
+        s = self.state
+        if s.status in ("ok", "cancelled", "failed"):
+            if s.status == "failed" and not s.traceback:
+                s.traceback = self.stderr_text()
+            return
+        if code < 0 and self.client is not None and self.client.stop_sent:
+            s.status = "cancelled"
+            s.error = f"terminated by signal {-code} before the engine could report"
+            return
+        s.status = "failed"
+        if code == 0:
+            s.error = "the engine exited without reporting a result (run_finished)"
+        elif code == 2:
+            s.error = "the engine refused its input (exit status 2)"
+        else:
+            s.error = f"the engine exited with status {code} before reporting a result"
+        s.traceback = self.stderr_text() or "(the engine wrote nothing to stderr)"
+
+    def stderr_text(self) -> str:
+        return "\n".join(l for l in self.stderr_tail if l.strip())
+
+    @classmethod
+    def from_events(cls, events: Iterable[Event], label: str, clock: Callable[[], float] = time.time
+                    ) -> "RunSession":
+        """A finished (or interrupted) run rebuilt from its recorded events."""
+        s = cls(label=label, clock=clock, replay=True)
+        for ev in events:
+            s.feed(ev)
+        if s.state.status == "running":
+            s.state.status = "incomplete"
+        return s
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def live(self) -> bool:
+        """Launched and not yet exited (a replay never is)."""
+        return not self.replay and self.exit_code is None
+
+    @property
+    def status(self) -> str:
+        if self.live:
+            return "stopping" if self.client and self.client.stop_sent else "running"
+        return self.state.status or ("starting" if not self.replay else "incomplete")
+
+    def progress(self) -> float:
+        s = self.state
+        total = s.epochs * s.steps_per_epoch
+        if not total:
+            return 0.0
+        if s.status == "ok":
+            return 1.0
+        done = (s.epoch - 1) * s.steps_per_epoch + s.step if s.epoch else 0
+        return max(0.0, min(1.0, done / total))
+
+    def elapsed(self) -> float:
+        s = self.state
+        if self.replay:
+            end = s.finished_at or s.started_at
+            return max(0.0, end - s.started_at) if s.started_at else 0.0
+        return max(0.0, (self.ended or self.clock()) - self.started)
+
+    def remaining(self) -> float | None:
+        """Seconds left at the pace of the steps this session has seen; None before it is known."""
+        s = self.state
+        total = s.epochs * s.steps_per_epoch
+        if not self.live or not total or self.first_global_step is None:
+            return None
+        done = s.global_step - self.first_global_step
+        if done <= 0:
+            return None
+        return (self.last_step_time - self.first_step_time) * (total - s.global_step) / done
+
+    def resumable(self) -> bool:
+        return (not self.live and self.state.status in ("cancelled", "failed", "incomplete")
+                and bool(self.state.run_dir)
+                and (Path(self.state.run_dir) / "checkpoints" / "last.pt").is_file())
+
+    def tensorboard_command(self) -> str:
+        return f"lfm tensorboard {self.state.run_dir}" if self.state.run_dir else ""

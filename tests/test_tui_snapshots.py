@@ -1,0 +1,75 @@
+"""SVG snapshots of the dashboard (pytest-textual-snapshot): the recipe browser, a live run, a
+finished run and a failed run, with the clock frozen and no cursor blink.
+`python -m pytest tests/test_tui_snapshots.py --snapshot-update` rewrites them after a deliberate
+change; look at the report before committing new ones."""
+from __future__ import annotations
+
+import pytest
+
+from engine.events import read_events
+from lfm_tui.app import make_app
+from lfm_tui.session import RunSession
+from tests.tui_helpers import FIXED_NOW, FIXTURE, ROOT, fake, until
+
+RECIPES = "tests/fixtures/recipes"   # relative: the snapshots must not hold this checkout's path
+RUNS = "tests/fixtures/runs"
+
+
+@pytest.fixture(autouse=True)
+def in_repo_root(monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def app(command=None):
+    return make_app(RECIPES, RUNS, command=command, clock=lambda: FIXED_NOW, cursor_blink=False)
+
+
+def live_session(upto_step: int) -> RunSession:
+    """A run as the dashboard shows it mid-way: the recorded events up to the given step,
+    not exited, 83 seconds in."""
+    s = RunSession(label="mfeat", args=["recipes/mfeat.toml"], clock=lambda: FIXED_NOW)
+    s.started = FIXED_NOW - 83
+    for ev in read_events(str(FIXTURE)):
+        if ev.type == "step" and ev["global_step"] > upto_step:
+            break
+        s.feed(ev)
+    return s
+
+
+def test_recipe_browser(snap_compare) -> None:
+    async def typed(pilot):
+        await pilot.press("down", "o", *"train.epochs=0")
+    assert snap_compare(app(), run_before=typed, terminal_size=(120, 40))
+
+
+def test_live_run(snap_compare) -> None:
+    async def show(pilot):
+        pilot.app.show_session(live_session(60))
+        await pilot.pause(0.3)
+    assert snap_compare(app(), run_before=show, terminal_size=(120, 40))
+
+
+def test_live_run_small_terminal(snap_compare) -> None:
+    async def show(pilot):
+        pilot.app.show_session(live_session(60))
+        await pilot.pause(0.3)
+    assert snap_compare(app(), run_before=show, terminal_size=(80, 24))
+
+
+def test_finished_run(snap_compare) -> None:
+    async def show(pilot):
+        pilot.app.open_recorded(f"{RUNS}/mfeat/20261127-092227-0")
+        await pilot.pause(0.3)
+    assert snap_compare(app(), run_before=show, terminal_size=(120, 40))
+
+
+def test_failed_run(snap_compare) -> None:
+    async def crash(pilot):
+        await pilot.press("enter")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "FailureDialog")
+        await pilot.pause(0.3)
+    assert snap_compare(app(fake("crash", events=None)), run_before=crash, terminal_size=(120, 40))
+
+
+def test_history(snap_compare) -> None:
+    assert snap_compare(app(), press=["3"], terminal_size=(120, 40))
