@@ -7,8 +7,8 @@ and ResNet18 on one 3x224x224 frame, concatenation, LFM loss, SGD), batch 64:
    with the engine itself (`python -m engine recipes/cremad.toml ...`), bf16 + channels-last.
 
 Prints samples/s, the ratios to fp32 eager, and the GPU's utilisation sampled by nvidia-smi.
-Meant for a CUDA machine (benchmarks/gpu_check.sh); `--device cpu --batch 4 --steps 2
---clips 24` checks it end to end on a CPU.
+Meant for a CUDA machine (benchmarks/gpu_check.sh); `--device cpu --batch 4 --steps 1
+--clips 72 --workers 0 --no-compile --image-size 32` checks it end to end on a CPU.
 """
 from __future__ import annotations
 
@@ -118,14 +118,15 @@ def synthetic(device: str, batch: int, steps: int, precision: str, channels_last
     return batch * steps / (time.perf_counter() - t)
 
 
-def real_loader(device: str, batch: int, clips: int, workers: int) -> float:
+def real_loader(device: str, batch: int, clips: int, workers: int, image_size: int) -> float:
     import data_pipeline  # benchmarks/data_pipeline.py: generates a CREMA-D layout
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "cremad"
         env = {**os.environ, "LFM_CACHE": str(Path(tmp) / "cache"), "PYTHONPATH": str(ROOT)}
         data_pipeline.generate(root, clips, 3.0)
-        data = [f"data.root={root}", "data.frames=1", f"data.batch_size={batch}", f"data.workers={workers}"]
+        data = [f"data.root={root}", "data.frames=1", f"data.batch_size={batch}", f"data.workers={workers}",
+                f"data.image_size={image_size}"]
         subprocess.run([sys.executable, "-m", "engine.prepare", "cremad", "--root", str(root), *data],
                        cwd=ROOT, env=env, check=True, capture_output=True)
         cmd = [sys.executable, "-m", "engine", "recipes/cremad.toml", *data, "train.epochs=2",
@@ -147,6 +148,7 @@ def main() -> None:
     p.add_argument("--clips", type=int, default=1200, help="generated clips for the loader measurement")
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--image-size", type=int, default=224, help="frame side for the loader measurement")
     args = p.parse_args()
     import torch
 
@@ -163,7 +165,7 @@ def main() -> None:
         rows.append((name, rate, util.summary()))
         print(f"{name:34s} {rate:9.1f} samples/s   GPU {util.summary()}", flush=True)
     with GpuUtil() as util:
-        rate = real_loader(args.device, args.batch, args.clips, args.workers)
+        rate = real_loader(args.device, args.batch, args.clips, args.workers, args.image_size)
     rows.append(("CREMA-D loader, bf16 + channels-last", rate, util.summary()))
     base = rows[0][1]
     print(f"\nbatch {args.batch}; ratio to fp32 eager on generated tensors")

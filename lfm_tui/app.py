@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from engine.events import ProtocolError, read_events
-from lfm_tui.client import EngineClient
+from lfm_tui.client import EngineClient, Launch
 from lfm_tui.screens.compare import CompareScreen
 from lfm_tui.screens.dialogs import ConfirmQuit, FailureDialog, HelpScreen
 from lfm_tui.screens.history import HistoryScreen
@@ -41,8 +41,9 @@ class LfmApp(App):
 
     def __init__(self, recipes_dir: Path, runs_dir: Path, command: CommandFactory | None = None,
                  clock: Callable[[], float] = time.time, stop_grace: float = 30.0,
-                 cursor_blink: bool = True) -> None:
+                 cursor_blink: bool = True, launch: Launch | None = None) -> None:
         super().__init__()
+        self.launch_spec = launch or Launch()  # processes per run (torchrun when more than one)
         self.recipes_dir, self.runs_dir = Path(recipes_dir), Path(runs_dir)
         self.command, self.clock, self.stop_grace = command, clock, stop_grace
         self.cursor_blink = cursor_blink
@@ -72,7 +73,7 @@ class LfmApp(App):
 
     async def _drive(self, session: RunSession) -> None:
         command = self.command(session.args) if self.command else None
-        session.client = EngineClient(session.args, command=command)
+        session.client = EngineClient(session.args, command=command, launch=self.launch_spec)
         async for item in session.client.events():
             session.feed(item)
         if session.state.status == "failed":
@@ -180,8 +181,8 @@ class LfmApp(App):
 
 def make_app(recipes_dir: Path | str = "recipes", runs_dir: Path | str = "runs",
              command: CommandFactory | None = None, clock: Callable[[], float] = time.time,
-             stop_grace: float = 30.0, cursor_blink: bool = True) -> LfmApp:
+             stop_grace: float = 30.0, cursor_blink: bool = True, launch: Launch | None = None) -> LfmApp:
     """The dashboard over `recipes_dir` and `runs_dir`. `command` maps engine arguments to a
     command line (tests run a fake engine); `clock` gives the time shown (tests freeze it)."""
     return LfmApp(Path(recipes_dir), Path(runs_dir), command=command, clock=clock,
-                  stop_grace=stop_grace, cursor_blink=cursor_blink)
+                  stop_grace=stop_grace, cursor_blink=cursor_blink, launch=launch)

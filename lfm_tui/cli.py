@@ -127,6 +127,7 @@ def tensorboard(
 def tui(
     recipes_dir: Annotated[Path, typer.Argument(help="folder of recipe TOML files")] = Path("recipes"),
     runs_dir: Annotated[Path, typer.Option(help="parent folder of run folders")] = Path("runs"),
+    nproc_per_node: Annotated[int, typer.Option(min=1, help="processes per run on this machine (torchrun, DDP)")] = 1,
 ) -> None:
     """The interactive dashboard: pick a recipe, watch runs live, replay and compare past runs."""
     if not recipes_dir.is_dir():
@@ -137,7 +138,9 @@ def tui(
         raise typer.Exit(2)
     from lfm_tui.app import make_app  # Textual only for this command
 
-    make_app(recipes_dir, runs_dir).run()
+    from lfm_tui.client import Launch
+
+    make_app(recipes_dir, runs_dir, launch=Launch(nproc_per_node)).run()
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from lfm_tui.widgets.event_log import EventLog
 from lfm_tui.widgets.metrics_table import MetricsTable
 from tests.tui_helpers import FIXED_NOW, ROOT, fake, recorded_run, until
 
-RECIPES = ROOT / "recipes"
+RECIPES = ROOT / "tests" / "fixtures" / "recipes"  # emoji and mfeat, in that order
 
 
 def app_for(tmp_path: Path, command, **kw):
