@@ -20,7 +20,7 @@ from engine.alpha import build_strategy
 from engine.data import load_dataset
 from engine.data.base import epoch_batches, steps_per_epoch
 from engine.events import PROTOCOL_VERSION, Emitter
-from engine.losses import classification_loss, matching_loss, total_loss
+from engine.methods import StepContext, build_method
 from engine.metrics import classification_metrics, modality_gap, performance_gap
 from engine.models import build_model
 from engine.recipe import Recipe, to_dict
@@ -68,6 +68,8 @@ class Trainer:
         self.data = load_dataset(r)
         set_seed(r.train.seed)  # model initialisation independent of what loading consumed
         self.model = build_model(r, self.data)
+        self.method = build_method(r)
+        self.method.attach(self.model, self.data)
         self.optimizer = build_optimizer(r.optim, self.model.parameters())
         self.scheduler = build_scheduler(r.schedule, self.optimizer, r.train.epochs)
         self.alpha = build_strategy(r.alpha, r.train.epochs)
@@ -75,13 +77,14 @@ class Trainer:
         if r.eval.unimodal == "probe":
             # One linear head per modality on detached features: it never touches the model.
             self.probes = torch.nn.ModuleDict(
-                {m: torch.nn.Linear(r.model.feature_dim, self.data.num_classes) for m in self.data.modalities})
+                {m: torch.nn.Linear(r.model.feature_dim, self.data.num_classes) for m in self.model.modalities})
             self.probe_optimizer = torch.optim.Adam(self.probes.parameters(), lr=1e-3)
         self.steps_per_epoch = steps_per_epoch(len(self.data.train), r.data.batch_size)
         self.epoch, self.step_in_epoch, self.global_step = 1, 0, 0
         self.best: dict | None = None
         self.best_epoch = 0
         self.sums = {"total": 0.0, "cls": 0.0, "mm": 0.0, "n": 0}
+        self.method.setup(self)
         if self.resume_state is not None:
             self.load_state(self.resume_state)
 
@@ -94,6 +97,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "alpha": self.alpha.state_dict(),
+            "method": self.method.state_dict(),
             "probes": self.probes.state_dict() if self.probes is not None else None,
             "probe_optimizer": self.probe_optimizer.state_dict() if self.probes is not None else None,
             "epoch": self.epoch,
@@ -111,6 +115,7 @@ class Trainer:
         if self.scheduler is not None and s["scheduler"] is not None:
             self.scheduler.load_state_dict(s["scheduler"])
         self.alpha.load_state_dict(s["alpha"])
+        self.method.load_state_dict(s.get("method", {}))
         if self.probes is not None and s.get("probes") is not None:
             self.probes.load_state_dict(s["probes"])
             self.probe_optimizer.load_state_dict(s["probe_optimizer"])
@@ -133,16 +138,15 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def train_step(self, inputs: dict, labels: torch.Tensor, alpha: float) -> dict[str, float]:
-        r = self.recipe
         self.model.train()
-        out = self.model(inputs)
-        l_cls = classification_loss(out.logits, labels)
-        l_mm = matching_loss(out.embeddings, r.loss.temperature, r.loss.pair_reduction)
-        loss = total_loss(l_cls, l_mm, alpha)
+        ctx = StepContext(self.epoch, self.step_in_epoch, self.global_step, alpha, self.model)
+        out = self.method.forward(self.model, inputs, ctx)
+        terms = self.method.loss_terms(out, labels, ctx)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.method.backward(terms, self.model, ctx)
+        self.method.after_backward(self.model, out, labels, ctx)
         self.optimizer.step()
-        losses = {"total": loss.item(), "cls": l_cls.item(), "mm": l_mm.item()}
+        losses = {k: v.item() for k, v in terms.items()}
         if self.probes is not None:
             l_probe = sum(F.cross_entropy(self.probes[m](f.detach()), labels) for m, f in out.features.items())
             self.probe_optimizer.zero_grad(set_to_none=True)
@@ -157,7 +161,7 @@ class Trainer:
         bs = r.data.batch_size
         while self.epoch <= r.train.epochs:
             t = self.epoch
-            alpha = self.alpha.value(t)
+            alpha = self.alpha.value(t) if self.method.uses_alpha else 0.0
             batches = epoch_batches(len(self.data.train), bs, r.train.seed, t)
             tick, seen = time.perf_counter(), 0
             for i in range(self.step_in_epoch, len(batches)):
@@ -167,7 +171,7 @@ class Trainer:
                 n = len(labels)
                 seen += n
                 for k in ("total", "cls", "mm"):
-                    self.sums[k] += losses[k] * n
+                    self.sums[k] += losses.get(k, 0.0) * n
                 self.sums["n"] += n
                 last = i + 1 == len(batches)
                 if self.global_step % r.train.log_every == 0 or last:
@@ -191,9 +195,13 @@ class Trainer:
                   message=f"epoch {t}: train loss {self.sums['total'] / n:.4f} "
                           f"(cls {self.sums['cls'] / n:.4f}, mm {self.sums['mm'] / n:.4f}), alpha {alpha:.4f}")
         val = self.evaluate("val", t)
-        update = self.alpha.end_epoch(t, trainer=self)
+        update = self.alpha.end_epoch(t, trainer=self) if self.method.uses_alpha else None
         if update:
             self.emit("alpha_updated", epoch=t, **update)
+        report = self.method.end_epoch(self, t)
+        if report:
+            self.emit("log", level="info", message=f"epoch {t}: {self.method.name} "
+                      + ", ".join(f"{k} {v}" for k, v in report.items()))
         if self.scheduler is not None:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(val["loss"])
@@ -224,7 +232,7 @@ class Trainer:
         self.model.eval()
         s = self.data.split(split)
         bs = self.recipe.data.eval_batch_size
-        logits, feats = [], {m: [] for m in self.data.modalities}
+        logits, feats = [], {m: [] for m in self.model.modalities}
         for i in range(0, len(s), bs):
             inputs, _ = s.batch(torch.arange(i, min(i + bs, len(s))))
             out = self.model(inputs)
