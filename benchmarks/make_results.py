@@ -23,7 +23,7 @@ from lfm_tui import compare  # noqa: E402
 
 METHODS = "concat,sum,weight,film,gated,ogm_ge,pmr,gblend,mla,mmpareto,lfm"
 SEEDS = "0,1,2"
-DATASETS = {"emoji": ("image", "text"), "mfeat": ("pix", "mor")}
+DATASETS = {"mfeat": ("pix", "mor"), "emoji": ("image", "text")}
 
 
 def lfm(args: list[str]) -> tuple[list[str], float]:

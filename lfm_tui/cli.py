@@ -33,8 +33,8 @@ def validate(
         _err(exc.render())
         raise typer.Exit(2)
     mods = ", ".join(r.data.modalities)
-    typer.echo(f"{recipe}: valid ({r.data.name}: {mods}; alpha {r.alpha.strategy}; "
-               f"{r.train.epochs} epochs)")
+    typer.echo(f"{recipe}: valid ({r.data.name}: {mods}; method {r.method.name}; "
+               f"alpha {r.alpha.strategy}; {r.train.epochs} epochs)")
 
 
 @app.command()
@@ -95,7 +95,6 @@ def _new_sweep(folder: Path, recipe: Path, overrides: list[str], grid_items: lis
     try:
         seed_list = sweep.parse_seeds(seeds)
         grid = sweep.parse_grid(grid_items)
-        recipes.load(recipe, overrides)
         points = sweep.plan(recipe, overrides, grid, seed_list)
         sweep.create(folder, recipe, overrides, grid, seed_list, sys.argv[1:] and ["lfm", *sys.argv[1:]])
     except sweep.SweepError as exc:
@@ -201,7 +200,13 @@ def sweep(
         _err("give a recipe file (e.g. lfm sweep recipes/mfeat.toml --grid method.name=concat,lfm) "
              "or --resume SWEEP_FOLDER")
         raise typer.Exit(2)
-    name = _load_or_exit(recipe, overrides or []).name
+    from lfm_tui.sweep import recipe_name
+
+    try:
+        name = recipe_name(recipe, overrides or [])
+    except recipes.RecipeError as exc:
+        _err(exc.render())
+        raise typer.Exit(2)
     folder = out or runs_dir / name / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
     raise typer.Exit(_new_sweep(folder, recipe, overrides or [], grid or [], seeds, events))
 

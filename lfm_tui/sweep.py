@@ -92,6 +92,17 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
     return grid
 
 
+def recipe_name(recipe_path: Path, overrides: list[str]) -> str:
+    """The run name the recipe gives (a `name=` override, its `name`, else the file's stem),
+    read without validating: the base recipe alone may need a grid value to be valid."""
+    for o in reversed(overrides):
+        key, _, value = o.partition("=")
+        if key.strip() == "name" and value.strip():
+            return value.strip().strip('"')
+    raw = recipes.read_toml(recipe_path)
+    return str(raw.get("name") or Path(recipe_path).stem)
+
+
 def folder_name(values: dict[str, str]) -> str:
     if not values:
         return ""  # no grid: the seed folders sit in the sweep folder itself
@@ -124,7 +135,7 @@ def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid, seeds
     if sweep_dir.exists() and any(sweep_dir.iterdir()):
         hint = f"; continue it with: lfm sweep --resume {sweep_dir}" if (sweep_dir / PLAN).is_file() else ""
         raise SweepError([f"{sweep_dir}: the sweep folder exists and is not empty{hint}"])
-    name = recipes.load(recipe_path, overrides).name
+    name = recipe_name(recipe_path, overrides)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / BASE_RECIPE).write_text(recipe_path.read_text(encoding="utf-8"), encoding="utf-8")
     spec = {"recipe": str(recipe_path), "name": name, "overrides": overrides,

@@ -44,6 +44,18 @@ def test_a_bad_grid_is_refused_before_anything_runs(tiny_mfeat: Path, tmp_path: 
     assert "Traceback" not in res.output and not (tmp_path / "sw").exists()
 
 
+def test_a_grid_value_can_complete_the_base_recipe(tiny_mfeat: Path, tmp_path: Path) -> None:
+    """method.name=unimodal alone is invalid (no modality); each grid point supplies one."""
+    pts = sweep.plan(tiny_mfeat, ["method.name=unimodal"], [("method.modality", ["pix", "mor"])], [0, 1])
+    assert [(p.folder, p.seed) for p in pts] == [("method.modality=pix", 0), ("method.modality=pix", 1),
+                                                 ("method.modality=mor", 0), ("method.modality=mor", 1)]
+    assert sweep.recipe_name(tiny_mfeat, ["method.name=unimodal"]) == "tiny_mfeat"
+    res = CliRunner().invoke(app, ["sweep", str(tiny_mfeat), "method.name=unimodal", "--grid",
+                                   "method.modality=pix,fou", "--out", str(tmp_path / "sw")])
+    assert res.exit_code == 2 and "grid point method.modality=fou" in res.output
+    assert not (tmp_path / "sw").exists()
+
+
 def fake_run(folder: Path, method: str, seed: int, test: dict | None, status: str = "ok",
              modality: str = "") -> Path:
     folder.mkdir(parents=True)
