@@ -3,6 +3,7 @@ recipes, three seeds, through `lfm sweep`, then the comparison tables of `lfm co
 
     nice -n 10 python benchmarks/make_results.py               # both datasets
     nice -n 10 python benchmarks/make_results.py --only mfeat  # one of them
+    python benchmarks/make_results.py --report-only            # the page from the runs done so far
 
 The runs go to runs/results/<dataset>/ (a finished sweep folder is resumed, so an interrupted
 regeneration continues where it stopped; remove the folder to start again). The page is written
@@ -11,6 +12,7 @@ from the runs' summary.json files only; nothing in it is typed by hand.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -39,6 +41,17 @@ def lfm(args: list[str]) -> tuple[list[str], float]:
     return cmd, time.perf_counter() - t
 
 
+def run_minutes(rows: list[compare.Row]) -> float:
+    """Training time summed over the runs: first to last event of each run's events.jsonl."""
+    total = 0.0
+    for r in rows:
+        for run in r.runs:
+            times = [json.loads(line)["time"] for line in (run.path / "events.jsonl").read_text().splitlines()
+                     if line.startswith("{")]
+            total += max(times) - min(times) if times else 0.0
+    return total / 60
+
+
 def observations(rows: list[compare.Row]) -> list[str]:
     """What the table says, computed from it: which methods beat the best single modality on
     fused test ACC (mean over seeds), and where LFM ranks."""
@@ -63,8 +76,8 @@ def observations(rows: list[compare.Row]) -> list[str]:
         g = r.stat("gap")[0]
         lines.append(f"- Gap between the modalities' parts: {r.label} {g:.2f}, rank "
                      f"{[lab for _, lab in gaps].index(r.label) + 1} of {len(gaps)} from smallest "
-                     f"(smallest: {gaps[0][1]}, {gaps[0][0]:.2f}; concat: "
-                     f"{next(v for v, lab in gaps if lab == 'concat'):.2f}).")
+                     f"(smallest: {gaps[0][1]}, {gaps[0][0]:.2f}"
+                     + "".join(f"; concat: {v:.2f}" for v, lab in gaps if lab == "concat") + ").")
     return lines
 
 
@@ -73,30 +86,50 @@ def main() -> None:
     p.add_argument("--only", choices=sorted(DATASETS), action="append")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "results")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: write the page from the runs finished so far")
     a = p.parse_args()
     sections = []
     for name in a.only or list(DATASETS):
         recipe = f"recipes/{name}.toml"
         base = a.runs / name
         mods = ",".join(DATASETS[name])
-        cmds, seconds = [], 0.0
+        cmds = []
         for args in (
             ["sweep", recipe, "method.name=unimodal", "--grid", f"method.modality={mods}",
              "--seeds", SEEDS, "--out", str(base / "unimodal")],
             ["sweep", recipe, "--grid", f"method.name={METHODS}", "--seeds", SEEDS,
              "--out", str(base / "methods")],
         ):
-            cmd, t = lfm(args)
+            cmd = ["lfm", *args] if a.report_only else lfm(args)[0]
             cmds.append(" ".join(cmd).replace(str(ROOT) + "/", ""))
-            seconds += t
-        rows, _ = compare.compare([base / "unimodal", base / "methods"])
-        sections.append("\n".join([
-            f"## {name} ({' + '.join(DATASETS[name])})", "",
-            f"`{recipe}` as shipped, test split, best-on-validation checkpoint, seeds {SEEDS}; "
-            f"generated {time.strftime('%Y-%m-%d')}, {seconds / 60:.1f} min of wall time on this "
-            f"machine (2 shared CPU cores, nice 10).", "",
-            "```bash", *cmds, f"lfm compare {a.runs.relative_to(ROOT) if a.runs.is_relative_to(ROOT) else a.runs}/{name}",
-            "```", "", compare.to_markdown(rows), *observations(rows), ""]))
+        sections.append(section(name, recipe, cmds, base, a.runs))
+        write_page(a.out, sections)
+
+
+def section(name: str, recipe: str, cmds: list[str], base: Path, runs_root: Path) -> str:
+    folders = [f for f in (base / "unimodal", base / "methods") if f.is_dir()]
+    try:
+        rows, _ = compare.compare(folders)
+    except compare.CompareError:
+        rows = []
+    planned = (len(DATASETS[name]) + len(METHODS.split(","))) * len(SEEDS.split(","))
+    done = sum(len(r.runs) for r in rows)
+    status = "" if done == planned else (
+        f" **Incomplete: {done} of {planned} runs finished**; the `seeds` column says how many "
+        "seeds each row holds; rerun the script to finish (finished runs are skipped).")
+    shown = runs_root.relative_to(ROOT) if runs_root.is_relative_to(ROOT) else runs_root
+    body = [compare.to_markdown(rows), *observations(rows)] if rows and any(
+        r.config.get("method.name") == "unimodal" for r in rows) else [compare.to_markdown(rows)] if rows else []
+    return "\n".join([
+        f"## {name} ({' + '.join(DATASETS[name])})", "",
+        f"`{recipe}` as shipped, test split, best-on-validation checkpoint, seeds {SEEDS}; "
+        f"generated {time.strftime('%Y-%m-%d')}; {run_minutes(rows):.1f} min of training summed over "
+        f"the runs on this machine (2 CPU cores shared with other jobs, nice 10).{status}", "",
+        "```bash", *cmds, f"lfm compare {shown}/{name}", "```", "", *body, ""])
+
+
+def write_page(out: Path, sections: list[str]) -> None:
     page = "\n".join([
         "# Results on the built-in datasets", "",
         "Generated by `nice -n 10 python benchmarks/make_results.py`; regenerate rather than edit. "
@@ -105,9 +138,9 @@ def main() -> None:
         "|ACC image - ACC text| (or pix, mor). `X alone` is the unimodal method; `lfm` is LFM with the "
         "recipe's heuristic alpha 1 - exp(-1/t) (Ours-H). One emoji test sample is 0.35 points "
         "(287 samples); one mfeat test sample 0.33 points (300).", "", *sections])
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(page, encoding="utf-8")
-    print(f"wrote {a.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
