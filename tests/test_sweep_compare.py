@@ -162,3 +162,14 @@ def test_run_with_seeds_writes_a_summary_next_to_the_runs(tiny_mfeat: Path, tmp_
     assert row["metrics"]["acc"]["mean"] == pytest.approx(statistics.fmean(accs))
     assert row["metrics"]["acc"]["std"] == pytest.approx(statistics.stdev(accs))
     assert (folder / "summary.md").read_text().count("| sum | 2 |") == 1
+
+
+def test_engine_run_dir_must_be_new_or_empty(tiny_mfeat: Path, tmp_path: Path) -> None:
+    from conftest import run_engine
+
+    full = tmp_path / "taken"
+    full.mkdir()
+    (full / "notes.txt").write_text("keep me")
+    res = run_engine([str(tiny_mfeat), "--run-dir", str(full)], tmp_path)
+    assert res.returncode == 2 and "--run-dir must be a new or empty folder" in res.stderr
+    assert "Traceback" not in res.stderr and (full / "notes.txt").read_text() == "keep me"
