@@ -1,5 +1,5 @@
-"""MLA: "Multimodal Representation Learning by Alternating Unimodal Adaptation" (Zhang, Latham,
-Li, Qiu, Hui, Song, CVPR 2024).
+"""MLA: "Multimodal Representation Learning by Alternating Unimodal Adaptation" (Zhang, Yoon,
+Bansal, Yao, CVPR 2024).
 
 Training alternates between the modalities: step i trains modality i mod m alone, its encoder
 and a classification head shared by all modalities, on that modality's cross-entropy; the

@@ -1,5 +1,5 @@
-"""PMR: "PMR: Prototypical Modal Rebalance for Multimodal Learning" (Fan, Xu, Wei, Hu, Ma,
-CVPR 2023).
+"""PMR: "PMR: Prototypical Modal Rebalance for Multimodal Learning" (Fan, Xu, Wang, Wang,
+Guo, CVPR 2023).
 
 Each modality keeps one prototype per class: the class mean of its encoder features over the
 training split, recomputed before each epoch and mixed with the previous prototypes,
