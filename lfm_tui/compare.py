@@ -138,6 +138,10 @@ def columns(rows: list[Row]) -> list[tuple[str, str]]:
     mods: list[str] = []
     for r in rows:
         mods += [m for m in r.modalities if m not in mods]
+    declared: list[str] = []  # the recipes' data.modalities order, where the recipes say it
+    for r in rows:
+        declared += [m for m in r.config.get("data.modalities", "[]").strip("[]").split(",") if m not in declared]
+    mods.sort(key=lambda m: declared.index(m) if m in declared else len(declared))
     return [*FUSED, *((f"acc_{m}", f"ACC {m}") for m in mods), ("gap", "gap (ACC)")]
 
 
