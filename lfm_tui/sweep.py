@@ -112,13 +112,15 @@ def folder_name(values: dict[str, str]) -> str:
 
 def plan(recipe_path: Path, overrides: list[str], grid: list[tuple[str, list[str]]],
          seeds: list[int]) -> list[Point]:
-    """Every (grid point, seed), each validated with the recipe loader first: raises
+    """Every (seed, grid point), each validated with the recipe loader first: raises
     recipes.RecipeError naming the first grid point with problems."""
     points = []
     keys = [k for k, _ in grid]
-    for combo in itertools.product(*(v for _, v in grid)):
-        values = dict(zip(keys, combo))
-        for seed in seeds:
+    # every grid point with the first seed, then with the next: a sweep stopped early still
+    # has every configuration
+    for seed in seeds:
+        for combo in itertools.product(*(v for _, v in grid)):
+            values = dict(zip(keys, combo))
             p = Point(values, seed, folder_name(values))
             try:
                 recipes.load(recipe_path, [*overrides, *p.overrides])
