@@ -31,7 +31,7 @@ from engine.losses import classification_loss, matching_loss
 
 
 def last_layer_names(model: nn.Module) -> list[str]:
-    """Parameter names of each encoder's last Linear layer, the projections and the heads."""
+    """Parameter names of each encoder's last Linear layer, the projections and the fusion (classifier)."""
     names: list[str] = []
     for m, enc in model.encoders.items():
         linears = [n for n, mod in enc.named_modules() if isinstance(mod, nn.Linear)]
@@ -39,7 +39,7 @@ def last_layer_names(model: nn.Module) -> list[str]:
             prefix = f"encoders.{m}.{linears[-1]}"
             names += [n for n, _ in model.named_parameters() if n.startswith(prefix + ".")]
     names += [n for n, _ in model.named_parameters()
-              if n.startswith(("projections.", "head.", "heads."))]
+              if n.startswith(("projections.", "fusion."))]
     return names
 
 

@@ -34,6 +34,10 @@ DISK_DATASETS = ("cremad", "kinetics_sounds", "vggsound", "sarcasm", "twitter201
 
 ENCODER_KINDS = ("mlp", "cnn", "resnet18", "resnet50", "minilm", "bert", "clip_image", "clip_text",
                  "text_bow")
+FUSIONS = ("concat", "sum", "weight", "film", "gated")
+# Methods: fusion baselines, rebalancing methods, and LFM itself (engine/methods/).
+METHODS = ("unimodal", "concat", "sum", "weight", "film", "gated", "ogm_ge", "pmr", "gblend", "mla",
+           "mmpareto", "lfm")
 
 
 def _opt(*, choices: tuple | None = None, lo: float | None = None, hi: float | None = None,
@@ -86,7 +90,9 @@ class EncoderConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     feature_dim: int = spec(128, lo=1, doc="d: each encoder's output width")
-    fusion: str = spec("concat", choices=("concat", "sum"))
+    fusion: str = spec("concat", choices=FUSIONS,
+                       doc="fusion of the lfm and rebalancing methods; a fusion method (concat, sum, "
+                           "weight, film, gated) sets its own")
     projection_dim: int = spec(64, lo=0, doc="matching-loss projection width; 0 = raw features")
     encoders: dict[str, EncoderConfig] = spec({}, doc="one table per modality; tables of unused modalities are ignored")
 
@@ -121,6 +127,47 @@ class AlphaConfig:
     batch_size: int = spec(0, lo=0, doc="samples per hypergradient batch; 0 = data.batch_size")
     val_batches: int = spec(1, lo=1, doc="validation batches of the outer loss L_CLS^val")
     train_batches: int = spec(1, lo=1, doc="training batches of H and b")
+
+
+@dataclass(frozen=True)
+class OgmGeConfig:
+    alpha: float = spec(0.1, lo=0.0, lo_open=True, doc="modulation strength: 1 - tanh(alpha (ratio - 1))")
+    start: int = spec(0, lo=0, doc="first epoch (counted from 0) with modulation")
+    end: int = spec(50, lo=0, doc="epoch (counted from 0) at which modulation stops")
+    noise: bool = spec(True, doc="generalisation enhancement: Gaussian noise of the gradient's std")
+
+
+@dataclass(frozen=True)
+class PmrConfig:
+    alpha: float = spec(1.0, lo=0.0, doc="weight of the weak modality's prototypical loss")
+    momentum: float = spec(0.2, lo=0.0, hi=1.0, doc="share of the previous prototypes kept each epoch")
+
+
+@dataclass(frozen=True)
+class GBlendConfig:
+    super_epoch: int = spec(5, lo=1, doc="epochs between two estimates of the blending weights")
+
+
+@dataclass(frozen=True)
+class MlaConfig:
+    entropy_fusion: bool = spec(True, doc="at evaluation, weight each modality's logits by its "
+                                          "prediction's certainty (softmax of minus entropy)")
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    name: str = spec("lfm", choices=METHODS, doc="the method trained by the one training loop")
+    modality: str = spec("", doc="unimodal: the modality to keep")
+    ogm_ge: OgmGeConfig = spec(OgmGeConfig())
+    pmr: PmrConfig = spec(PmrConfig())
+    gblend: GBlendConfig = spec(GBlendConfig())
+    mla: MlaConfig = spec(MlaConfig())
+
+
+# Method -> the keys of [method] it takes besides `name`.
+METHOD_KEYS: dict[str, tuple[str, ...]] = {m: () for m in METHODS}
+METHOD_KEYS.update(unimodal=("modality",), ogm_ge=("ogm_ge",), pmr=("pmr",), gblend=("gblend",),
+                   mla=("mla",))
 
 
 @dataclass(frozen=True)
@@ -168,6 +215,7 @@ class Recipe:
     schedule: ScheduleConfig = spec(ScheduleConfig())
     train: TrainConfig = spec(TrainConfig())
     eval: EvalConfig = spec(EvalConfig())
+    method: MethodConfig = spec(MethodConfig())
     name: str = spec("", doc="run name; defaults to the recipe file's stem")
 
 
@@ -315,11 +363,39 @@ def _cross_checks(r: Recipe, problems: list[str]) -> None:
         problems.append(f"alpha.coefficients: expected 4 numbers (a, b, c, d), found {len(r.alpha.coefficients)}")
 
 
+def _method_checks(r: Recipe, raw: dict, problems: list[str]) -> None:
+    """Hyper-parameters the chosen method does not take, and the unimodal method's modality."""
+    m = r.method
+    given = raw.get("method", {}) if isinstance(raw.get("method"), dict) else {}
+    takes = METHOD_KEYS[m.name]
+    for key in given:
+        if key != "name" and key not in takes:
+            users = [n for n, keys in METHOD_KEYS.items() if key in keys]
+            problems.append(f"method.{key}: method {m.name!r} does not take it (taken by "
+                            f"{', '.join(map(repr, users))}); remove it or set method.name")
+    if m.name == "unimodal":
+        if m.modality not in r.data.modalities:
+            problems.append(f"method.modality: the unimodal method needs the modality to keep, one of "
+                            f"{', '.join(map(repr, r.data.modalities))}; found {m.modality!r}")
+    if m.name in ("film", "gated") and len(r.data.modalities) != 2:
+        problems.append(f"method.name: {m.name!r} fuses exactly two modalities, found "
+                        f"{len(r.data.modalities)} in data.modalities")
+    if m.name not in METHOD_FUSIONS and r.model.fusion in ("film", "gated") and len(r.data.modalities) != 2:
+        problems.append(f"model.fusion: {r.model.fusion!r} fuses exactly two modalities, found "
+                        f"{len(r.data.modalities)} in data.modalities")
+
+
+# Methods that are a fusion: they set the model's fusion.
+METHOD_FUSIONS = ("concat", "sum", "weight", "film", "gated")
+
+
 def from_dict(raw: dict, source: str = "recipe") -> Recipe:
     problems: list[str] = []
     recipe = _build(Recipe, raw, "", problems)
     if not problems:
         _cross_checks(recipe, problems)
+    if not problems:
+        _method_checks(recipe, raw, problems)
     if problems:
         raise RecipeError(source, problems)
     return recipe
@@ -400,7 +476,11 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recip
 
 
 def to_dict(recipe: Any) -> Any:
-    """The resolved recipe as plain TOML-ready data (tuples become lists)."""
+    """The resolved recipe as plain TOML-ready data (tuples become lists). The [method] section
+    holds only the keys its method takes, so that the result loads again."""
+    if isinstance(recipe, MethodConfig):
+        keep = ("name", *METHOD_KEYS[recipe.name])
+        return {k: to_dict(getattr(recipe, k)) for k in keep}
     if dataclasses.is_dataclass(recipe):
         return {f.name: to_dict(getattr(recipe, f.name)) for f in dataclasses.fields(recipe)}
     if isinstance(recipe, dict):

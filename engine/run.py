@@ -37,8 +37,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("recipe", nargs="?", help="recipe TOML file")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=3")
     p.add_argument("--runs-dir", default="runs", help="parent folder of run folders (default: runs)")
+    p.add_argument("--run-dir", metavar="FOLDER",
+                   help="this exact run folder (new or empty) instead of one under --runs-dir")
     p.add_argument("--resume", metavar="RUN_FOLDER", help="continue a stopped run from its last.pt")
     args = p.parse_args(argv)
+    if args.resume and args.run_dir:
+        p.error("--resume continues the run in its own folder: --run-dir is not accepted")
     if args.resume and args.recipe and args.recipe.endswith(".toml"):
         p.error("--resume takes the run folder only: the recipe is the one saved in it")
     if args.resume and args.recipe:  # `--resume DIR` given after a stray positional
@@ -103,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             recipe, state = check_run_dir(run_dir)
         else:
             recipe, state, run_dir = recipes.load(args.recipe, args.overrides), None, None
+            if args.run_dir and Path(args.run_dir).exists() and (
+                    not Path(args.run_dir).is_dir() or any(Path(args.run_dir).iterdir())):
+                raise UserError(f"{args.run_dir}: --run-dir must be a new or empty folder")
         from engine import dist as distributed
         from engine.trainer import Trainer
 
@@ -119,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if run_dir is None:
         if dist.main:
-            run_dir = new_run_dir(Path(args.runs_dir), recipe.name, recipe.train.seed)
+            if args.run_dir:
+                run_dir = Path(args.run_dir)
+                run_dir.mkdir(parents=True, exist_ok=True)
+            else:
+                run_dir = new_run_dir(Path(args.runs_dir), recipe.name, recipe.train.seed)
             (run_dir / "recipe.toml").write_text(recipes.dumps(recipe), encoding="utf-8")
             (run_dir / "splits.json").write_text(json.dumps(trainer.data.split_indices()), encoding="utf-8")
         run_dir = Path(dist.broadcast(str(run_dir) if dist.main else None))
@@ -194,6 +205,7 @@ def run(trainer, emitter: Emitter, run_dir: Path, resumed: bool) -> int:
                         **{f"{k}_{m}": v for m, mm in test["modalities"].items() for k, v in mm.items()}}
     summary = {"status": status, "recipe_name": recipe.name, "dataset": recipe.data.name,
                "modalities": list(trainer.data.modalities), "seed": recipe.train.seed,
+               "method": recipe.method.name,
                "alpha_strategy": recipe.alpha.strategy, "epochs_done": trainer.epoch - 1,
                "best": trainer.best, "test": test_summary, "error": error}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

@@ -22,7 +22,7 @@ from engine.data import load_dataset
 from engine.data.base import epoch_batches, iter_batches, steps_per_epoch
 from engine.dist import Dist
 from engine.events import PROTOCOL_VERSION, Emitter
-from engine.losses import classification_loss, matching_loss, total_loss
+from engine.methods import StepContext, build_method
 from engine.metrics import classification_metrics, modality_gap, performance_gap
 from engine.models import build_model
 from engine.recipe import Recipe, to_dict
@@ -72,7 +72,10 @@ class Trainer:
         self.data = load_dataset(r)
         set_seed(r.train.seed)  # model initialisation independent of what loading consumed
         self.device = self.dist.device
-        self.model = build_model(r, self.data).to(self.device)
+        self.model = build_model(r, self.data)
+        self.method = build_method(r)
+        self.method.attach(self.model, self.data)
+        self.model = self.model.to(self.device)
         cuda = self.device.type == "cuda"
         if cuda and r.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -84,6 +87,11 @@ class Trainer:
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
+            if not self.method.distributed:
+                from engine.errors import UserError
+
+                raise UserError(f"method.name: {self.method.name!r} changes the forward pass or the gradients "
+                                f"per process and does not run under several processes yet; run it with one")
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if cuda else None)
         if r.train.compile:
             self.net = torch.compile(self.net)
@@ -94,7 +102,7 @@ class Trainer:
         if r.eval.unimodal == "probe":
             # One linear head per modality on detached features: it never touches the model.
             self.probes = torch.nn.ModuleDict(
-                {m: torch.nn.Linear(r.model.feature_dim, self.data.num_classes) for m in self.data.modalities}
+                {m: torch.nn.Linear(r.model.feature_dim, self.data.num_classes) for m in self.model.modalities}
             ).to(self.device)
             self.probe_optimizer = torch.optim.Adam(self.probes.parameters(), lr=1e-3)
         self.steps_per_epoch = steps_per_epoch(len(self.data.train), r.data.batch_size)
@@ -102,6 +110,7 @@ class Trainer:
         self.best: dict | None = None
         self.best_epoch = 0
         self.sums = {"total": 0.0, "cls": 0.0, "mm": 0.0, "n": 0}
+        self.method.setup(self)
         if self.resume_state is not None:
             self.load_state(self.resume_state)
 
@@ -114,6 +123,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "alpha": self.alpha.state_dict(),
+            "method": self.method.state_dict(),
             "probes": self.probes.state_dict() if self.probes is not None else None,
             "probe_optimizer": self.probe_optimizer.state_dict() if self.probes is not None else None,
             "epoch": self.epoch,
@@ -133,6 +143,7 @@ class Trainer:
         if self.scheduler is not None and s["scheduler"] is not None:
             self.scheduler.load_state_dict(s["scheduler"])
         self.alpha.load_state_dict(s["alpha"])
+        self.method.load_state_dict(s.get("method", {}))
         if self.probes is not None and s.get("probes") is not None:
             self.probes.load_state_dict(s["probes"])
             self.probe_optimizer.load_state_dict(s["probe_optimizer"])
@@ -166,19 +177,18 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def train_step(self, inputs: dict, labels: torch.Tensor, alpha: float, global_size: int = 0) -> dict[str, float]:
-        r = self.recipe
         self.net.train()
+        # under DDP, a matching loss sees the whole global batch (embeddings gathered over ranks)
+        gather = (lambda e: self.dist.all_gather_cat(e, global_size)) if self.dist.enabled else None
+        ctx = StepContext(self.epoch, self.step_in_epoch, self.global_step, alpha, self.model, gather)
         with self.autocast:
-            out = self.net(inputs)
-            l_cls = classification_loss(out.logits, labels)
-            # under DDP, L_MM sees the whole global batch (embeddings gathered over ranks)
-            emb = {m: self.dist.all_gather_cat(e, global_size) for m, e in out.embeddings.items()}
-            l_mm = matching_loss(emb, r.loss.temperature, r.loss.pair_reduction)
-            loss = total_loss(l_cls, l_mm, alpha)
+            out = self.method.forward(self.net, inputs, ctx)
+            terms = self.method.loss_terms(out, labels, ctx)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.method.backward(terms, self.model, ctx)
+        self.method.after_backward(self.model, out, labels, ctx)
         self.optimizer.step()
-        losses = {"total": loss.item(), "cls": l_cls.item(), "mm": l_mm.item()}
+        losses = {k: v.item() for k, v in terms.items()}
         if self.probes is not None:
             l_probe = sum(F.cross_entropy(self.probes[m](f.detach()), labels) for m, f in out.features.items())
             self.probe_optimizer.zero_grad(set_to_none=True)
@@ -193,7 +203,7 @@ class Trainer:
         bs = r.data.batch_size
         while self.epoch <= r.train.epochs:
             t = self.epoch
-            alpha = self.alpha.value(t)
+            alpha = self.alpha.value(t) if self.method.uses_alpha else 0.0
             batches = epoch_batches(len(self.data.train), bs, r.train.seed, t)
             tick, seen = time.perf_counter(), 0
             start = self.step_in_epoch
@@ -201,13 +211,13 @@ class Trainer:
             stream = iter_batches(self.data.train, shards, r.data.workers, pin_memory=self.device.type == "cuda")
             for i, (inputs, labels) in enumerate(stream, start):
                 inputs, labels = self.to_device(inputs, labels)
-                alpha = self.alpha.value(t)
+                alpha = self.alpha.value(t) if self.method.uses_alpha else 0.0
                 losses = self.train_step(inputs, labels, alpha, len(batches[i]))
                 self.step_in_epoch, self.global_step = i + 1, self.global_step + 1
                 n = len(labels)
                 seen += n
                 for k in ("total", "cls", "mm"):
-                    self.sums[k] += losses[k] * n
+                    self.sums[k] += losses.get(k, 0.0) * n
                 self.sums["n"] += n
                 last = i + 1 == len(batches)
                 if self.global_step % r.train.log_every == 0 or last:
@@ -216,7 +226,7 @@ class Trainer:
                               alpha=alpha, lr=self.current_lr(),
                               samples_per_s=round(seen / max(now - tick, 1e-9), 1))
                     tick, seen = now, 0
-                update = self.alpha.after_step(t, self.global_step, trainer=self)
+                update = self.alpha.after_step(t, self.global_step, trainer=self) if self.method.uses_alpha else None
                 if update:
                     self.emit("alpha_updated", epoch=t, **update)
                 if self.dist.enabled:  # every rank stops at the same step
@@ -248,9 +258,13 @@ class Trainer:
         if self.dist.enabled:
             self.stop_requested = self.dist.any(self.stop_requested)
         val = self.evaluate("val", t)
-        update = self.alpha.end_epoch(t, trainer=self)
+        update = self.alpha.end_epoch(t, trainer=self) if self.method.uses_alpha else None
         if update:
             self.emit("alpha_updated", epoch=t, **update)
+        report = self.method.end_epoch(self, t)
+        if report:
+            self.emit("log", level="info", message=f"epoch {t}: {self.method.name} "
+                      + ", ".join(f"{k} {v}" for k, v in report.items()))
         if self.scheduler is not None:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(val["loss"])
@@ -284,7 +298,7 @@ class Trainer:
         s = self.data.split(split)
         bs = self.recipe.data.eval_batch_size
         order = self.shard(torch.arange(len(s)))
-        logits, feats = [], {m: [] for m in self.data.modalities}
+        logits, feats = [], {m: [] for m in self.model.modalities}
         batches = [order[i:i + bs] for i in range(0, len(order), bs)]
         for inputs, labels in iter_batches(s, batches, self.recipe.data.workers,
                                            pin_memory=self.device.type == "cuda"):

@@ -1,9 +1,11 @@
-"""The `lfm` command: run, validate, prepare, tensorboard, tui. Heavy imports happen inside the commands."""
+"""The `lfm` command: run, sweep, compare, validate, prepare, tensorboard, tui. Heavy imports happen
+inside the commands."""
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -31,8 +33,8 @@ def validate(
         _err(exc.render())
         raise typer.Exit(2)
     mods = ", ".join(r.data.modalities)
-    typer.echo(f"{recipe}: valid ({r.data.name}: {mods}; alpha {r.alpha.strategy}; "
-               f"{r.train.epochs} epochs)")
+    typer.echo(f"{recipe}: valid ({r.data.name}: {mods}; method {r.method.name}; "
+               f"alpha {r.alpha.strategy}; {r.train.epochs} epochs)")
 
 
 @app.command()
@@ -46,6 +48,9 @@ def run(
     nnodes: Annotated[int, typer.Option(min=1, help="machines taking part")] = 1,
     node_rank: Annotated[int, typer.Option(min=0, help="this machine's rank, 0 .. nnodes-1")] = 0,
     rdzv_endpoint: Annotated[str, typer.Option(help="HOST:PORT of the machine of rank 0 (nnodes > 1)")] = "",
+    seeds: Annotated[Optional[str], typer.Option(
+        help="run these seeds one after another (e.g. 0,1,2) into runs/<recipe>/seeds-<time>/, "
+             "then write summary.{md,csv,json} with mean and std")] = None,
 ) -> None:
     """Train a recipe with a live view; Ctrl-C stops after the current step with a checkpoint."""
     from lfm_tui.client import Launch
@@ -57,6 +62,13 @@ def run(
         raise typer.Exit(2)
     launch = Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint)
 
+    if seeds is not None:
+        if resume is not None or recipe is None:
+            _err("--seeds takes a recipe file (continue a stopped seed series with lfm sweep --resume FOLDER)")
+            raise typer.Exit(2)
+        name = _load_or_exit(recipe, overrides or []).name
+        folder = runs_dir / name / f"seeds-{time.strftime('%Y%m%d-%H%M%S')}"
+        raise typer.Exit(_new_sweep(folder, recipe, overrides or [], [], seeds, events))
     if resume is not None:
         if recipe is not None or overrides:
             _err("--resume takes only the run folder: the run continues with the recipe saved in it")
@@ -103,6 +115,169 @@ def prepare(
         raise typer.Exit(subprocess.call(args))
     except KeyboardInterrupt:
         raise typer.Exit(130)
+
+
+def _load_or_exit(recipe: Path, overrides: list[str]):
+    try:
+        return recipes.load(recipe, overrides)
+    except recipes.RecipeError as exc:
+        _err(exc.render())
+        raise typer.Exit(2)
+
+
+def _new_sweep(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str], seeds: str,
+               raw_events: bool) -> int:
+    from lfm_tui import sweep
+
+    try:
+        seed_list = sweep.parse_seeds(seeds)
+        grid = sweep.parse_grid(grid_items)
+        points = sweep.plan(recipe, overrides, grid, seed_list)
+        sweep.create(folder, recipe, overrides, grid, seed_list, sys.argv[1:] and ["lfm", *sys.argv[1:]])
+    except sweep.SweepError as exc:
+        _err("\n".join(exc.problems))
+        return 2
+    except recipes.RecipeError as exc:
+        _err(exc.render())
+        return 2
+    typer.echo(f"{len(points)} runs into {folder}")
+    return _run_sweep(folder, raw_events)
+
+
+def _run_sweep(folder: Path, raw_events: bool) -> int:
+    """Runs a sweep folder's plan, skipping finished runs; then its comparison table."""
+    from rich.console import Console
+
+    from lfm_tui import compare, sweep
+    from lfm_tui.headless import run_headless
+
+    console = Console()
+    try:
+        spec, recipe_copy, overrides, points = sweep.load_plan(folder)
+    except sweep.SweepError as exc:
+        _err("\n".join(exc.problems))
+        return 2
+    except recipes.RecipeError as exc:
+        _err(exc.render())
+        return 2
+    failed, stopped = [], False
+    for i, p in enumerate(points, 1):
+        run_dir = folder / p.folder / f"seed-{p.seed}"
+        state = sweep.run_state(run_dir)
+        if state == "done":
+            console.print(f"[dim][{i}/{len(points)}] {p.label()} seed {p.seed}: finished, skipped[/]")
+            continue
+        console.rule(f"[{i}/{len(points)}] {p.label()} seed {p.seed}"
+                     + (" (resumed)" if state == "resume" else ""))
+        try:
+            code = run_headless(sweep.engine_args(recipe_copy, overrides, p, run_dir), raw_events=raw_events,
+                                console=console)
+        except KeyboardInterrupt:
+            code = 130
+        if code == 130:
+            stopped = True
+            break
+        if code != 0:
+            failed.append(f"{p.label()} seed {p.seed} (exit status {code}, {run_dir})")
+    try:
+        rows, runs = compare.compare([folder])
+    except compare.CompareError:
+        rows, runs = [], []
+    if rows:
+        compare.write_outputs(folder / "summary", rows, runs, title=f"# {spec['name']}: test metrics, "
+                              f"mean ± std over seeds\n\n`{' '.join(spec.get('command') or [])}`")
+        if not raw_events:
+            _print_table(console, rows, f"{spec['name']}: test metrics, mean ± std over seeds")
+            console.print(f"summary      [bold]{folder / 'summary.md'}[/] (and .csv, .json)")
+    if stopped:
+        console.print(f"[yellow]stopped[/]: continue with [bold]lfm sweep --resume {folder}[/]")
+        return 130
+    if failed:
+        console.print("[red]failed runs:[/]\n  " + "\n  ".join(failed))
+        return 1
+    return 0
+
+
+def _print_table(console, rows, title: str) -> None:
+    from rich.table import Table
+
+    from lfm_tui import compare
+
+    head, body = compare.table_rows(rows)
+    t = Table(title=title, title_justify="left")
+    for i, h in enumerate(head):
+        t.add_column(h, justify="left" if i == 0 else "right")
+    for b in body:
+        t.add_row(*b)
+    console.print(t)
+
+
+@app.command()
+def sweep(
+    recipe: Annotated[Optional[Path], typer.Argument(help="recipe TOML file")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides for every run")] = None,
+    grid: Annotated[Optional[list[str]], typer.Option(
+        help="KEY=V1,V2,...: one grid axis (repeat for a product), e.g. method.name=concat,ogm_ge,lfm")] = None,
+    seeds: Annotated[str, typer.Option(help="seeds of every grid point, e.g. 0,1,2")] = "0",
+    out: Annotated[Optional[Path], typer.Option(help="the sweep folder (default runs/<recipe>/sweep-<time>)")] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="continue this sweep folder: finished runs are skipped, stopped ones resumed")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="parent folder of the default sweep folder")] = Path("runs"),
+    events: Annotated[bool, typer.Option("--events", help="print the raw JSON Lines event streams")] = False,
+) -> None:
+    """Run a grid of configurations over seeds, then print the comparison table.
+
+    Every grid point is validated before anything runs; runs go one after another."""
+    if resume is not None:
+        if recipe is not None or overrides or grid or out is not None:
+            _err("--resume takes only the sweep folder: the sweep continues with its saved plan")
+            raise typer.Exit(2)
+        raise typer.Exit(_run_sweep(resume, events))
+    if recipe is None:
+        _err("give a recipe file (e.g. lfm sweep recipes/mfeat.toml --grid method.name=concat,lfm) "
+             "or --resume SWEEP_FOLDER")
+        raise typer.Exit(2)
+    from lfm_tui.sweep import recipe_name
+
+    try:
+        name = recipe_name(recipe, overrides or [])
+    except recipes.RecipeError as exc:
+        _err(exc.render())
+        raise typer.Exit(2)
+    folder = out or runs_dir / name / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+    raise typer.Exit(_new_sweep(folder, recipe, overrides or [], grid or [], seeds, events))
+
+
+@app.command()
+def compare(
+    folders: Annotated[list[Path], typer.Argument(help="run folders, or folders holding them (a sweep)")],
+    out: Annotated[Optional[Path], typer.Option(help="also write OUT.md, OUT.csv and OUT.json")] = None,
+    title: Annotated[str, typer.Option(help="title of the table")] = "test metrics, mean ± std over seeds",
+) -> None:
+    """Print the comparison table of finished runs (mean ± std over seeds).
+
+    Rows are configurations (runs differing only in the seed are grouped); columns fused ACC,
+    MAP, macro-F1, each modality's ACC and the gap."""
+    from rich.console import Console
+
+    from lfm_tui import compare as cmp
+
+    try:
+        rows, runs = cmp.compare(folders)
+    except cmp.CompareError as exc:
+        _err(str(exc))
+        raise typer.Exit(2)
+    if not rows:
+        _err("no finished run among: " + ", ".join(f"{r.path} ({r.status})" for r in runs))
+        raise typer.Exit(2)
+    console = Console()
+    _print_table(console, rows, title)
+    skipped = [r for r in runs if r.status != "ok"]
+    if skipped:
+        console.print("[yellow]not finished, left out:[/] " + ", ".join(f"{r.path} ({r.status})" for r in skipped))
+    if out is not None:
+        paths = cmp.write_outputs(out, rows, runs, title=f"# {title}")
+        console.print("written: " + ", ".join(str(p) for p in paths))
 
 
 @app.command()

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from engine.models.encoders import build_encoder
+from engine.models.fusion import FUSIONS
 
 
 @dataclass
@@ -19,47 +20,44 @@ class Output:
 
 class MultimodalModel(nn.Module):
     def __init__(self, modalities: tuple[str, ...], encoders: dict[str, nn.Module], feature_dim: int,
-                 num_classes: int, fusion: str, projection_dim: int):
+                 num_classes: int, fusion: str, projection_dim: int, **fusion_options):
         super().__init__()
         self.modalities = tuple(modalities)
-        self.fusion = fusion
+        self.fusion_name = fusion
         self.encoders = nn.ModuleDict(encoders)
         self.projections = nn.ModuleDict(
             {m: nn.Linear(feature_dim, projection_dim) for m in modalities} if projection_dim else {})
-        if fusion == "concat":
-            self.head = nn.Linear(feature_dim * len(modalities), num_classes)
-        else:  # sum: each modality its own head, logits added (as in OGM-GE)
-            self.heads = nn.ModuleDict({m: nn.Linear(feature_dim, num_classes) for m in modalities})
+        self.fusion = FUSIONS[fusion](self.modalities, feature_dim, num_classes, **fusion_options)
+
+    def encode(self, inputs: dict[str, torch.Tensor], modalities: tuple[str, ...] | None = None
+               ) -> dict[str, torch.Tensor]:
+        return {m: self.encoders[m](inputs[m]) for m in (modalities or self.modalities)}
 
     def forward(self, inputs: dict[str, torch.Tensor] | None,
                 features: dict[str, torch.Tensor] | None = None) -> Output:
         """`features` given: skip the encoders and fuse these z^(j) instead."""
-        feats = features if features is not None else {m: self.encoders[m](inputs[m]) for m in self.modalities}
-        if self.fusion == "concat":
-            logits = self.head(torch.cat([feats[m] for m in self.modalities], dim=1))
-        else:
-            logits = sum(self.heads[m](feats[m]) for m in self.modalities)
+        feats = features if features is not None else self.encode(inputs)
+        logits = self.fusion(feats)
         emb = {m: self.projections[m](f) for m, f in feats.items()} if len(self.projections) else feats
         return Output(logits, feats, emb)
 
     def unimodal_logits(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each modality's part of the fused classifier (`split_head`): for concat, the weight's
-        columns of that modality's block plus bias / m; for sum, the modality's own head."""
-        out = {}
-        if self.fusion == "concat":
-            d = features[self.modalities[0]].shape[1]
-            W, b = self.head.weight, self.head.bias
-            for j, m in enumerate(self.modalities):
-                out[m] = features[m] @ W[:, j * d:(j + 1) * d].T + b / len(self.modalities)
-        else:
-            for m in self.modalities:
-                out[m] = self.heads[m](features[m])
-        return out
+        columns of that modality's block plus bias / m; for sum, the modality's own head; see
+        engine/models/fusion.py for the others."""
+        return self.fusion.parts(features)
 
 
 def build_model(recipe, data) -> MultimodalModel:
+    """The model the recipe's method trains: its fusion (a fusion method's own, MLA's shared
+    head, else model.fusion) over its modalities (the unimodal method keeps one)."""
+    from engine.methods.spec import model_fusion, model_modalities
+
     mc = recipe.model
+    modalities = model_modalities(recipe, data.modalities)
     encoders = {m: build_encoder(m, mc.encoders[m], data.input_spec[m], mc.feature_dim)
-                for m in data.modalities}
-    return MultimodalModel(data.modalities, encoders, mc.feature_dim, data.num_classes,
-                           mc.fusion, mc.projection_dim)
+                for m in modalities}
+    fusion = model_fusion(recipe)
+    options = {"entropy_fusion": recipe.method.mla.entropy_fusion} if fusion == "shared" else {}
+    return MultimodalModel(modalities, encoders, mc.feature_dim, data.num_classes, fusion,
+                           mc.projection_dim, **options)

@@ -1,0 +1,20 @@
+"""LFM: "Facilitating Multimodal Classification via Dynamically Learning Modality Gap" (Yang,
+Wan, Jiang, Xu, NeurIPS 2024). L_Total = (1 - alpha) L_CLS + alpha L_MM, L_MM the symmetric
+InfoNCE between the modalities' projected features, alpha from the recipe's alpha strategy
+(engine/alpha.py: constant, stepwise, the heuristic Ours-H, polynomial, ...)."""
+from __future__ import annotations
+
+from engine.losses import classification_loss, matching_loss, total_loss
+from engine.methods.base import Method
+
+
+class LFM(Method):
+    name = "lfm"
+    uses_alpha = True
+
+    def loss_terms(self, out, labels, ctx):
+        loss = self.recipe.loss
+        l_cls = classification_loss(out.logits, labels)
+        emb = {m: ctx.all_rows(e) for m, e in out.embeddings.items()}  # the global batch under DDP
+        l_mm = matching_loss(emb, loss.temperature, loss.pair_reduction)
+        return {"total": total_loss(l_cls, l_mm, ctx.alpha), "cls": l_cls, "mm": l_mm}

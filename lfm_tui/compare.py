@@ -1,0 +1,210 @@
+"""The comparison table (the LFM paper's Table 1): finished runs grouped by configuration (the
+resolved recipe without the seed), test metrics as mean and standard deviation over seeds.
+
+Standard library (and engine.recipe) only. A run folder holds recipe.toml, events.jsonl and summary.json; only
+runs whose summary says "ok" enter the table.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.recipe import METHODS as METHOD_ORDER
+
+IGNORED_KEYS = ("train.seed", "name")
+FUSED = (("acc", "ACC"), ("map", "MAP"), ("f1", "macro-F1"))
+
+
+class CompareError(Exception):
+    """A folder that holds no run, or a run folder that cannot be read."""
+
+
+@dataclass
+class Run:
+    path: Path
+    status: str
+    seed: int
+    config: dict[str, str]
+    test: dict | None
+
+
+@dataclass
+class Row:
+    label: str
+    config: dict[str, str]
+    runs: list[Run]
+    modalities: list[str] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(r.seed for r in self.runs)
+
+    def values(self, key: str) -> list[float]:
+        return [r.test[key] for r in self.runs if r.test and isinstance(r.test.get(key), (int, float))]
+
+    def stat(self, key: str) -> tuple[float, float] | None:
+        v = self.values(key)
+        if not v:
+            return None
+        return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
+
+
+def is_run_folder(path: Path) -> bool:
+    return all((path / f).is_file() for f in ("recipe.toml", "events.jsonl", "summary.json"))
+
+
+def find_runs(paths: list[Path]) -> list[Path]:
+    """Run folders given directly, or found anywhere below the given folders (sweeps)."""
+    found: list[Path] = []
+    for p in paths:
+        if not p.is_dir():
+            raise CompareError(f"{p}: no such folder")
+        if is_run_folder(p):
+            found.append(p)
+            continue
+        below = sorted(s.parent for s in p.rglob("summary.json") if is_run_folder(s.parent))
+        if not below:
+            raise CompareError(f"{p}: not a run folder and holds none (a run folder has recipe.toml, "
+                               "events.jsonl and summary.json)")
+        found.extend(below)
+    return list(dict.fromkeys(found))
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        elif isinstance(v, list):
+            out[key] = "[" + ",".join(str(x) for x in v) + "]"
+        else:
+            out[key] = str(v)
+    return out
+
+
+def load_run(path: Path) -> Run:
+    try:
+        summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+        recipe = tomllib.loads((path / "recipe.toml").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CompareError(f"{path}: cannot read the run ({exc})") from None
+    config = {k: v for k, v in flatten(recipe).items() if k not in IGNORED_KEYS}
+    return Run(path, str(summary.get("status")), int(recipe.get("train", {}).get("seed", 0)),
+               config, summary.get("test"))
+
+
+def _label(config: dict[str, str], varying: list[str]) -> str:
+    method = config.get("method.name", "lfm")
+    label = method
+    if method == "unimodal":
+        label = f"{config.get('method.modality', '?')} alone"
+    rest = [f"{k}={config[k]}" for k in varying
+            if k in config and k not in ("method.name", "method.modality")]
+    return " ".join([label, *rest])
+
+
+def group(runs: list[Run]) -> list[Row]:
+    """Finished runs grouped by configuration, in the order first seen; labels name the method
+    and the keys whose values differ between configurations."""
+    groups: dict[tuple, list[Run]] = {}
+    for r in runs:
+        if r.status == "ok":
+            groups.setdefault(tuple(sorted(r.config.items())), []).append(r)
+    configs = [dict(k) for k in groups]
+    keys = sorted({k for c in configs for k in c})
+    varying = [k for k in keys
+               if len({c[k] for c in configs if k in c}) > 1]
+    rows = []
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    for key, members in sorted(groups.items(), key=lambda kv: order.get(dict(kv[0]).get("method.name"), 99)):
+        config = dict(key)
+        mods = []
+        for r in members:
+            for k in (r.test or {}):
+                if k.startswith("acc_") and k[4:] not in mods:
+                    mods.append(k[4:])
+        rows.append(Row(_label(config, varying), config, sorted(members, key=lambda r: r.seed), mods))
+    return rows
+
+
+def columns(rows: list[Row]) -> list[tuple[str, str]]:
+    """(key in the test summary, heading): fused metrics, each modality's ACC, the gap."""
+    mods: list[str] = []
+    for r in rows:
+        mods += [m for m in r.modalities if m not in mods]
+    declared: list[str] = []  # the recipes' data.modalities order, where the recipes say it
+    for r in rows:
+        declared += [m for m in r.config.get("data.modalities", "[]").strip("[]").split(",") if m not in declared]
+    mods.sort(key=lambda m: declared.index(m) if m in declared else len(declared))
+    return [*FUSED, *((f"acc_{m}", f"ACC {m}") for m in mods), ("gap", "gap (ACC)")]
+
+
+def cell(row: Row, key: str) -> str:
+    if key == "gap" and len(row.modalities) < 2:
+        return "-"
+    s = row.stat(key)
+    return "-" if s is None else f"{s[0]:.2f} ± {s[1]:.2f}"
+
+
+def table_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
+    cols = columns(rows)
+    head = ["method", "seeds", *(h for _, h in cols)]
+    body = [[r.label, str(len(r.runs)), *(cell(r, k) for k, _ in cols)] for r in rows]
+    return head, body
+
+
+def to_markdown(rows: list[Row]) -> str:
+    head, body = table_rows(rows)
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|"]
+    lines += ["| " + " | ".join(b) + " |" for b in body]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[Row]) -> str:
+    cols = columns(rows)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["method", "seeds", "n", *(f"{k}_{s}" for k, _ in cols for s in ("mean", "std"))])
+    for r in rows:
+        vals = []
+        for k, _ in cols:
+            s = None if (k == "gap" and len(r.modalities) < 2) else r.stat(k)
+            vals += ["", ""] if s is None else [f"{s[0]:.4f}", f"{s[1]:.4f}"]
+        w.writerow([r.label, " ".join(map(str, r.seeds)), len(r.runs), *vals])
+    return buf.getvalue()
+
+
+def to_json(rows: list[Row], runs: list[Run]) -> dict:
+    cols = columns(rows)
+    return {
+        "rows": [{"label": r.label, "config": r.config, "seeds": r.seeds,
+                  "runs": [str(x.path) for x in r.runs],
+                  "metrics": {k: (dict(zip(("mean", "std"), r.stat(k))) if r.stat(k) else None)
+                              for k, _ in cols if not (k == "gap" and len(r.modalities) < 2)}}
+                 for r in rows],
+        "not_finished": [{"run": str(r.path), "status": r.status} for r in runs if r.status != "ok"],
+    }
+
+
+def compare(paths: list[Path]) -> tuple[list[Row], list[Run]]:
+    runs = [load_run(p) for p in find_runs(paths)]
+    return group(runs), runs
+
+
+def write_outputs(prefix: Path, rows: list[Row], runs: list[Run], title: str = "") -> list[Path]:
+    """PREFIX.md, PREFIX.csv and PREFIX.json."""
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    md = (f"{title}\n\n" if title else "") + to_markdown(rows)
+    out = []
+    for suffix, text in ((".md", md), (".csv", to_csv(rows)),
+                         (".json", json.dumps(to_json(rows, runs), indent=2) + "\n")):
+        path = prefix.with_name(prefix.name + suffix)
+        path.write_text(text, encoding="utf-8")
+        out.append(path)
+    return out
