@@ -60,17 +60,17 @@ def observations(rows: list[compare.Row]) -> list[str]:
     best_uni = max(uni, key=lambda r: r.stat("acc")[0])
     b_mean, b_std = best_uni.stat("acc")
     beat = [r for r in multi if r.stat("acc")[0] > b_mean]
-    clear = [r for r in beat if r.stat("acc")[0] - r.stat("acc")[1] > b_mean + b_std]
+    clear = [r for r in beat if r.stat("acc")[1] is not None and b_std is not None
+             and r.stat("acc")[0] - r.stat("acc")[1] > b_mean + b_std]
     ranked = sorted(multi, key=lambda r: -r.stat("acc")[0])
     lfm_rows = [r for r in multi if r.config.get("method.name") == "lfm"]
-    lines = [f"- Best single modality: {best_uni.label}, {b_mean:.2f} ± {b_std:.2f} ACC.",
+    lines = [f"- Best single modality: {best_uni.label}, {compare.cell(best_uni, 'acc')} ACC.",
              f"- Fused ACC above it (mean): {', '.join(r.label for r in beat) or 'none'}"
              f" ({len(beat)} of {len(multi)}); by more than one standard deviation on both sides: "
-             f"{', '.join(r.label for r in clear) or 'none'}."]
+             f"{', '.join(r.label for r in clear) or 'none'} (rows with two or more seeds)."]
     for r in lfm_rows:
         rank = ranked.index(r) + 1
-        m, s = r.stat("acc")
-        lines.append(f"- {r.label}: {m:.2f} ± {s:.2f} ACC, rank {rank} of {len(multi)} multimodal rows by mean "
+        lines.append(f"- {r.label}: {compare.cell(r, 'acc')} ACC, rank {rank} of {len(multi)} multimodal rows by mean "
                      f"fused ACC (best: {ranked[0].label}, {ranked[0].stat('acc')[0]:.2f}).")
         gaps = sorted((x.stat("gap")[0], x.label) for x in multi if x.stat("gap"))
         g = r.stat("gap")[0]
@@ -137,7 +137,9 @@ def write_page(out: Path, sections: list[str]) -> None:
         "`ACC <modality>` is that modality's part of the fused classifier (`split_head`); the gap is "
         "|ACC image - ACC text| (or pix, mor). `X alone` is the unimodal method; `lfm` is LFM with the "
         "recipe's heuristic alpha 1 - exp(-1/t) (Ours-H). One emoji test sample is 0.35 points "
-        "(287 samples); one mfeat test sample 0.33 points (300).", "", *sections])
+        "(287 samples); one mfeat test sample 0.33 points (300). A row with one seed shows its mean "
+        "only. For `film` and `gated` a modality's part is the fused classifier with the other "
+        "modality's features set to zero, which says little: read their gaps with care.", "", *sections])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     print(f"wrote {out}")

@@ -47,11 +47,12 @@ class Row:
     def values(self, key: str) -> list[float]:
         return [r.test[key] for r in self.runs if r.test and isinstance(r.test.get(key), (int, float))]
 
-    def stat(self, key: str) -> tuple[float, float] | None:
+    def stat(self, key: str) -> tuple[float, float | None] | None:
+        """(mean, sample std); the std is None with a single seed."""
         v = self.values(key)
         if not v:
             return None
-        return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
+        return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else None)
 
 
 def is_run_folder(path: Path) -> bool:
@@ -149,7 +150,9 @@ def cell(row: Row, key: str) -> str:
     if key == "gap" and len(row.modalities) < 2:
         return "-"
     s = row.stat(key)
-    return "-" if s is None else f"{s[0]:.2f} ± {s[1]:.2f}"
+    if s is None:
+        return "-"
+    return f"{s[0]:.2f}" if s[1] is None else f"{s[0]:.2f} ± {s[1]:.2f}"
 
 
 def table_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
@@ -175,7 +178,7 @@ def to_csv(rows: list[Row]) -> str:
         vals = []
         for k, _ in cols:
             s = None if (k == "gap" and len(r.modalities) < 2) else r.stat(k)
-            vals += ["", ""] if s is None else [f"{s[0]:.4f}", f"{s[1]:.4f}"]
+            vals += ["", ""] if s is None else [f"{s[0]:.4f}", "" if s[1] is None else f"{s[1]:.4f}"]
         w.writerow([r.label, " ".join(map(str, r.seeds)), len(r.runs), *vals])
     return buf.getvalue()
 
