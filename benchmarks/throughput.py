@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def samples_per_s(cmd: list[str]) -> float:
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if res.returncode:
+        raise SystemExit(f"{' '.join(cmd)} exited with {res.returncode}:\n{res.stderr[-4000:]}")
+    out = res.stdout
     evs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     started = next(e for e in evs if e["type"] == "run_started")
     n_train = started["split_sizes"]["train"]
