@@ -83,8 +83,15 @@ class Dist:
         return self.device if td.get_backend() == "nccl" else torch.device("cpu")
 
     def close(self) -> None:
+        """Wait for every rank (rank 0 writes the summary after the test), then leave the process
+        group as it is: the engine process ends with os._exit right after, because tearing a
+        gloo group down (destroy_process_group, or the interpreter's own teardown) now and then
+        aborts a rank with std::terminate once the run is over."""
         if self.enabled and td.is_initialized():
-            td.destroy_process_group()
+            try:
+                td.barrier()
+            except RuntimeError:
+                pass  # a rank that failed is reported by torchrun
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:

@@ -136,9 +136,19 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(dist.broadcast(str(run_dir) if dist.main else None))
         trainer.run_dir = run_dir
     try:
-        return run(trainer, emitter, run_dir, resumed=state is not None)
+        code = run(trainer, emitter, run_dir, resumed=state is not None)
     finally:
         dist.close()
+    if dist.enabled:
+        # Everything is written and closed: leave without tearing the process group down (see
+        # Dist.close), so no rank aborts after a finished run.
+        for s in (stream, sys.stderr, sys.__stdout__):
+            try:
+                s.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    return code
 
 
 def run(trainer, emitter: Emitter, run_dir: Path, resumed: bool) -> int:
