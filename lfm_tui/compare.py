@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine import recipe as recipes
 from engine.recipe import METHODS as METHOD_ORDER
 
 IGNORED_KEYS = ("train.seed", "name")
@@ -95,6 +96,10 @@ def load_run(path: Path) -> Run:
         recipe = tomllib.loads((path / "recipe.toml").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CompareError(f"{path}: cannot read the run ({exc})") from None
+    try:  # resolved against the current schema, so keys added since the run read as their defaults
+        recipe = recipes.to_dict(recipes.from_dict(recipe, str(path / "recipe.toml")))
+    except recipes.RecipeError:
+        pass  # a recipe of an older or newer schema: compared as written
     config = {k: v for k, v in flatten(recipe).items() if k not in IGNORED_KEYS}
     return Run(path, str(summary.get("status")), int(recipe.get("train", {}).get("seed", 0)),
                config, summary.get("test"))
