@@ -63,7 +63,6 @@ def model_and_data(device, batch: int):
     import torch
 
     from engine import recipe as recipes
-    from engine.data.base import MultimodalData  # noqa: F401  (the shape of what build_model reads)
     from engine.models import build_model
 
     r = recipes.load(ROOT / "recipes" / "cremad.toml", ["data.frames=1"])

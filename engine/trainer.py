@@ -8,7 +8,6 @@ Lifecycle: `setup()` (data, model, optimiser, state from a checkpoint), `train()
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from pathlib import Path
 
@@ -250,7 +249,6 @@ class Trainer:
                 labels.to(self.device, non_blocking=True))
 
     def end_epoch(self, t: int, alpha: float) -> None:
-        r = self.recipe
         n = max(self.sums["n"], 1)
         self.emit("log", level="info",
                   message=f"epoch {t}: train loss {self.sums['total'] / n:.4f} "
@@ -357,9 +355,3 @@ class Trainer:
             self.probes.load_state_dict(best["probes"])
         return self.evaluate("test", best["best_epoch"])
 
-
-def finite(d: dict | None) -> dict | None:
-    """JSON-safe copy: NaN and infinities become None."""
-    if d is None:
-        return None
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
