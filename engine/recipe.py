@@ -21,6 +21,7 @@ from typing import Any
 DATASETS: dict[str, tuple[str, ...] | None] = {
     "emoji": ("image", "text"),
     "mfeat": ("fac", "fou", "kar", "mor", "pix", "zer"),
+    "fashion": ("thumb", "noisy"),
     "cremad": ("audio", "video"),
     "kinetics_sounds": ("audio", "video"),
     "vggsound": ("audio", "video"),
@@ -71,6 +72,11 @@ class DataConfig:
     spectrogram: str = spec("paper", choices=("paper", "released"),
                             doc="paper: 16 kHz, hop 160, the paper's shapes; released: the released code's 257x1250")
     cache: str = spec("", doc="prepared-data folder; empty = $LFM_CACHE/prepared (~/.cache/lfm/prepared)")
+    # the construction of the built-in `fashion` benchmark (engine/data/fashion.py)
+    thumbnail: int = spec(4, lo=1, hi=28, doc="fashion: pixels per side of the blocks averaged into the thumb view (4: 7x7)")
+    noise: float = spec(1.0, lo=0.0, doc="fashion: std of the Gaussian noise added to the noisy view (pixels in [0, 1])")
+    pairing: str = spec("class", choices=("class", "item"),
+                        doc="fashion: the noisy view shows another item of the same class, or the item itself")
 
 
 @dataclass(frozen=True)
