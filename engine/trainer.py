@@ -338,8 +338,25 @@ class Trainer:
                   "samples": len(y), "unimodal": self.recipe.eval.unimodal}
         if self.dist.enabled:
             result["ranks"] = self.rank_check()
+        if split == "test" and self.dist.main:
+            self.save_predictions(p, fused_probs=p["logits"].softmax(1), parts=parts)
         self.emit("eval", **result)
         return result
+
+    def save_predictions(self, p: dict, fused_probs: torch.Tensor, parts: dict) -> Path:
+        """predictions.npz: per test sample, its position in the dataset, its label, and the
+        class probabilities of the fused prediction and of each modality's part; what
+        `lfm ensemble` combines across runs."""
+        index = getattr(self.data.test, "indices", None)
+        index = np.arange(len(p["labels"])) if index is None else index
+        path = self.run_dir / "predictions.npz"
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, index=np.asarray(index, dtype=np.int64), label=p["labels"].numpy(),
+                            fused=fused_probs.numpy().astype(np.float32),
+                            modalities=np.array(list(parts)),
+                            **{f"part_{m}": v.softmax(1).numpy().astype(np.float32) for m, v in parts.items()})
+        tmp.replace(path)
+        return path
 
     def rank_check(self) -> dict:
         """Every rank's alpha and a checksum of its weights: DDP keeps them identical."""

@@ -1,4 +1,4 @@
-"""The `lfm` command: run, sweep, compare, validate, prepare, tensorboard, tui. Heavy imports happen
+"""The `lfm` command: run, sweep, compare, ensemble, validate, prepare, tensorboard, tui. Heavy imports happen
 inside the commands."""
 from __future__ import annotations
 
@@ -111,6 +111,24 @@ def prepare(
         args.append("--check")
     if recipe is not None:
         args += ["--recipe", str(recipe)]
+    try:
+        raise typer.Exit(subprocess.call(args))
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+
+
+@app.command()
+def ensemble(
+    runs: Annotated[list[Path], typer.Argument(help="two or more finished run folders, e.g. one run per modality")],
+    rule: Annotated[str, typer.Option(help="mean: average the probabilities; logmean: average their logarithms")] = "mean",
+    json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Late-fusion ensemble: average the test-split class probabilities that the runs saved
+    (predictions.npz) and score the combination beside each run. Exit status 2 for a folder
+    without predictions or runs tested on different samples."""
+    args = [sys.executable, "-m", "engine.ensemble", *map(str, runs), "--rule", rule]
+    if json_out:
+        args.append("--json")
     try:
         raise typer.Exit(subprocess.call(args))
     except KeyboardInterrupt:
