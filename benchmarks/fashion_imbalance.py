@@ -82,11 +82,16 @@ def by_seed(runs: list[dict], key: str) -> dict[int, float]:
     return {r["seed"]: r["test"][key] for r in runs if key in r["test"]}
 
 
-def ensembles(thumb: list[dict], noisy: list[dict], rule: str) -> dict[int, float]:
-    from engine.ensemble import ensemble
+def ensembles(runs_root: Path, rule: str) -> dict[int, float]:
+    """Test ACC of the late-fusion ensemble of the two single-view runs, seed by seed."""
+    from engine.ensemble import ensemble_groups
+    from engine.errors import UserError
 
-    a, b = {r["seed"]: r["dir"] for r in thumb}, {r["seed"]: r["dir"] for r in noisy}
-    return {s: ensemble([a[s], b[s]], rule)["ensemble"]["acc"] for s in sorted(set(a) & set(b))}
+    try:
+        res = ensemble_groups([runs_root / "thumb", runs_root / "noisy"], rule)
+    except UserError:
+        return {}
+    return {s: r["ensemble"]["acc"] for s, r in res["per_seed"].items()}
 
 
 def learned_alphas(runs: list[dict]) -> list[float]:
@@ -102,7 +107,7 @@ def learned_alphas(runs: list[dict]) -> list[float]:
 def report(runs_root: Path, cmds: list[str]) -> str:
     got = {name: finished_runs(runs_root / name) for name in CONFIGS}
     thumb, noisy, concat = got["thumb"], got["noisy"], got["concat"]
-    ens = {rule: ensembles(thumb, noisy, rule) for rule in ("mean", "logmean")}
+    ens = {rule: ensembles(runs_root, rule) for rule in ("mean", "logmean")}
     c_acc = by_seed(concat, "acc")
     lines = [f"Generated {time.strftime('%Y-%m-%d')} by `nice -n 10 python benchmarks/fashion_imbalance.py` "
              f"(seeds {SEEDS}; test split, 10,000 images, one image = 0.01 points; best-on-validation "

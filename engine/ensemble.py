@@ -3,8 +3,11 @@ test split (`predictions.npz`, the fused prediction of its best-on-validation we
 over the runs, then scored like any run.
 
     python -m engine.ensemble RUN_DIR RUN_DIR [...] [--rule mean|logmean] [--json]
+    python -m engine.ensemble GROUP GROUP [...]     # folders of seed runs: paired by seed
 
-`mean` averages the probabilities (the usual late-fusion ensemble); `logmean` averages their
+A GROUP is a folder holding finished runs of several seeds (what `lfm run --seeds` or one grid
+point of `lfm sweep` writes): the runs of the groups are combined seed by seed and the mean and
+sample standard deviation over the seeds reported. `mean` averages the probabilities (the usual late-fusion ensemble); `logmean` averages their
 logarithms, i.e. multiplies them (the Bayes combination of views that are independent given the
 class). Exit status 2, with one message, for a folder without predictions or runs that were
 tested on different samples.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -69,7 +73,86 @@ def ensemble(run_dirs: list[Path], rule: str = "mean") -> dict:
             "ensemble": classification_metrics(combined, labels, c)}
 
 
+def is_run(path: Path) -> bool:
+    return (Path(path) / "predictions.npz").is_file() or (Path(path) / "events.jsonl").is_file()
+
+
+def seed_runs(group: Path) -> dict[int, Path]:
+    """seed -> run folder of the finished runs (summary.json status ok) below a folder."""
+    out: dict[int, Path] = {}
+    for summary in sorted(Path(group).rglob("summary.json")):
+        try:
+            s = json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if s.get("status") != "ok" or not isinstance(s.get("seed"), int):
+            continue
+        if s["seed"] in out:
+            raise UserError(f"{group} holds two finished runs of seed {s['seed']} ({out[s['seed']]} and "
+                            f"{summary.parent}); give one folder per configuration")
+        out[s["seed"]] = summary.parent
+    if not out:
+        raise UserError(f"{group} is neither a run folder nor a folder of finished runs")
+    return out
+
+
+def ensemble_groups(groups: list[Path], rule: str = "mean") -> dict:
+    """Ensembles seed by seed over the seeds every group holds; mean and std over seeds."""
+    if len(groups) < 2:
+        raise UserError("an ensemble needs two or more folders")
+    runs = [seed_runs(g) for g in groups]
+    seeds = sorted(set.intersection(*(set(r) for r in runs)))
+    if not seeds:
+        raise UserError("the folders have no seed in common: " + "; ".join(
+            f"{g}: seeds {sorted(r)}" for g, r in zip(groups, runs)))
+    left_out = sorted(set().union(*(set(r) for r in runs)) - set(seeds))
+    per_seed = {s: ensemble([r[s] for r in runs], rule) for s in seeds}
+
+    def stats(values: list[float]) -> dict:
+        return {"mean": statistics.mean(values),
+                "std": statistics.stdev(values) if len(values) > 1 else None}
+
+    members = [{"group": str(g), "modalities": per_seed[seeds[0]]["members"][i]["modalities"],
+                **{k: stats([per_seed[s]["members"][i][k] for s in seeds]) for k in ("acc", "map", "f1")}}
+               for i, g in enumerate(groups)]
+    return {"rule": rule, "seeds": seeds, "seeds_left_out": left_out, "per_seed": per_seed,
+            "members": members,
+            "ensemble": {k: stats([per_seed[s]["ensemble"][k] for s in seeds]) for k in ("acc", "map", "f1")}}
+
+
+def run_or_groups(paths: list[Path], rule: str = "mean") -> dict:
+    """Run folders are combined as they are; folders of runs are paired by seed."""
+    kinds = {is_run(p) for p in paths}
+    if kinds == {True}:
+        return ensemble(paths, rule)
+    if kinds == {False}:
+        return ensemble_groups(paths, rule)
+    raise UserError("give either run folders or folders of seed runs, not both: " + ", ".join(
+        f"{p} ({'run' if is_run(p) else 'folder of runs'})" for p in paths))
+
+
+def _ms(v: dict) -> str:
+    return f"{v['mean']:6.2f}" + (f" ± {v['std']:.2f}" if v["std"] is not None else "")
+
+
+def render_groups(result: dict) -> str:
+    lines = [f"{'folder':<52} {'modalities':<16} {'ACC':>13} {'MAP':>13} {'F1':>13}"]
+    for m in result["members"]:
+        lines.append(f"{m['group'][-52:]:<52} {','.join(m['modalities']):<16} "
+                     + " ".join(f"{_ms(m[k]):>13}" for k in ("acc", "map", "f1")))
+    e = result["ensemble"]
+    lines.append(f"{'ensemble (' + result['rule'] + ')':<52} {'':<16} "
+                 + " ".join(f"{_ms(e[k]):>13}" for k in ("acc", "map", "f1")))
+    lines.append(f"mean ± sample std over seeds {', '.join(map(str, result['seeds']))}; ensemble ACC by seed: "
+                 + ", ".join(f"{s}: {r['ensemble']['acc']:.2f}" for s, r in result["per_seed"].items()))
+    if result["seeds_left_out"]:
+        lines.append(f"left out (not in every folder): seeds {', '.join(map(str, result['seeds_left_out']))}")
+    return "\n".join(lines)
+
+
 def render(result: dict) -> str:
+    if "per_seed" in result:
+        return render_groups(result)
     lines = [f"{'run':<60} {'modalities':<16} {'ACC':>6} {'MAP':>6} {'F1':>6}"]
     for m in result["members"]:
         lines.append(f"{m['run'][-60:]:<60} {','.join(m['modalities']):<16} "
@@ -82,16 +165,16 @@ def render(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine.ensemble", description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("runs", nargs="+", type=Path, help="run folders, or folders of seed runs")
     ap.add_argument("--rule", default="mean", choices=RULES)
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args(argv)
     try:
-        result = ensemble(args.runs, args.rule)
+        result = run_or_groups(args.runs, args.rule)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=2) if args.json else render(result))
+    print(json.dumps(result, indent=2, default=str) if args.json else render(result))
     return 0
 
 

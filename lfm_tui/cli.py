@@ -119,13 +119,16 @@ def prepare(
 
 @app.command()
 def ensemble(
-    runs: Annotated[list[Path], typer.Argument(help="two or more finished run folders, e.g. one run per modality")],
+    runs: Annotated[list[Path], typer.Argument(
+        help="two or more finished run folders (e.g. one per modality), or folders of seed runs, paired by seed")],
     rule: Annotated[str, typer.Option(help="mean: average the probabilities; logmean: average their logarithms")] = "mean",
     json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Late-fusion ensemble: average the test-split class probabilities that the runs saved
-    (predictions.npz) and score the combination beside each run. Exit status 2 for a folder
-    without predictions or runs tested on different samples."""
+    (predictions.npz) and score the combination beside each run. Given folders of seed runs
+    (`lfm run --seeds`, a sweep's grid point), the runs are combined seed by seed and the mean
+    and std over seeds reported. Exit status 2 for a folder without predictions or runs tested
+    on different samples."""
     args = [sys.executable, "-m", "engine.ensemble", *map(str, runs), "--rule", rule]
     if json_out:
         args.append("--json")

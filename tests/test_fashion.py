@@ -188,6 +188,7 @@ def lfm(*args: str) -> subprocess.CompletedProcess:
 
 def _run(tmp_path: Path, root: Path, recipe: str, *overrides: str) -> Path:
     runs = tmp_path / "runs" / recipe
+    tmp_path.mkdir(parents=True, exist_ok=True)
     res = run_engine([str(RECIPES / f"{recipe}.toml"), f"data.root={root}", "data.batch_size=32",
                       "train.epochs=3", "train.threads=1", "optim.lr=0.05", *overrides,
                       "--runs-dir", str(runs)], tmp_path)
@@ -225,6 +226,25 @@ def test_ensemble_of_single_modality_runs(small_root, tmp_path: Path) -> None:
     assert ensemble([thumb, noisy], "logmean")["samples"] == 100
 
 
+def test_ensemble_of_seed_groups_pairs_runs_by_seed(small_root, tmp_path: Path) -> None:
+    groups = {}
+    for recipe in ("fashion_thumb", "fashion_noisy"):
+        for seed in (0, 1, 2) if recipe == "fashion_thumb" else (0, 1):
+            _run(tmp_path / recipe / str(seed), small_root, recipe, f"train.seed={seed}", "train.epochs=1")
+        groups[recipe] = tmp_path / recipe
+    res = lfm("ensemble", str(groups["fashion_thumb"]), str(groups["fashion_noisy"]), "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["seeds"] == [0, 1] and out["seeds_left_out"] == [2]
+    by_seed = [ensemble([only_run_dir(groups[r] / str(s)) for r in groups])["ensemble"]["acc"] for s in (0, 1)]
+    assert out["ensemble"]["acc"]["mean"] == pytest.approx(np.mean(by_seed))
+    assert out["ensemble"]["acc"]["std"] == pytest.approx(np.std(by_seed, ddof=1))
+    text = lfm("ensemble", str(groups["fashion_thumb"]), str(groups["fashion_noisy"]))
+    assert "left out (not in every folder): seeds 2" in text.stdout
+    mixed = lfm("ensemble", str(groups["fashion_thumb"]), str(only_run_dir(groups["fashion_noisy"] / "0")))
+    assert mixed.returncode == 2 and "not both" in mixed.stderr
+
+
 def test_ensemble_refuses_mismatched_or_unfinished_runs(small_root, tmp_path: Path, tiny_mfeat: Path) -> None:
     thumb = _run(tmp_path, small_root, "fashion_thumb")
     res = run_engine([str(tiny_mfeat), "--runs-dir", str(tmp_path / "m")], tmp_path)
@@ -232,8 +252,12 @@ def test_ensemble_refuses_mismatched_or_unfinished_runs(small_root, tmp_path: Pa
     other = only_run_dir(tmp_path / "m")
     res = lfm("ensemble", str(thumb), str(other))
     assert res.returncode == 2 and "tested on other samples" in res.stderr and "Traceback" not in res.stderr
-    res = lfm("ensemble", str(thumb), str(tmp_path))
-    assert res.returncode == 2 and "predictions.npz is missing: it is not a run folder" in res.stderr
+    (tmp_path / "empty").mkdir()
+    res = lfm("ensemble", str(tmp_path / "empty"), str(tmp_path / "m"))
+    assert res.returncode == 2 and "empty is neither a run folder nor a folder of finished runs" in res.stderr
+    (other / "predictions.npz").unlink()
+    res = lfm("ensemble", str(thumb), str(other))
+    assert res.returncode == 2 and "predictions.npz is missing: the run did not reach its test" in res.stderr
     res = lfm("ensemble", str(thumb))
     assert res.returncode == 2 and "two or more run folders" in res.stderr
 
