@@ -325,7 +325,8 @@ class Trainer:
         y = labels.numpy()
         c = self.data.num_classes
         loss = float(F.cross_entropy(p["logits"], labels))
-        fused = classification_metrics(p["logits"].softmax(1).numpy(), y, c)
+        probs = p["logits"].softmax(1)
+        fused = classification_metrics(probs.numpy(), y, c)
         feats = {m: f.to(self.device) for m, f in p["features"].items()}
         if self.probes is not None:
             self.probes.eval()
@@ -339,20 +340,18 @@ class Trainer:
         if self.dist.enabled:
             result["ranks"] = self.rank_check()
         if split == "test" and self.dist.main:
-            self.save_predictions(p, fused_probs=p["logits"].softmax(1), parts=parts)
+            self.save_predictions(p["labels"], probs, parts)
         self.emit("eval", **result)
         return result
 
-    def save_predictions(self, p: dict, fused_probs: torch.Tensor, parts: dict) -> Path:
+    def save_predictions(self, labels: torch.Tensor, probs: torch.Tensor, parts: dict) -> Path:
         """predictions.npz: per test sample, its position in the dataset, its label, and the
-        class probabilities of the fused prediction and of each modality's part; what
-        `lfm ensemble` combines across runs."""
-        index = getattr(self.data.test, "indices", None)
-        index = np.arange(len(p["labels"])) if index is None else index
+        class probabilities of the fused prediction and of each modality's part (logits in
+        `parts`); what `lfm ensemble` combines across runs."""
         path = self.run_dir / "predictions.npz"
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, index=np.asarray(index, dtype=np.int64), label=p["labels"].numpy(),
-                            fused=fused_probs.numpy().astype(np.float32),
+        np.savez_compressed(tmp, index=np.asarray(self.data.test.indices, dtype=np.int64), label=labels.numpy(),
+                            fused=probs.numpy().astype(np.float32),
                             modalities=np.array(list(parts)),
                             **{f"part_{m}": v.softmax(1).numpy().astype(np.float32) for m, v in parts.items()})
         tmp.replace(path)
