@@ -146,6 +146,12 @@ def _load_or_exit(recipe: Path, overrides: list[str]):
         raise typer.Exit(2)
 
 
+def _sweep_problem(exc: Exception) -> int:
+    """A sweep's bad input (its plan or a grid point's recipe): every problem, exit status 2."""
+    _err(exc.render() if isinstance(exc, recipes.RecipeError) else "\n".join(exc.problems))
+    return 2
+
+
 def _new_sweep(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str], seeds: str,
                raw_events: bool) -> int:
     from lfm_tui import sweep
@@ -155,12 +161,8 @@ def _new_sweep(folder: Path, recipe: Path, overrides: list[str], grid_items: lis
         grid = sweep.parse_grid(grid_items)
         points = sweep.plan(recipe, overrides, grid, seed_list)
         sweep.create(folder, recipe, overrides, grid, seed_list, sys.argv[1:] and ["lfm", *sys.argv[1:]])
-    except sweep.SweepError as exc:
-        _err("\n".join(exc.problems))
-        return 2
-    except recipes.RecipeError as exc:
-        _err(exc.render())
-        return 2
+    except (sweep.SweepError, recipes.RecipeError) as exc:
+        return _sweep_problem(exc)
     typer.echo(f"{len(points)} runs into {folder}")
     return _run_sweep(folder, raw_events)
 
@@ -175,12 +177,8 @@ def _run_sweep(folder: Path, raw_events: bool) -> int:
     console = Console()
     try:
         spec, recipe_copy, overrides, points = sweep.load_plan(folder)
-    except sweep.SweepError as exc:
-        _err("\n".join(exc.problems))
-        return 2
-    except recipes.RecipeError as exc:
-        _err(exc.render())
-        return 2
+    except (sweep.SweepError, recipes.RecipeError) as exc:
+        return _sweep_problem(exc)
     failed, stopped = [], False
     for i, p in enumerate(points, 1):
         run_dir = folder / p.folder / f"seed-{p.seed}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, events_of, only_run_dir, run_engine
+from conftest import events_of, only_run_dir, run_engine, train_in_process
 
 # Losses logged by the seeded two-epoch run of tests/conftest.py's tiny_mfeat recipe
 # (global step: total, cls, mm), recorded from the engine on the CPU with one thread.
@@ -115,23 +115,10 @@ def test_sigint_checkpoints_and_resume_equals_uninterrupted(tiny_mfeat: Path, tm
 def test_stop_exactly_after_epoch_1_then_resume(tmp_path: Path, tiny_mfeat: Path) -> None:
     """In-process: stop requested while epoch 1 is evaluated, so the run stops at the boundary."""
     from engine import recipe as recipes
-    from engine.events import Emitter
-    from engine.run import check_run_dir, run as run_trainer
-    from engine.trainer import Trainer
+    from engine.run import check_run_dir
 
     def train(run_dir: Path, resume_state=None, stop_after=None):
-        recipe = recipes.load(tiny_mfeat, ["train.epochs=3"]) if resume_state is None else \
-            recipes.load(run_dir / "recipe.toml")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "recipe.toml").write_text(recipes.dumps(recipe))
-        em = Emitter([])
-        trainer = Trainer(recipe, run_dir, em, resume_state=resume_state)
-        trainer.setup()
-        if stop_after:
-            em.listeners.append(lambda ev: ev.type == "eval" and ev["epoch"] == stop_after and
-                                setattr(trainer, "stop_requested", True))
-        code = run_trainer(trainer, em, run_dir, resumed=resume_state is not None)
-        return code, json.loads((run_dir / "summary.json").read_text())
+        return train_in_process(run_dir, recipes.load(tiny_mfeat, ["train.epochs=3"]), resume_state, stop_after)
 
     code_full, full = train(tmp_path / "full")
     code_cut, cut = train(tmp_path / "cut", stop_after=1)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from engine import recipe as recipes
 from engine.events import Emitter
@@ -17,10 +16,9 @@ from engine.methods.gblend import blend_weights
 from engine.methods.mmpareto import min_norm_weight, pareto_combine
 from engine.methods.ogm_ge import coefficients, modality_scores
 from engine.methods.pmr import class_means
-from engine.run import run as run_trainer
 from engine.trainer import Trainer
 
-from conftest import RECIPES
+from conftest import RECIPES, train_in_process
 
 torch.set_num_threads(1)
 
@@ -315,21 +313,9 @@ def test_resume_equals_uninterrupted_with_method_state(tmp_path: Path, method: s
     extra = ["method.gblend.super_epoch=1"] if method == "gblend" else []
 
     def go(run_dir: Path, resume=None, stop_after=None):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if resume is None:
-            r = recipes.load(RECIPES / "mfeat.toml", [f"method.name={method}", "train.epochs=3",
-                                                      "train.threads=1", *extra])
-            (run_dir / "recipe.toml").write_text(recipes.dumps(r))
-        else:
-            r = recipes.load(run_dir / "recipe.toml")
-        em = Emitter([])
-        t = Trainer(r, run_dir, em, resume_state=resume)
-        t.setup()
-        if stop_after:
-            em.listeners.append(lambda ev: ev.type == "eval" and ev["epoch"] == stop_after and
-                                setattr(t, "stop_requested", True))
-        code = run_trainer(t, em, run_dir, resumed=resume is not None)
-        return code, json.loads((run_dir / "summary.json").read_text())
+        r = recipes.load(RECIPES / "mfeat.toml", [f"method.name={method}", "train.epochs=3",
+                                                  "train.threads=1", *extra])
+        return train_in_process(run_dir, r, resume, stop_after)
 
     assert go(tmp_path / "full")[0] == 0
     full = json.loads((tmp_path / "full" / "summary.json").read_text())
