@@ -19,11 +19,12 @@ class AlphaStrategy:
     def value(self, t: int) -> float:
         raise NotImplementedError
 
-    def end_epoch(self, t: int, **context) -> dict | None:
-        """Called after epoch t's inner loop; returns the alpha_updated fields when it moved."""
+    def end_epoch(self, t: int, ctx=None) -> dict | None:
+        """Called after epoch t's inner loop with the run's context (engine/context.py);
+        returns the alpha_updated fields when it moved."""
         return None
 
-    def after_step(self, t: int, step: int, **context) -> dict | None:
+    def after_step(self, t: int, step: int, ctx=None) -> dict | None:
         """Called after each training step; returns the alpha_updated fields when it moved."""
         return None
 
@@ -79,7 +80,7 @@ class Learned(AlphaStrategy):
         super().__init__(cfg, epochs)
         self.alpha = float(cfg.initial)
         self.updates = 0
-        self._compute = None  # set on first use: needs the trainer's model and data
+        self._compute = None  # set on first use: needs the run's model and data
 
     def value(self, t: int) -> float:
         return self.alpha
@@ -94,11 +95,11 @@ class Learned(AlphaStrategy):
         self.updates += 1
         return self.alpha
 
-    def _update(self, t: int, step: int, trainer) -> dict:
+    def _update(self, t: int, step: int, ctx) -> dict:
         if self._compute is None:
             from engine.bilevel import ModelHypergradient
 
-            self._compute = ModelHypergradient(trainer)
+            self._compute = ModelHypergradient(ctx)
         before = self.alpha
         info = self._compute(before, t, step)
         self.apply(info["hypergradient"], t)
@@ -107,16 +108,16 @@ class Learned(AlphaStrategy):
                 "lr_alpha": self.lr_at(t), "hvps": info["hvps"], "terms_used": info["terms_used"],
                 "params": info["params"], "step": step}
 
-    def end_epoch(self, t: int, trainer=None, **context) -> dict | None:
-        if self.cfg.update_every or trainer is None:
+    def end_epoch(self, t: int, ctx=None) -> dict | None:
+        if self.cfg.update_every or ctx is None:
             return None
-        return self._update(t, 0, trainer)
+        return self._update(t, 0, ctx)
 
-    def after_step(self, t: int, step: int, trainer=None, **context) -> dict | None:
+    def after_step(self, t: int, step: int, ctx=None) -> dict | None:
         every = self.cfg.update_every
-        if not every or trainer is None or step % every:
+        if not every or ctx is None or step % every:
             return None
-        return self._update(t, step, trainer)
+        return self._update(t, step, ctx)
 
     def state_dict(self) -> dict:
         return {"alpha": self.alpha, "updates": self.updates}

@@ -49,33 +49,32 @@ def _draw(n: int, size: int, count: int, seed: int) -> torch.Tensor:
 
 
 class ModelHypergradient:
-    def __init__(self, trainer):
-        self.trainer = trainer
-        r = trainer.recipe
+    def __init__(self, ctx):
+        self.ctx = ctx
+        r = ctx.recipe
         self.cfg = r.alpha
         self.batch_size = self.cfg.batch_size or r.data.batch_size
-        model = trainer.model
+        model = ctx.model
         trainable = [n for n, p in model.named_parameters() if p.requires_grad]
         self.names = last_layer_names(model) if self.cfg.params == "last" else trainable
         self.names = [n for n in self.names if n in set(trainable)]
 
     def _batches(self, epoch: int, step: int):
-        tr = self.trainer
-        seed = tr.recipe.train.seed
-        val = tr.data.val
+        data, dist = self.ctx.data, self.ctx.dist
+        seed = self.ctx.recipe.train.seed
+        val = data.val
         if self.cfg.hypergradient == "official":
             idx = _draw(len(val), self.batch_size, 1, seed * 7919 + 1)
-            batch = tr.to_device(*val.batch(idx))
+            batch = dist.to_device(*val.batch(idx))
             return batch, batch
         # under DDP each rank draws its own batches; the hypergradients are averaged
-        key = ((seed * 1_000_003 + epoch) * 100_003 + step) * 64 + tr.dist.rank
-        tr_idx = _draw(len(tr.data.train), self.batch_size, self.cfg.train_batches, key)
+        key = ((seed * 1_000_003 + epoch) * 100_003 + step) * 64 + dist.rank
+        tr_idx = _draw(len(data.train), self.batch_size, self.cfg.train_batches, key)
         val_idx = _draw(len(val), self.batch_size, self.cfg.val_batches, key + 1)
-        return tr.to_device(*tr.data.train.batch(tr_idx)), tr.to_device(*val.batch(val_idx))
+        return dist.to_device(*data.train.batch(tr_idx)), dist.to_device(*val.batch(val_idx))
 
     def __call__(self, alpha: float, epoch: int, step: int = 0) -> dict:
-        tr = self.trainer
-        model, loss_cfg = tr.model, tr.recipe.loss
+        model, loss_cfg = self.ctx.model, self.ctx.recipe.loss
         (x_tr, y_tr), (x_val, y_val) = self._batches(epoch, step)
         was_training = model.training
         model.eval()
@@ -105,7 +104,7 @@ class ModelHypergradient:
                                 damping=self.cfg.damping, hvp_mode=self.cfg.hvp)
         finally:
             model.train(was_training)
-        value = tr.dist.all_reduce_mean(res.value)  # the same alpha on every rank
+        value = self.ctx.dist.all_reduce_mean(res.value)  # the same alpha on every rank
         return {"hypergradient": value, "hvps": res.hvps, "terms_used": res.terms,
                 "seconds": time.perf_counter() - start,
                 "params": sum(t.numel() for t in theta)}

@@ -32,6 +32,22 @@ class Dist:
     def main(self) -> bool:
         return self.rank == 0
 
+    # ---------------------------------------------------------------- placement
+    def shard(self, idx: torch.Tensor) -> torch.Tensor:
+        """This rank's part of a global batch (rows rank, rank + world, ...)."""
+        return idx[self.rank::self.world] if self.enabled else idx
+
+    def to_device(self, inputs: dict, labels: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        """A batch on this rank's device (non-blocking from pinned memory on CUDA)."""
+        if self.device.type == "cpu":
+            return inputs, labels
+        return ({m: x.to(self.device, non_blocking=True) for m, x in inputs.items()},
+                labels.to(self.device, non_blocking=True))
+
+    @property
+    def pin_memory(self) -> bool:
+        return self.device.type == "cuda"
+
     # ---------------------------------------------------------------- collectives
     def all_reduce_mean(self, value: float) -> float:
         if not self.enabled:

@@ -1,9 +1,25 @@
-"""Where events go besides the stream: TensorBoard scalars and hyper-parameters."""
+"""Where events go besides the stream: engine.log, TensorBoard scalars and hyper-parameters."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Callable, TextIO
 
 from engine.events import Event
+
+
+def log_writer(log_file: TextIO) -> Callable[[Event], None]:
+    """engine.log: the log events and how the run finished, one timestamped line each."""
+    def write(ev: Event) -> None:
+        if ev.type == "log":
+            log_file.write(f"{time.strftime('%H:%M:%S')} {ev['level']}: {ev['message']}\n")
+        elif ev.type == "run_finished":
+            log_file.write(f"{time.strftime('%H:%M:%S')} finished: {ev['status']}\n")
+            if ev.get("traceback"):
+                log_file.write(ev["traceback"])
+        log_file.flush()
+
+    return write
 
 
 class TensorBoardSink:

@@ -30,26 +30,25 @@ def only_run_dir(runs: Path) -> Path:
 
 def train_in_process(run_dir: Path, recipe=None, resume_state: dict | None = None,
                      stop_after: int | None = None) -> tuple[int, dict]:
-    """Trains in this process: a new run of `recipe` into run_dir (its recipe.toml written), or
-    run_dir resumed from `resume_state`; a stop is requested while epoch `stop_after` is
-    evaluated. Returns the exit code and summary.json."""
-    from engine import recipe as recipes
-    from engine.events import Emitter
-    from engine.run import run as run_trainer
-    from engine.trainer import Trainer
+    """Trains in this process through the engine's own lifecycle (engine.run.EngineRun): a new
+    run of `recipe` into run_dir, or run_dir resumed (when `resume_state` is given, the state
+    the run folder holds); a stop is requested while epoch `stop_after` is evaluated. Returns
+    the exit code and summary.json."""
+    from engine.run import EngineRun
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_state is None:
-        (run_dir / "recipe.toml").write_text(recipes.dumps(recipe))
+        run = EngineRun(recipe, run_dir=run_dir)
     else:
-        recipe = recipes.load(run_dir / "recipe.toml")
-    em = Emitter([])
-    trainer = Trainer(recipe, run_dir, em, resume_state=resume_state)
-    trainer.setup()
+        run = EngineRun(resume=run_dir)
+    run.setup()
     if stop_after:
-        em.listeners.append(lambda ev: ev.type == "eval" and ev["epoch"] == stop_after and
-                            setattr(trainer, "stop_requested", True))
-    code = run_trainer(trainer, em, run_dir, resumed=resume_state is not None)
+        run.emitter.listeners.append(lambda ev: ev.type == "eval" and ev["epoch"] == stop_after and
+                                     setattr(run.trainer, "stop_requested", True))
+    try:
+        code = run.finish(run.train())
+    finally:
+        run.cleanup()
     return code, json.loads((run_dir / "summary.json").read_text())
 
 

@@ -148,12 +148,11 @@ def test_update_clips_and_decays_its_learning_rate() -> None:
 def _trainer(tmp_path: Path, tiny_mfeat: Path, overrides: list[str]):
     from engine import recipe as recipes
     from engine.events import Emitter
-    from engine.trainer import Trainer
+    from engine.setup import build_trainer
 
     recipe = recipes.load(tiny_mfeat, ["alpha.strategy=learned", *overrides])
     seen = []
-    trainer = Trainer(recipe, tmp_path, Emitter([], listeners=[seen.append]))
-    trainer.setup()
+    trainer = build_trainer(recipe, tmp_path, Emitter([], listeners=[seen.append]))
     return trainer, seen
 
 
@@ -165,7 +164,7 @@ def test_hypergradient_never_reads_the_test_split(tmp_path, tiny_mfeat, params, 
         x.fill_(float("nan"))  # any use of test data would turn the hypergradient into NaN
     before = {n: p.clone() for n, p in trainer.model.state_dict().items()}
     rng = torch.get_rng_state()
-    update = trainer.alpha.end_epoch(1, trainer=trainer)
+    update = trainer.alpha.end_epoch(1, ctx=trainer.ctx)
     assert update is not None and math.isfinite(update["hypergradient"])
     assert update["method"] == method and update["alpha"] != 0.5 or update["hypergradient"] == 0
     # the model, its buffers (batch-norm statistics) and the RNG are left as they were
@@ -180,8 +179,8 @@ def test_last_layers_agree_with_all_parameters_restricted_to_them(tmp_path, tiny
     from engine.bilevel import ModelHypergradient
 
     trainer, _ = _trainer(tmp_path, tiny_mfeat, ["alpha.params=last", "alpha.hypergradient=cg"])
-    fast = ModelHypergradient(trainer)(0.3, 1)
-    slow = ModelHypergradient(trainer)
+    fast = ModelHypergradient(trainer.ctx)(0.3, 1)
+    slow = ModelHypergradient(trainer.ctx)
     slow.cfg = type(slow.cfg)(**{**slow.cfg.__dict__, "hvp": "forward_over_reverse"})
     ref = slow(0.3, 1)
     assert fast["params"] == ref["params"] < sum(p.numel() for p in trainer.model.parameters())

@@ -11,11 +11,12 @@ import torch
 
 from engine import recipe as recipes
 from engine.events import Emitter
-from engine.methods import StepContext
+from engine.methods.base import StepContext
 from engine.methods.gblend import blend_weights
 from engine.methods.mmpareto import min_norm_weight, pareto_combine
 from engine.methods.ogm_ge import coefficients, modality_scores
 from engine.methods.pmr import class_means
+from engine.setup import build_trainer
 from engine.trainer import Trainer
 
 from conftest import RECIPES, train_in_process
@@ -25,9 +26,7 @@ torch.set_num_threads(1)
 
 def trainer(tmp_path: Path, method: str, *overrides: str, epochs: int = 1) -> Trainer:
     r = recipes.load(RECIPES / "mfeat.toml", [f"method.name={method}", f"train.epochs={epochs}", *overrides])
-    t = Trainer(r, tmp_path, Emitter([]))
-    t.setup()
-    return t
+    return build_trainer(r, tmp_path, Emitter([]))
 
 
 def ctx(t: Trainer, alpha: float = 0.0) -> StepContext:
@@ -276,7 +275,7 @@ def test_unimodal_trains_one_modality_and_ignores_the_others(tmp_path: Path) -> 
     inputs, _ = batch(t, 4)
     assert t.model({"mor": inputs["mor"]}).logits.shape == (4, 10)
     assert t.train() == "ok"
-    assert set(t.evaluate("val", 1)["modalities"]) == {"mor"}
+    assert set(t.evaluator.evaluate("val", 1)["modalities"]) == {"mor"}
 
 
 def test_lfm_is_the_default_and_concat_reports_alpha_zero(tmp_path: Path) -> None:

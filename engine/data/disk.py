@@ -166,7 +166,7 @@ def text_inputs(recipe, modality: str, texts: list[str], train_rows: np.ndarray)
             return emb, {"type": "embedding", "dim": emb.shape[1]}
         return minilm_tokens(texts, path, enc.max_tokens), {"type": "hf_tokens", "path": str(path), "kind": "minilm"}
     if enc.kind in ("bert", "clip_text"):
-        from engine.models.pretrained import hf_folder
+        from engine.weights import hf_folder
 
         path = hf_folder(enc.path, f"{key}.path", enc.kind)
         return minilm_tokens(texts, path, enc.max_tokens), {"type": "hf_tokens", "path": str(path), "kind": enc.kind}

@@ -1,4 +1,6 @@
-"""The method protocol: the hooks the one training loop calls (engine/trainer.py).
+"""The method protocol: the hooks the one training loop calls (engine/trainer.py). A method
+sees the run through a `RunContext` (engine/context.py): the recipe, the data, the model, the
+processes.
 
 Per step: `forward` (the model's output), `loss_terms` (named losses; "total" is optimised),
 `backward` (gradients of the terms), `after_backward` (gradient modulation), then the optimiser
@@ -14,6 +16,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from engine.context import RunContext
+from engine.methods import registry
 
 
 @dataclass
@@ -31,8 +36,7 @@ class StepContext:
 
 
 class Method:
-    name = "base"
-    uses_alpha = False  # only LFM weights a matching loss by the alpha strategy
+    """The default hooks train the fused cross-entropy; a method overrides what it changes."""
 
     @property
     def distributed(self) -> bool:
@@ -44,11 +48,21 @@ class Method:
 
     def __init__(self, recipe):
         self.recipe = recipe
+        self.info = registry.get(recipe.method.name)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def uses_alpha(self) -> bool:
+        """Only LFM weights a matching loss by the alpha strategy (the registry says)."""
+        return self.info.uses_alpha
 
     def attach(self, model: nn.Module, data) -> None:
         """Add the method's modules to the model (before the optimiser is built)."""
 
-    def setup(self, trainer) -> None:
+    def setup(self, ctx: RunContext) -> None:
         """Called once the model exists, before a checkpoint's state is loaded."""
 
     def forward(self, model: nn.Module, inputs: dict, ctx: StepContext):
@@ -65,7 +79,7 @@ class Method:
     def after_backward(self, model: nn.Module, out, labels: torch.Tensor, ctx: StepContext) -> None:
         """Change the gradients before the optimiser steps."""
 
-    def end_epoch(self, trainer, t: int) -> dict | None:
+    def end_epoch(self, ctx: RunContext, t: int) -> dict | None:
         """After epoch t's validation; returns what to report in the epoch's log, if anything."""
         return None
 

@@ -17,8 +17,5 @@ from engine.methods.base import Method
 
 
 class FusionBaseline(Method):
-    """L_CLS of the fused prediction; `name` is the fusion (engine/methods/spec.py)."""
+    """L_CLS of the fused prediction; `name` is the fusion it sets (engine/methods/registry.py)."""
 
-    def __init__(self, recipe):
-        super().__init__(recipe)
-        self.name = recipe.method.name

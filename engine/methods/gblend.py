@@ -34,7 +34,6 @@ def blend_weights(train_before: dict, train_after: dict, val_before: dict, val_a
 
 
 class GBlend(Method):
-    name = "gblend"
 
     def __init__(self, recipe):
         super().__init__(recipe)
@@ -47,16 +46,16 @@ class GBlend(Method):
         heads = [FUSED, *model.modalities]
         self.weights = {k: 1.0 / len(heads) for k in heads}
 
-    def setup(self, trainer):
-        self.reference = self.measure(trainer)
+    def setup(self, ctx):
+        self.reference = self.measure(ctx)
 
     @torch.no_grad()
-    def measure(self, trainer) -> dict:
+    def measure(self, ctx) -> dict:
         """Every head's mean cross-entropy on the training and the validation split."""
-        model, out = trainer.model, {}
+        model, out = ctx.model, {}
         bs = self.recipe.data.eval_batch_size
         for split in ("train", "val"):
-            feats, labels = split_features(model, trainer.data.split(split), bs)
+            feats, labels = split_features(model, ctx.data.split(split), bs)
             was = model.training
             model.eval()
             losses = {FUSED: float(F.cross_entropy(model.fusion(feats), labels))}
@@ -74,10 +73,10 @@ class GBlend(Method):
             total = total + self.weights[m] * terms[f"uni_{m}"]
         return {"total": total, **terms}
 
-    def end_epoch(self, trainer, t):
+    def end_epoch(self, ctx, t):
         if t % self.cfg.super_epoch:
             return None
-        now = self.measure(trainer)
+        now = self.measure(ctx)
         ref, self.reference = self.reference, now
         w = blend_weights(ref["train"], now["train"], ref["val"], now["val"])
         if w is not None:

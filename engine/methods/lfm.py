@@ -9,8 +9,6 @@ from engine.methods.base import Method
 
 
 class LFM(Method):
-    name = "lfm"
-    uses_alpha = True
 
     def loss_terms(self, out, labels, ctx):
         loss = self.recipe.loss

@@ -18,7 +18,6 @@ from engine.models.multimodal import Output
 
 
 class MLA(Method):
-    name = "mla"
 
     def active(self, model, ctx) -> str:
         return model.modalities[ctx.global_step % len(model.modalities)]

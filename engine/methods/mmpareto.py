@@ -39,7 +39,6 @@ def pareto_combine(g_uni: torch.Tensor, g_mm: torch.Tensor) -> tuple[torch.Tenso
 
 
 class MMPareto(Method):
-    name = "mmpareto"
 
     def __init__(self, recipe):
         super().__init__(recipe)

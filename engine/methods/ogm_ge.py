@@ -34,7 +34,6 @@ def coefficients(scores: dict[str, float], alpha: float) -> dict[str, float]:
 
 
 class OGMGE(Method):
-    name = "ogm_ge"
 
     def __init__(self, recipe):
         super().__init__(recipe)
@@ -61,7 +60,7 @@ class OGMGE(Method):
             self.epoch_sums[m] = self.epoch_sums.get(m, 0.0) + k
         self.epoch_steps += 1
 
-    def end_epoch(self, trainer, t):
+    def end_epoch(self, ctx, t):
         if not self.epoch_steps:
             return None
         mean = {m: round(v / self.epoch_steps, 4) for m, v in self.epoch_sums.items()}

@@ -30,7 +30,6 @@ def prototype_logits(features: torch.Tensor, prototypes: torch.Tensor) -> torch.
 
 
 class PMR(Method):
-    name = "pmr"
 
     def __init__(self, recipe):
         super().__init__(recipe)
@@ -38,9 +37,9 @@ class PMR(Method):
         self.prototypes: dict[str, torch.Tensor] = {}
         self.last_weights: dict[str, float] = {}
 
-    def setup(self, trainer):
-        self.num_classes = trainer.data.num_classes
-        self.update_prototypes(trainer.model, trainer.data.train, first=True)
+    def setup(self, ctx):
+        self.num_classes = ctx.data.num_classes
+        self.update_prototypes(ctx.model, ctx.data.train, first=True)
 
     def update_prototypes(self, model, split, first: bool = False) -> None:
         feats, labels = split_features(model, split, self.recipe.data.eval_batch_size)
@@ -63,8 +62,8 @@ class PMR(Method):
             total = total + self.last_weights[m] * terms[f"proto_{m}"]
         return {"total": total, **terms}
 
-    def end_epoch(self, trainer, t):
-        self.update_prototypes(trainer.model, trainer.data.train)
+    def end_epoch(self, ctx, t):
+        self.update_prototypes(ctx.model, ctx.data.train)
         return None
 
     def state_dict(self):

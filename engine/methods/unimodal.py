@@ -7,4 +7,4 @@ from engine.methods.base import Method
 
 
 class Unimodal(Method):
-    name = "unimodal"
+    """The default hooks: cross-entropy of the one modality's classifier."""

@@ -48,16 +48,13 @@ class MultimodalModel(nn.Module):
         return self.fusion.parts(features)
 
 
-def build_model(recipe, data) -> MultimodalModel:
-    """The model the recipe's method trains: its fusion (a fusion method's own, MLA's shared
-    head, else model.fusion) over its modalities (the unimodal method keeps one)."""
-    from engine.methods.spec import model_fusion, model_modalities
-
+def build_model(recipe, data, fusion: str | None = None, modalities: tuple[str, ...] | None = None,
+                **fusion_options) -> MultimodalModel:
+    """The multimodal model of the recipe's [model] section over `modalities` (default: all the
+    data's) with `fusion` (default: model.fusion); the method decides both (engine/setup.py)."""
     mc = recipe.model
-    modalities = model_modalities(recipe, data.modalities)
+    modalities = tuple(modalities or data.modalities)
     encoders = {m: build_encoder(m, mc.encoders[m], data.input_spec[m], mc.feature_dim)
                 for m in modalities}
-    fusion = model_fusion(recipe)
-    options = {"entropy_fusion": recipe.method.mla.entropy_fusion} if fusion == "shared" else {}
-    return MultimodalModel(modalities, encoders, mc.feature_dim, data.num_classes, fusion,
-                           mc.projection_dim, **options)
+    return MultimodalModel(modalities, encoders, mc.feature_dim, data.num_classes, fusion or mc.fusion,
+                           mc.projection_dim, **fusion_options)
