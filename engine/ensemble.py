@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import layout
 from engine.errors import UserError
 from engine.metrics import classification_metrics
 
@@ -29,9 +30,9 @@ RULES = ("mean", "logmean")
 
 
 def load_predictions(run_dir: Path) -> dict[str, np.ndarray]:
-    path = Path(run_dir) / "predictions.npz"
+    path = Path(run_dir) / layout.PREDICTIONS
     if not path.is_file():
-        hint = ("it is not a run folder" if not (Path(run_dir) / "events.jsonl").is_file()
+        hint = ("it is not a run folder" if not layout.is_run(run_dir)
                 else "the run did not reach its test (or predates predictions.npz)")
         raise UserError(f"{path} is missing: {hint}")
     try:
@@ -74,23 +75,17 @@ def ensemble(run_dirs: list[Path], rule: str = "mean") -> dict:
 
 
 def is_run(path: Path) -> bool:
-    return (Path(path) / "predictions.npz").is_file() or (Path(path) / "events.jsonl").is_file()
+    return (Path(path) / layout.PREDICTIONS).is_file() or layout.is_run(path)
 
 
 def seed_runs(group: Path) -> dict[int, Path]:
     """seed -> run folder of the finished runs (summary.json status ok) below a folder."""
     out: dict[int, Path] = {}
-    for summary in sorted(Path(group).rglob("summary.json")):
-        try:
-            s = json.loads(summary.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if s.get("status") != "ok" or not isinstance(s.get("seed"), int):
-            continue
-        if s["seed"] in out:
-            raise UserError(f"{group} holds two finished runs of seed {s['seed']} ({out[s['seed']]} and "
-                            f"{summary.parent}); give one folder per configuration")
-        out[s["seed"]] = summary.parent
+    for seed, runs in sorted(layout.finished_runs_by_seed(group).items()):
+        if len(runs) > 1:
+            raise UserError(f"{group} holds two finished runs of seed {seed} ({runs[0]} and "
+                            f"{runs[1]}); give one folder per configuration")
+        out[seed] = runs[0]
     if not out:
         raise UserError(f"{group} is neither a run folder nor a folder of finished runs")
     return out

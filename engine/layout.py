@@ -93,15 +93,16 @@ def finished(run_dir: Path) -> bool:
 def resumable(run_dir: Path) -> bool:
     """A run that has not finished and has a checkpoint to continue from."""
     p = Path(run_dir)
-    return not finished(p) and (p / RECIPE).is_file() and checkpoint(p).is_file()
+    return not finished(p) and checkpoint(p).is_file()
 
 
 def run_state(run_dir: Path) -> str:
-    """'done', 'resume' (a checkpoint to continue from), 'partial' (nothing to continue) or 'new'."""
+    """'done', 'resume' (a checkpoint and its recipe to continue from), 'partial' (nothing to
+    continue) or 'new'."""
     p = Path(run_dir)
     if finished(p):
         return "done"
-    if resumable(p):
+    if resumable(p) and (p / RECIPE).is_file():
         return "resume"
     return "partial" if p.exists() else "new"
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from engine import recipe as recipes
+from engine.validation import build_section
 from engine.errors import UserError
 
 SHIPPED = Path(__file__).resolve().parents[1] / "recipes"
@@ -39,7 +40,7 @@ def data_config(dataset: str, root: str, recipe_file: str | None, overrides: lis
     for key in merged:
         if key != "data":
             problems.append(f"{key}: lfm prepare takes data.* keys only")
-    cfg = recipes._build(recipes.DataConfig, merged.get("data", {}), "data", problems)
+    cfg = build_section(recipes.DataConfig, merged.get("data", {}), "data", problems)
     if not cfg.root:
         problems.append("--root: the dataset folder is required")
     for m in cfg.modalities:

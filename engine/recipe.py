@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from engine.methods import registry
+from engine import method_registry as registry
 from engine.schema import *  # noqa: F401,F403  (the schema's names, as before the split)
 from engine.schema import MethodConfig, Recipe
 from engine.validation import RecipeError, from_dict  # noqa: F401

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.methods.registry import FUSIONS as fusion_table
-from engine.methods.registry import NAMES as method_names
+from engine.method_registry import FUSIONS as fusion_table
+from engine.method_registry import NAMES as method_names
 
 # The built-in datasets and the modalities each offers. Datasets whose modalities depend on
 # files found on disk map to None and are checked by their loader.

@@ -19,7 +19,8 @@ from engine.data import load_dataset
 from engine.dist import Dist
 from engine.errors import UserError
 from engine.evaluation import Evaluator, Probes
-from engine.methods import build_method, registry
+from engine import method_registry as registry
+from engine.methods import build_method
 from engine.models import build_model
 from engine.trainer import Trainer
 

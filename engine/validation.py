@@ -8,7 +8,7 @@ import difflib
 import typing
 from typing import Any
 
-from engine.methods import registry
+from engine import method_registry as registry
 from engine.schema import DATASETS, DISK_DATASETS, Recipe
 
 
@@ -78,7 +78,8 @@ def _check_scalar(tp: Any, value: Any, path: str, meta: dict, problems: list[str
     return value
 
 
-def _build(cls: type, raw: Any, path: str, problems: list[str]) -> Any:
+def build_section(cls: type, raw: Any, path: str, problems: list[str]) -> Any:
+    """One schema section (a dataclass) from raw TOML data; its problems appended to `problems`."""
     if not isinstance(raw, dict):
         problems.append(f"{path or 'recipe'}: expected a table, found {_found(raw)}")
         return cls()
@@ -96,13 +97,13 @@ def _build(cls: type, raw: Any, path: str, problems: list[str]) -> Any:
         tp, meta = hints[key], dict(fields[key].metadata)
         origin = typing.get_origin(tp)
         if dataclasses.is_dataclass(tp):
-            kwargs[key] = _build(tp, value, full, problems)
+            kwargs[key] = build_section(tp, value, full, problems)
         elif origin is dict:
             sub = typing.get_args(tp)[1]
             if not isinstance(value, dict):
                 problems.append(f"{full}: expected a table, found {_found(value)}")
                 continue
-            kwargs[key] = {k: _build(sub, v, f"{full}.{k}", problems) for k, v in value.items()}
+            kwargs[key] = {k: build_section(sub, v, f"{full}.{k}", problems) for k, v in value.items()}
         elif origin is tuple:
             item = typing.get_args(tp)[0]
             if not isinstance(value, list):
@@ -156,7 +157,7 @@ def _cross_checks(r: Recipe, problems: list[str]) -> None:
 
 def _method_checks(r: Recipe, raw: dict, problems: list[str]) -> None:
     """Hyper-parameters the chosen method does not take, and the method's own checks
-    (engine/methods/registry.py)."""
+    (engine/method_registry.py)."""
     info = registry.get(r.method.name)
     given = raw.get("method", {}) if isinstance(raw.get("method"), dict) else {}
     for key in given:
@@ -169,7 +170,7 @@ def _method_checks(r: Recipe, raw: dict, problems: list[str]) -> None:
 
 def from_dict(raw: dict, source: str = "recipe") -> Recipe:
     problems: list[str] = []
-    recipe = _build(Recipe, raw, "", problems)
+    recipe = build_section(Recipe, raw, "", problems)
     if not problems:
         _cross_checks(recipe, problems)
     if not problems:

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from engine import layout
 from engine import recipe as recipes
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode="rich", add_completion=False,
@@ -68,14 +69,14 @@ def run(
             raise typer.Exit(2)
         name = _load_or_exit(recipe, overrides or []).name
         folder = runs_dir / name / f"seeds-{time.strftime('%Y%m%d-%H%M%S')}"
-        raise typer.Exit(_new_sweep(folder, recipe, overrides or [], [], seeds, events))
+        raise typer.Exit(_start_sweep(folder, recipe, overrides or [], [], seeds, events))
     if resume is not None:
         if recipe is not None or overrides:
             _err("--resume takes only the run folder: the run continues with the recipe saved in it")
             raise typer.Exit(2)
-        if not (resume / "recipe.toml").is_file() or not (resume / "checkpoints" / "last.pt").is_file():
+        if not (resume / layout.RECIPE).is_file() or not layout.checkpoint(resume).is_file():
             _err(f"{resume}: not a run folder that can be resumed "
-                 "(expected recipe.toml and checkpoints/last.pt)")
+                 f"(expected {layout.RECIPE} and {layout.CHECKPOINTS}/{layout.LAST})")
             raise typer.Exit(2)
         args = ["--resume", str(resume)]
     else:
@@ -146,89 +147,18 @@ def _load_or_exit(recipe: Path, overrides: list[str]):
         raise typer.Exit(2)
 
 
-def _sweep_problem(exc: Exception) -> int:
-    """A sweep's bad input (its plan or a grid point's recipe): every problem, exit status 2."""
-    _err(exc.render() if isinstance(exc, recipes.RecipeError) else "\n".join(exc.problems))
-    return 2
+def _start_sweep(folder: Path, recipe: Path, overrides: list[str], grid: list[str], seeds: str,
+                 events: bool) -> int:
+    from lfm_tui import sweep as sweeps
+
+    command = sys.argv[1:] and ["lfm", *sys.argv[1:]]
+    return sweeps.start(folder, recipe, overrides, grid, seeds, command, events, _console())
 
 
-def _new_sweep(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str], seeds: str,
-               raw_events: bool) -> int:
-    from lfm_tui import sweep
-
-    try:
-        seed_list = sweep.parse_seeds(seeds)
-        grid = sweep.parse_grid(grid_items)
-        points = sweep.plan(recipe, overrides, grid, seed_list)
-        sweep.create(folder, recipe, overrides, grid, seed_list, sys.argv[1:] and ["lfm", *sys.argv[1:]])
-    except (sweep.SweepError, recipes.RecipeError) as exc:
-        return _sweep_problem(exc)
-    typer.echo(f"{len(points)} runs into {folder}")
-    return _run_sweep(folder, raw_events)
-
-
-def _run_sweep(folder: Path, raw_events: bool) -> int:
-    """Runs a sweep folder's plan, skipping finished runs; then its comparison table."""
+def _console():
     from rich.console import Console
 
-    from lfm_tui import compare, sweep
-    from lfm_tui.headless import run_headless
-
-    console = Console()
-    try:
-        spec, recipe_copy, overrides, points = sweep.load_plan(folder)
-    except (sweep.SweepError, recipes.RecipeError) as exc:
-        return _sweep_problem(exc)
-    failed, stopped = [], False
-    for i, p in enumerate(points, 1):
-        run_dir = folder / p.folder / f"seed-{p.seed}"
-        state = sweep.run_state(run_dir)
-        if state == "done":
-            console.print(f"[dim][{i}/{len(points)}] {p.label()} seed {p.seed}: finished, skipped[/]")
-            continue
-        console.rule(f"[{i}/{len(points)}] {p.label()} seed {p.seed}"
-                     + (" (resumed)" if state == "resume" else ""))
-        try:
-            code = run_headless(sweep.engine_args(recipe_copy, overrides, p, run_dir), raw_events=raw_events,
-                                console=console)
-        except KeyboardInterrupt:
-            code = 130
-        if code == 130:
-            stopped = True
-            break
-        if code != 0:
-            failed.append(f"{p.label()} seed {p.seed} (exit status {code}, {run_dir})")
-    try:
-        rows, runs = compare.compare([folder])
-    except compare.CompareError:
-        rows, runs = [], []
-    if rows:
-        compare.write_outputs(folder / "summary", rows, runs, title=f"# {spec['name']}: test metrics, "
-                              f"mean ± std over seeds\n\n`{' '.join(spec.get('command') or [])}`")
-        if not raw_events:
-            _print_table(console, rows, f"{spec['name']}: test metrics, mean ± std over seeds")
-            console.print(f"summary      [bold]{folder / 'summary.md'}[/] (and .csv, .json)")
-    if stopped:
-        console.print(f"[yellow]stopped[/]: continue with [bold]lfm sweep --resume {folder}[/]")
-        return 130
-    if failed:
-        console.print("[red]failed runs:[/]\n  " + "\n  ".join(failed))
-        return 1
-    return 0
-
-
-def _print_table(console, rows, title: str) -> None:
-    from rich.table import Table
-
-    from lfm_tui import compare
-
-    head, body = compare.table_rows(rows)
-    t = Table(title=title, title_justify="left")
-    for i, h in enumerate(head):
-        t.add_column(h, justify="left" if i == 0 else "right")
-    for b in body:
-        t.add_row(*b)
-    console.print(t)
+    return Console()
 
 
 @app.command()
@@ -251,7 +181,9 @@ def sweep(
         if recipe is not None or overrides or grid or out is not None:
             _err("--resume takes only the sweep folder: the sweep continues with its saved plan")
             raise typer.Exit(2)
-        raise typer.Exit(_run_sweep(resume, events))
+        from lfm_tui import sweep as sweeps
+
+        raise typer.Exit(sweeps.run(resume, events, _console()))
     if recipe is None:
         _err("give a recipe file (e.g. lfm sweep recipes/mfeat.toml --grid method.name=concat,lfm) "
              "or --resume SWEEP_FOLDER")
@@ -264,7 +196,7 @@ def sweep(
         _err(exc.render())
         raise typer.Exit(2)
     folder = out or runs_dir / name / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-    raise typer.Exit(_new_sweep(folder, recipe, overrides or [], grid or [], seeds, events))
+    raise typer.Exit(_start_sweep(folder, recipe, overrides or [], grid or [], seeds, events))
 
 
 @app.command()
@@ -289,8 +221,10 @@ def compare(
     if not rows:
         _err("no finished run among: " + ", ".join(f"{r.path} ({r.status})" for r in runs))
         raise typer.Exit(2)
+    from lfm_tui.headless import print_table
+
     console = Console()
-    _print_table(console, rows, title)
+    print_table(console, rows, title)
     skipped = [r for r in runs if r.status != "ok"]
     if skipped:
         console.print("[yellow]not finished, left out:[/] " + ", ".join(f"{r.path} ({r.status})" for r in skipped))

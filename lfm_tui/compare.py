@@ -1,8 +1,8 @@
 """The comparison table (the LFM paper's Table 1): finished runs grouped by configuration (the
 resolved recipe without the seed), test metrics as mean and standard deviation over seeds.
 
-Standard library (and engine.recipe) only. A run folder holds recipe.toml, events.jsonl and summary.json; only
-runs whose summary says "ok" enter the table.
+Standard library (and the engine's recipe, layout and method registry) only. Only runs whose
+summary.json says "ok" enter the table; the others are listed as not finished.
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine import layout
 from engine import recipe as recipes
-from engine.recipe import METHODS as METHOD_ORDER
+from engine import method_registry as registry
 
 IGNORED_KEYS = ("train.seed", "name")
 FUSED = (("acc", "ACC"), ("map", "MAP"), ("f1", "macro-F1"))
@@ -57,7 +58,8 @@ class Row:
 
 
 def is_run_folder(path: Path) -> bool:
-    return all((path / f).is_file() for f in ("recipe.toml", "events.jsonl", "summary.json"))
+    """A run folder that got as far as its summary."""
+    return layout.is_run(path) and (path / layout.SUMMARY).is_file()
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -66,13 +68,10 @@ def find_runs(paths: list[Path]) -> list[Path]:
     for p in paths:
         if not p.is_dir():
             raise CompareError(f"{p}: no such folder")
-        if is_run_folder(p):
-            found.append(p)
-            continue
-        below = sorted(s.parent for s in p.rglob("summary.json") if is_run_folder(s.parent))
+        below = [r for r in layout.runs_below(p) if is_run_folder(r)]
         if not below:
-            raise CompareError(f"{p}: not a run folder and holds none (a run folder has recipe.toml, "
-                               "events.jsonl and summary.json)")
+            raise CompareError(f"{p}: not a run folder and holds none (a run folder has {layout.RECIPE}, "
+                               f"{layout.EVENTS} and {layout.SUMMARY})")
         found.extend(below)
     return list(dict.fromkeys(found))
 
@@ -92,12 +91,12 @@ def flatten(d: dict, prefix: str = "") -> dict[str, str]:
 
 def load_run(path: Path) -> Run:
     try:
-        summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-        recipe = tomllib.loads((path / "recipe.toml").read_text(encoding="utf-8"))
+        summary = json.loads((path / layout.SUMMARY).read_text(encoding="utf-8"))
+        recipe = tomllib.loads((path / layout.RECIPE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CompareError(f"{path}: cannot read the run ({exc})") from None
     try:  # resolved against the current schema, so keys added since the run read as their defaults
-        recipe = recipes.to_dict(recipes.from_dict(recipe, str(path / "recipe.toml")))
+        recipe = recipes.to_dict(recipes.from_dict(recipe, str(path / layout.RECIPE)))
     except recipes.RecipeError:
         pass  # a recipe of an older or newer schema: compared as written
     config = {k: v for k, v in flatten(recipe).items() if k not in IGNORED_KEYS}
@@ -107,9 +106,8 @@ def load_run(path: Path) -> Run:
 
 def _label(config: dict[str, str], varying: list[str]) -> str:
     method = config.get("method.name", "lfm")
-    label = method
-    if method == "unimodal":
-        label = f"{config.get('method.modality', '?')} alone"
+    info = registry.METHODS.get(method)
+    label = info.label(config) if info else method  # a run of a method this version does not know
     rest = [f"{k}={config[k]}" for k in varying
             if k in config and k not in ("method.name", "method.modality")]
     return " ".join([label, *rest])
@@ -127,7 +125,7 @@ def group(runs: list[Run]) -> list[Row]:
     varying = [k for k in keys
                if len({c[k] for c in configs if k in c}) > 1]
     rows = []
-    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    order = {m: i for i, m in enumerate(registry.NAMES)}
     for key, members in sorted(groups.items(), key=lambda kv: order.get(dict(kv[0]).get("method.name"), 99)):
         config = dict(key)
         mods = []

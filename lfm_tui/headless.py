@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.events import Event, LogLine
+from engine.outcome import EXIT_CANCELLED, EXIT_OK, exit_for_status
 from lfm_tui.client import EngineClient, Exited
 from lfm_tui.state import RunState
 
@@ -82,6 +83,19 @@ class LiveView:
         return Panel(Group(*parts), border_style="magenta")
 
 
+def print_table(console: Console, rows, title: str) -> None:
+    """A comparison table (lfm_tui/compare.py rows) as a Rich table."""
+    from lfm_tui import compare
+
+    head, body = compare.table_rows(rows)
+    t = Table(title=title, title_justify="left")
+    for i, h in enumerate(head):
+        t.add_column(h, justify="left" if i == 0 else "right")
+    for b in body:
+        t.add_row(*b)
+    console.print(t)
+
+
 def summary(console: Console, state: RunState, code: int) -> None:
     console.print()
     if state.test:
@@ -94,9 +108,9 @@ def summary(console: Console, state: RunState, code: int) -> None:
         console.print(f"run folder   [bold]{state.run_dir}[/]")
         console.print(f"TensorBoard  [bold]lfm tensorboard {state.run_dir}[/]"
                       f"  (or: tensorboard --logdir {state.run_dir}/tb)")
-    if state.status == "cancelled" or code == 130:
+    if state.status == "cancelled" or code == EXIT_CANCELLED:
         console.print(f"[yellow]stopped[/]: resume with [bold]lfm run --resume {state.run_dir}[/]")
-    elif state.status == "failed" or code not in (0, 130):
+    elif state.status == "failed" or code not in (EXIT_OK, EXIT_CANCELLED):
         if state.error:
             console.print(f"[red]failed:[/] {state.error}")
         else:
@@ -141,9 +155,8 @@ async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
             live.refresh()
     finally:
         loop.remove_signal_handler(signal.SIGINT)
-    if view.state.status == "cancelled":
-        code = 130  # torchrun reports its own status for a stopped world: say "stopped" alike
-    if code not in (0, 130) and not view.state.status and stderr_tail:
+    code = exit_for_status(view.state.status, code)  # torchrun reports its own status for a stopped world
+    if code not in (EXIT_OK, EXIT_CANCELLED) and not view.state.status and stderr_tail:
         # The engine stopped before it could report (bad input, crash at start-up): show why.
         console.print(Text("\n".join(l for l in stderr_tail if "Loading weights" not in l)))
     summary(console, view.state, code)

@@ -1,15 +1,17 @@
 """The runs under a runs folder, for the History screen: recipe, status, date, best metric.
 
-A run folder is `<runs>/<recipe>/<stamp>-<seed>/` with events.jsonl; summary.json, when the run
-got that far, gives its status and best metrics, else the events do."""
+A run folder is `<runs>/<recipe>/<stamp>-<seed>/` (engine/layout.py); summary.json, when the run
+got that far, gives its status and best metrics, else its events replayed do (the engine's
+best checkpoint and reported status, not a re-derivation)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from engine import layout
 from engine.events import Event, read_events
+from lfm_tui.state import RunState
 
 
 @dataclass
@@ -35,36 +37,27 @@ def _date(folder: Path) -> str:
 
 
 def _from_events(events: list[Event]) -> tuple[str, float | None, int | None]:
-    status, best, epochs = "incomplete", None, None
+    state = RunState()
     for ev in events:
-        if ev.type == "eval" and ev.get("split") == "val":
-            acc = (ev.get("fused") or {}).get("acc")
-            epochs = ev.get("epoch")
-            if acc is not None and (best is None or acc > best):
-                best = acc
-        elif ev.type == "run_finished":
-            status = ev.get("status", status)
-            best = (ev.get("best") or {}).get("acc", best)
-    return status, best, epochs
+        state.apply(ev)
+    status = state.status if state.status and state.status != "running" else "incomplete"
+    epochs = state.val_history[-1].get("epoch") if state.val_history else None
+    return status, (state.best or {}).get("acc"), epochs
 
 
 def read_run(folder: Path) -> RunInfo | None:
-    events_path = folder / "events.jsonl"
+    events_path = folder / layout.EVENTS
     if not events_path.is_file():
         return None
-    summary = folder / "summary.json"
     recipe = folder.parent.name
-    try:
-        data = json.loads(summary.read_text(encoding="utf-8")) if summary.is_file() else None
-    except (OSError, json.JSONDecodeError):
-        data = None
+    data = layout.read_summary(folder)
     if isinstance(data, dict) and data.get("status"):
         best = (data.get("best") or {}).get("acc")
         return RunInfo(folder, data.get("recipe_name") or recipe, data["status"], _date(folder),
                        best, data.get("epochs_done"))
     try:
         status, best, epochs = _from_events(read_events(str(events_path)))
-    except (OSError, ValueError) as exc:  # a newer protocol, an unreadable file
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # a newer protocol, an unreadable file or event
         return RunInfo(folder, recipe, f"unreadable: {exc}", _date(folder), None, None)
     return RunInfo(folder, recipe, status, _date(folder), best, epochs)
 
@@ -74,7 +67,7 @@ def list_runs(runs_dir: Path) -> list[RunInfo]:
     if not runs_dir.is_dir():
         return []
     found = []
-    for events in runs_dir.glob("*/*/events.jsonl"):
+    for events in runs_dir.glob(f"*/*/{layout.EVENTS}"):
         info = read_run(events.parent)
         if info is not None:
             found.append(info)

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from engine import layout
 from engine.events import Event, LogLine
+from engine.outcome import unreported_exit
 from lfm_tui.client import EngineClient, Exited
 from lfm_tui.state import RunState
 
@@ -76,18 +78,9 @@ class RunSession:
             if s.status == "failed" and not s.traceback:
                 s.traceback = self.stderr_text()
             return
-        if code < 0 and self.client is not None and self.client.stop_sent:
-            s.status = "cancelled"
-            s.error = f"terminated by signal {-code} before the engine could report"
-            return
-        s.status = "failed"
-        if code == 0:
-            s.error = "the engine exited without reporting a result (run_finished)"
-        elif code == 2:
-            s.error = "the engine refused its input (exit status 2)"
-        else:
-            s.error = f"the engine exited with status {code} before reporting a result"
-        s.traceback = self.stderr_text() or "(the engine wrote nothing to stderr)"
+        s.status, s.error = unreported_exit(code, self.client is not None and self.client.stop_sent)
+        if s.status == "failed":
+            s.traceback = self.stderr_text() or "(the engine wrote nothing to stderr)"
 
     def stderr_text(self) -> str:
         return "\n".join(l for l in self.stderr_tail if l.strip())
@@ -145,8 +138,7 @@ class RunSession:
 
     def resumable(self) -> bool:
         return (not self.live and self.state.status in ("cancelled", "failed", "incomplete")
-                and bool(self.state.run_dir)
-                and (Path(self.state.run_dir) / "checkpoints" / "last.pt").is_file())
+                and bool(self.state.run_dir) and layout.resumable(Path(self.state.run_dir)))
 
     def tensorboard_command(self) -> str:
         return f"lfm tensorboard {self.state.run_dir}" if self.state.run_dir else ""

@@ -1,5 +1,6 @@
 """What the UI knows of one run, rebuilt from its events: the same code serves a live run and a
-replayed events.jsonl."""
+replayed events.jsonl. What the engine decided (which epoch is best, how the run ended) is taken
+from its events (`checkpoint` with best, `run_finished`), never re-derived here."""
 from __future__ import annotations
 
 from collections import deque
@@ -31,7 +32,7 @@ class RunState:
     hypergradient_by_epoch: dict[int, float] = field(default_factory=dict)
     val_history: list[dict] = field(default_factory=list)
     last_val: dict | None = None
-    best: dict | None = None
+    best: dict | None = None    # the validation of the epoch whose weights are best.pt
     test: dict | None = None
     status: str = ""            # "", "running", "ok", "cancelled", "failed"
     error: str | None = None
@@ -68,7 +69,8 @@ class RunState:
         elif t == "alpha_updated":
             self.hypergradient_by_epoch[ev["epoch"]] = ev["hypergradient"]
         elif t == "checkpoint":
-            pass
+            if ev.get("best"):
+                self.best = self._val_summary(ev["epoch"]) or self.best
         elif t == "run_finished":
             self.status = ev["status"]
             self.best = ev["best"]
@@ -76,7 +78,10 @@ class RunState:
             self.finished_at = ev.time
         elif t != "log":
             self.unknown_events += 1
-        if t == "eval" and ev["split"] == "val" and ev["fused"]:
-            acc = ev["fused"].get("acc")
-            if acc is not None and (self.best is None or acc > self.best.get("acc", -1)):
-                self.best = {**ev["fused"], "epoch": ev["epoch"], "gap": ev["gap"]}
+
+    def _val_summary(self, epoch) -> dict | None:
+        """The validation of `epoch` as the engine's `best` holds it (fused metrics, epoch, gap)."""
+        for record in reversed(self.val_history):
+            if record.get("epoch") == epoch:
+                return {**(record.get("fused") or {}), "epoch": epoch, "gap": record.get("gap")}
+        return None

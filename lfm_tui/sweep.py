@@ -1,5 +1,6 @@
 """Seeds and grids: the product of `--grid KEY=V1,V2` values and seeds, run one after another,
-each in its own run folder under one sweep folder, then the comparison table.
+each in its own run folder under one sweep folder, then the comparison table. The plan, the
+sweep folder and the loop that runs it live here; the CLI only parses and prints.
 
 A sweep folder holds `sweep.json` (the plan), `base-recipe.toml` (a copy of the recipe, so
 that the plan does not change when the file does), one folder per grid point with one run
@@ -13,14 +14,16 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import layout
 from engine import recipe as recipes
 
-PLAN = "sweep.json"
-BASE_RECIPE = "base-recipe.toml"
+PLAN = layout.SWEEP_PLAN
+BASE_RECIPE = layout.SWEEP_RECIPE
 
 
 class SweepError(Exception):
@@ -162,24 +165,89 @@ def load_plan(sweep_dir: Path) -> tuple[dict, Path, list[str], list[Point]]:
 
 def run_state(run_dir: Path) -> str:
     """'done', 'resume' (a checkpoint to continue from), 'partial' (nothing to continue) or 'new'."""
-    summary = run_dir / "summary.json"
-    if summary.is_file():
-        try:
-            if json.loads(summary.read_text(encoding="utf-8")).get("status") == "ok":
-                return "done"
-        except (OSError, json.JSONDecodeError):
-            pass
-    if (run_dir / "checkpoints" / "last.pt").is_file() and (run_dir / "recipe.toml").is_file():
-        return "resume"
-    if run_dir.exists():
-        return "partial"
-    return "new"
+    return layout.run_state(run_dir)
 
 
-def engine_args(recipe_copy: Path, overrides: list[str], point: Point, run_dir: Path) -> list[str]:
-    state = run_state(run_dir)
+def set_aside(run_dir: Path) -> Path:
+    """A run that never reached a checkpoint: its folder kept, renamed `<name>.partial-<time>`."""
+    kept = run_dir.with_name(f"{run_dir.name}.partial-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir.rename(kept)
+    return kept
+
+
+def engine_args(recipe_copy: Path, overrides: list[str], point: Point, run_dir: Path, state: str) -> list[str]:
+    """The engine's arguments for one point of the plan in `state` (see run_state)."""
     if state == "resume":
         return ["--resume", str(run_dir)]
-    if state == "partial":
-        run_dir.rename(run_dir.with_name(f"{run_dir.name}.partial-{time.strftime('%Y%m%d-%H%M%S')}"))
     return [str(recipe_copy), *overrides, *point.overrides, "--run-dir", str(run_dir)]
+
+
+def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str], seeds: str,
+          command: list[str], raw_events: bool, console) -> int:
+    """A new sweep: its plan validated and written into `folder`, then run."""
+    try:
+        seed_list = parse_seeds(seeds)
+        grid = parse_grid(grid_items)
+        points = plan(recipe, overrides, grid, seed_list)
+        create(folder, recipe, overrides, grid, seed_list, command)
+    except (SweepError, recipes.RecipeError) as exc:
+        return report_problem(exc, console)
+    console.print(f"{len(points)} runs into {folder}")
+    return run(folder, raw_events, console)
+
+
+def report_problem(exc: Exception, console) -> int:
+    """A sweep's bad input (its plan or a grid point's recipe): every problem, exit status 2."""
+    text = exc.render() if isinstance(exc, recipes.RecipeError) else "\n".join(exc.problems)
+    print(text, file=sys.stderr)
+    return 2
+
+
+def run(folder: Path, raw_events: bool, console) -> int:
+    """Runs a sweep folder's plan, skipping finished runs and resuming stopped ones; then writes
+    and prints its comparison table. Returns the exit status (130 when stopped)."""
+    from lfm_tui import compare
+    from lfm_tui.headless import print_table, run_headless
+
+    try:
+        spec, recipe_copy, overrides, points = load_plan(folder)
+    except (SweepError, recipes.RecipeError) as exc:
+        return report_problem(exc, console)
+    failed, stopped = [], False
+    for i, p in enumerate(points, 1):
+        run_dir = folder / p.folder / f"seed-{p.seed}"
+        state = run_state(run_dir)
+        if state == "done":
+            console.print(f"[dim][{i}/{len(points)}] {p.label()} seed {p.seed}: finished, skipped[/]")
+            continue
+        console.rule(f"[{i}/{len(points)}] {p.label()} seed {p.seed}" + (" (resumed)" if state == "resume" else ""))
+        if state == "partial":
+            set_aside(run_dir)
+        try:
+            code = run_headless(engine_args(recipe_copy, overrides, p, run_dir, state), raw_events=raw_events,
+                                console=console)
+        except KeyboardInterrupt:
+            code = 130
+        if code == 130:
+            stopped = True
+            break
+        if code != 0:
+            failed.append(f"{p.label()} seed {p.seed} (exit status {code}, {run_dir})")
+    try:
+        rows, runs = compare.compare([folder])
+    except compare.CompareError:
+        rows, runs = [], []
+    if rows:
+        title = f"{spec['name']}: test metrics, mean ± std over seeds"
+        compare.write_outputs(folder / "summary", rows, runs,
+                              title=f"# {title}\n\n`{' '.join(spec.get('command') or [])}`")
+        if not raw_events:
+            print_table(console, rows, title)
+            console.print(f"summary      [bold]{folder / 'summary.md'}[/] (and .csv, .json)")
+    if stopped:
+        console.print(f"[yellow]stopped[/]: continue with [bold]lfm sweep --resume {folder}[/]")
+        return 130
+    if failed:
+        console.print("[red]failed runs:[/]\n  " + "\n  ".join(failed))
+        return 1
+    return 0

@@ -1,9 +1,12 @@
-"""The UI never imports torch: `lfm --help` and every lfm_tui module start without it."""
+"""The UI never imports torch: `lfm --help` and every lfm_tui module start without it; the
+import contracts of pyproject.toml ([tool.importlinter]) hold."""
 from __future__ import annotations
 
 import pkgutil
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import lfm_tui
 
@@ -29,3 +32,14 @@ def test_lfm_help_does_not_import_torch() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "run" in res.stdout and "validate" in res.stdout
+
+
+def test_import_contracts_hold() -> None:
+    """import-linter over the contracts in pyproject.toml: the UI's forbidden imports, the
+    standard-library-only contract modules, and the engine's layers."""
+    exe = shutil.which("lint-imports")
+    assert exe, "import-linter is part of the test extra: pip install -e '.[test]'"
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([exe, "--config", str(root / "pyproject.toml")], cwd=root, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "3 kept, 0 broken" in res.stdout, res.stdout

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.context import RunContext
-from engine.methods import registry
+from engine import method_registry as registry
 
 
 @dataclass
