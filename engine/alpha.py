@@ -69,10 +69,46 @@ class Polynomial(AlphaStrategy):
         return min(1.0, max(0.0, a * t ** 3 + b * t ** 2 + c * t + d))
 
 
+class AlphaStep:
+    """How the learned alpha moves given dF/dalpha = g (the step; its sign is -sign(g)).
+
+    - `adam`: lr * m_hat / (sqrt(v_hat) + eps), Adam's moments of g with bias correction
+      (betas from the recipe): scale-free, so `lr` is in units of alpha per update whatever the
+      size of g, which differs by orders of magnitude between solvers and datasets.
+    - `sign`: lr * sign(g): scale-free, no memory.
+    - `sgd`: lr * g, the raw step of the paper's equation and of the released code (its lr is in
+      units of alpha per unit of hypergradient)."""
+
+    def __init__(self, kind: str, betas=(0.5, 0.9), eps: float = 1e-30):
+        self.kind, self.betas, self.eps = kind, tuple(betas), eps
+        self.m = self.v = 0.0
+        self.t = 0
+
+    def __call__(self, g: float, lr: float) -> float:
+        if self.kind == "sgd":
+            return lr * g
+        if self.kind == "sign":
+            return lr * (1.0 if g > 0 else -1.0 if g < 0 else 0.0)
+        b1, b2 = self.betas
+        self.t += 1
+        self.m = b1 * self.m + (1 - b1) * g
+        self.v = b2 * self.v + (1 - b2) * g * g
+        m_hat = self.m / (1 - b1 ** self.t)
+        v_hat = self.v / (1 - b2 ** self.t)
+        return lr * m_hat / (math.sqrt(v_hat) + self.eps)
+
+    def state_dict(self) -> dict:
+        return {"m": self.m, "v": self.v, "t": self.t}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.m, self.v, self.t = float(state["m"]), float(state["v"]), int(state["t"])
+
+
 class Learned(AlphaStrategy):
-    """Ours-LB: alpha <- clip(alpha - eta_t * dF/dalpha, low, high), with dF/dalpha the
+    """Ours-LB: alpha <- clip(alpha - step(dF/dalpha), low, high), with dF/dalpha the
     hypergradient of the bi-level problem (engine/hypergrad.py, engine/bilevel.py), once per
-    epoch after the inner loop (`update_every = 0`) or every N training steps.
+    epoch after the inner loop (`update_every = 0`) or every N training steps; the step is
+    `alpha.optimizer`'s (AlphaStep) with learning rate
     eta_t = lr * lr_decay ** floor((t - 1) / lr_decay_every)."""
     name = "learned"
 
@@ -80,6 +116,7 @@ class Learned(AlphaStrategy):
         super().__init__(cfg, epochs)
         self.alpha = float(cfg.initial)
         self.updates = 0
+        self.step = AlphaStep(cfg.optimizer, cfg.betas)
         self._compute = None  # set on first use: needs the run's model and data
 
     def value(self, t: int) -> float:
@@ -91,7 +128,7 @@ class Learned(AlphaStrategy):
 
     def apply(self, hypergradient: float, t: int) -> float:
         lo, hi = self.cfg.clip
-        self.alpha = min(hi, max(lo, self.alpha - self.lr_at(t) * hypergradient))
+        self.alpha = min(hi, max(lo, self.alpha - self.step(hypergradient, self.lr_at(t))))
         self.updates += 1
         return self.alpha
 
@@ -103,10 +140,9 @@ class Learned(AlphaStrategy):
         before = self.alpha
         info = self._compute(before, t, step)
         self.apply(info["hypergradient"], t)
-        return {"alpha": self.alpha, "previous": before, "hypergradient": info["hypergradient"],
-                "method": self.cfg.hypergradient, "seconds": round(info["seconds"], 4),
-                "lr_alpha": self.lr_at(t), "hvps": info["hvps"], "terms_used": info["terms_used"],
-                "params": info["params"], "step": step}
+        return {**info, "alpha": self.alpha, "previous": before, "method": self.cfg.hypergradient,
+                "seconds": round(info["seconds"], 4), "optimizer": self.cfg.optimizer,
+                "lr_alpha": self.lr_at(t), "step": step}
 
     def end_epoch(self, t: int, ctx=None) -> dict | None:
         if self.cfg.update_every or ctx is None:
@@ -120,11 +156,13 @@ class Learned(AlphaStrategy):
         return self._update(t, step, ctx)
 
     def state_dict(self) -> dict:
-        return {"alpha": self.alpha, "updates": self.updates}
+        return {"alpha": self.alpha, "updates": self.updates, "optimizer": self.step.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.alpha = float(state["alpha"])
         self.updates = int(state["updates"])
+        if "optimizer" in state:
+            self.step.load_state_dict(state["optimizer"])
 
 
 STRATEGIES: dict[str, type[AlphaStrategy]] = {

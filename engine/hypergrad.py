@@ -10,35 +10,54 @@ H^-1 g_val is approximated with Hessian-vector products, never a materialised He
 (H ~ I, first order), and `official`, the released code's heuristic (mean of one parameter
 tensor's entries of H g_cls, no inverse, no b), kept to reproduce its numbers.
 
+The solvers (engine/krylov.py) take their scale from H and say how they did (`HyperResult`).
+`cg` with automatic damping runs Lanczos from g_val and solves the projected system: the Ritz
+values show whether H is positive definite on the Krylov space; where it is not, the damping is
+lambda = REL_DAMPING * |theta|_max - theta_min (where it is, no damping and no bias); the result
+is the CG iterate on H + lambda I, with its residual, and never one whose relative residual
+exceeds 1 (fallback: g_val / |theta|_max). With a given damping, CG runs on H + lambda I and
+raises lambda (Levenberg-Marquardt) when it meets non-positive curvature. `neumann` steps by
+1 / lambda_max (a Lanczos estimate).
+
 Everything here works on closures of a tuple of parameter tensors, so the same code serves the
 trainer (closures over `torch.func.functional_call`) and small problems solved exactly in tests.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Sequence
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 
 import torch
+
+from engine.krylov import (CG_RESTARTS, NEUMANN_STEP, REL_DAMPING, SPECTRUM_ITERS, Spectrum, _dot,  # noqa: F401
+                           _norm, _scale, damped_cg, lanczos, lanczos_cg, lanczos_start, neumann_inverse)
 
 Params = tuple[torch.Tensor, ...]
 TrainLosses = Callable[[Params], tuple[torch.Tensor, torch.Tensor]]  # params -> (L_CLS^tr, L_MM^tr)
 ValLoss = Callable[[Params], torch.Tensor]                            # params -> L_CLS^val
+Vec = list[torch.Tensor]
+
+NAN = float("nan")
 
 
 @dataclass
 class HyperResult:
-    value: float          # dF/dalpha (for official: the released code's quantity)
-    hvps: int             # Hessian-vector products used
-    residual: float       # relative residual ||(H + damping I) v - g_val|| / ||g_val|| (nan if not computed)
-    terms: int = 0        # Neumann terms summed (fewer than asked when the series diverged)
+    value: float                     # dF/dalpha (for official: the released code's quantity)
+    hvps: int                        # all Hessian-vector products (spectrum, solver, residual)
+    residual: float                  # ||(H + damping I) v - g_val|| / ||g_val|| of the v used (nan: identity, official)
+    terms: int = 0                   # Neumann terms summed / CG iterations of the last attempt
+    damping: float = NAN             # lambda of the system solved (neumann: 0)
+    step: float = NAN                # Neumann step
+    negative_curvature: bool = False  # CG met p^T (H + lambda I) p <= 0, or the estimate found lambda_min < 0
+    fallback: str | None = None      # "identity": v = g_val / lambda_max replaced CG's iterate
+    lambda_max: float = NAN          # estimates (Ritz values); nan where not computed
+    lambda_min: float = NAN          # (cg: also the lowest curvature p^T H p / p^T p it met)
 
-
-def _dot(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
-    return sum((x * y).sum() for x, y in zip(a, b))
-
-
-def _axpy(alpha: float | torch.Tensor, x: Sequence[torch.Tensor], y: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    return [alpha * xi + yi for xi, yi in zip(x, y)]
+    def as_dict(self) -> dict:
+        """The fields as JSON-safe Python scalars; non-finite floats become None."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
 
 
 class HessianOperator:
@@ -90,74 +109,78 @@ class HessianOperator:
         return [h.detach() for h in hv]
 
 
-def neumann_inverse(hvp: Callable, g: list[torch.Tensor], terms: int, step: float) -> tuple[list[torch.Tensor], int]:
-    """v = step * sum_{j=0..terms} (I - step H)^j g: `terms` products. The series converges
-    only while step < 2 / lambda_max(H); a term larger than the one before it means it is
-    diverging, and the sum stops there (the terms used are returned)."""
-    p = [x.clone() for x in g]
-    v = [x.clone() for x in g]
-    norm = float(_dot(p, p))
-    used = 0
-    for _ in range(terms):
-        hp = hvp(p)
-        nxt = [pi - step * hi for pi, hi in zip(p, hp)]
-        nxt_norm = float(_dot(nxt, nxt))
-        if nxt_norm > norm:
-            break
-        p, norm, used = nxt, nxt_norm, used + 1
-        v = [vi + pi for vi, pi in zip(v, p)]
-    return [step * vi for vi in v], used
-
-
-def cg_inverse(hvp: Callable, g: list[torch.Tensor], iterations: int, damping: float,
-               tol: float = 1e-12) -> list[torch.Tensor]:
-    """Conjugate gradient on (H + damping I) v = g, at most `iterations` products."""
-    x = [torch.zeros_like(t) for t in g]
-    r = [t.clone() for t in g]
-    p = [t.clone() for t in g]
-    rs = _dot(r, r)
-    g_norm2 = rs
-    for _ in range(iterations):
-        if rs <= tol * g_norm2:
-            break
-        ap = _axpy(damping, p, hvp(p))
-        denom = _dot(p, ap)
-        if denom <= 0:  # not positive definite along p: stop with what we have
-            break
-        step = rs / denom
-        x = _axpy(step, p, x)
-        r = _axpy(-step, ap, r)
-        rs_new = _dot(r, r)
-        p = _axpy(rs_new / rs, p, r)
-        rs = rs_new
-    return x
-
-
 def hypergradient(method: str, train_losses: TrainLosses, val_loss: ValLoss | None, params: Params,
-                  alpha: float, *, terms: int = 5, step: float = 1e-2, damping: float = 0.0,
-                  hvp_mode: str = "double_backward", check_residual: bool = False) -> HyperResult:
-    """dF/dalpha by `method` (neumann, cg, identity, official) at `params`."""
+                  alpha: float, *, terms: int = 5, step: float | None = None, damping: float | None = None,
+                  hvp_mode: str = "double_backward", check_residual: bool = False,
+                  spectrum_iters: int = SPECTRUM_ITERS, rel_damping: float = REL_DAMPING,
+                  restarts: int = CG_RESTARTS) -> HyperResult:
+    """dF/dalpha by `method` (neumann, cg, identity, official) at `params`. `terms`: Neumann
+    terms or CG iterations per attempt; `step=None`: NEUMANN_STEP / lambda_max; `damping` (cg
+    only) None: chosen from the spectrum (`damped_cg`), a number: the starting damping. The
+    spectrum estimate (`spectrum_iters` products) runs only where needed. Residuals are always
+    computed for cg and neumann (`check_residual` is kept for old callers and changes nothing)."""
     H = HessianOperator(train_losses, params, alpha, hvp_mode)
     if method == "official":
         # The released code: hvp = H(L_tr) g_cls on the same batch, the "hypergradient" is the
         # mean of the entries of the first parameter tensor's part of it.
         hv = H(H.g_cls)
-        return HyperResult(float(hv[0].mean()), H.count, float("nan"))
+        return HyperResult(float(hv[0].mean()), H.count, NAN)
     leaves = tuple(p.detach().requires_grad_(True) for p in params)
     g_val = torch.autograd.grad(val_loss(leaves), leaves, allow_unused=True)
     g_val = [torch.zeros_like(p) if g is None else g.detach() for g, p in zip(g_val, leaves)]
-    used = 0
     if method == "identity":
-        v = g_val
-    elif method == "neumann":
-        v, used = neumann_inverse(H, g_val, terms, step)
-    elif method == "cg":
-        v = cg_inverse(H, g_val, terms, damping)
-    else:
+        return HyperResult(float(-_dot(g_val, H.b)), 0, NAN)
+    if method not in ("neumann", "cg"):
         raise ValueError(f"unknown hypergradient method {method!r}")
-    residual = float("nan")
-    if check_residual:
-        hv = _axpy(damping, v, H(v))
-        num = sum(((a - b) ** 2).sum() for a, b in zip(hv, g_val)) ** 0.5
-        residual = float(num / max(float(_dot(g_val, g_val)) ** 0.5, 1e-30))
-    return HyperResult(float(-_dot(v, H.b)), H.count, residual, used)
+    # The solvers run on one flat vector: a few large tensor operations per step instead of a
+    # few per parameter tensor (the products themselves are unchanged).
+    H, g_val, b = _Flat(params).wrap(H, g_val, H.b)
+    cache: list[Spectrum] = []
+
+    def spectrum() -> Spectrum:
+        if not cache:
+            cache.append(lanczos(H, lanczos_start(g_val), spectrum_iters))
+        return cache[0]
+
+    if method == "neumann":
+        if step is None:
+            step = NEUMANN_STEP / spectrum().scale
+        v, used, res = neumann_inverse(H, g_val, terms, step)
+        info = {"residual": res, "terms": used, "damping": 0.0, "step": float(step),
+                "negative_curvature": bool(cache and cache[0].lambda_min < 0)}
+    elif damping is None:
+        v, info = lanczos_cg(H, g_val, terms, rel_damping)
+        return HyperResult(float(-_dot(v, b)), H.count, **info)
+    else:
+        v, info = damped_cg(H, g_val, terms, damping, spectrum, rel_damping, restarts)
+    est = cache[0] if cache else Spectrum(NAN, NAN, 0)
+    info.setdefault("lambda_min", est.lambda_min)
+    return HyperResult(float(-_dot(v, b)), H.count, lambda_max=est.lambda_max, **info)
+
+
+class _Flat:
+    """Parameter-shaped lists of tensors as one flat vector (a list of one tensor) and back."""
+
+    def __init__(self, params: Params):
+        self.shapes = [p.shape for p in params]
+        self.sizes = [p.numel() for p in params]
+
+    def cat(self, xs: Sequence[torch.Tensor]) -> Vec:
+        return [torch.cat([x.reshape(-1) for x in xs])]
+
+    def split(self, v: Sequence[torch.Tensor]) -> Vec:
+        return [x.view(s) for x, s in zip(v[0].split(self.sizes), self.shapes)]
+
+    def wrap(self, H: "HessianOperator", g: Sequence[torch.Tensor], b: Sequence[torch.Tensor]):
+        """(flat operator with H's product count, flat g, flat b)."""
+        flat = self
+
+        class FlatOperator:
+            @property
+            def count(self) -> int:
+                return H.count
+
+            def __call__(self, v: Sequence[torch.Tensor]) -> Vec:
+                return flat.cat(H(flat.split(v)))
+
+        return FlatOperator(), self.cat(g), self.cat(b)

@@ -1,7 +1,7 @@
 """The recipe schema: every section and key of a recipe as frozen dataclasses, with the
 validation metadata of each key (choices, range, doc). Standard library only.
 
-What a method is (its name, keys, fusions) lives in engine/methods/registry.py; this module
+What a method is (its name, keys, fusions) lives in engine/method_registry.py; this module
 takes the names from there."""
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ DISK_DATASETS = ("cremad", "kinetics_sounds", "vggsound", "sarcasm", "twitter201
 ENCODER_KINDS = ("mlp", "cnn", "resnet18", "resnet50", "minilm", "bert", "clip_image", "clip_text",
                  "text_bow")
 FUSIONS = tuple(fusion_table)
-METHODS = method_names  # the registry's names (engine/methods/registry.py)
+METHODS = method_names  # the registry's names (engine/method_registry.py)
 
 
 
@@ -109,24 +109,37 @@ class AlphaConfig:
     value: float = spec(0.5, lo=0.0, hi=1.0, doc="constant alpha, or p of stepwise h(p)")
     coefficients: tuple[float, ...] = spec((1.5e-4, -6.5e-3, 3.2e-2, 1.0),
                                            doc="polynomial a, b, c, d of a t^3 + b t^2 + c t + d")
-    # the learned strategy (bi-level; engine/hypergrad.py)
-    hypergradient: str = spec("neumann", choices=("neumann", "cg", "identity", "official"))
+    # the learned strategy (bi-level; engine/hypergrad.py, engine/bilevel.py)
+    hypergradient: str = spec("cg", choices=("cg", "neumann", "identity", "official"),
+                              doc="how H^-1 g_val is approximated")
     initial: float = spec(0.5, lo=0.0, hi=1.0, doc="alpha before the first update")
-    lr: float = spec(0.5, lo=0.0, doc="eta_alpha")
+    optimizer: str = spec("adam", choices=("adam", "sign", "sgd"),
+                          doc="the step on alpha: adam or sign (lr in units of alpha per update, whatever "
+                              "the hypergradient's scale), sgd (alpha - lr * dF/dalpha, the released code's)")
+    lr: float = spec(0.05, lo=0.0, doc="eta_alpha: for adam and sign, alpha's change per update")
+    betas: tuple[float, ...] = spec((0.5, 0.9), lo=0.0, hi=1.0,
+                                    doc="adam: decay of the hypergradient's first and second moments (short "
+                                        "memory: a run makes tens of updates)")
     lr_decay: float = spec(1.0, lo=0.0, hi=1.0, lo_open=True, doc="eta_alpha times this every lr_decay_every epochs")
     lr_decay_every: int = spec(0, lo=0, doc="epochs between decays; 0 = never")
     clip: tuple[float, ...] = spec((0.0, 1.0), lo=0.0, hi=1.0, doc="[low, high] bounds of alpha")
-    terms: int = spec(5, lo=0, doc="Neumann terms or CG iterations (Hessian-vector products)")
-    neumann_step: float = spec(0.01, lo=0.0, lo_open=True, doc="eta of the Neumann series")
-    damping: float = spec(0.01, lo=0.0, doc="lambda of CG's (H + lambda I) v = g")
+    terms: int = spec(0, lo=0, doc="CG iterations or Neumann terms (Hessian-vector products); 0 = the "
+                                   "solver's default: cg 20, neumann 200")
+    neumann_step: float = spec(0.0, lo=0.0,
+                               doc="eta of the Neumann series; 0 = 1 / lambda_max, estimated by Lanczos")
+    damping: float = spec(0.0, lo=0.0,
+                          doc="lambda of CG's (H + lambda I) v = g; 0 = chosen from the spectrum (Lanczos), "
+                              "raised on negative curvature")
     hvp: str = spec("double_backward", choices=("double_backward", "forward_over_reverse"))
     params: str = spec("last", choices=("all", "last"),
                        doc="parameters the hypergradient spans: all, or the last layer of each encoder, "
                            "the projection heads and the classifier")
     update_every: int = spec(0, lo=0, doc="0: once per epoch (Algorithm 1); N: every N training steps")
     batch_size: int = spec(0, lo=0, doc="samples per hypergradient batch; 0 = data.batch_size")
-    val_batches: int = spec(1, lo=1, doc="validation batches of the outer loss L_CLS^val")
-    train_batches: int = spec(1, lo=1, doc="training batches of H and b")
+    val_batches: int = spec(1, lo=1, doc="validation batches of the outer loss L_CLS^val, per estimate")
+    train_batches: int = spec(1, lo=1, doc="training batches of H and b, per estimate")
+    estimates: int = spec(2, lo=1, doc="independent (training, validation) draws per update: the "
+                                       "hypergradient is their mean, their spread is reported")
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,9 @@ class TensorBoardSink:
         elif ev.type == "alpha_updated":
             w.add_scalar("train/hypergradient", ev["hypergradient"], ev["epoch"])
             w.add_scalar("train/alpha_epoch", ev["alpha"], ev["epoch"])
+            for key in ("spread", "residual", "damping", "negative_curvature", "fallbacks"):
+                if isinstance(ev.get(key), (bool, int, float)):  # how the solver did (engine/hypergrad.py)
+                    w.add_scalar(f"train/hypergradient_{key}", float(ev[key]), ev["epoch"])
         elif ev.type == "run_finished":
             if ev["status"] == "ok" and ev.get("best"):
                 self.write_hparams(ev["best"])

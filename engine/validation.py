@@ -151,6 +151,8 @@ def _cross_checks(r: Recipe, problems: list[str]) -> None:
         problems.append(f"alpha.clip: expected [low, high] with low <= high, found {list(a.clip)!r}")
     elif a.strategy == "learned" and not a.clip[0] <= a.initial <= a.clip[1]:
         problems.append(f"alpha.initial: expected a value within alpha.clip {list(a.clip)!r}, found {a.initial!r}")
+    if len(a.betas) != 2 or a.betas[0] >= 1 or a.betas[1] >= 1:
+        problems.append(f"alpha.betas: expected [beta1, beta2], each in [0, 1), found {list(a.betas)!r}")
     if r.alpha.strategy == "polynomial" and len(r.alpha.coefficients) != 4:
         problems.append(f"alpha.coefficients: expected 4 numbers (a, b, c, d), found {len(r.alpha.coefficients)}")
 

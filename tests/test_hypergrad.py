@@ -127,7 +127,8 @@ def test_official_is_the_mean_of_the_first_tensor_of_H_times_grad_cls() -> None:
 
 def learned(**kw):
     base = dict(strategy="learned", initial=0.5, lr=0.1, lr_decay=0.5, lr_decay_every=2, clip=(0.05, 0.95),
-                update_every=0, hypergradient="neumann", value=0.5, coefficients=())
+                update_every=0, hypergradient="neumann", value=0.5, coefficients=(), optimizer="sgd",
+                betas=(0.5, 0.9))
     return build_strategy(types.SimpleNamespace(**{**base, **kw}), 10)
 
 
@@ -196,13 +197,17 @@ def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajecto
 
     from conftest import events_of, only_run_dir, run_engine
 
-    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "train.epochs=3",
-            "data.batch_size=8", "train.log_every=1"]
+    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "alpha.terms=5",
+            "alpha.neumann_step=0.01", "alpha.estimates=1", "train.epochs=3", "data.batch_size=8",
+            "train.log_every=1"]
     full = run_engine([*args, "--runs-dir", str(tmp_path / "full")], tmp_path)
     assert full.returncode == 0, full.stderr
     ups = [e for e in events_of(full.stdout) if e["type"] == "alpha_updated"]
     assert [u["epoch"] for u in ups] == [1, 2, 3]
     assert all(u["method"] == "neumann" and u["seconds"] >= 0 and u["hvps"] == 5 for u in ups)
+    # how the solver did: the series' own residual, no damping, one estimate (no spread)
+    assert all(0 <= u["residual"] and u["damping"] == 0 and u["spread"] == 0 and u["estimates"] == 1
+               and u["optimizer"] == "adam" for u in ups)
     steps = [e for e in events_of(full.stdout) if e["type"] == "step"]
     # alpha is fixed within an epoch and moves between epochs by the update
     assert {s["alpha"] for s in steps if s["epoch"] == 2} == {ups[0]["alpha"]}
