@@ -24,14 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LEARNED = ["alpha.strategy=learned"]
 CONFIGS = {
     "heuristic": ["alpha.strategy=heuristic"],
-    "neumann 5, last layers": LEARNED + ["alpha.hypergradient=neumann", "alpha.terms=5", "alpha.params=last"],
-    "neumann 5, all params": LEARNED + ["alpha.hypergradient=neumann", "alpha.terms=5", "alpha.params=all"],
-    "neumann 5, all, fwd-over-rev": LEARNED + ["alpha.hypergradient=neumann", "alpha.terms=5", "alpha.params=all",
-                                               "alpha.hvp=forward_over_reverse"],
-    "cg 5, last layers": LEARNED + ["alpha.hypergradient=cg", "alpha.terms=5", "alpha.params=last"],
-    "identity, last layers": LEARNED + ["alpha.hypergradient=identity", "alpha.params=last"],
-    "official": LEARNED + ["alpha.hypergradient=official", "alpha.params=all", "alpha.initial=0.95",
-                           "alpha.lr=1e-4", "alpha.clip=[0.05,0.95]", "alpha.batch_size=8"],
+    "learned default (cg)": LEARNED,
+    "cg, 1 estimate": LEARNED + ["alpha.estimates=1"],
+    "neumann (200 terms)": LEARNED + ["alpha.hypergradient=neumann"],
+    "identity": LEARNED + ["alpha.hypergradient=identity"],
+    "cg, all params": LEARNED + ["alpha.params=all"],
+    "cg, fwd-over-rev": LEARNED + ["alpha.hvp=forward_over_reverse"],
+    "official": LEARNED + ["alpha.hypergradient=official", "alpha.optimizer=sgd", "alpha.params=all",
+                           "alpha.initial=0.95", "alpha.lr=1e-4", "alpha.clip=[0.05,0.95]", "alpha.batch_size=8"],
 }
 
 

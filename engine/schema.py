@@ -116,7 +116,7 @@ class AlphaConfig:
     optimizer: str = spec("adam", choices=("adam", "sign", "sgd"),
                           doc="the step on alpha: adam or sign (lr in units of alpha per update, whatever "
                               "the hypergradient's scale), sgd (alpha - lr * dF/dalpha, the released code's)")
-    lr: float = spec(0.05, lo=0.0, doc="eta_alpha: for adam and sign, alpha's change per update")
+    lr: float = spec(0.1, lo=0.0, doc="eta_alpha: for adam and sign, alpha's change per update")
     betas: tuple[float, ...] = spec((0.5, 0.9), lo=0.0, hi=1.0,
                                     doc="adam: decay of the hypergradient's first and second moments (short "
                                         "memory: a run makes tens of updates)")

@@ -239,3 +239,51 @@ def test_update_every_n_steps(tmp_path, tiny_mfeat) -> None:
     assert res.returncode == 0, res.stderr
     ups = [e for e in events_of(res.stdout) if e["type"] == "alpha_updated"]
     assert [u["step"] for u in ups] == [10, 20, 30, 40]  # 22 steps an epoch, 2 epochs
+
+
+# ----------------------------------------------------------------------------- the step on alpha
+
+def test_adam_step_is_scale_free_and_moves_lr_per_update_on_a_steady_sign() -> None:
+    """The same hypergradients at 1e-5 and at 1 times their size move alpha alike; a steady sign
+    moves it by lr each update, against the hypergradient's sign."""
+    grads = [0.3, 0.25, 0.4, 0.1, 0.35]
+    runs = []
+    for scale in (1.0, 1e-5):
+        s = learned(optimizer="adam", lr=0.05, lr_decay=1.0, lr_decay_every=0, clip=(0.0, 1.0))
+        runs.append([s.apply(g * scale, 1) for g in grads])
+    assert runs[0] == pytest.approx(runs[1], rel=1e-9, abs=1e-12)
+    assert runs[0][0] == pytest.approx(0.45, abs=1e-12)          # first step: exactly lr
+    steps = [a - b for a, b in zip([0.5, *runs[0][:-1]], runs[0])]
+    assert all(0.02 < d < 0.06 for d in steps)                   # down, about lr each
+    # the raw step of the released code scales with the hypergradient
+    sgd = [learned(optimizer="sgd", lr=0.1, lr_decay=1.0).apply(0.3 * scale, 1) for scale in (1.0, 1e-5)]
+    assert sgd[0] == pytest.approx(0.47) and sgd[1] == pytest.approx(0.5 - 3e-7)
+
+
+def test_sign_step_and_the_adam_state_survive_a_checkpoint() -> None:
+    s = learned(optimizer="sign", lr=0.05, lr_decay=1.0)
+    assert s.apply(-7.0, 1) == pytest.approx(0.55) and s.apply(1e-9, 1) == pytest.approx(0.5)
+    a = learned(optimizer="adam", lr=0.05, lr_decay=1.0)
+    for g in (0.3, -0.1, 0.2):
+        a.apply(g, 1)
+    b = learned(optimizer="adam", lr=0.05, lr_decay=1.0)
+    b.load_state_dict(json.loads(json.dumps(a.state_dict())))
+    assert [a.apply(g, 2) for g in (0.05, -0.4)] == [b.apply(g, 2) for g in (0.05, -0.4)]
+
+
+def test_default_learned_alpha_moves_against_the_hypergradient_on_mfeat(tmp_path, tiny_mfeat) -> None:
+    """With the defaults (cg, Adam, lr 0.1), every update moves alpha by about lr, the first by
+    exactly lr against the sign of dF/dalpha, and the solver's report is in each event."""
+    from conftest import events_of, run_engine
+
+    res = run_engine([str(tiny_mfeat), "alpha.strategy=learned", "train.epochs=3", "--runs-dir", str(tmp_path / "r")],
+                     tmp_path)
+    assert res.returncode == 0, res.stderr
+    ups = [e for e in events_of(res.stdout) if e["type"] == "alpha_updated"]
+    assert len(ups) == 3 and all(u["method"] == "cg" and u["optimizer"] == "adam" for u in ups)
+    first = ups[0]
+    assert abs(first["alpha"] - first["previous"]) == pytest.approx(0.1, abs=1e-9)
+    assert (first["alpha"] - first["previous"]) * first["hypergradient"] < 0
+    assert all(abs(u["alpha"] - u["previous"]) <= 2 * 0.1 for u in ups)  # Adam: |m| / sqrt(v) < 1.6 here
+    assert all(u["estimates"] == 2 and u["spread"] >= 0 and 0 <= u["residual"] <= 1 and u["damping"] >= 0
+               and isinstance(u["negative_curvature"], bool) and u["hvps"] > 0 for u in ups)
