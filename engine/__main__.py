@@ -1,4 +1,8 @@
 """`python -m engine RECIPE [key=value ...]`: one training run, events as JSON Lines on stdout."""
-from engine.run import main
+try:
+    from engine.run import main
 
-raise SystemExit(main())
+    code = main()
+except KeyboardInterrupt:  # a Ctrl-C before main installed its handlers: nothing was started
+    code = 130
+raise SystemExit(code)

@@ -36,10 +36,34 @@ def load_predictions(run_dir: Path) -> dict[str, np.ndarray]:
                 else "the run did not reach its test (or predates predictions.npz)")
         raise UserError(f"{path} is missing: {hint}")
     try:
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError) as e:
-        raise UserError(f"{path} is not readable ({e})") from None
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except Exception as e:  # an untrusted file: zip, npy and pickle errors alike are the user's to fix
+        raise UserError(f"{path} is not readable ({type(e).__name__}: {e})") from None
+    problem = predictions_problem(data)
+    if problem:
+        raise UserError(f"{path}: {problem} (expected index and label: n integers; fused: n x classes "
+                        f"probabilities; modalities: names)")
+    return data
+
+
+def predictions_problem(z: dict) -> str | None:
+    """What is wrong with the arrays of a predictions.npz, or None."""
+    missing = [k for k in ("index", "label", "fused", "modalities") if k not in z]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    index, label, fused = z["index"], z["label"], z["fused"]
+    n = len(label) if label.ndim == 1 else -1
+    if index.ndim != 1 or label.ndim != 1 or index.dtype.kind not in "iu" or label.dtype.kind not in "iu" \
+            or len(index) != n or n < 1:
+        return "index and label are not two lists of integers of one length"
+    if fused.ndim != 2 or fused.shape[0] != n or fused.shape[1] < 2 or fused.dtype.kind != "f":
+        return f"fused is not a {n} x classes array of probabilities"
+    if not np.isfinite(fused).all() or label.min() < 0 or label.max() >= fused.shape[1]:
+        return "fused holds values that are not finite, or a label is not a class"
+    if z["modalities"].ndim != 1 or z["modalities"].dtype.kind != "U":
+        return "modalities is not a list of names"
+    return None
 
 
 def combine(probs: list[np.ndarray], rule: str = "mean") -> np.ndarray:

@@ -119,12 +119,11 @@ class Evaluator:
         class probabilities of the fused prediction and of each modality's part (logits in
         `parts`); what `lfm ensemble` combines across runs."""
         path = self.run_dir / layout.PREDICTIONS
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, index=np.asarray(self.ctx.data.test.indices, dtype=np.int64),
-                            label=labels.numpy(), fused=probs.numpy().astype(np.float32),
-                            modalities=np.array(list(parts)),
-                            **{f"part_{m}": v.softmax(1).numpy().astype(np.float32) for m, v in parts.items()})
-        tmp.replace(path)
+        with layout.atomic_open(path) as fh:
+            np.savez_compressed(fh, index=np.asarray(self.ctx.data.test.indices, dtype=np.int64),
+                                label=labels.numpy(), fused=probs.numpy().astype(np.float32),
+                                modalities=np.array(list(parts)),
+                                **{f"part_{m}": v.softmax(1).numpy().astype(np.float32) for m, v in parts.items()})
         return path
 
     def rank_check(self, alpha: float) -> dict:

@@ -4,7 +4,9 @@ Standard library only: the UI imports this module without torch.
 
 Every event carries `v` (protocol major version), `type`, `seq` (0, 1, 2, ... within one engine
 process) and `time` (Unix seconds). A reader ignores unknown types, treats non-JSON lines as log
-text, and refuses an event whose major version is newer than its own.
+text, and refuses an event whose major version is newer than its own. A stream is untrusted
+input: an event of a known type whose required fields are missing or of the wrong type
+(`check`) is never handed on as an event, but as a line of text saying what is wrong with it.
 """
 from __future__ import annotations
 
@@ -28,6 +30,57 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 FINISH_STATUSES = ("ok", "cancelled", "failed")
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _opt(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+def _table(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """A JSON object of text keys to values passing `check`."""
+    return lambda v: isinstance(v, dict) and all(isinstance(k, str) and check(x) for k, x in v.items())
+
+
+_metrics = _table(_opt(_num))
+
+# Event type -> field -> the check its value must pass (the fields a client reads).
+FIELD_TYPES: dict[str, dict[str, Callable[[Any], bool]]] = {
+    "run_started": {"run_id": _str, "recipe": _table(lambda v: True), "recipe_name": _str, "dataset": _str,
+                    "modalities": lambda v: isinstance(v, list) and all(map(_str, v)), "run_dir": _str,
+                    "epochs": _int, "steps_per_epoch": _int, "resumed_from": _opt(_table(lambda v: True))},
+    "step": {"epoch": _int, "step": _int, "global_step": _int, "losses": _table(_num), "alpha": _num,
+             "lr": _num, "samples_per_s": _num},
+    "eval": {"split": _str, "epoch": _int, "loss": _num, "fused": _metrics, "modalities": _table(_metrics),
+             "gap": _opt(_num), "modality_gap": _opt(_num)},
+    "alpha_updated": {"epoch": _int, "alpha": _num, "hypergradient": _num, "method": _str, "seconds": _num},
+    "checkpoint": {"path": _str, "epoch": _int, "step": _int, "best": lambda v: isinstance(v, bool)},
+    "log": {"level": _str, "message": _str},
+    "run_finished": {"status": lambda v: v in FINISH_STATUSES, "best": _opt(_metrics), "test": _opt(_metrics),
+                     "error": _opt(_str), "traceback": _opt(_str)},
+}
+
+
+def check(type_: str, data: dict) -> str | None:
+    """What is wrong with an event of a known type (a missing field, a value of the wrong
+    type), or None. Unknown types pass: readers skip them."""
+    fields = FIELD_TYPES.get(type_, {})
+    missing = [f for f in EVENT_FIELDS.get(type_, ()) if f not in data]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    bad = [f for f, ok in fields.items() if not ok(data[f])]
+    return f"wrong type of {', '.join(bad)}" if bad else None
 
 
 class ProtocolError(Exception):
@@ -83,7 +136,7 @@ def parse_line(line: str) -> Event | LogLine | None:
     if not isinstance(obj, dict) or "type" not in obj or "v" not in obj:
         return LogLine(text)
     v = obj.pop("v")
-    if not isinstance(v, int):
+    if not isinstance(v, int) or isinstance(v, bool):
         return LogLine(text)
     if v > PROTOCOL_VERSION:
         raise ProtocolError(
@@ -92,14 +145,19 @@ def parse_line(line: str) -> Event | LogLine | None:
     type_ = str(obj.pop("type"))
     seq = obj.pop("seq", -1)
     t = obj.pop("time", 0.0)
-    return Event(type_, obj, seq=seq if isinstance(seq, int) else -1,
-                 time=t if isinstance(t, (int, float)) else 0.0, v=v)
+    problem = check(type_, obj)
+    if problem:
+        return LogLine(f"(a malformed {type_[:40]} event, {problem}: {text[:200]})", "stderr")
+    return Event(type_, obj, seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else -1,
+                 time=t if _num(t) else 0.0, v=v)
 
 
 def read_events(path: str) -> list[Event]:
-    """Every event of an events.jsonl file, skipping non-event lines."""
+    """Every event of an events.jsonl file, skipping lines that are not well-formed events
+    (bytes that are not UTF-8 read as replacement characters). Raises OSError for a file that
+    cannot be read and ProtocolError for a stream of a newer protocol."""
     out = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             item = parse_line(line)
             if isinstance(item, Event):

@@ -9,12 +9,20 @@ here is untrusted: a damaged one reads as absent, never as an exception.
         summary.json  status, best, test metrics   predictions.npz  test-split probabilities
         tb/           TensorBoard                  checkpoints/last.pt, best.pt
     <sweep>/sweep.json, base-recipe.toml, [<grid point>/]seed-<s>/   a sweep or a seed series
+
+Writes are whole or nothing (`atomic_open`: a temporary file moved into place), and a folder is
+locked while a process writes to it (`FolderLock`: `.lock`, its holder named in `.lock.owner`).
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
 import time
 from pathlib import Path
+
+from engine import faults
 
 RECIPE = "recipe.toml"
 SPLITS = "splits.json"
@@ -27,6 +35,8 @@ CHECKPOINTS = "checkpoints"
 LAST, BEST = "last.pt", "best.pt"
 SWEEP_PLAN = "sweep.json"
 SWEEP_RECIPE = "base-recipe.toml"
+LOCK, LOCK_OWNER = ".lock", ".lock.owner"
+NAME_MAX = 80  # characters of a recipe name, which names folders (engine/validation.py)
 
 
 def checkpoint(run_dir: Path, name: str = LAST) -> Path:
@@ -36,6 +46,8 @@ def checkpoint(run_dir: Path, name: str = LAST) -> Path:
 def new_run_dir(runs_dir: Path, name: str, seed: int) -> Path:
     """A new, empty `runs_dir/<name>/<stamp>-<seed>` (a suffix where that exists already)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise ValueError(f"{name!r} cannot name a folder inside {runs_dir}")
     base = Path(runs_dir) / name
     for n in range(1000):
         path = base / (f"{stamp}-{seed}" if n == 0 else f"{stamp}-{seed}-{n}")
@@ -45,6 +57,32 @@ def new_run_dir(runs_dir: Path, name: str, seed: int) -> Path:
         except FileExistsError:
             continue
     raise FileExistsError(f"{base}: could not create a new run folder")
+
+
+def create_run_folder(path: Path | None, runs_dir: Path, name: str, seed: int,
+                      files: dict[str, str]) -> tuple[Path, "FolderLock"]:
+    """A new run folder, locked, holding `files` (name -> text): `path` (new or empty) or a new
+    folder under `runs_dir/<name>`. If a file cannot be written (a full disk), the folder is
+    left as it was found (removed if it was made here) and the error raised."""
+    made = path is None or not Path(path).exists()
+    if path is None:
+        path = new_run_dir(runs_dir, name, seed)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(path).acquire()
+    try:
+        for fname, text in files.items():
+            write_atomic(path / fname, text)
+    except BaseException:
+        lock.release()
+        for f in [*files, LOCK, LOCK_OWNER]:
+            with contextlib.suppress(OSError):
+                (path / f).unlink()
+        if made:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+    return path, lock
 
 
 def is_run(path: Path) -> bool:
@@ -123,3 +161,155 @@ def finished_runs_by_seed(folder: Path) -> dict[int, list[Path]]:
         if s and s.get("status") == "ok" and isinstance(s.get("seed"), int) and not isinstance(s["seed"], bool):
             out.setdefault(s["seed"], []).append(run)
     return out
+
+
+# ---------------------------------------------------------------------- writing
+
+def temporary(path: Path) -> Path:
+    """Where `path` is written before it is moved into place (removed if the write fails)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path):
+    """A binary file to write `path` through: the content lands in a temporary file beside it,
+    flushed to disk, then replaces `path` in one step. If anything fails (a full disk, a
+    signal), the temporary file is removed and `path` keeps what it held. Test hooks:
+    engine/faults.py."""
+    path = Path(path)
+    faults.begin(path)
+    tmp = temporary(path)
+    try:
+        with open(tmp, "wb") as fh:
+            yield fh
+            faults.point("enospc", path)
+            fh.flush()
+            os.fsync(fh.fileno())
+        faults.point("partial", path)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if exc.filename is None:  # a failed write() names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    faults.point("after", path)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """`path` holds `text` (UTF-8) afterwards, or what it held before: never a part of it."""
+    with atomic_open(path) as fh:
+        fh.write(text.encode("utf-8"))
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Temporary files a killed writer left in a run folder and its checkpoints; the removed."""
+    removed = []
+    for d in (Path(folder), Path(folder) / CHECKPOINTS):
+        for p in d.glob(".*.tmp") if d.is_dir() else ():
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    return removed
+
+
+def open_append(path: Path):
+    """`path` opened to append lines; a last line cut short by a failed write is dropped first."""
+    path = Path(path)
+    if path.is_file():
+        with open(path, "rb+") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            pos = end
+            while pos > 0:  # back to the last newline, a block at a time
+                start = max(0, pos - 65536)
+                fh.seek(start)
+                block = fh.read(pos - start)
+                if pos == end and block.endswith(b"\n"):
+                    break
+                cut = block.rfind(b"\n")
+                if cut >= 0:
+                    fh.truncate(start + cut + 1)
+                    break
+                pos = start
+            else:
+                fh.truncate(0)
+    return open(path, "a", encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- locking
+
+class FolderInUse(Exception):
+    """Another process holds the folder's lock."""
+
+    def __init__(self, folder: Path, owner: dict):
+        self.folder, self.owner = Path(folder), owner
+        pid = owner.get("pid")
+        who = f"process {pid}" if isinstance(pid, int) else "another process"
+        host = owner.get("host")
+        where = f" on {host}" if isinstance(host, str) and host != socket.gethostname() else ""
+        super().__init__(f"{folder} is in use by {who}{where}; wait for it to end or stop it, then try again")
+
+
+class FolderLock:
+    """The lock a process holds while it writes to a run or sweep folder (filelock's flock:
+    released by the system if the process dies); `.lock.owner` names the holder."""
+
+    def __init__(self, folder: Path):
+        from filelock import FileLock
+
+        self.folder = Path(folder)
+        self._lock = FileLock(str(self.folder / LOCK), timeout=0)
+
+    def acquire(self) -> "FolderLock":
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise FolderInUse(self.folder, lock_owner(self.folder)) from None
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        try:
+            write_atomic(self.folder / LOCK_OWNER, json.dumps(owner) + "\n")
+        except OSError:
+            pass  # the lock holds without its note
+        return self
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            with contextlib.suppress(OSError):
+                (self.folder / LOCK_OWNER).unlink()
+            self._lock.release()
+
+    def __enter__(self) -> "FolderLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def lock_owner(folder: Path) -> dict:
+    """What `.lock.owner` says of the folder's holder ({} where it says nothing readable)."""
+    try:
+        data = json.loads((Path(folder) / LOCK_OWNER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def in_use(folder: Path) -> FolderInUse | None:
+    """The holder of the folder's lock, if a process holds it now (checked, not waited for)."""
+    p = Path(folder)
+    if not (p / LOCK).exists():
+        return None
+    try:
+        FolderLock(p).acquire().release()
+    except FolderInUse as exc:
+        return exc
+    except OSError:
+        return None
+    return None

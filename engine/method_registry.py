@@ -1,6 +1,6 @@
 """What a method is, in one place: its name, the `[method]` keys it takes, the fusion it sets
-or accepts, the modality counts it supports, the checks it needs, its label in tables and the
-class that implements it.
+or accepts (and the fusion's options from the recipe), the modality counts it supports, the
+checks it needs, its label in tables and the class that implements it.
 
 Standard library only: the recipe validation and the UI read this table without torch. The
 implementation (`impl`, "module:Class") is imported only when a run builds the method
@@ -26,6 +26,7 @@ class MethodInfo:
     uses_alpha: bool = False          # weights a matching loss by the alpha strategy
     modalities: int | None = None     # the number of modalities it needs; None: two or more
     checks: tuple[Callable, ...] = field(default=())  # recipe -> list of problems
+    fusion_options: Callable | None = None  # recipe -> keyword options of the fusion it sets
 
     def label(self, config: dict[str, str]) -> str:
         """The row label of comparison tables, from a run's flattened recipe."""
@@ -35,6 +36,9 @@ class MethodInfo:
 
     def model_fusion(self, recipe) -> str:
         return self.fusion or recipe.model.fusion
+
+    def model_fusion_options(self, recipe) -> dict:
+        return self.fusion_options(recipe) if self.fusion_options is not None else {}
 
     def model_modalities(self, recipe, modalities: tuple[str, ...]) -> tuple[str, ...]:
         """The modalities its model encodes: the unimodal method keeps one."""
@@ -69,6 +73,32 @@ def _unimodal_modality(recipe) -> list[str]:
     return []
 
 
+# Encoder kinds whose stages MMTM can fuse between (engine/models/encoders.py `stages`): MLPs
+# (on vectors or on a frozen text model's embedding), the small CNN and ResNet18, per frame for video.
+STAGED_KINDS = ("mlp", "cnn", "resnet18")
+
+
+def _staged_encoders(name: str) -> Callable:
+    def check(recipe) -> list[str]:
+        out = []
+        for m in recipe.data.modalities:
+            enc = recipe.model.encoders.get(m)
+            if enc is not None and not (enc.kind in STAGED_KINDS or (enc.kind == "minilm" and enc.freeze)):
+                out.append(f"model.encoders.{m}.kind: {name!r} fuses between encoder stages (MMTM), which "
+                           f"{enc.kind!r} does not expose; use one of {', '.join(STAGED_KINDS)} "
+                           f"(or a frozen minilm: an MLP on its embedding)")
+        return out
+    return check
+
+
+def _mslr_rates(recipe) -> list[str]:
+    rates, n = recipe.method.mslr.rates, len(recipe.data.modalities)
+    if rates and len(rates) != n:
+        return [f"method.mslr.rates: expected one learning-rate factor per modality ({n}, in the order of "
+                f"data.modalities) or none, found {len(rates)}"]
+    return []
+
+
 def _fusion(name: str, summary: str) -> MethodInfo:
     return MethodInfo(name, summary, "engine.methods.fusion:FusionBaseline", fusion=name,
                       modalities=FUSIONS[name])
@@ -89,10 +119,35 @@ _ALL = (
                "engine.methods.pmr:PMR", keys=("pmr",)),
     MethodInfo("gblend", "G-Blend: per-modality and fused heads weighted by generalisation / overfitting^2",
                "engine.methods.gblend:GBlend", keys=("gblend",)),
-    MethodInfo("mla", "MLA: one modality per step through a shared head; certainty-weighted fusion at test",
-               "engine.methods.mla:MLA", keys=("mla",), fusion="shared"),
+    MethodInfo("mla", "MLA: each modality in turn through a shared head, a step each; certainty-weighted "
+               "fusion at test", "engine.methods.mla:MLA", keys=("mla",), fusion="shared",
+               fusion_options=lambda r: {"entropy_fusion": r.method.mla.entropy_fusion}),
     MethodInfo("mmpareto", "MMPareto: multimodal and unimodal gradients combined by min-norm weights",
-               "engine.methods.mmpareto:MMPareto"),
+               "engine.methods.mmpareto:MMPareto", keys=("mmpareto",)),
+    MethodInfo("mmtm", "Channel (MMTM): squeeze-and-excitation across modalities between encoder stages",
+               "engine.methods.mmtm:MMTMMethod", keys=("mmtm",), fusion="mean", checks=(_staged_encoders("mmtm"),)),
+    MethodInfo("ml_lstm", "ML-LSTM: the modalities' features as a sequence through a multi-layer LSTM",
+               "engine.methods.ml_lstm:MLLSTM", keys=("ml_lstm",), fusion="lstm",
+               fusion_options=lambda r: {"layers": r.method.ml_lstm.layers, "hidden": r.method.ml_lstm.hidden}),
+    MethodInfo("etmc", "ETMC: Dirichlet evidence per modality and of the concatenation, combined by Dempster-Shafer",
+               "engine.methods.etmc:ETMC", keys=("etmc",), fusion="evidential"),
+    MethodInfo("mses", "MSES: per-modality heads; a modality stops learning when its validation loss overfits",
+               "engine.methods.mses:MSES", keys=("mses",)),
+    MethodInfo("greedy", "Greedy: MMTM branches; re-balancing steps when one branch learns through the other",
+               "engine.methods.greedy:Greedy", keys=("mmtm", "greedy"), fusion="mean", modalities=2,
+               checks=(_staged_encoders("greedy"),)),
+    MethodInfo("domfn", "DOMFN: fused prediction only where the modalities' predictions agree; divergence penalty",
+               "engine.methods.domfn:DOMFN", keys=("domfn",), fusion="divergence",
+               fusion_options=lambda r: {"hidden": r.method.domfn.hidden, "gamma": r.method.domfn.gamma,
+                                         "tau": r.method.domfn.tau}),
+    MethodInfo("mslr", "MSLR: additive late fusion, a learning rate per modality (static or from validation)",
+               "engine.methods.mslr:MSLR", keys=("mslr",), fusion="sum", checks=(_mslr_rates,)),
+    MethodInfo("agm", "AGM: Shapley mono-modal responses, each one's gradient scaled towards balance",
+               "engine.methods.agm:AGM", keys=("agm",)),
+    MethodInfo("reconboost", "ReconBoost: one modality at a time boosted against the others, then all rectified",
+               "engine.methods.reconboost:ReconBoost", keys=("reconboost",), fusion="boost",
+               fusion_options=lambda r: {"hidden": r.method.reconboost.hidden,
+                                         "boost_rate": r.method.reconboost.boost_rate}),
     MethodInfo("lfm", "LFM: (1 - alpha) L_CLS + alpha L_MM, alpha from [alpha]",
                "engine.methods.lfm:LFM", uses_alpha=True),
 )

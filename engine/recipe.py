@@ -6,7 +6,8 @@ Standard library only: the UI imports this module to validate recipes without to
 once, each with its key path, what was expected and what was found. Unknown keys are rejected
 with the nearest known key suggested. The schema is engine/schema.py, the checks
 engine/validation.py; this module reads files, applies `key=value` overrides and writes a
-resolved recipe back as TOML.
+resolved recipe back as TOML. A recipe file's `[sweep]` table (how `lfm sweep` executes its
+runs, e.g. `[sweep.slurm]`: lfm_tui/executors) is not part of a run and is left out.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 from engine import method_registry as registry
 from engine.schema import *  # noqa: F401,F403  (the schema's names, as before the split)
 from engine.schema import MethodConfig, Recipe
-from engine.validation import RecipeError, from_dict  # noqa: F401
+from engine.validation import RecipeError, from_dict, name_from_stem  # noqa: F401
 
 
 # --------------------------------------------------------------------------- overrides
@@ -82,10 +83,11 @@ def read_toml(path: str | Path) -> dict:
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     raw = read_toml(path)
+    raw.pop("sweep", None)  # how `lfm sweep` executes runs ([sweep.slurm]): not part of a run
     problems: list[str] = []
     merged = apply_overrides(raw, list(overrides), problems)
     if not merged.get("name"):
-        merged["name"] = Path(path).stem
+        merged["name"] = name_from_stem(Path(path).stem)
     try:
         recipe = from_dict(merged, str(path))
     except RecipeError as exc:
@@ -110,6 +112,24 @@ def to_dict(recipe: Any) -> Any:
     return recipe
 
 
+def toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and every control character escaped."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_key(key: str) -> str:
+    """A bare key where TOML allows one (letters, digits, _ and -), else a quoted one."""
+    return key if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key) else toml_string(key)
+
+
 def dumps(recipe: Recipe) -> str:
     """TOML text of a resolved recipe (the subset of TOML recipes use)."""
     lines: list[str] = []
@@ -118,7 +138,7 @@ def dumps(recipe: Recipe) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            return toml_string(v)
         if isinstance(v, float):
             return repr(v)
         if isinstance(v, list):
@@ -131,9 +151,9 @@ def dumps(recipe: Recipe) -> str:
         if prefix and (scalars or not subs):
             lines.append(f"\n[{prefix}]")
         for k, v in scalars.items():
-            lines.append(f"{k} = {value(v)}")
+            lines.append(f"{toml_key(k)} = {value(v)}")
         for k, v in subs.items():
-            table(f"{prefix}.{k}" if prefix else k, v)
+            table(f"{prefix}.{toml_key(k)}" if prefix else toml_key(k), v)
 
     table("", to_dict(recipe))
     return "\n".join(lines).lstrip("\n") + "\n"

@@ -6,17 +6,18 @@ bottom as setup -> train -> test -> cleanup (`EngineRun`), and `main` is argv to
              engine.log, TensorBoard), and the trainer around the model
     train:   run_started, the epochs (engine/trainer.py), then the test split once
     finish:  the outcome (engine/outcome.py) into summary.json, run_finished and the exit status
-    cleanup: signal handler, sinks and process group released
+    cleanup: sinks, process group and the run folder's lock released
 
-The event stream is the process's original stdout; at start-up fd 1 is pointed at stderr so a
-stray print from the engine or a library can never corrupt it.
+The run folder is locked (engine/layout.py) while this process writes to it; every file is
+written whole or not at all, and one that cannot be (a full disk) ends the run with one message,
+exit status 1, and `--resume` continues it once there is space. Arguments, signals, the event
+stream and leaving the process: engine/process.py.
 """
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import os
-import signal
 import sys
 import traceback
 from pathlib import Path
@@ -25,38 +26,9 @@ from engine import layout
 from engine import recipe as recipes
 from engine.errors import UserError
 from engine.events import Emitter
-from engine.outcome import EXIT_OK, EXIT_USAGE, Outcome
-
-
-def event_stream():
-    """Keep the real stdout for events; send fd 1 (and sys.stdout) to stderr."""
-    fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return os.fdopen(fd, "w", buffering=1, encoding="utf-8")
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
-    p.add_argument("recipe", nargs="?", help="recipe TOML file")
-    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=3")
-    p.add_argument("--runs-dir", default="runs", help="parent folder of run folders (default: runs)")
-    p.add_argument("--run-dir", metavar="FOLDER",
-                   help="this exact run folder (new or empty) instead of one under --runs-dir")
-    p.add_argument("--resume", metavar="RUN_FOLDER", help="continue a stopped run from its last.pt")
-    args = p.parse_args(argv)
-    if args.resume and args.run_dir:
-        p.error("--resume continues the run in its own folder: --run-dir is not accepted")
-    if args.resume and args.recipe and args.recipe.endswith(".toml"):
-        p.error("--resume takes the run folder only: the recipe is the one saved in it")
-    if args.resume and args.recipe:  # `--resume DIR` given after a stray positional
-        args.overrides = [args.recipe, *args.overrides]
-        args.recipe = None
-    if args.resume and args.overrides:
-        p.error("--resume continues a run with its saved recipe: overrides are not accepted")
-    if not args.resume and not args.recipe:
-        p.error("a recipe file is required (or --resume RUN_FOLDER)")
-    return args
+from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, is_write_failure,
+                            write_failure)
+from engine.process import Signals, StoppedEarly, Terminated, event_stream, launch_rank, leave, parse_args
 
 
 def check_run_dir(run_dir: Path) -> tuple[recipes.Recipe, dict]:
@@ -75,6 +47,10 @@ def check_run_dir(run_dir: Path) -> tuple[recipes.Recipe, dict]:
     except recipes.RecipeError as exc:
         raise UserError(f"{run_dir}/{layout.RECIPE} no longer validates:\n{exc.render()}") from None
     state = ckpt.load(layout.checkpoint(run_dir))
+    changed = ckpt.recipe_changes(recipes.to_dict(recipe), state)
+    if changed:
+        raise UserError(f"{run_dir}/{layout.RECIPE} was changed after the run: " + "; ".join(changed[:5])
+                        + f" (in {layout.CHECKPOINTS}/{layout.LAST}); put the run's values back, or start a new run")
     return recipe, state
 
 
@@ -85,7 +61,7 @@ class EngineRun:
     in its own folder."""
 
     def __init__(self, recipe=None, overrides=(), runs_dir: str | Path = "runs", run_dir=None, resume=None,
-                 stream=None):
+                 stream=None, signals: Signals | None = None):
         self.recipe_source, self.overrides = recipe, list(overrides)
         self.runs_dir = Path(runs_dir)
         self.requested_dir = Path(run_dir) if run_dir else None
@@ -95,22 +71,35 @@ class EngineRun:
         self.emitter = Emitter([])
         self.dist = self.trainer = self.tb = None
         self.files: list = []
-        self.previous_sigint = None
         self.test_result: dict | None = None
+        self.lock: layout.FolderLock | None = None
+        self.notes: list[str] = []   # logged once the sinks are open
+        self.signals = signals or Signals()
+        self.signals.on_stop = self._on_stop
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
-        self._setup_recipe()
-        self._setup_dist()
-        self._setup_data()
-        self._setup_model()
-        self._setup_run_folder()
+        """A stop asked for before the run folder is written ends the process with nothing
+        written; once it is, the run stops after its first step, with a checkpoint."""
+        for step in (self._setup_recipe, self._setup_dist, self._setup_data, self._setup_model,
+                     self._setup_run_folder):
+            if self.signals.requested:
+                raise StoppedEarly()
+            step()
         self._setup_sinks()
         self._setup_trainer()
 
     def _setup_recipe(self) -> None:
         if self.run_dir is not None:
+            if launch_rank() == 0 and layout.is_run(self.run_dir):  # the folder's writer: rank 0
+                self._lock(self.run_dir)
             self.recipe, self.resume_state = check_run_dir(self.run_dir)
+            if launch_rank() == 0:
+                from engine import checkpoint as ckpt
+
+                layout.remove_temporaries(self.run_dir)
+                note = ckpt.reconcile(self.run_dir, self.resume_state)
+                self.notes += [note] if note else []
             return
         src = self.recipe_source
         self.recipe = src if isinstance(src, recipes.Recipe) else recipes.load(src, self.overrides)
@@ -135,66 +124,86 @@ class EngineRun:
 
         self.ctx, self.method, self.net, self.autocast = setup.build_parts(self.recipe, self.data, self.dist)
 
+    def _lock(self, folder: Path) -> None:
+        try:
+            self.lock = layout.FolderLock(folder).acquire()
+        except layout.FolderInUse as exc:
+            raise UserError(str(exc)) from None
+
     def _setup_run_folder(self) -> None:
         """A new run's folder, made now that the recipe, data and model are known to be good,
-        with its resolved recipe and splits; every rank learns rank 0's folder."""
+        locked, with its resolved recipe and splits (nothing of it is left if they cannot be
+        written); every rank learns rank 0's folder."""
         if self.run_dir is not None:
             return
         run_dir = None
         if self.dist.main:
-            if self.requested_dir is not None:
-                run_dir = self.requested_dir
-                run_dir.mkdir(parents=True, exist_ok=True)
-            else:
-                try:
-                    run_dir = layout.new_run_dir(self.runs_dir, self.recipe.name, self.recipe.train.seed)
-                except FileExistsError as exc:
-                    raise UserError(str(exc)) from None
-            (run_dir / layout.RECIPE).write_text(recipes.dumps(self.recipe), encoding="utf-8")
-            (run_dir / layout.SPLITS).write_text(json.dumps(self.data.split_indices()), encoding="utf-8")
+            files = {layout.RECIPE: recipes.dumps(self.recipe), layout.SPLITS: json.dumps(self.data.split_indices())}
+            try:
+                run_dir, self.lock = layout.create_run_folder(self.requested_dir, self.runs_dir, self.recipe.name,
+                                                              self.recipe.train.seed, files)
+            except (FileExistsError, ValueError, layout.FolderInUse) as exc:
+                raise UserError(str(exc)) from None
         self.run_dir = Path(self.dist.broadcast(str(run_dir) if self.dist.main else None))
 
     def _setup_sinks(self) -> None:
         """events.jsonl, engine.log and TensorBoard, on rank 0."""
         if not self.dist.main:
             return
-        from engine.sinks import TensorBoardSink, flat_hparams, log_writer
+        from engine.sinks import TensorBoardSink, flat_hparams, jsonl_writer, log_writer
 
-        events_file = open(self.run_dir / layout.EVENTS, "a", encoding="utf-8")
-        log_file = open(self.run_dir / layout.LOG, "a", encoding="utf-8")
-        self.files = [events_file, log_file]
+        self.files = [layout.open_append(self.run_dir / layout.EVENTS), layout.open_append(self.run_dir / layout.LOG)]
         self.tb = TensorBoardSink(self.run_dir / layout.TENSORBOARD, flat_hparams(recipes.to_dict(self.recipe)))
-        self.emitter.streams.append(events_file)
-        self.emitter.listeners += [self.tb, log_writer(log_file)]
+        # the file copy of the stream fails loudly (a full disk stops the run); a client pipe that
+        # went away is dropped by the emitter
+        self.emitter.listeners += [jsonl_writer(self.files[0]), self.tb, log_writer(self.files[1])]
 
     def _setup_trainer(self) -> None:
         from engine import setup
 
         self.trainer = setup.setup_trainer(self.ctx, self.method, self.net, self.autocast, self.run_dir,
-                                           self.emitter.emit, self.resume_state)
+                                           self.emitter.emit, self.resume_state,
+                                           source=str(layout.checkpoint(self.run_dir)))
+        self.trainer.stop_requested = self.signals.requested
 
     # ------------------------------------------------------------------ train and test
-    def _on_sigint(self, signum, frame) -> None:
-        if not self.trainer.stop_requested:
+    def _on_stop(self) -> None:
+        if self.trainer is not None:
             self.trainer.stop_requested = True
             if self.dist.main:
                 print("stop requested: finishing the current step and writing a checkpoint", file=sys.stderr)
 
     def train(self) -> Outcome:
         """The remaining epochs, then the test split with the best checkpoint."""
-        self.previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
-        self._announce()
         try:
+            self._announce()
             if self.trainer.train() != "ok":
                 return Outcome("cancelled")
             self.test_result = self.trainer.test()
             return Outcome("ok")
+        except Terminated:
+            return Outcome("cancelled", "terminated (SIGTERM): stopped at once; the run continues from its last "
+                                        "checkpoint")
         except UserError as exc:
             return Outcome("failed", str(exc), traceback.format_exc(), user_error=True)
-        except Exception as exc:  # a bug or a resource problem: report it, with its traceback
-            text = traceback.format_exc()
-            print(text, file=sys.stderr)
-            return Outcome("failed", f"{type(exc).__name__}: {exc}", text)
+        except OSError as exc:
+            if self.written_by_run(exc):  # a full disk, a quota: one message, no traceback
+                return Outcome("failed", write_failure(exc, self._resumable()))
+            return self._bug(exc)
+        except Exception as exc:
+            return self._bug(exc)
+
+    def _bug(self, exc: Exception) -> Outcome:
+        """A bug or a resource problem: reported with its traceback."""
+        text = traceback.format_exc()
+        print(text, file=sys.stderr)
+        return Outcome("failed", f"{type(exc).__name__}: {exc}", text)
+
+    def _resumable(self) -> Path | None:  # the folder, where a checkpoint lets --resume continue it
+        return self.run_dir if self.run_dir and layout.checkpoint(self.run_dir).is_file() else None
+
+    def written_by_run(self, exc: OSError) -> bool:  # a write of the run's files failed, or the disk is full
+        return is_write_failure(exc, self.run_dir, self.requested_dir, self.runs_dir)
 
     def _announce(self) -> None:
         tr, data, recipe = self.trainer, self.data, self.recipe
@@ -208,6 +217,8 @@ class EngineRun:
             world_size=self.dist.world)
         for note in data.notes:
             self.emitter.emit("log", level="info", message=note)
+        for note in self.notes:
+            self.emitter.emit("log", level="warning", message=note)
         if data.skipped:
             shown = "; ".join(data.skipped[:5]) + (" ..." if len(data.skipped) > 5 else "")
             self.emitter.emit("log", level="warning",
@@ -216,6 +227,7 @@ class EngineRun:
 
     def finish(self, outcome: Outcome) -> int:
         """summary.json and run_finished (rank 0) for `outcome`; returns its exit status."""
+        self.signals.shielded = True  # a SIGTERM now waits until the outcome is written
         if not self.dist.main:
             if outcome.user_error:
                 print(f"error: {outcome.error}", file=sys.stderr)
@@ -231,50 +243,64 @@ class EngineRun:
                    "modalities": list(self.data.modalities), "seed": recipe.train.seed,
                    "method": recipe.method.name, "alpha_strategy": recipe.alpha.strategy,
                    "epochs_done": tr.epoch - 1, "best": tr.best, "test": test_summary, "error": outcome.error}
-        (self.run_dir / layout.SUMMARY).write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        self.emitter.emit("run_finished", status=outcome.status, best=tr.best, test=test_summary,
-                          error=outcome.error, traceback=outcome.traceback, run_dir=str(self.run_dir),
-                          exit_code=outcome.exit_code)
+        try:
+            layout.write_atomic(self.run_dir / layout.SUMMARY, json.dumps(summary, indent=2))
+        except OSError as exc:  # the run's result stays unwritten: --resume tests it again
+            outcome = Outcome("failed", write_failure(exc, self._resumable()))
+        try:
+            self.emitter.emit("run_finished", status=outcome.status, best=tr.best, test=test_summary,
+                              error=outcome.error, traceback=outcome.traceback, run_dir=str(self.run_dir),
+                              exit_code=outcome.exit_code)
+        except OSError:
+            pass  # the client has the event (stdout goes first); the file copy lacks it
+        if outcome.status == "failed" and not outcome.traceback:
+            print(f"error: {outcome.error}", file=sys.stderr)
         return outcome.exit_code
 
     # ------------------------------------------------------------------ cleanup
     def cleanup(self) -> None:
-        if self.previous_sigint is not None:
-            signal.signal(signal.SIGINT, self.previous_sigint)
-            self.previous_sigint = None
-        if self.tb is not None:
-            self.tb.close()
-        for f in self.files:
-            f.close()
+        """Everything released, whatever state the run is in; nothing here raises."""
+        self.signals.shielded = True
+        for close in ([self.tb.close] if self.tb is not None else []) + [f.close for f in self.files]:
+            with contextlib.suppress(Exception):
+                close()  # a full disk may refuse the last flush: what was written stays
         self.files, self.tb = [], None
         if self.dist is not None:
             self.dist.close()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def main(argv: list[str] | None = None) -> int:
+    signals = Signals().install()  # first of all: a Ctrl-C from here on is a stop request
     stream = event_stream()
     try:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse already printed its message to stderr
         return EXIT_USAGE if exc.code else EXIT_OK
-    run = EngineRun(args.recipe, args.overrides, args.runs_dir, args.run_dir, args.resume, stream)
+    run = EngineRun(args.recipe, args.overrides, args.runs_dir, args.run_dir, args.resume, stream, signals)
+    code = None
     try:
         run.setup()
+    except (StoppedEarly, Terminated):
+        print("stopped before the run started: nothing was written", file=sys.stderr)
+        code = EXIT_CANCELLED
     except (recipes.RecipeError, UserError) as exc:
-        run.cleanup()
         print(exc.render() if isinstance(exc, recipes.RecipeError) else f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        code = run.finish(run.train())
-    finally:
+        code = EXIT_USAGE
+    except OSError as exc:
+        if not run.written_by_run(exc):
+            raise
+        print(f"error: {write_failure(exc, run.run_dir if run.resume_state is not None else None)}",
+              file=sys.stderr)
+        code = EXIT_FAILED
+    if code is None:
+        try:
+            code = run.finish(run.train())
+        finally:
+            run.cleanup()
+    else:
         run.cleanup()
-    if run.dist.enabled:
-        # Everything is written and closed: leave without tearing the process group down (see
-        # Dist.close), so no rank aborts after a finished run.
-        for s in (stream, sys.stderr, sys.__stdout__):
-            try:
-                s.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(code)
-    return code
+    distributed = run.dist is not None and run.dist.enabled
+    return leave(code, distributed, stream)

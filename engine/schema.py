@@ -33,6 +33,11 @@ ENCODER_KINDS = ("mlp", "cnn", "resnet18", "resnet50", "minilm", "bert", "clip_i
 FUSIONS = tuple(fusion_table)
 METHODS = method_names  # the registry's names (engine/method_registry.py)
 
+# Bounds of keys whose larger values validate as numbers but cannot run (memory, threads, seeds).
+WIDTH_MAX = 65536
+THREADS_MAX = 1024
+SEED_MAX = 1_000_000
+
 
 
 def _opt(*, choices: tuple | None = None, lo: float | None = None, hi: float | None = None,
@@ -76,24 +81,24 @@ class DataConfig:
 @dataclass(frozen=True)
 class EncoderConfig:
     kind: str = spec("mlp", choices=ENCODER_KINDS)
-    hidden: tuple[int, ...] = spec((256,), doc="MLP hidden widths")
-    channels: tuple[int, ...] = spec((32, 64, 128), doc="CNN channels per stage")
+    hidden: tuple[int, ...] = spec((256,), lo=1, hi=WIDTH_MAX, doc="MLP hidden widths")
+    channels: tuple[int, ...] = spec((32, 64, 128), lo=1, hi=WIDTH_MAX, doc="CNN channels per stage")
     dropout: float = spec(0.0, lo=0.0, hi=1.0)
     path: str = spec("", doc="pretrained weights: a Hugging Face folder (minilm, bert, clip_*, resnet50) or a "
                              "torchvision state dict file (resnet50); empty = the packaged MiniLM")
     freeze: bool = spec(True, doc="keep pretrained weights fixed")
     max_tokens: int = spec(32, lo=1, hi=512)
-    embed_dim: int = spec(64, lo=1, doc="token embedding width of text_bow")
+    embed_dim: int = spec(64, lo=1, hi=WIDTH_MAX, doc="token embedding width of text_bow")
     vocab_min_count: int = spec(1, lo=1)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    feature_dim: int = spec(128, lo=1, doc="d: each encoder's output width")
+    feature_dim: int = spec(128, lo=1, hi=WIDTH_MAX, doc="d: each encoder's output width")
     fusion: str = spec("concat", choices=FUSIONS,
                        doc="fusion of the lfm and rebalancing methods; a fusion method (concat, sum, "
                            "weight, film, gated) sets its own")
-    projection_dim: int = spec(64, lo=0, doc="matching-loss projection width; 0 = raw features")
+    projection_dim: int = spec(64, lo=0, hi=WIDTH_MAX, doc="matching-loss projection width; 0 = raw features")
     encoders: dict[str, EncoderConfig] = spec({}, doc="one table per modality; tables of unused modalities are ignored")
 
 
@@ -144,7 +149,7 @@ class AlphaConfig:
 
 @dataclass(frozen=True)
 class OgmGeConfig:
-    alpha: float = spec(0.1, lo=0.0, lo_open=True, doc="modulation strength: 1 - tanh(alpha (ratio - 1))")
+    alpha: float = spec(0.1, lo=0.0, lo_open=True, doc="modulation strength: 1 - tanh(alpha * ratio) for ratio > 1")
     start: int = spec(0, lo=0, doc="first epoch (counted from 0) with modulation")
     end: int = spec(50, lo=0, doc="epoch (counted from 0) at which modulation stops")
     noise: bool = spec(True, doc="generalisation enhancement: Gaussian noise of the gradient's std")
@@ -168,6 +173,87 @@ class MlaConfig:
 
 
 @dataclass(frozen=True)
+class MmparetoConfig:
+    rescale: str = spec("paper", choices=("paper", "released"),
+                        doc="paper: each encoder's combined gradient to the norm of the summed one; released: "
+                            "the released code's per-tensor rescaling (only upwards) times 1.5")
+
+
+@dataclass(frozen=True)
+class MmtmConfig:
+    ratio: int = spec(4, lo=1, doc="r: the joint layer has 2 (C_1 + ... + C_M) / r units")
+    stages: int = spec(3, lo=1, doc="MMTM after each of the last N stages the encoders have in common")
+    gate: str = spec("sigmoid", choices=("sigmoid", "double_sigmoid"),
+                     doc="g of the excitation: sigmoid (the released code) or 2 sigmoid")
+
+
+@dataclass(frozen=True)
+class MlLstmConfig:
+    layers: int = spec(2, lo=1, hi=16, doc="LSTM layers over the sequence of modality features")
+    hidden: int = spec(0, lo=0, hi=WIDTH_MAX, doc="LSTM width; 0 = model.feature_dim")
+
+
+@dataclass(frozen=True)
+class EtmcConfig:
+    annealing: int = spec(10, lo=1, doc="epochs over which the KL term's weight rises from 0 to 1")
+
+
+@dataclass(frozen=True)
+class MsesConfig:
+    patience: int = spec(5, lo=1, doc="epochs without a better smoothed validation loss before a modality stops")
+    smoothing: float = spec(0.4, lo=0.0, hi=1.0, doc="weight of the current loss: 0.6 L(t-1) + 0.4 L(t)")
+    multitask: bool = spec(True, doc="train the per-modality heads too (the paper); false: the fused loss only")
+    restore: bool = spec(True, doc="a stopped modality gets back its parameters of its best epoch")
+
+
+@dataclass(frozen=True)
+class GreedyConfig:
+    epsilon: float = spec(0.01, lo=0.0, doc="re-balance when |BDR_0 - BDR_1| exceeds this")
+    window: int = spec(5, lo=1, doc="re-balancing steps in a row")
+    start: int = spec(2, lo=1, doc="first epoch (from 1) that may re-balance")
+
+
+@dataclass(frozen=True)
+class DomfnConfig:
+    gamma: float = spec(0.8, lo=0.0, lo_open=True, doc="fuse a sample only where every penalty / tau < gamma")
+    eta: float = spec(0.5, lo=0.0, doc="weight of the divergence penalty in the unimodal losses")
+    tau: float = spec(0.5, lo=0.0, lo_open=True, doc="penalty temperature")
+    hidden: int = spec(64, lo=1, hi=WIDTH_MAX, doc="width of the fused MLP")
+    pretrain_epochs: int = spec(0, lo=0, doc="first epochs trained on the unimodal losses only")
+
+
+@dataclass(frozen=True)
+class MslrConfig:
+    rates: tuple[float, ...] = spec((), lo=0.0, lo_open=True,
+                                    doc="each modality's learning-rate factor, in data.modalities order; empty = 1")
+    strategy: str = spec("dynamic", choices=("keep", "dynamic"),
+                         doc="keep the factors, or scale them by validation accuracy over a window of epochs")
+    window: int = spec(5, lo=1, doc="dynamic: epochs of the accuracy mean")
+
+
+@dataclass(frozen=True)
+class AgmConfig:
+    alpha: float = spec(1.0, lo=0.0, lo_open=True, doc="modulation strength")
+    start: int = spec(0, lo=0, doc="first epoch (counted from 0) with modulation")
+    end: int = spec(20, lo=0, doc="last epoch (counted from 0) with modulation")
+    pad: str = spec("input", choices=("input", "feature"),
+                    doc="a coalition mutes a modality by zeroing its input (the released code) or its features")
+
+
+@dataclass(frozen=True)
+class ReconboostConfig:
+    boost_epochs: int = spec(4, lo=1, doc="epochs boosting one modality per stage")
+    rectify_epochs: int = spec(4, lo=0, doc="epochs of global rectification per stage")
+    w1: float = spec(5.0, lo=0.0, doc="boosting loss (w2 p_others(y) - w1) log p(y) / C")
+    w2: float = spec(1.0, lo=0.0)
+    ga_weight: float = spec(0.5, lo=0.0, doc="weight of the reconcilement term against the previous learner")
+    ga_grad: str = spec("current", choices=("current", "none"),
+                        doc="current: the term trains the current learner; none: no gradient (the released code)")
+    hidden: int = spec(256, lo=1, hi=WIDTH_MAX, doc="hidden width of the head shared by the modalities")
+    boost_rate: float = spec(1.0, lo=0.0, lo_open=True, doc="initial value of the learned ensemble weight beta")
+
+
+@dataclass(frozen=True)
 class MethodConfig:
     name: str = spec("lfm", choices=METHODS, doc="the method trained by the one training loop")
     modality: str = spec("", doc="unimodal: the modality to keep")
@@ -175,6 +261,16 @@ class MethodConfig:
     pmr: PmrConfig = spec(PmrConfig())
     gblend: GBlendConfig = spec(GBlendConfig())
     mla: MlaConfig = spec(MlaConfig())
+    mmpareto: MmparetoConfig = spec(MmparetoConfig())
+    mmtm: MmtmConfig = spec(MmtmConfig())
+    ml_lstm: MlLstmConfig = spec(MlLstmConfig())
+    etmc: EtmcConfig = spec(EtmcConfig())
+    mses: MsesConfig = spec(MsesConfig())
+    greedy: GreedyConfig = spec(GreedyConfig())
+    domfn: DomfnConfig = spec(DomfnConfig())
+    mslr: MslrConfig = spec(MslrConfig())
+    agm: AgmConfig = spec(AgmConfig())
+    reconboost: ReconboostConfig = spec(ReconboostConfig())
 
 
 @dataclass(frozen=True)
@@ -197,9 +293,9 @@ class ScheduleConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = spec(10, lo=1)
-    seed: int = spec(0, lo=0)
+    seed: int = spec(0, lo=0, hi=SEED_MAX, doc="seeds derived from it (per epoch, step, rank) must fit 64 bits")
     log_every: int = spec(10, lo=1, doc="steps between step events")
-    threads: int = spec(0, lo=0, doc="torch intra-op threads; 0 leaves the default")
+    threads: int = spec(0, lo=0, hi=THREADS_MAX, doc="torch intra-op threads; 0 leaves the default")
     device: str = spec("auto", choices=("auto", "cpu", "cuda"), doc="auto: CUDA when available")
     precision: str = spec("fp32", choices=("fp32", "bf16"), doc="bf16: autocast on CUDA")
     channels_last: bool = spec(True, doc="channels-last memory format for convolutional encoders on CUDA")

@@ -44,9 +44,8 @@ def build_parts(recipe, data, dist: Dist):
     and torch.compile where asked; evaluation, checkpoints and the hypergradient use the model)."""
     set_seed(recipe.train.seed)  # model initialisation independent of what loading consumed
     info = registry.get(recipe.method.name)
-    options = {"entropy_fusion": recipe.method.mla.entropy_fusion} if info.model_fusion(recipe) == "shared" else {}
     model = build_model(recipe, data, info.model_fusion(recipe), info.model_modalities(recipe, data.modalities),
-                        **options)
+                        **info.model_fusion_options(recipe))
     method = build_method(recipe)
     method.attach(model, data)
     model = model.to(dist.device)
@@ -89,11 +88,13 @@ def build_scheduler(cfg, optimizer, epochs: int):
 
 
 def setup_trainer(ctx: RunContext, method, net, autocast, run_dir: Path, emit: Callable,
-                  resume_state: dict | None = None) -> Trainer:
+                  resume_state: dict | None = None, source: str = "the checkpoint") -> Trainer:
     """The optimiser, scheduler, alpha strategy, probes and evaluator around the model, the
     trainer holding them, and the checkpoint's state loaded into it when resuming."""
     r = ctx.recipe
-    optimizer = build_optimizer(r.optim, ctx.model.parameters())
+    # one group of every parameter, or the method's groups (per-modality learning rates, MSLR)
+    optimizer = build_optimizer(r.optim, method.param_groups(ctx.model) or ctx.model.parameters())
+    method.attach_optimizer(optimizer)
     scheduler = build_scheduler(r.schedule, optimizer, r.train.epochs)
     alpha = build_strategy(r.alpha, r.train.epochs)
     probes = (Probes(ctx.model.modalities, r.model.feature_dim, ctx.data.num_classes, ctx.dist.device)
@@ -104,7 +105,7 @@ def setup_trainer(ctx: RunContext, method, net, autocast, run_dir: Path, emit: C
                       run_dir=run_dir, emit=emit)
     method.setup(ctx)
     if resume_state is not None:
-        trainer.load_state(resume_state)
+        trainer.load_state(resume_state, source)
     return trainer
 
 

@@ -8,6 +8,19 @@ from typing import Callable, TextIO
 from engine.events import Event
 
 
+def jsonl_writer(events_file: TextIO) -> Callable[[Event], None]:
+    """events.jsonl: every event, one line each, flushed; a failed write (a full disk) raises,
+    naming the file."""
+    def write(ev: Event) -> None:
+        try:
+            events_file.write(ev.to_json() + "\n")
+            events_file.flush()
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, getattr(events_file, "name", None)) from exc
+
+    return write
+
+
 def log_writer(log_file: TextIO) -> Callable[[Event], None]:
     """engine.log: the log events and how the run finished, one timestamped line each."""
     def write(ev: Event) -> None:

@@ -33,7 +33,8 @@ class Trainer:
         self.optimizer, self.scheduler, self.alpha = optimizer, scheduler, alpha
         self.evaluator, self.probes = evaluator, probes
         self.run_dir, self.emit = Path(run_dir), emit
-        self.stop_requested = False
+        self.stop_requested = False  # set by the signal handler, at any instant
+        self.stopping = False        # what every rank agreed on at the last agreement point
         self.steps_per_epoch = steps_per_epoch(len(self.data.train), self.recipe.data.batch_size)
         self.epoch, self.step_in_epoch, self.global_step = 1, 0, 0
         self.best: dict | None = None
@@ -62,24 +63,39 @@ class Trainer:
             "world_size": self.dist.world,
         }
 
-    def load_state(self, s: dict) -> None:
-        self.model.load_state_dict(s["model"])
-        self.optimizer.load_state_dict(s["optimizer"])
-        if self.scheduler is not None and s["scheduler"] is not None:
-            self.scheduler.load_state_dict(s["scheduler"])
-        self.alpha.load_state_dict(s["alpha"])
-        self.method.load_state_dict(s.get("method", {}))
-        if self.probes is not None:
-            self.probes.load_state_dict(s)
-        self.epoch, self.step_in_epoch = s["epoch"], s["step_in_epoch"]
-        self.global_step = s["global_step"]
-        self.best, self.best_epoch = s["best"], s["best_epoch"]
-        self.sums = dict(s["sums"])
+    # what a checkpoint must hold for a run to continue from it
+    STATE_KEYS = ("model", "optimizer", "scheduler", "alpha", "epoch", "step_in_epoch", "global_step",
+                  "best", "best_epoch", "sums", "rng")
+
+    def load_state(self, s: dict, source: str = "the checkpoint") -> None:
+        """The run's state from a checkpoint; a UserError (one message) for a checkpoint that
+        lacks keys or does not fit the model and optimiser the run's recipe.toml builds."""
+        missing = [k for k in self.STATE_KEYS if k not in s]
+        if missing:
+            raise UserError(f"{source} lacks {', '.join(missing)}: it is damaged or was not written by this engine")
         saved_world = s.get("world_size", 1)
         if saved_world != self.dist.world:
             raise UserError(f"the checkpoint was written by {saved_world} process(es); resume it with "
                             f"the same number (--nproc-per-node {saved_world})")
-        torch.set_rng_state(s["rng_ranks"][self.dist.rank] if self.dist.enabled else s["rng"])
+        try:
+            self.model.load_state_dict(s["model"])
+            self.optimizer.load_state_dict(s["optimizer"])
+            if self.scheduler is not None and s["scheduler"] is not None:
+                self.scheduler.load_state_dict(s["scheduler"])
+            self.alpha.load_state_dict(s["alpha"])
+            self.method.load_state_dict(s.get("method") or {})
+            if self.probes is not None:
+                self.probes.load_state_dict(s)
+            self.epoch, self.step_in_epoch = int(s["epoch"]), int(s["step_in_epoch"])
+            self.global_step = int(s["global_step"])
+            self.best, self.best_epoch = s["best"], int(s["best_epoch"])
+            self.sums = {k: float(s["sums"][k]) for k in ("total", "cls", "mm", "n")}
+            torch.set_rng_state(s["rng_ranks"][self.dist.rank] if self.dist.enabled else s["rng"])
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"{source} does not fit the model and optimiser that the run's {layout.RECIPE} "
+                            f"builds (was {layout.RECIPE} edited after the run?): {first[:300]}") from None
+        self.sums["n"] = int(self.sums["n"])
 
     def save_checkpoint(self, name: str, best: bool = False) -> Path:
         path = layout.checkpoint(self.run_dir, name)
@@ -105,17 +121,20 @@ class Trainer:
         self.net.train()
         # under DDP, a matching loss sees the whole global batch (embeddings gathered over ranks)
         gather = (lambda e: self.dist.all_gather_cat(e, global_size)) if self.dist.enabled else None
-        ctx = StepContext(self.epoch, self.step_in_epoch, self.global_step, alpha, self.model, gather)
-        with self.autocast:
-            out = self.method.forward(self.net, inputs, ctx)
-            terms = self.method.loss_terms(out, labels, ctx)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.method.backward(terms, self.model, ctx)
-        self.method.after_backward(self.model, out, labels, ctx)
-        self.optimizer.step()
-        losses = {k: v.item() for k, v in terms.items()}
-        if self.probes is not None:
-            losses["probe"] = self.probes.train_step(out.features, labels)
+        losses: dict[str, float] = {}
+        for k in range(self.method.substeps(self.model)):  # one, except for MLA (a step per modality)
+            ctx = StepContext(self.epoch, self.step_in_epoch, self.global_step, alpha, self.model, gather, k)
+            with self.autocast:
+                out = self.method.forward(self.net, inputs, ctx)
+                terms = self.method.loss_terms(out, labels, ctx)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.method.backward(terms, self.model, ctx)
+            self.method.after_backward(self.model, out, labels, ctx)
+            self.optimizer.step()
+            for name, v in terms.items():  # summed over the sub-steps
+                losses[name] = losses.get(name, 0.0) + v.item()
+            if self.probes is not None:
+                losses["probe"] = self.probes.train_step(out.features, labels)
         return losses
 
     def train(self) -> str:
@@ -149,23 +168,25 @@ class Trainer:
                 update = self.alpha.after_step(t, self.global_step, ctx=self.ctx) if self.method.uses_alpha else None
                 if update:
                     self.emit("alpha_updated", epoch=t, **update)
-                if self.dist.enabled:  # every rank stops at the same step
-                    self.stop_requested = self.dist.any(self.stop_requested)
-                if self.stop_requested and not last:
+                self.agree_on_stop()
+                if self.stopping and not last:
                     self.save_checkpoint(layout.LAST)
                     return "cancelled"
             self.end_epoch(t, alpha)
-            if self.stop_requested and self.epoch <= r.train.epochs:
+            if self.stopping and self.epoch <= r.train.epochs:
                 return "cancelled"
         return "ok"
+
+    def agree_on_stop(self) -> None:
+        """Every rank stops at the same step: a stop is acted on only through the value all ranks
+        agreed on here, never through the flag a signal may set on one rank a moment later."""
+        self.stopping = self.dist.any(self.stop_requested) if self.dist.enabled else self.stop_requested
 
     def end_epoch(self, t: int, alpha: float) -> None:
         n = max(self.sums["n"], 1)
         self.emit("log", level="info",
                   message=f"epoch {t}: train loss {self.sums['total'] / n:.4f} "
                           f"(cls {self.sums['cls'] / n:.4f}, mm {self.sums['mm'] / n:.4f}), alpha {alpha:.4f}")
-        if self.dist.enabled:
-            self.stop_requested = self.dist.any(self.stop_requested)
         val = self.evaluator.evaluate("val", t, alpha=self.alpha.value(max(self.epoch, 1)))
         update = self.alpha.end_epoch(t, ctx=self.ctx) if self.method.uses_alpha else None
         if update:
@@ -189,6 +210,7 @@ class Trainer:
         self.save_checkpoint(layout.LAST)
         if improved:
             self.save_checkpoint(layout.BEST, best=True)
+        self.agree_on_stop()  # a stop asked for during the epoch's evaluation ends the run here
 
     def is_better(self, val: dict) -> bool:
         key = self.recipe.eval.select
@@ -200,7 +222,11 @@ class Trainer:
 
     def test(self) -> dict:
         """The test split, once, with the best-on-validation weights."""
-        best = ckpt.load(layout.checkpoint(self.run_dir, layout.BEST))
+        path = layout.checkpoint(self.run_dir, layout.BEST)
+        best = ckpt.load(path)
+        if best.get("best_epoch") != self.best_epoch:
+            raise UserError(f"{path} holds epoch {best.get('best_epoch')}, but the run's best is epoch "
+                            f"{self.best_epoch}: the checkpoints do not belong together")
         self.model.load_state_dict(best["model"])  # every rank reads rank 0's file
         if self.probes is not None:
             self.probes.load_state_dict(best, optimizer=False)

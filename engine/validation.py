@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import typing
 from typing import Any
 
@@ -54,11 +56,22 @@ def _check_scalar(tp: Any, value: Any, path: str, meta: dict, problems: list[str
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif tp is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
     elif tp is str:
         ok = isinstance(value, str)
     if not ok:
         problems.append(f"{path}: expected {_type_name(tp)}, found {_found(value)}")
+        return None
+    if tp is float:
+        if not (math.isfinite(value) if isinstance(value, float) else abs(value) < 2 ** 1023):
+            # NaN passes every range check below; inf and huge numbers overflow later
+            problems.append(f"{path}: expected a finite number, found {value!r}")
+            return None
+        value = float(value)
+    if tp is str and any("\ud800" <= c <= "\udfff" for c in value):  # bytes of a non-UTF-8 argument
+        problems.append(f"{path}: expected UTF-8 text, found {value!r}")
+        return None
+    if tp is int and not -INT_LIMIT <= value < INT_LIMIT:
+        problems.append(f"{path}: expected an integer below 2**63, found {value!r}")
         return None
     choices = meta.get("choices")
     if choices and value not in choices:
@@ -76,6 +89,30 @@ def _check_scalar(tp: Any, value: Any, path: str, meta: dict, problems: list[str
             problems.append(f"{path}: expected a value <= {hi}, found {value!r}")
             return None
     return value
+
+
+INT_LIMIT = 2 ** 63  # what every integer must stay below: it reaches C code as a 64-bit integer
+
+# A recipe's name names its folders (runs/<name>/...) and is shown in terminals: letters, digits
+# and . _ + - only, starting with a letter or digit (so never `..`, a path, or an option).
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+NAME_MAX = 80
+
+
+def name_problem(name: str) -> str | None:
+    """What is wrong with a recipe name, or None."""
+    if len(name) > NAME_MAX:
+        return f"name: expected at most {NAME_MAX} characters, found {len(name)}"
+    if not NAME_PATTERN.fullmatch(name):
+        return (f"name: expected letters, digits and . _ + - (starting with a letter or digit), "
+                f"found {name!r}")
+    return None
+
+
+def name_from_stem(stem: str) -> str:
+    """A valid name from a recipe file's stem: other characters become `_`, cut to NAME_MAX."""
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", stem)[:NAME_MAX]
+    return name if NAME_PATTERN.fullmatch(name) else ("r" + name)[:NAME_MAX]
 
 
 def build_section(cls: type, raw: Any, path: str, problems: list[str]) -> Any:
@@ -121,6 +158,8 @@ def build_section(cls: type, raw: Any, path: str, problems: list[str]) -> Any:
 
 
 def _cross_checks(r: Recipe, problems: list[str]) -> None:
+    if r.name and name_problem(r.name):  # empty: load() names the run after the file
+        problems.append(name_problem(r.name))
     d = r.data
     if d.name not in DATASETS:
         near = difflib.get_close_matches(d.name, list(DATASETS), n=1)

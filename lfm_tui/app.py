@@ -21,7 +21,9 @@ from lfm_tui.screens.dialogs import ConfirmQuit, FailureDialog, HelpScreen
 from lfm_tui.screens.history import HistoryScreen
 from lfm_tui.screens.recipes import RecipesScreen
 from lfm_tui.screens.run import RunScreen
+from lfm_tui.screens.sweeps import SweepScreen
 from lfm_tui.session import RunSession
+from lfm_tui.widgets.sweep_grid import SweepGrid
 
 CommandFactory = Callable[[list[str]], Sequence[str]]
 
@@ -29,7 +31,7 @@ CommandFactory = Callable[[list[str]], Sequence[str]]
 class LfmApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "LFM console"
-    MODES = {"recipes": RecipesScreen, "runs": RunScreen, "history": HistoryScreen}
+    MODES = {"recipes": RecipesScreen, "runs": RunScreen, "history": HistoryScreen, "sweeps": SweepScreen}
     DEFAULT_MODE = "recipes"
     BINDINGS = [
         Binding("q", "quit", "quit"),
@@ -37,12 +39,15 @@ class LfmApp(App):
         Binding("1", "switch_mode('recipes')", "recipes"),
         Binding("2", "switch_mode('runs')", "runs"),
         Binding("3", "switch_mode('history')", "history"),
+        Binding("4", "switch_mode('sweeps')", "sweeps", show=False),
     ]
 
     def __init__(self, recipes_dir: Path, runs_dir: Path, command: CommandFactory | None = None,
                  clock: Callable[[], float] = time.time, stop_grace: float = 30.0,
-                 cursor_blink: bool = True, launch: Launch | None = None) -> None:
+                 cursor_blink: bool = True, launch: Launch | None = None,
+                 sweep_dirs: Sequence[Path] = ()) -> None:
         super().__init__()
+        self.sweep_dirs = [Path(p) for p in sweep_dirs]  # shown in the sweeps screen besides runs_dir's
         self.launch_spec = launch or Launch()  # processes per run (torchrun when more than one)
         self.recipes_dir, self.runs_dir = Path(recipes_dir), Path(runs_dir)
         self.command, self.clock, self.stop_grace = command, clock, stop_grace
@@ -114,33 +119,50 @@ class LfmApp(App):
     def resume_current(self) -> None:
         s = self.current
         if s is None or not s.resumable():
-            self.notify("only a stopped run with checkpoints/last.pt can be resumed", severity="warning")
+            self.notify("only a stopped run with checkpoints/last.pt can be resumed", severity="warning", markup=False)
             return
         self.launch(["--resume", s.state.run_dir], f"{s.state.recipe_name or s.label} (resumed)")
 
     def open_recorded(self, run_dir: Path) -> RunSession | None:
         """Replay a run folder's events.jsonl into the run panels."""
+        session = self._recorded(run_dir)
+        if session is not None:
+            self.show_session(session)
+        return session
+
+    def _recorded(self, run_dir: Path) -> RunSession | None:
+        """A run folder's events.jsonl as a session, or None (said in a notification): its
+        files are untrusted, so a bad one is reported and the rest goes on."""
         try:
             events = read_events(str(Path(run_dir) / "events.jsonl"))
         except (OSError, ProtocolError) as exc:
-            self.notify(f"{run_dir}: {exc}", severity="error")
+            self.notify(f"{run_dir}: unreadable: {exc}", severity="error", markup=False)
             return None
-        label = f"{Path(run_dir).parent.name}/{Path(run_dir).name}"
-        session = RunSession.from_events(events, label=label, clock=self.clock)
-        self.show_session(session)
-        return session
+        return RunSession.from_events(events, label=f"{Path(run_dir).parent.name}/{Path(run_dir).name}",
+                                      clock=self.clock)
+
+    def on_mount(self) -> None:
+        if self.sweep_dirs:
+            self.switch_mode("sweeps")
+
+    def on_sweep_grid_run_chosen(self, event: SweepGrid.RunChosen) -> None:
+        """A run of a sweep opened in the run screen: replayed when it has ended, followed
+        through its run folder while it runs (whoever runs it)."""
+        if event.status in ("queued", "starting"):
+            self.notify(f"{event.label}: {event.status}, no events yet", severity="warning")
+        elif event.status in ("running", "stalled"):
+            from lfm_tui.follow import follow, following_session
+
+            session = following_session(event.label, self.clock)
+            self.show_session(session)
+            self.run_worker(follow(session, event.run_dir), name=f"follow-{session.id}", exit_on_error=False)
+        else:
+            self.open_recorded(event.run_dir)
 
     def compare(self, run_dirs: list[Path]) -> None:
-        sessions = []
-        for d in run_dirs:
-            try:
-                events = read_events(str(Path(d) / "events.jsonl"))
-            except (OSError, ProtocolError) as exc:
-                self.notify(f"{d}: {exc}", severity="error")
-                return
-            sessions.append(RunSession.from_events(events, f"{Path(d).parent.name}/{Path(d).name}",
-                                                   clock=self.clock))
-        self.push_screen(CompareScreen(sessions))
+        sessions = [s for s in map(self._recorded, run_dirs) if s is not None]
+        if sessions:
+            self.push_screen(CompareScreen(sessions))
 
     # ------------------------------------------------------------------ app keys
     @property
@@ -181,8 +203,11 @@ class LfmApp(App):
 
 def make_app(recipes_dir: Path | str = "recipes", runs_dir: Path | str = "runs",
              command: CommandFactory | None = None, clock: Callable[[], float] = time.time,
-             stop_grace: float = 30.0, cursor_blink: bool = True, launch: Launch | None = None) -> LfmApp:
+             stop_grace: float = 30.0, cursor_blink: bool = True, launch: Launch | None = None,
+             sweep_dirs: Sequence[Path | str] = ()) -> LfmApp:
     """The dashboard over `recipes_dir` and `runs_dir`. `command` maps engine arguments to a
-    command line (tests run a fake engine); `clock` gives the time shown (tests freeze it)."""
+    command line (tests run a fake engine); `clock` gives the time shown (tests freeze it);
+    `sweep_dirs` (sweep folders) opens it on the sweeps screen."""
     return LfmApp(Path(recipes_dir), Path(runs_dir), command=command, clock=clock,
-                  stop_grace=stop_grace, cursor_blink=cursor_blink, launch=launch)
+                  stop_grace=stop_grace, cursor_blink=cursor_blink, launch=launch,
+                  sweep_dirs=[Path(p) for p in sweep_dirs])

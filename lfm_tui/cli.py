@@ -2,6 +2,7 @@
 inside the commands."""
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,10 @@ def run(
             _err(f"{resume}: not a run folder that can be resumed "
                  f"(expected {layout.RECIPE} and {layout.CHECKPOINTS}/{layout.LAST})")
             raise typer.Exit(2)
+        busy = layout.in_use(resume)  # the engine checks again; this also covers torchrun's ranks
+        if busy is not None:
+            _err(str(busy))
+            raise typer.Exit(2)
         args = ["--resume", str(resume)]
     else:
         if recipe is None:
@@ -148,11 +153,11 @@ def _load_or_exit(recipe: Path, overrides: list[str]):
 
 
 def _start_sweep(folder: Path, recipe: Path, overrides: list[str], grid: list[str], seeds: str,
-                 events: bool) -> int:
+                 events: bool, options=None) -> int:
     from lfm_tui import sweep as sweeps
 
     command = sys.argv[1:] and ["lfm", *sys.argv[1:]]
-    return sweeps.start(folder, recipe, overrides, grid, seeds, command, events, _console())
+    return sweeps.start(folder, recipe, overrides, grid, seeds, command, events, _console(), options)
 
 
 def _console():
@@ -171,19 +176,51 @@ def sweep(
     out: Annotated[Optional[Path], typer.Option(help="the sweep folder (default runs/<recipe>/sweep-<time>)")] = None,
     resume: Annotated[Optional[Path], typer.Option(
         help="continue this sweep folder: finished runs are skipped, stopped ones resumed")] = None,
+    status: Annotated[Optional[Path], typer.Option(
+        help="show the state of every run of this sweep folder, read from its run folders")] = None,
     runs_dir: Annotated[Path, typer.Option(help="parent folder of the default sweep folder")] = Path("runs"),
     events: Annotated[bool, typer.Option("--events", help="print the raw JSON Lines event streams")] = False,
+    jobs: Annotated[int, typer.Option(help="runs at once (local: on this machine; ray, slurm: at most)")] = 1,
+    executor: Annotated[str, typer.Option(help="local (this machine), ray (a Ray cluster) or slurm "
+                                          "(a job array through submitit)")] = "local",
+    cpus_per_run: Annotated[Optional[int], typer.Option(
+        help="CPU threads of each run (local default: this machine's CPUs / --jobs; ray, slurm: 1)")] = None,
+    gpus_per_run: Annotated[Optional[int], typer.Option(
+        help="GPUs of each run (local default: the visible GPUs shared out; 0: CPU only)")] = None,
+    address: Annotated[str, typer.Option(help="ray: the cluster to join (default: a Ray instance here)")] = "",
+    partition: Annotated[str, typer.Option(help="slurm: partition")] = "",
+    time_limit: Annotated[str, typer.Option("--time", help="slurm: time limit per run, minutes or "
+                                            "[D-]HH:MM[:SS]")] = "",
+    account: Annotated[str, typer.Option(help="slurm: account to charge")] = "",
+    mem: Annotated[Optional[float], typer.Option(help="slurm: memory per run, GB")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="slurm: return once the job array is submitted")] = False,
 ) -> None:
     """Run a grid of configurations over seeds, then print the comparison table.
 
-    Every grid point is validated before anything runs; runs go one after another."""
+    Every grid point is validated before anything runs; runs go one after another, or --jobs N
+    at once, or on a Ray cluster or a Slurm cluster (--executor). Slurm settings may also come
+    from a \\[sweep.slurm] table of the recipe."""
+    from lfm_tui import executors
+
+    if status is not None:
+        if recipe is not None or overrides or grid or out is not None or resume is not None:
+            _err("--status takes only the sweep folder")
+            raise typer.Exit(2)
+        from lfm_tui.executors.view import print_status
+
+        raise typer.Exit(print_status(status, _console()))
+    options = executors.Options(executor=executor, jobs=jobs, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+                                address=address, detach=detach,
+                                slurm={"partition": partition, "time": time_limit, "account": account,
+                                       "mem_gb": mem})
     if resume is not None:
         if recipe is not None or overrides or grid or out is not None:
-            _err("--resume takes only the sweep folder: the sweep continues with its saved plan")
+            _err("--resume takes only the sweep folder (and how to run it: --jobs, --executor, ...): "
+                 "the sweep continues with its saved plan")
             raise typer.Exit(2)
         from lfm_tui import sweep as sweeps
 
-        raise typer.Exit(sweeps.run(resume, events, _console()))
+        raise typer.Exit(sweeps.run(resume, events, _console(), options))
     if recipe is None:
         _err("give a recipe file (e.g. lfm sweep recipes/mfeat.toml --grid method.name=concat,lfm) "
              "or --resume SWEEP_FOLDER")
@@ -196,7 +233,7 @@ def sweep(
         _err(exc.render())
         raise typer.Exit(2)
     folder = out or runs_dir / name / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-    raise typer.Exit(_start_sweep(folder, recipe, overrides or [], grid or [], seeds, events))
+    raise typer.Exit(_start_sweep(folder, recipe, overrides or [], grid or [], seeds, events, options))
 
 
 @app.command()
@@ -210,6 +247,7 @@ def compare(
     Rows are configurations (runs differing only in the seed are grouped); columns fused ACC,
     MAP, macro-F1, each modality's ACC and the gap."""
     from rich.console import Console
+    from rich.text import Text
 
     from lfm_tui import compare as cmp
 
@@ -226,11 +264,16 @@ def compare(
     console = Console()
     print_table(console, rows, title)
     skipped = [r for r in runs if r.status != "ok"]
-    if skipped:
-        console.print("[yellow]not finished, left out:[/] " + ", ".join(f"{r.path} ({r.status})" for r in skipped))
+    if skipped:  # paths and reasons are text, never markup
+        console.print(Text.assemble(("not finished, left out: ", "yellow"),
+                                    ", ".join(f"{r.path} ({r.status})" for r in skipped)))
     if out is not None:
-        paths = cmp.write_outputs(out, rows, runs, title=f"# {title}")
-        console.print("written: " + ", ".join(str(p) for p in paths))
+        try:
+            paths = cmp.write_outputs(out, rows, runs, title=f"# {title}")
+        except OSError as exc:
+            _err(f"could not write {exc.filename or out}: {exc.strerror or exc}")
+            raise typer.Exit(1)
+        console.print(Text("written: " + ", ".join(str(p) for p in paths)))
 
 
 @app.command()
@@ -244,7 +287,7 @@ def tensorboard(
         raise typer.Exit(2)
     exe = shutil.which("tensorboard")
     cmd = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]
-    typer.echo(f"TensorBoard on {runs} at http://localhost:{port}/ (Ctrl-C to stop)")
+    typer.echo(f"TensorBoard on {shlex.quote(str(runs))} at http://localhost:{port}/ (Ctrl-C to stop)")
     try:
         raise typer.Exit(subprocess.call([*cmd, "--logdir", str(runs), "--port", str(port)]))
     except KeyboardInterrupt:
@@ -256,8 +299,15 @@ def tui(
     recipes_dir: Annotated[Path, typer.Argument(help="folder of recipe TOML files")] = Path("recipes"),
     runs_dir: Annotated[Path, typer.Option(help="parent folder of run folders")] = Path("runs"),
     nproc_per_node: Annotated[int, typer.Option(min=1, help="processes per run on this machine (torchrun, DDP)")] = 1,
+    sweep: Annotated[Optional[list[Path]], typer.Option(
+        help="open on the sweeps screen with this sweep folder (repeat for several)")] = None,
 ) -> None:
-    """The interactive dashboard: pick a recipe, watch runs live, replay and compare past runs."""
+    """The interactive dashboard: pick a recipe, watch runs live, replay and compare past runs,
+    follow sweeps."""
+    bad = [p for p in sweep or [] if not layout.is_sweep(p)]
+    if bad:
+        _err("; ".join(f"{p}: not a sweep folder (expected {layout.SWEEP_PLAN})" for p in bad))
+        raise typer.Exit(2)
     if not recipes_dir.is_dir():
         _err(f"{recipes_dir}: no such folder of recipes (give one: lfm tui path/to/recipes)")
         raise typer.Exit(2)
@@ -268,7 +318,7 @@ def tui(
 
     from lfm_tui.client import Launch
 
-    make_app(recipes_dir, runs_dir, launch=Launch(nproc_per_node)).run()
+    make_app(recipes_dir, runs_dir, launch=Launch(nproc_per_node), sweep_dirs=sweep or []).run()
 
 
 def main() -> None:

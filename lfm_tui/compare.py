@@ -18,7 +18,7 @@ from engine import layout
 from engine import recipe as recipes
 from engine import method_registry as registry
 
-IGNORED_KEYS = ("train.seed", "name")
+IGNORED_KEYS = ("train.seed", "name", "train.threads")  # threads: how a run was executed (lfm_tui/executors)
 FUSED = (("acc", "ACC"), ("map", "MAP"), ("f1", "macro-F1"))
 
 
@@ -90,18 +90,28 @@ def flatten(d: dict, prefix: str = "") -> dict[str, str]:
 
 
 def load_run(path: Path) -> Run:
+    """A run folder as the table sees it. Its files are untrusted: one that cannot be read
+    gives a run whose status is `unreadable: why` (listed, left out of the table)."""
     try:
         summary = json.loads((path / layout.SUMMARY).read_text(encoding="utf-8"))
         recipe = tomllib.loads((path / layout.RECIPE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CompareError(f"{path}: cannot read the run ({exc})") from None
+    except (OSError, ValueError) as exc:  # JSON, TOML and UTF-8 errors are ValueErrors
+        return Run(path, f"unreadable: {exc}", 0, {}, None)
+    if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
+        return Run(path, f"unreadable: {layout.SUMMARY} is not a run summary", 0, {}, None)
     try:  # resolved against the current schema, so keys added since the run read as their defaults
         recipe = recipes.to_dict(recipes.from_dict(recipe, str(path / layout.RECIPE)))
     except recipes.RecipeError:
         pass  # a recipe of an older or newer schema: compared as written
+    seed = (recipe.get("train") or {}).get("seed", 0) if isinstance(recipe.get("train"), dict) else None
+    test = summary.get("test")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not (test is None or isinstance(test, dict)):
+        return Run(path, f"unreadable: {layout.RECIPE} or {layout.SUMMARY} holds values of the wrong type", 0, {},
+                   None)
     config = {k: v for k, v in flatten(recipe).items() if k not in IGNORED_KEYS}
-    return Run(path, str(summary.get("status")), int(recipe.get("train", {}).get("seed", 0)),
-               config, summary.get("test"))
+    test = {k: v for k, v in (test or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)} if test is not None else None
+    return Run(path, summary["status"], seed, config, test)
 
 
 def _label(config: dict[str, str], varying: list[str]) -> str:
@@ -211,6 +221,6 @@ def write_outputs(prefix: Path, rows: list[Row], runs: list[Run], title: str = "
     for suffix, text in ((".md", md), (".csv", to_csv(rows)),
                          (".json", json.dumps(to_json(rows, runs), indent=2) + "\n")):
         path = prefix.with_name(prefix.name + suffix)
-        path.write_text(text, encoding="utf-8")
+        layout.write_atomic(path, text)
         out.append(path)
     return out

@@ -3,34 +3,43 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 from collections import deque
+from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from engine import layout
 from engine.events import Event, LogLine
-from engine.outcome import EXIT_CANCELLED, EXIT_OK, exit_for_status
+from engine.outcome import (EXIT_CANCELLED, EXIT_OK, STATUS_EXIT, client_exit, command, resume_command,
+                            tensorboard_command)
 from lfm_tui.client import EngineClient, Exited
 from lfm_tui.state import RunState
 
 
+def _cell(v) -> str:
+    return f"{v:.2f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
+
+
 def metrics_table(title: str, fused: dict, modalities: dict, gap: float | None,
                   best: dict | None = None) -> Table:
-    t = Table(title=title, title_justify="left", expand=False)
+    t = Table(title=Text(title), title_justify="left", expand=False)
     for col in ("", "ACC", "MAP", "macro-F1"):
         t.add_column(col, justify="right" if col else "left")
-    t.add_row("fused", *(f"{fused.get(k, float('nan')):.2f}" for k in ("acc", "map", "f1")), style="bold")
+    t.add_row("fused", *(_cell(fused.get(k)) for k in ("acc", "map", "f1")), style="bold")
     for m, v in modalities.items():
-        t.add_row(m, *(f"{v.get(k, float('nan')):.2f}" for k in ("acc", "map", "f1")))
+        t.add_row(Text(str(m)), *(_cell(v.get(k)) for k in ("acc", "map", "f1")))
     if gap is not None:
         t.add_row("gap (ACC)", f"{gap:.2f}", "", "")
     if best:
-        t.caption = f"best validation ACC {best.get('acc', float('nan')):.2f} at epoch {best.get('epoch')}"
+        t.caption = f"best validation ACC {_cell(best.get('acc'))} at epoch {best.get('epoch')}"
     return t
 
 
@@ -88,33 +97,56 @@ def print_table(console: Console, rows, title: str) -> None:
     from lfm_tui import compare
 
     head, body = compare.table_rows(rows)
-    t = Table(title=title, title_justify="left")
+    t = Table(title=Text(title), title_justify="left")
     for i, h in enumerate(head):
-        t.add_column(h, justify="left" if i == 0 else "right")
+        t.add_column(Text(h), justify="left" if i == 0 else "right")
     for b in body:
-        t.add_row(*b)
+        t.add_row(*map(Text, b))
     console.print(t)
 
 
-def summary(console: Console, state: RunState, code: int) -> None:
+def summary(console: Console, state: RunState, code: int, note: str | None = None) -> None:
+    """The test metrics, where the run is, and how it ended; every path and command as plain
+    text (never markup) and every command quoted for a shell."""
     console.print()
     if state.test:
         t = state.test
         console.print(f"[bold]test[/], best-on-validation checkpoint (epoch {t['epoch']}):")
         console.print(metrics_table("", t["fused"], t["modalities"], t["gap"]))
-        console.print(f"modality-gap distance {t['modality_gap']:.4f}   "
-                      f"per-modality scores: {t.get('unimodal', 'split_head')}")
-    if state.run_dir:
-        console.print(f"run folder   [bold]{state.run_dir}[/]")
-        console.print(f"TensorBoard  [bold]lfm tensorboard {state.run_dir}[/]"
-                      f"  (or: tensorboard --logdir {state.run_dir}/tb)")
-    if state.status == "cancelled" or code == EXIT_CANCELLED:
-        console.print(f"[yellow]stopped[/]: resume with [bold]lfm run --resume {state.run_dir}[/]")
-    elif state.status == "failed" or code not in (EXIT_OK, EXIT_CANCELLED):
-        if state.error:
-            console.print(f"[red]failed:[/] {state.error}")
-        else:
-            console.print(f"[red]the engine exited with status {code}[/]")
+        gap = t.get("modality_gap")
+        console.print(f"modality-gap distance {gap if gap is None else format(gap, '.4f')}   "
+                      f"per-modality scores: {escape(str(t.get('unimodal') or 'split_head'))}")
+    run_dir = state.run_dir
+    if run_dir:
+        console.print(Text.assemble("run folder   ", (run_dir, "bold")), soft_wrap=True)
+        console.print(Text.assemble("TensorBoard  ", (tensorboard_command(run_dir), "bold"),
+                                    f"  (or: {command('tensorboard', '--logdir', Path(run_dir) / 'tb')})"),
+                      soft_wrap=True)
+    if code == EXIT_CANCELLED:
+        console.print(Text.assemble(("stopped", "yellow"), f"{': ' + note if note and not state.status else ''}"))
+    elif code != EXIT_OK:
+        console.print(Text.assemble(("failed: ", "red"), state.error or note or f"the engine exited with status {code}"))
+    elif note:
+        console.print(Text(f"note: {note}", style="dim"))
+    if run_dir and code != EXIT_OK and layout.resumable(Path(run_dir)):
+        console.print(Text.assemble(("resume with ", "yellow" if code == EXIT_CANCELLED else ""),
+                                    (resume_command(run_dir), "bold")), soft_wrap=True)
+
+
+def reported(state: RunState) -> dict | None:
+    """What the engine said of how the run ended (its run_finished), or None."""
+    if state.status not in STATUS_EXIT:
+        return None
+    return {"status": state.status, "exit_code": state.exit_code}
+
+
+def settle(state: RunState, code: int, stop_sent: bool) -> tuple[int, str | None]:
+    """`lfm`'s exit status (engine/outcome.py) for the engine's report and exit `code`; the
+    temporary files of a writer that was killed are removed once no process holds the folder."""
+    status, exit_code, note = client_exit(reported(state), code, stop_sent)
+    if state.run_dir and Path(state.run_dir).is_dir() and layout.in_use(Path(state.run_dir)) is None:
+        layout.remove_temporaries(Path(state.run_dir))
+    return exit_code, note
 
 
 async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
@@ -139,11 +171,11 @@ async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
                 elif isinstance(item, Event):
                     print(item.to_json(), flush=True)
                     view.state.apply(item)
-                elif item.stream == "stderr":
-                    console.print(Text(item.text, style="dim"), highlight=False, stderr=True)
+                elif item.stream == "stderr":  # the engine's stderr stays on stderr, as text
+                    print(item.text, file=sys.stderr, flush=True)
                 else:
                     print(item.text, flush=True)
-            return code
+            return settle(view.state, code, bool(client.stop_sent))[0]
         with Live(view, console=console, refresh_per_second=4, transient=False) as live:
             async for item in client.events():
                 if isinstance(item, Exited):
@@ -155,18 +187,19 @@ async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
             live.refresh()
     finally:
         loop.remove_signal_handler(signal.SIGINT)
-    code = exit_for_status(view.state.status, code)  # torchrun reports its own status for a stopped world
-    if code not in (EXIT_OK, EXIT_CANCELLED) and not view.state.status and stderr_tail:
+    # the engine's own report first: a world whose rank aborted after a finished run still finished
+    code, note = settle(view.state, code, bool(client.stop_sent))
+    if code not in (EXIT_OK, EXIT_CANCELLED) and reported(view.state) is None and stderr_tail:
         # The engine stopped before it could report (bad input, crash at start-up): show why.
         console.print(Text("\n".join(l for l in stderr_tail if "Loading weights" not in l)))
-    summary(console, view.state, code)
+    summary(console, view.state, code, note)
     return code
 
 
 def run_headless(engine_args: list[str], raw_events: bool = False, console: Console | None = None,
-                 command: list[str] | None = None, launch=None) -> int:
+                 command: list[str] | None = None, launch=None, env: dict | None = None) -> int:
     console = console or Console()
-    client = EngineClient(engine_args, command=command, launch=launch)
+    client = EngineClient(engine_args, command=command, launch=launch, env=env)
     started = time.perf_counter()
     code = asyncio.run(_run(client, console, raw_events))
     if not raw_events:

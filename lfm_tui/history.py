@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engine import layout
-from engine.events import Event, read_events
+from engine.events import Event, ProtocolError, read_events
 from lfm_tui.state import RunState
 
 
@@ -33,7 +33,10 @@ def _date(folder: Path) -> str:
     try:
         return datetime.strptime("-".join(stamp), "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M")
     except ValueError:
-        return datetime.fromtimestamp(folder.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        try:
+            return datetime.fromtimestamp(folder.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        except OSError:
+            return ""
 
 
 def _from_events(events: list[Event]) -> tuple[str, float | None, int | None]:
@@ -42,22 +45,31 @@ def _from_events(events: list[Event]) -> tuple[str, float | None, int | None]:
         state.apply(ev)
     status = state.status if state.status and state.status != "running" else "incomplete"
     epochs = state.val_history[-1].get("epoch") if state.val_history else None
-    return status, (state.best or {}).get("acc"), epochs
+    return status, _number((state.best or {}).get("acc")), epochs if isinstance(epochs, int) else None
+
+
+def _number(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 def read_run(folder: Path) -> RunInfo | None:
+    """A run folder's line in the history; a folder whose files cannot be read is listed as
+    `unreadable: why`, never raised."""
     events_path = folder / layout.EVENTS
     if not events_path.is_file():
         return None
     recipe = folder.parent.name
     data = layout.read_summary(folder)
-    if isinstance(data, dict) and data.get("status"):
-        best = (data.get("best") or {}).get("acc")
-        return RunInfo(folder, data.get("recipe_name") or recipe, data["status"], _date(folder),
-                       best, data.get("epochs_done"))
+    if data is not None and isinstance(data.get("status"), str) and data["status"]:
+        best = data.get("best") if isinstance(data.get("best"), dict) else {}
+        epochs = data.get("epochs_done")
+        name = data.get("recipe_name")
+        return RunInfo(folder, name if isinstance(name, str) and name else recipe, data["status"][:40],
+                       _date(folder), _number(best.get("acc")),
+                       epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None)
     try:
         status, best, epochs = _from_events(read_events(str(events_path)))
-    except (OSError, ValueError, KeyError, TypeError) as exc:  # a newer protocol, an unreadable file or event
+    except (OSError, ProtocolError) as exc:  # a newer protocol, an unreadable file
         return RunInfo(folder, recipe, f"unreadable: {exc}", _date(folder), None, None)
     return RunInfo(folder, recipe, status, _date(folder), best, epochs)
 

@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from engine import layout
 from engine.events import Event, LogLine
-from engine.outcome import unreported_exit
+from engine.outcome import client_exit, tensorboard_command
 from lfm_tui.client import EngineClient, Exited
 from lfm_tui.state import RunState
 
@@ -27,6 +27,7 @@ class RunSession:
     args: list[str] = field(default_factory=list)   # `python -m engine` arguments; [] for a replay
     clock: Callable[[], float] = time.time
     replay: bool = False
+    following: bool = False         # a replay that keeps reading its run folder's events (lfm_tui/follow.py)
     id: int = field(default_factory=lambda: next(_ids))
     state: RunState = field(default_factory=RunState)
     logs: deque = field(default_factory=lambda: deque(maxlen=LOG_LINES))  # (stream, text)
@@ -78,7 +79,7 @@ class RunSession:
             if s.status == "failed" and not s.traceback:
                 s.traceback = self.stderr_text()
             return
-        s.status, s.error = unreported_exit(code, self.client is not None and self.client.stop_sent)
+        s.status, _, s.error = client_exit(None, code, self.client is not None and bool(self.client.stop_sent))
         if s.status == "failed":
             s.traceback = self.stderr_text() or "(the engine wrote nothing to stderr)"
 
@@ -121,7 +122,7 @@ class RunSession:
     def elapsed(self) -> float:
         s = self.state
         if self.replay:
-            end = s.finished_at or s.started_at
+            end = s.finished_at or (self.clock() if self.following else s.started_at)
             return max(0.0, end - s.started_at) if s.started_at else 0.0
         return max(0.0, (self.ended or self.clock()) - self.started)
 
@@ -141,4 +142,4 @@ class RunSession:
                 and bool(self.state.run_dir) and layout.resumable(Path(self.state.run_dir)))
 
     def tensorboard_command(self) -> str:
-        return f"lfm tensorboard {self.state.run_dir}" if self.state.run_dir else ""
+        return tensorboard_command(self.state.run_dir) if self.state.run_dir else ""

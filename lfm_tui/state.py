@@ -35,13 +35,23 @@ class RunState:
     best: dict | None = None    # the validation of the epoch whose weights are best.pt
     test: dict | None = None
     status: str = ""            # "", "running", "ok", "cancelled", "failed"
+    exit_code: int | None = None  # the exit status the engine reported with run_finished
     error: str | None = None
     traceback: str | None = None
     started_at: float = 0.0
     finished_at: float = 0.0
     unknown_events: int = 0
+    malformed_events: int = 0
 
     def apply(self, ev: Event) -> None:
+        """Takes one event in; one the reader let through with fields it cannot use is counted
+        and skipped (engine/events.py checks the types of what arrives from a stream)."""
+        try:
+            self._apply(ev)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self.malformed_events += 1
+
+    def _apply(self, ev: Event) -> None:
         t = ev.type
         if t == "run_started":
             self.run_id, self.recipe_name = ev["run_id"], ev["recipe_name"]
@@ -73,6 +83,7 @@ class RunState:
                 self.best = self._val_summary(ev["epoch"]) or self.best
         elif t == "run_finished":
             self.status = ev["status"]
+            self.exit_code = ev.get("exit_code") if isinstance(ev.get("exit_code"), int) else None
             self.best = ev["best"]
             self.error, self.traceback = ev["error"], ev["traceback"]
             self.finished_at = ev.time

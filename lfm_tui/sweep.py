@@ -7,7 +7,8 @@ that the plan does not change when the file does), one folder per grid point wit
 folder per seed (`<point>/seed-<s>/`; without a grid, `seed-<s>/`), and `summary.{md,csv,json}` once runs have finished.
 `lfm sweep --resume SWEEP_DIR` continues it: finished runs are skipped, stopped runs resume
 from their checkpoint, runs that never reached one start again (the partial folder is kept,
-renamed).
+renamed). How the runs execute (one after another, `--jobs N` at once, Ray, Slurm) is
+lfm_tui/executors/; the run folders are the same whichever runs them.
 """
 from __future__ import annotations
 
@@ -19,8 +20,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
+
 from engine import layout
 from engine import recipe as recipes
+from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, sweep_resume_command
+from lfm_tui import executors
+from lfm_tui.executors.task import Task
 
 PLAN = layout.SWEEP_PLAN
 BASE_RECIPE = layout.SWEEP_RECIPE
@@ -39,6 +45,7 @@ class Point:
     values: dict[str, str]   # grid key -> value text
     seed: int
     folder: str              # the grid point's folder name
+    threads: int = 0         # the resolved recipe's train.threads (0: the executor may set it)
 
     @property
     def overrides(self) -> list[str]:
@@ -103,7 +110,7 @@ def recipe_name(recipe_path: Path, overrides: list[str]) -> str:
         if key.strip() == "name" and value.strip():
             return value.strip().strip('"')
     raw = recipes.read_toml(recipe_path)
-    return str(raw.get("name") or Path(recipe_path).stem)
+    return str(raw.get("name") or recipes.name_from_stem(Path(recipe_path).stem))
 
 
 def folder_name(values: dict[str, str]) -> str:
@@ -113,33 +120,47 @@ def folder_name(values: dict[str, str]) -> str:
     return re.sub(r"[^A-Za-z0-9._=,+-]", "_", text)[:200]
 
 
+def points(grid: list[tuple[str, list[str]]], seeds: list[int]) -> list[Point]:
+    """The plan's points, in order, unvalidated: every grid point with the first seed, then
+    with the next (a sweep stopped early still has every configuration)."""
+    keys = [k for k, _ in grid]
+    out = []
+    for seed in seeds:
+        for combo in itertools.product(*(v for _, v in grid)):
+            values = dict(zip(keys, combo))
+            out.append(Point(values, seed, folder_name(values)))
+    return out
+
+
 def plan(recipe_path: Path, overrides: list[str], grid: list[tuple[str, list[str]]],
          seeds: list[int]) -> list[Point]:
     """Every (seed, grid point), each validated with the recipe loader first: raises
     recipes.RecipeError naming the first grid point with problems."""
-    points = []
-    keys = [k for k, _ in grid]
-    # every grid point with the first seed, then with the next: a sweep stopped early still
-    # has every configuration
-    for seed in seeds:
-        for combo in itertools.product(*(v for _, v in grid)):
-            values = dict(zip(keys, combo))
-            p = Point(values, seed, folder_name(values))
-            try:
-                recipes.load(recipe_path, [*overrides, *p.overrides])
-            except recipes.RecipeError as exc:
-                where = f"grid point {p.label()}" if values else "recipe"
-                raise recipes.RecipeError(f"{exc.source} ({where})", exc.problems) from None
-            points.append(p)
-    return points
+    out = points(grid, seeds)
+    for p in out:
+        try:
+            p.threads = recipes.load(recipe_path, [*overrides, *p.overrides]).train.threads
+        except recipes.RecipeError as exc:
+            where = f"grid point {p.label()}" if p.values else "recipe"
+            raise recipes.RecipeError(f"{exc.source} ({where})", exc.problems) from None
+    return out
+
+
+def run_dir(sweep_dir: Path, point: Point) -> Path:
+    return sweep_dir / point.folder / f"seed-{point.seed}"
+
+
+def check_new(sweep_dir: Path) -> None:
+    """A new sweep goes into a new or empty folder: the same folder is never started twice."""
+    if sweep_dir.exists() and (not sweep_dir.is_dir() or any(sweep_dir.iterdir())):
+        hint = f"; continue it with: {sweep_resume_command(sweep_dir)}" if (sweep_dir / PLAN).is_file() else ""
+        raise SweepError([f"{sweep_dir}: the sweep folder exists and is not empty{hint}"])
 
 
 def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid, seeds: list[int],
            command: list[str]) -> dict:
     """Write the plan and the recipe copy into a new sweep folder."""
-    if sweep_dir.exists() and any(sweep_dir.iterdir()):
-        hint = f"; continue it with: lfm sweep --resume {sweep_dir}" if (sweep_dir / PLAN).is_file() else ""
-        raise SweepError([f"{sweep_dir}: the sweep folder exists and is not empty{hint}"])
+    check_new(sweep_dir)
     name = recipe_name(recipe_path, overrides)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / BASE_RECIPE).write_text(recipe_path.read_text(encoding="utf-8"), encoding="utf-8")
@@ -150,104 +171,139 @@ def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid, seeds
     return spec
 
 
+def read_spec(sweep_dir: Path) -> dict:
+    """sweep.json, checked for the shape lfm sweep writes: raises SweepError otherwise."""
+    problem = [f"{sweep_dir}: not a sweep folder (expected {PLAN}, written by lfm sweep or lfm run --seeds)"]
+    try:
+        spec = json.loads((Path(sweep_dir) / PLAN).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise SweepError(problem) from None
+    ok = (isinstance(spec, dict) and isinstance(spec.get("name"), str)
+          and isinstance(spec.get("overrides"), list) and isinstance(spec.get("seeds"), list)
+          and all(isinstance(x, int) for x in spec["seeds"]) and isinstance(spec.get("grid"), list)
+          and all(isinstance(g, list) and len(g) == 2 and isinstance(g[1], list) for g in spec["grid"]))
+    if not ok:
+        raise SweepError([f"{sweep_dir}/{PLAN}: damaged (not the plan lfm sweep writes)"])
+    return spec
+
+
+def grid_of(spec: dict) -> list[tuple[str, list[str]]]:
+    return [(str(k), [str(x) for x in v]) for k, v in spec["grid"]]
+
+
 def load_plan(sweep_dir: Path) -> tuple[dict, Path, list[str], list[Point]]:
     """A sweep folder's plan: (spec, recipe copy, base overrides, points)."""
-    try:
-        spec = json.loads((sweep_dir / PLAN).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        raise SweepError([f"{sweep_dir}: not a sweep folder (expected {PLAN}, written by lfm sweep "
-                          "or lfm run --seeds)"]) from None
+    spec = read_spec(sweep_dir)
     recipe_copy = sweep_dir / BASE_RECIPE
     overrides = [*spec["overrides"], f"name={spec['name']}"]
-    points = plan(recipe_copy, overrides, [(k, v) for k, v in spec["grid"]], spec["seeds"])
-    return spec, recipe_copy, overrides, points
+    return spec, recipe_copy, overrides, plan(recipe_copy, overrides, grid_of(spec), spec["seeds"])
 
 
-def run_state(run_dir: Path) -> str:
-    """'done', 'resume' (a checkpoint to continue from), 'partial' (nothing to continue) or 'new'."""
-    return layout.run_state(run_dir)
+def tasks(sweep_dir: Path, recipe_copy: Path, overrides: list[str], planned: list[Point],
+          threads: int = 0) -> list[Task]:
+    """One task per point: its run folder and the engine arguments of a new run. `threads`
+    (the executor's CPU share per run) becomes `train.threads` where the recipe leaves it at 0."""
+    out = []
+    for i, p in enumerate(planned):
+        share = [f"train.threads={threads}"] if threads and not p.threads else []
+        folder = run_dir(sweep_dir, p)
+        out.append(Task(i, f"{p.label()} seed {p.seed}", str(folder),
+                        [str(recipe_copy), *overrides, *p.overrides, *share, "--run-dir", str(folder)], threads))
+    return out
 
 
-def set_aside(run_dir: Path) -> Path:
-    """A run that never reached a checkpoint: its folder kept, renamed `<name>.partial-<time>`."""
-    kept = run_dir.with_name(f"{run_dir.name}.partial-{time.strftime('%Y%m%d-%H%M%S')}")
-    run_dir.rename(kept)
-    return kept
-
-
-def engine_args(recipe_copy: Path, overrides: list[str], point: Point, run_dir: Path, state: str) -> list[str]:
-    """The engine's arguments for one point of the plan in `state` (see run_state)."""
-    if state == "resume":
-        return ["--resume", str(run_dir)]
-    return [str(recipe_copy), *overrides, *point.overrides, "--run-dir", str(run_dir)]
-
-
-def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str], seeds: str,
-          command: list[str], raw_events: bool, console) -> int:
-    """A new sweep: its plan validated and written into `folder`, then run."""
-    try:
-        seed_list = parse_seeds(seeds)
-        grid = parse_grid(grid_items)
-        points = plan(recipe, overrides, grid, seed_list)
-        create(folder, recipe, overrides, grid, seed_list, command)
-    except (SweepError, recipes.RecipeError) as exc:
-        return report_problem(exc, console)
-    console.print(f"{len(points)} runs into {folder}")
-    return run(folder, raw_events, console)
-
-
-def report_problem(exc: Exception, console) -> int:
-    """A sweep's bad input (its plan or a grid point's recipe): every problem, exit status 2."""
-    text = exc.render() if isinstance(exc, recipes.RecipeError) else "\n".join(exc.problems)
+def report_problem(exc: Exception, console=None) -> int:
+    """Bad input (the plan, a grid point's recipe, the executor's options): every problem on
+    stderr, exit status 2."""
+    if isinstance(exc, recipes.RecipeError):
+        text = exc.render()
+    else:
+        text = "\n".join(getattr(exc, "problems", None) or [str(exc)])
     print(text, file=sys.stderr)
     return 2
 
 
-def run(folder: Path, raw_events: bool, console) -> int:
-    """Runs a sweep folder's plan, skipping finished runs and resuming stopped ones; then writes
-    and prints its comparison table. Returns the exit status (130 when stopped)."""
-    from lfm_tui import compare
-    from lfm_tui.headless import print_table, run_headless
-
+def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str], seeds: str,
+          command: list[str], raw_events: bool, console, options: executors.Options | None = None,
+          executor=None) -> int:
+    """A new sweep: its plan validated, the executor checked (options, cluster, shared folder),
+    the plan written into `folder`, then run (by `executor`, else the one `options` make)."""
+    options = options or executors.Options()
     try:
-        spec, recipe_copy, overrides, points = load_plan(folder)
-    except (SweepError, recipes.RecipeError) as exc:
+        seed_list = parse_seeds(seeds)
+        grid = parse_grid(grid_items)
+        planned = plan(recipe, overrides, grid, seed_list)
+        check_new(folder)
+        executor = executor or executors.make(options, raw_events, slurm_table=executors.slurm_table(recipe))
+        executor.prepare(folder)
+        create(folder, recipe, overrides, grid, seed_list, command)
+    except (SweepError, recipes.RecipeError, executors.OptionsError) as exc:
         return report_problem(exc, console)
-    failed, stopped = [], False
-    for i, p in enumerate(points, 1):
-        run_dir = folder / p.folder / f"seed-{p.seed}"
-        state = run_state(run_dir)
-        if state == "done":
-            console.print(f"[dim][{i}/{len(points)}] {p.label()} seed {p.seed}: finished, skipped[/]")
-            continue
-        console.rule(f"[{i}/{len(points)}] {p.label()} seed {p.seed}" + (" (resumed)" if state == "resume" else ""))
-        if state == "partial":
-            set_aside(run_dir)
-        try:
-            code = run_headless(engine_args(recipe_copy, overrides, p, run_dir, state), raw_events=raw_events,
-                                console=console)
-        except KeyboardInterrupt:
-            code = 130
-        if code == 130:
-            stopped = True
-            break
-        if code != 0:
-            failed.append(f"{p.label()} seed {p.seed} (exit status {code}, {run_dir})")
+    console.print(f"{len(planned)} runs into {folder}" + executor.describe(len(planned)))
+    return run(folder, raw_events, console, options, executor)
+
+
+def run(folder: Path, raw_events: bool, console, options: executors.Options | None = None,
+        executor=None) -> int:
+    """Runs a sweep folder's plan with the executor of `options`, skipping finished runs and
+    resuming stopped ones; then writes and prints its comparison table. Returns the exit
+    status (130 when stopped, 1 when a run failed, 2 for bad input or a sweep folder that
+    another `lfm sweep` is running: the folder is locked while this one runs it)."""
+    try:
+        lock = layout.FolderLock(folder).acquire() if folder.is_dir() else None
+    except layout.FolderInUse as exc:
+        return report_problem(SweepError([str(exc)]), console)
+    try:
+        return _run(folder, raw_events, console, options, executor)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run(folder: Path, raw_events: bool, console, options, executor) -> int:
+    try:
+        spec, recipe_copy, overrides, planned = load_plan(folder)
+        if executor is None:  # else start() made and checked it
+            executor = executors.make(options or executors.Options(), raw_events,
+                                      slurm_table=executors.slurm_table(recipe_copy))
+            executor.prepare(folder)
+    except (SweepError, recipes.RecipeError, executors.OptionsError) as exc:
+        return report_problem(exc, console)
+    base = folder.resolve() if executor.remote else folder
+    todo = tasks(base, base / BASE_RECIPE, overrides, planned, executor.threads_per_run)
+    try:
+        report = executor.run(todo, console, title=spec["name"])
+    except executors.OptionsError as exc:   # a cluster refused the work (sbatch's message)
+        return report_problem(exc, console)
+    if report.detached:
+        return 0
+    write_summary(folder, spec, console, raw_events)
+    failed = [f"{t.label} (exit status {report.codes[t.index]}, {t.run_dir})" for t in todo
+              if report.codes.get(t.index) not in (None, EXIT_OK, EXIT_CANCELLED)]
+    if report.stopped and any(report.codes.get(t.index) != EXIT_OK for t in todo):
+        console.print(Text.assemble(("stopped", "yellow"), ": continue with ",
+                                    (sweep_resume_command(folder), "bold")), soft_wrap=True)
+        return EXIT_CANCELLED
+    if failed:
+        console.print(Text.assemble(("failed runs:", "red"), "\n  " + "\n  ".join(failed)))
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def write_summary(folder: Path, spec: dict, console, raw_events: bool) -> None:
+    """summary.{md,csv,json} of the finished runs, and the table printed."""
+    from lfm_tui import compare
+    from lfm_tui.headless import print_table
+
     try:
         rows, runs = compare.compare([folder])
     except compare.CompareError:
-        rows, runs = [], []
-    if rows:
-        title = f"{spec['name']}: test metrics, mean ± std over seeds"
-        compare.write_outputs(folder / "summary", rows, runs,
-                              title=f"# {title}\n\n`{' '.join(spec.get('command') or [])}`")
-        if not raw_events:
-            print_table(console, rows, title)
-            console.print(f"summary      [bold]{folder / 'summary.md'}[/] (and .csv, .json)")
-    if stopped:
-        console.print(f"[yellow]stopped[/]: continue with [bold]lfm sweep --resume {folder}[/]")
-        return 130
-    if failed:
-        console.print("[red]failed runs:[/]\n  " + "\n  ".join(failed))
-        return 1
-    return 0
+        return
+    if not rows:
+        return
+    title = f"{spec['name']}: test metrics, mean ± std over seeds"
+    compare.write_outputs(folder / "summary", rows, runs,
+                          title=f"# {title}\n\n`{' '.join(spec.get('command') or [])}`")
+    if not raw_events:
+        print_table(console, rows, title)
+        console.print(Text.assemble("summary      ", (str(folder / "summary.md"), "bold"), " (and .csv, .json)"))

@@ -10,9 +10,27 @@ from engine.events import (EVENT_FIELDS, PROTOCOL_VERSION, Emitter, Event, LogLi
                            make, parse_line)
 
 
+# one well-formed event of each type (field types as engine/events.py FIELD_TYPES checks them)
+SAMPLES = {
+    "run_started": {"run_id": "r/1", "recipe": {"name": "r"}, "recipe_name": "r", "dataset": "mfeat",
+                    "modalities": ["pix", "mor"], "run_dir": "runs/r/1", "epochs": 2, "steps_per_epoch": 3,
+                    "resumed_from": None},
+    "step": {"epoch": 1, "step": 2, "global_step": 2, "losses": {"total": 1.5}, "alpha": 0.5, "lr": 0.001,
+             "samples_per_s": 100.0},
+    "eval": {"split": "val", "epoch": 1, "loss": 0.5, "fused": {"acc": 90.0}, "modalities": {"pix": {"acc": 80.0}},
+             "gap": 3.0, "modality_gap": 0.1},
+    "alpha_updated": {"epoch": 1, "alpha": 0.4, "hypergradient": -0.1, "method": "cg", "seconds": 0.2},
+    "checkpoint": {"path": "last.pt", "epoch": 1, "step": 0, "best": True},
+    "log": {"level": "info", "message": "hello"},
+    "run_finished": {"status": "ok", "best": {"acc": 90.0, "epoch": 1}, "test": None, "error": None,
+                     "traceback": None},
+}
+
+
 @pytest.mark.parametrize("type_", sorted(EVENT_FIELDS))
 def test_every_event_type_round_trips(type_: str) -> None:
-    data = {f: (f"value-{f}" if f != "status" else "ok") for f in EVENT_FIELDS[type_]}
+    data = SAMPLES[type_]
+    assert set(data) == set(EVENT_FIELDS[type_])
     buf = io.StringIO()
     em = Emitter([buf])
     em.emit(type_, **data)

@@ -40,9 +40,13 @@ def batch(t: Trainer, n: int = 64):
 # ----------------------------------------------------------------------------- OGM-GE
 
 def test_ogm_ge_coefficient_formula() -> None:
+    """The paper's eq. 10 and the released code: 1 - tanh(alpha * rho) for rho > 1, else 1."""
     k = coefficients({"a": 30.0, "v": 10.0}, alpha=0.5)
-    assert k["a"] == pytest.approx(1 - math.tanh(0.5 * (3 - 1)))
+    assert k["a"] == pytest.approx(1 - math.tanh(0.5 * 3))
     assert k["v"] == 1.0
+    k = coefficients({"a": 1.974, "v": 1.0}, alpha=0.1)
+    assert k["a"] == pytest.approx(1 - math.tanh(0.1 * 1.974)) and k["a"] == pytest.approx(0.805, abs=5e-4)
+    assert coefficients({"a": 1.0, "v": 1.0}, alpha=0.1) == {"a": 1.0, "v": 1.0}  # rho = 1: no modulation
 
 
 def test_ogm_ge_scales_the_dominant_encoders_gradient_only(tmp_path: Path) -> None:
@@ -62,24 +66,26 @@ def test_ogm_ge_scales_the_dominant_encoders_gradient_only(tmp_path: Path) -> No
         scores = modality_scores(t.model.unimodal_logits(out.features), labels)
     assert scores["pix"] > scores["mor"]
     assert k["pix"] < 0.99 and k["mor"] == 1.0
-    assert k["pix"] == pytest.approx(1 - math.tanh(0.1 * (scores["pix"] / scores["mor"] - 1)), rel=1e-6)
+    assert k["pix"] == pytest.approx(1 - math.tanh(0.1 * scores["pix"] / scores["mor"]), rel=1e-6)
     for m in ("pix", "mor"):
         for g0, p in zip(before[m], t.model.encoders[m].parameters()):
             assert torch.allclose(p.grad, g0 * k[m], atol=1e-7)
 
 
-def test_ogm_ge_generalisation_noise_has_the_gradients_std(tmp_path: Path) -> None:
-    t = trainer(tmp_path, "ogm_ge")
+def test_ogm_ge_generalisation_noise_has_the_unmodulated_gradients_std(tmp_path: Path) -> None:
+    t = trainer(tmp_path, "ogm_ge", "method.ogm_ge.alpha=1.0")
     inputs, labels = batch(t)
     c = ctx(t)
     out = t.method.forward(t.model, inputs, c)
     t.method.backward(t.method.loss_terms(out, labels, c), t.model, c)
-    w = t.model.encoders["pix"].net[0].weight
-    g0 = w.grad.clone()
+    w = {m: t.model.encoders[m].net[0].weight for m in ("pix", "mor")}
+    g0 = {m: v.grad.clone() for m, v in w.items()}
     t.method.after_backward(t.model, out, labels, c)
-    k = t.method.last_coefficients["pix"]
-    noise = w.grad - k * g0
-    assert noise.std().item() == pytest.approx((k * g0).std().item(), rel=0.05)
+    m = min(t.method.last_coefficients, key=t.method.last_coefficients.get)  # the modulated modality
+    k = t.method.last_coefficients[m]
+    assert k < 0.5  # alpha 1: the modulated gradient's std is less than half of the unmodulated one
+    noise = w[m].grad - k * g0[m]
+    assert noise.std().item() == pytest.approx(g0[m].std().item(), rel=0.05)  # as the released code
 
 
 # ----------------------------------------------------------------------------- G-Blend
@@ -116,24 +122,23 @@ def test_gblend_weights_follow_the_losses_it_measured(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- MLA
 
-def test_mla_updates_one_modalitys_encoder_per_step_and_the_shared_head(tmp_path: Path) -> None:
+def test_mla_steps_each_modality_in_turn_on_every_batch(tmp_path: Path) -> None:
+    """As the released code: per batch, one optimiser step per modality, its encoder and the
+    shared head; the other encoder is not run."""
     t = trainer(tmp_path, "mla")
-    assert t.model.fusion_name == "shared"
-
-    def snapshot():
-        return {k: v.clone() for k, v in t.model.state_dict().items()}
-
-    for step, active in enumerate(("pix", "mor", "pix")):
-        before = snapshot()
-        inputs, labels = batch(t)
-        t.train_step(inputs, labels, 0.0)
-        t.global_step += 1
-        after = t.model.state_dict()
-        changed = {k for k in before if not torch.equal(before[k], after[k])}
-        assert any(k.startswith(f"encoders.{active}.") for k in changed), step
-        other = "mor" if active == "pix" else "pix"
-        assert not any(k.startswith(f"encoders.{other}.") for k in changed), step
-        assert "fusion.head.weight" in changed
+    assert t.model.fusion_name == "shared" and t.method.substeps(t.model) == 2
+    inputs, labels = batch(t)
+    seen = []
+    t.optimizer.step = (lambda step: lambda *a, **k: (seen.append(
+        {m: any(p.grad is not None for p in t.model.encoders[m].parameters()) for m in ("pix", "mor")}),
+        step(*a, **k)))(t.optimizer.step)
+    head = t.model.fusion.head.weight
+    before = head.detach().clone()
+    losses = t.train_step(inputs, labels, 0.0)
+    assert seen == [{"pix": True, "mor": False}, {"pix": False, "mor": True}]
+    assert set(losses) == {"total", "cls", "uni_pix", "uni_mor"}
+    assert losses["total"] == pytest.approx(losses["uni_pix"] + losses["uni_mor"])  # summed over the sub-steps
+    assert not torch.equal(head.detach(), before)
 
 
 def test_mla_entropy_fusion_weights_the_certain_modality() -> None:
@@ -150,9 +155,9 @@ def test_mla_entropy_fusion_weights_the_certain_modality() -> None:
     ha, hb = (-(p * p.log()).sum() for p in (pa, pb))
     w = torch.softmax(torch.stack([-ha, -hb]), 0)
     assert w[0] > 0.5  # a is far more certain
-    assert torch.allclose(logits, 2 * (w[0] * parts["a"] + w[1] * parts["b"]))
+    assert torch.allclose(logits, w[0] * parts["a"] + w[1] * parts["b"])  # the paper's weighted sum
     f.train()
-    assert torch.allclose(f(feats), parts["a"] + parts["b"])
+    assert torch.allclose(f(feats), (parts["a"] + parts["b"]) / 2)
 
 
 # ----------------------------------------------------------------------------- MMPareto
@@ -194,6 +199,32 @@ def test_mmpareto_sets_each_encoders_gradient_to_the_pareto_combination(tmp_path
     assert torch.allclose(got, expected, atol=1e-6)
     assert t.method.last_gamma["mor"] == gamma
     assert torch.allclose(head.grad, g_head, atol=1e-6)  # a head gets its own loss's gradient
+
+
+def test_mmpareto_released_rescaling_pins_the_codes_per_tensor_formula(tmp_path: Path) -> None:
+    from engine.methods.mmpareto import released_combine
+
+    gu = [torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])]
+    gm = [torch.tensor([-0.5, 1.0]), torch.tensor([0.0, 1.0])]
+    out = released_combine(gu, gm, gamma=0.25)
+    # h0 = 2 (0.25 gu + 0.75 gm) = (-0.25, 1.5), norm 1.52 > |gu + gm| = 1.12: kept, times 1.5
+    assert torch.allclose(out[0], torch.tensor([-0.375, 2.25]))
+    # h1 = (0, 2.5), norm 2.5 < |gu + gm| = 3: scaled up by 1.2, times 1.5
+    assert torch.allclose(out[1], torch.tensor([0.0, 4.5]))
+    big = released_combine([torch.tensor([4.0])], [torch.tensor([4.0])], gamma=0.5)
+    assert torch.allclose(big[0], torch.tensor([12.0]))      # no conflict: 1.5 (g_u + g_m), never scaled down
+    t = trainer(tmp_path, "mmpareto", "method.mmpareto.rescale=released")
+    inputs, labels = batch(t)
+    c = ctx(t)
+    params = list(t.model.encoders["mor"].parameters())
+    out_ = t.method.forward(t.model, inputs, c)
+    terms = t.method.loss_terms(out_, labels, c)
+    gm_ = torch.autograd.grad(terms["cls"], params, retain_graph=True)
+    gu_ = torch.autograd.grad(terms["uni_mor"], params, retain_graph=True)
+    t.method.backward(terms, t.model, c)
+    expected = released_combine(list(gu_), list(gm_), t.method.last_gamma["mor"])
+    for p, e in zip(params, expected):
+        assert torch.allclose(p.grad, e, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- PMR
@@ -305,7 +336,7 @@ def test_method_errors_are_clear(overrides: list[str], message: str) -> None:
     assert any(p.startswith(message) for p in info.value.problems), info.value.problems
 
 
-@pytest.mark.parametrize("method", ["pmr", "gblend", "ogm_ge"])
+@pytest.mark.parametrize("method", ["pmr", "gblend", "ogm_ge", "mla"])
 def test_resume_equals_uninterrupted_with_method_state(tmp_path: Path, method: str) -> None:
     from engine.run import check_run_dir
 

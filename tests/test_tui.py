@@ -214,9 +214,9 @@ def test_history_lists_replays_and_compares_runs(tmp_path: Path) -> None:
             assert isinstance(app.screen, HistoryScreen)
             table = app.screen.query_one(DataTable)
             rows = [table.get_row_at(i) for i in range(table.row_count)]
-            assert [r[1] for r in rows] == ["mfeat/20261128-100000-1", "mfeat/20261127-092227-0"]
+            assert [str(r[1]) for r in rows] == ["mfeat/20261128-100000-1", "mfeat/20261127-092227-0"]
             assert [str(r[3]) for r in rows] == ["incomplete", "ok"]
-            assert rows[1][4] == "2026-11-27 09:22" and rows[1][5] == "96.33"
+            assert str(rows[1][4]) == "2026-11-27 09:22" and rows[1][5] == "96.33"
             assert rows[0][5] == "93.33"  # the best of the epochs it reached
             hint = str(app.screen.query_one("#history-hint", Static).render())
             assert f"lfm tensorboard {b}" in hint

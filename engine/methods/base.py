@@ -4,9 +4,19 @@ processes.
 
 Per step: `forward` (the model's output), `loss_terms` (named losses; "total" is optimised),
 `backward` (gradients of the terms), `after_backward` (gradient modulation), then the optimiser
-steps. Per epoch: `end_epoch` (after validation). `attach` adds a method's own modules to the
-model before the optimiser is built, so they train, checkpoint and resume with it;
-`state_dict` / `load_state_dict` carry the rest of its state through checkpoints.
+steps; a method with `substeps` > 1 runs that sequence several times on each batch (MLA: one
+modality after the other). Per epoch: `end_epoch` (after validation). `attach` adds a method's
+own modules to the model before the optimiser is built, so they train, checkpoint and resume
+with it; `param_groups` shapes the optimiser (per-modality groups: `modality_groups`) and
+`attach_optimizer` hands the method the optimiser it steps (learning rates per group, state
+cleared between training phases); `state_dict` / `load_state_dict` carry the rest of its state
+through checkpoints.
+
+Built once here for the methods that need them: `modality_parameters` (what "modality j's
+parameters" are), `modality_groups` (one optimiser group per modality and one shared),
+`freeze` (grad = None: SGD and Adam skip the parameter, so neither momentum nor weight decay
+moves it), `split_features` (a split's features in evaluation mode, for decisions made on the
+validation split).
 """
 from __future__ import annotations
 
@@ -29,6 +39,7 @@ class StepContext:
     alpha: float      # the alpha strategy's value (methods that do not use it see 0)
     model: nn.Module  # the model being trained
     gather: Callable[[torch.Tensor], torch.Tensor] | None = None  # rows of every process (DDP), else None
+    substep: int = 0  # which of the method's `substeps` on this batch, from 0
 
     def all_rows(self, x: torch.Tensor) -> torch.Tensor:
         """`x` with the rows of the other processes' shares of the batch (itself in one process)."""
@@ -65,6 +76,18 @@ class Method:
     def setup(self, ctx: RunContext) -> None:
         """Called once the model exists, before a checkpoint's state is loaded."""
 
+    def param_groups(self, model: nn.Module) -> list[dict] | None:
+        """The optimiser's parameter groups (engine/setup.py); None: one group of every parameter."""
+        return None
+
+    def attach_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """The optimiser the loop steps, built from `param_groups`; called once, before `setup`."""
+        self.optimizer = optimizer
+
+    def substeps(self, model: nn.Module) -> int:
+        """Optimiser steps per batch (forward, loss, backward, step each; `StepContext.substep`)."""
+        return 1
+
     def forward(self, model: nn.Module, inputs: dict, ctx: StepContext):
         return model(inputs)
 
@@ -94,6 +117,42 @@ def attach_aux_heads(model: nn.Module, num_classes: int, feature_dim: int) -> No
     """A linear classifier per modality on its encoder's features (G-Blend, MMPareto)."""
     model.add_module("aux_heads", nn.ModuleDict(
         {m: nn.Linear(feature_dim, num_classes) for m in model.modalities}))
+
+
+def modality_parameters(model: nn.Module) -> dict[str, list[nn.Parameter]]:
+    """Each modality's own trainable parameters, and "shared" for the rest: a modality owns the
+    children keyed by its name in every ModuleDict keyed by modality names (its encoder, its
+    projection head, its auxiliary or fusion head, its MMTM excitation); the fused classifier
+    and everything else is shared. In the order of `model.parameters()`."""
+    owner: dict[int, str] = {}
+    mods = set(model.modalities)
+    for module in model.modules():
+        if isinstance(module, nn.ModuleDict) and len(module) and set(module.keys()) <= mods:
+            for m, child in module.items():
+                for p in child.parameters():
+                    owner.setdefault(id(p), m)
+    out: dict[str, list[nn.Parameter]] = {"shared": [], **{m: [] for m in model.modalities}}
+    for p in model.parameters():
+        if p.requires_grad:
+            out[owner.get(id(p), "shared")].append(p)
+    return out
+
+
+def modality_groups(model: nn.Module) -> list[dict]:
+    """Optimiser groups: "shared" first (its learning rate is the scheduled one the loop
+    reports), then one per modality, each named by its "name" key."""
+    return [{"params": ps, "name": name} for name, ps in modality_parameters(model).items()]
+
+
+def group_of(optimizer: torch.optim.Optimizer, name: str) -> dict:
+    return next(g for g in optimizer.param_groups if g.get("name") == name)
+
+
+def freeze(params) -> None:
+    """No update this step: grad = None, which SGD and Adam skip (a zero gradient would still
+    let weight decay and momentum move the parameter)."""
+    for p in params:
+        p.grad = None
 
 
 @torch.no_grad()

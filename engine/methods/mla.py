@@ -1,13 +1,17 @@
 """MLA: "Multimodal Representation Learning by Alternating Unimodal Adaptation" (Zhang, Yoon,
 Bansal, Yao, CVPR 2024).
 
-Training alternates between the modalities: step i trains modality i mod m alone, its encoder
-and a classification head shared by all modalities, on that modality's cross-entropy; the
-other encoders are not run and get no gradient. At evaluation the shared head's per-modality
-logits are fused, weighted per sample by each prediction's certainty (softmax over the
-modalities of minus the entropy; `method.mla.entropy_fusion`), as the paper's test-time
-uncertainty-based fusion; without it they are added. The paper's gradient modification of the
-shared head (an orthogonal projection against forgetting) is not included.
+Training alternates between the modalities through a classification head shared by all of
+them: on every batch, each modality in turn (data.modalities order) takes its own optimiser step
+on its cross-entropy, its encoder and the shared head learning, the other encoders not run
+(`substeps`: one step per modality, as the released code does; whether the paper's algorithm
+draws one batch for all the modalities could not be checked, so the code is reproduced). At evaluation the shared head's per-modality logits are fused
+per sample as the paper's test-time uncertainty-based fusion, sum_j w_j logits_j with w =
+softmax over the modalities of minus each prediction's entropy (`method.mla.entropy_fusion`);
+the released code computes its entropies over the whole batch instead of per sample, a bug not
+reproduced. Without it, the logits are averaged (the released code's equal weights). The
+paper's gradient modification of the shared head (an orthogonal projection against forgetting
+the other modalities) is not included.
 """
 from __future__ import annotations
 
@@ -19,13 +23,16 @@ from engine.models.multimodal import Output
 
 class MLA(Method):
 
+    def substeps(self, model) -> int:
+        return len(model.modalities)
+
     def active(self, model, ctx) -> str:
-        return model.modalities[ctx.global_step % len(model.modalities)]
+        return model.modalities[ctx.substep]
 
     def forward(self, model, inputs, ctx):
-        m = self.active(model, ctx)
-        feats = model.encode(inputs, (m,))
-        return Output(model.fusion.head(feats[m]), feats, feats)
+        m = self.active(ctx.model, ctx)
+        feats = ctx.model.encode(inputs, (m,))
+        return Output(ctx.model.fusion.head(feats[m]), feats, feats)
 
     def loss_terms(self, out, labels, ctx):
         (m,) = out.features

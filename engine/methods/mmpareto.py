@@ -4,10 +4,18 @@ ICML 2024).
 Each modality has its own linear head besides the fused classifier. For the parameters of
 modality j's encoder, the gradient g_m of the multimodal loss and g_u of modality j's unimodal
 loss are combined with Pareto weights: when they conflict (negative cosine), gamma solves the
-two-gradient min-norm problem min_gamma ||gamma g_u + (1 - gamma) g_m||^2 (MGDA); otherwise
-gamma = 1/2. The combined direction gamma g_u + (1 - gamma) g_m is rescaled to the norm of
-g_u + g_m, as the paper does to keep the SGD noise that helps generalisation. The heads get
-their own losses' gradients.
+two-gradient min-norm problem min_gamma ||gamma g_u + (1 - gamma) g_m||^2 (MGDA) over the whole
+encoder's gradient (paper and released code agree); otherwise gamma = 1/2. The heads get their
+own losses' gradients.
+
+The magnitude, where paper and released code differ (`method.mmpareto.rescale`):
+- "paper" (default): the paper's algorithm, the encoder's combined direction
+  gamma g_u + (1 - gamma) g_m rescaled to the norm of g_u + g_m, to keep the SGD noise that
+  helps generalisation.
+- "released": the released code, tensor by tensor: h = 2 (gamma g_u + (1 - gamma) g_m), scaled
+  up to the norm of that tensor's g_u + g_m only where that is larger, then times a fixed 1.5
+  (which the paper does not have); under conflict the per-tensor directions then differ from
+  the paper's.
 """
 from __future__ import annotations
 
@@ -38,10 +46,25 @@ def pareto_combine(g_uni: torch.Tensor, g_mm: torch.Tensor) -> tuple[torch.Tenso
     return (d * ((g_uni + g_mm).norm() / nd) if nd > 0 else d), gamma
 
 
+RELEASED_SCALE = 1.5  # the released code's fixed factor on the combined gradient
+
+
+def released_combine(g_uni: list[torch.Tensor], g_mm: list[torch.Tensor], gamma: float) -> list[torch.Tensor]:
+    """The released code's rescaling, per parameter tensor, of one encoder's gradients."""
+    out = []
+    for gu, gm in zip(g_uni, g_mm):
+        h = 2 * (gamma * gu + (1 - gamma) * gm)
+        n_h = h.norm()
+        ratio = float((gu + gm).norm() / n_h) if n_h > 0 else 1.0
+        out.append(RELEASED_SCALE * h * max(ratio, 1.0))
+    return out
+
+
 class MMPareto(Method):
 
     def __init__(self, recipe):
         super().__init__(recipe)
+        self.rescale = recipe.method.mmpareto.rescale
         self.last_gamma: dict[str, float] = {}
 
     def attach(self, model, data):
@@ -72,6 +95,10 @@ class MMPareto(Method):
             gm = flat([grads[id(p)][0] for p in ps], ps)
             gu = flat([grads[id(p)][1] for p in ps], ps)
             combined, self.last_gamma[m] = pareto_combine(gu, gm)
+            if self.rescale == "released":
+                sizes = [p.numel() for p in ps]
+                parts = released_combine(list(gu.split(sizes)), list(gm.split(sizes)), self.last_gamma[m])
+                combined = torch.cat([t.reshape(-1) for t in parts])
             offset = 0
             for p in ps:
                 n = p.numel()

@@ -3,15 +3,19 @@ Wang, Hu, CVPR 2022).
 
 After backward, each modality's share of the fused prediction is scored on the batch,
 s_j = sum_i softmax(part_j(x_i))[y_i] (part_j: the modality's part of the fused classifier,
-`split_head`). With the ratio rho_j = s_j / mean_{k != j} s_k (two modalities: s_a / s_v),
-the dominant modality's encoder gradient is scaled by k_j = 1 - tanh(alpha * (rho_j - 1)) when
-rho_j > 1 (else k_j = 1). Generalisation enhancement (GE) then adds Gaussian noise with the
-gradient's own standard deviation. Modulation runs for epochs start..end (counted from 0,
-inclusive) as in the released code. The released code adds the noise to convolution weights
-only; here it goes to every weight matrix or kernel of the encoders (dim >= 2), since the
-built-in datasets' encoders are also MLPs.
+`split_head`). With the ratio rho_j = s_j / mean_{k != j} s_k (two modalities: s_a / s_v; more
+than two is an extension), the dominant modality's encoder gradient is scaled by
+k_j = 1 - tanh(alpha * rho_j) when rho_j > 1, else k_j = 1: the paper's eq. 10 and the released
+code (paper and code agree). Generalisation enhancement (GE) then adds Gaussian noise whose
+standard deviation is that of the unmodulated gradient, as the released code computes it:
+g <- k g + N(0, std(g)^2). Modulation runs for epochs start..end (counted from 0, inclusive) as
+in the released code. The released code scales and perturbs convolution weights only; here
+every encoder parameter is scaled and the noise goes to every weight matrix or kernel (dim >= 2),
+since the built-in datasets' encoders are also MLPs.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -24,12 +28,12 @@ def modality_scores(parts: dict[str, torch.Tensor], labels: torch.Tensor) -> dic
 
 
 def coefficients(scores: dict[str, float], alpha: float) -> dict[str, float]:
-    """k_j = 1 - tanh(alpha * relu(rho_j - 1)), rho_j = s_j / mean of the other scores."""
+    """k_j = 1 - tanh(alpha * rho_j) if rho_j > 1 else 1, rho_j = s_j / mean of the other scores."""
     out = {}
     for m, s in scores.items():
         others = [v for k, v in scores.items() if k != m]
         rho = s / max(sum(others) / len(others), 1e-12)
-        out[m] = 1.0 - float(torch.tanh(torch.tensor(alpha * max(rho - 1.0, 0.0))))
+        out[m] = 1.0 - math.tanh(alpha * rho) if rho > 1.0 else 1.0
     return out
 
 
@@ -52,9 +56,10 @@ class OGMGE(Method):
                 for p in model.encoders[m].parameters():
                     if p.grad is None:
                         continue
+                    std = p.grad.std() if self.cfg.noise and p.grad.dim() >= 2 else None
                     p.grad.mul_(k)
-                    if self.cfg.noise and p.grad.dim() >= 2:
-                        p.grad.add_(torch.randn_like(p.grad) * (p.grad.std() + 1e-8))
+                    if std is not None:  # the unmodulated gradient's std, as the released code
+                        p.grad.add_(torch.randn_like(p.grad) * (std + 1e-8))
         self.last_coefficients = coef
         for m, k in coef.items():
             self.epoch_sums[m] = self.epoch_sums.get(m, 0.0) + k

@@ -1,4 +1,9 @@
-"""Encoders: each maps one modality's input batch to a (batch, d) feature tensor."""
+"""Encoders: each maps one modality's input batch to a (batch, d) feature tensor.
+
+The MLP, the small CNN and ResNet18 also expose their `stages()`: modules applied in turn, the
+last one giving the (batch, d) features, so that intermediate fusion (MMTM, engine/models/mmtm.py)
+can act between them. A CNN stage gives a (batch, channels, H, W) map; an MLP stage a (batch,
+units) vector, which is an MMTM's squeeze as it is (the fallback for vector inputs)."""
 from __future__ import annotations
 
 import torch
@@ -25,6 +30,15 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def stages(self) -> list[nn.Module]:
+        """Each hidden layer (Linear, ReLU, Dropout) a stage, then the output layer."""
+        out: list[list[nn.Module]] = []
+        for layer in self.net:
+            if isinstance(layer, nn.Linear):
+                out.append([])
+            out[-1].append(layer)
+        return [nn.Sequential(*block) for block in out]
+
 
 class SmallCNN(nn.Module):
     """Conv-BN-ReLU stages, each halving the resolution, then global average pooling."""
@@ -43,6 +57,12 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.drop(self.features(x)))
+
+    def stages(self) -> list[nn.Module]:
+        """Each Conv-BN-ReLU-MaxPool block a stage, then pooling and the output layer."""
+        layers = list(self.features)
+        blocks = [nn.Sequential(*layers[i:i + 4]) for i in range(0, len(layers) - 2, 4)]
+        return [*blocks, nn.Sequential(*layers[-2:], self.drop, self.out)]
 
 
 class ResNet18Small(nn.Module):
@@ -64,6 +84,12 @@ class ResNet18Small(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def stages(self) -> list[nn.Module]:
+        """The stem, layer1 to layer4, then pooling and the output layer."""
+        n = self.net
+        return [nn.Sequential(n.conv1, n.bn1, n.relu, n.maxpool), n.layer1, n.layer2, n.layer3, n.layer4,
+                nn.Sequential(n.avgpool, nn.Flatten(), n.fc)]
 
 
 class BagOfWords(nn.Module):
@@ -112,6 +138,10 @@ class FramesPooled(nn.Module):
         b, t = x.shape[:2]
         z = self.frame_encoder(x.flatten(0, 1))
         return z.view(b, t, -1).mean(1)
+
+    def stages(self) -> list[nn.Module]:
+        """The frame encoder's stages, on (batch * frames, ...) tensors (see engine/models/mmtm.py)."""
+        return self.frame_encoder.stages()
 
 
 def _image_encoder(modality: str, cfg, shape: tuple, out_dim: int) -> nn.Module | None:

@@ -1,5 +1,7 @@
 """The multimodal classifier: one encoder per modality, a projection head per modality for the
-matching loss, a fusion and one linear classifier."""
+matching loss, a fusion and one linear classifier. A method may set `intermediate`, a module
+that runs the encoders itself with fusion between their stages (MMTM, engine/models/mmtm.py);
+the fusion then acts on the features it returns."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,9 +30,12 @@ class MultimodalModel(nn.Module):
         self.projections = nn.ModuleDict(
             {m: nn.Linear(feature_dim, projection_dim) for m in modalities} if projection_dim else {})
         self.fusion = FUSIONS[fusion](self.modalities, feature_dim, num_classes, **fusion_options)
+        self.register_module("intermediate", None)
 
     def encode(self, inputs: dict[str, torch.Tensor], modalities: tuple[str, ...] | None = None
                ) -> dict[str, torch.Tensor]:
+        if self.intermediate is not None:  # the encoders are coupled: all of them run
+            return self.intermediate.encode(self.encoders, inputs)
         return {m: self.encoders[m](inputs[m]) for m in (modalities or self.modalities)}
 
     def forward(self, inputs: dict[str, torch.Tensor] | None,

@@ -1,6 +1,7 @@
 """Runs side by side: alpha by epoch on one chart, validation accuracy per modality on one each."""
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
@@ -37,7 +38,7 @@ class CompareScreen(Screen):
         self.modalities = mods
 
     def compose(self) -> ComposeResult:
-        yield Static(" vs ".join(s.label for s in self.sessions), id="compare-title")
+        yield Static(Text(" vs ".join(s.label for s in self.sessions)), id="compare-title")
         with Grid(id="compare-grid"):
             yield CompareChart(id="cmp-alpha")
             yield CompareChart(id="cmp-fused")

@@ -61,7 +61,7 @@ class ConfirmQuit(ModalScreen[bool]):
 
 
 KEYS = [
-    ("everywhere", [("1 / 2 / 3", "recipes / runs / history"), ("?", "this help"),
+    ("everywhere", [("1 / 2 / 3 / 4", "recipes / runs / history / sweeps"), ("?", "this help"),
                     ("q", "quit (asks first while a run is live)")]),
     ("recipes", [("up / down", "pick a recipe"), ("o, tab", "type key=value overrides"),
                  ("enter", "launch (when the overrides are valid)"), ("escape", "back to the list")]),
@@ -70,6 +70,8 @@ KEYS = [
               ("l", "log in place of the table"), ("t", "TensorBoard command of the run")]),
     ("history", [("enter", "replay the run into the run panels"), ("space", "mark for comparison"),
                  ("c", "compare the marked runs"), ("f5", "reload")]),
+    ("sweeps", [("up / down", "pick a sweep, then a run (tab switches)"),
+                ("enter", "open the run: replayed if it ended, followed live if it runs"), ("f5", "reload")]),
 ]
 
 

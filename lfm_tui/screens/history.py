@@ -8,9 +8,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.outcome import tensorboard_command
 from lfm_tui.history import RunInfo, list_runs
 
 STATUS_STYLE = {"ok": "cyan", "cancelled": "yellow", "failed": "red", "incomplete": "yellow"}
+
+
+def status_style(status: str) -> str:
+    return "red" if status.startswith("unreadable") else STATUS_STYLE.get(status, "")
 
 
 class HistoryScreen(Screen):
@@ -44,12 +49,12 @@ class HistoryScreen(Screen):
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
-        for r in self.runs:
-            table.add_row("●" if str(r.path) in self.marked else " ", r.run_id, r.recipe,
-                          Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.date,
+        for r in self.runs:  # folder names and file contents are text, never markup
+            table.add_row("●" if str(r.path) in self.marked else " ", Text(r.run_id), Text(r.recipe),
+                          Text(r.status, style=status_style(r.status)), Text(r.date),
                           "" if r.best_acc is None else f"{r.best_acc:.2f}",
                           "" if r.epochs_done is None else str(r.epochs_done), key=str(r.path))
-        table.border_title = f"runs in {self.app.runs_dir} ({len(self.runs)})"
+        table.border_title = Text(f"runs in {self.app.runs_dir} ({len(self.runs)})")
         if self.runs:
             table.move_cursor(row=min(row, len(self.runs) - 1))
         self.show_hint()
@@ -66,7 +71,7 @@ class HistoryScreen(Screen):
             t.append(f"no runs in {self.app.runs_dir} yet", style="dim")
         else:
             t.append("TensorBoard: ", style="bold")
-            t.append(f"lfm tensorboard {r.path}")
+            t.append(tensorboard_command(r.path))
             t.append(f"    {len(self.marked)} marked", style="dim")
         self.query_one("#history-hint", Static).update(t)
 
@@ -76,7 +81,9 @@ class HistoryScreen(Screen):
 
     def action_open(self) -> None:
         r = self.highlighted
-        if r is not None:
+        if r is not None and r.status.startswith("unreadable"):
+            self.notify(f"{r.path}: {r.status}", severity="error", markup=False)
+        elif r is not None:
             self.app.open_recorded(r.path)
 
     def action_mark(self) -> None:

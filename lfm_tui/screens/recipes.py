@@ -39,8 +39,8 @@ class RecipesScreen(Screen):
         self.recipes = list_recipes(self.app.recipes_dir)
         lv = self.query_one("#recipe-list", ListView)
         lv.clear()
-        lv.extend(ListItem(Label(r.name)) for r in self.recipes)
-        lv.border_title = str(self.app.recipes_dir)
+        lv.extend(ListItem(Label(Text(r.name))) for r in self.recipes)
+        lv.border_title = Text(str(self.app.recipes_dir))
         if self.recipes:
             lv.index = 0
         lv.focus()

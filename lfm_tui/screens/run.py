@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from rich.text import Text
 from textual.widgets import Footer, Tab, Tabs
 
 from lfm_tui.session import RunSession
@@ -21,8 +22,9 @@ MARK = {"running": "▶", "starting": "…", "stopping": "■", "ok": "✓", "ca
         "failed": "✗", "incomplete": "?"}
 
 
-def tab_label(n: int, s: RunSession) -> str:
-    return f"{MARK.get(s.status, '·')} {n}. {s.label}"
+def tab_label(n: int, s: RunSession) -> Text:
+    """Text, never markup: a label holds the user's overrides and the recipe's name."""
+    return Text(f"{MARK.get(s.status, '·')} {n}. {s.label}")
 
 
 class RunScreen(Screen):
@@ -128,4 +130,4 @@ class RunScreen(Screen):
     def action_tensorboard(self) -> None:
         s = self.app.current
         if s and s.state.run_dir:
-            self.notify(s.tensorboard_command(), title="TensorBoard", timeout=10)
+            self.notify(s.tensorboard_command(), title="TensorBoard", timeout=10, markup=False)

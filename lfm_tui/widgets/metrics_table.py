@@ -1,6 +1,7 @@
 """Validation ACC / MAP / macro-F1 per modality and fused, the best so far, and the gap."""
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 from lfm_tui.session import RunSession
@@ -31,7 +32,7 @@ class MetricsTable(DataTable):
             now = pick(last)
             best = [max((pick(r).get(k, float("-inf")) for r in s.val_history), default=None)
                     for k in METRICS]
-            self.add_row(name, *(_fmt(now.get(k)) for k in METRICS), *(_fmt(b) for b in best))
+            self.add_row(Text(str(name)), *(_fmt(now.get(k)) for k in METRICS), *(_fmt(b) for b in best))
         gaps = [r.get("gap") for r in s.val_history if r.get("gap") is not None]
         self.add_row("gap (ACC)", _fmt(last.get("gap")), "", "", "min " + _fmt(min(gaps)) if gaps else "", "", "")
         if last.get("modality_gap") is not None:

@@ -30,10 +30,10 @@ class RecipeDetails(Static):
         grid.add_column(style="bold")
         grid.add_column()
         if info.dataset:
-            grid.add_row("dataset", info.dataset)
-            grid.add_row("modalities", " + ".join(info.modalities))
-            grid.add_row("method", info.method)
-            grid.add_row("alpha", info.alpha)
+            grid.add_row("dataset", Text(info.dataset))  # the recipe's text, never markup
+            grid.add_row("modalities", Text(" + ".join(info.modalities)))
+            grid.add_row("method", Text(info.method))
+            grid.add_row("alpha", Text(info.alpha))
             grid.add_row("epochs", str(info.epochs))
         else:
             grid.add_row("invalid", Text("\n".join(info.problems), style="red"))

@@ -43,7 +43,7 @@ class RunHeader(Static):
         if s.dataset:
             t.append(f"  {s.dataset}: {' + '.join(s.modalities)}")
         if session.replay:
-            t.append("  (recorded)", style="dim")
+            t.append("  (from its run folder, live)" if session.following else "  (recorded)", style="dim")
         if s.run_id:
             t.append(f"  {s.run_id}", style="dim")
         t.append("\n")

@@ -1,0 +1,38 @@
+"""A run that another process executes (a sweep's run, here or on a cluster node), followed
+through its run folder: the events appended to its events.jsonl are fed to a RunSession until
+the run reports how it ended, so the run screen shows it as it goes."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from engine import layout
+from engine.events import ProtocolError
+from lfm_tui.session import RunSession
+from lfm_tui.sweep_status import EventTail
+
+POLL_S = 0.5
+
+
+def following_session(label: str, clock) -> RunSession:
+    return RunSession(label=label, clock=clock, replay=True, following=True)
+
+
+async def follow(session: RunSession, run_dir: Path, poll_s: float = POLL_S) -> None:
+    """Feeds `session` from `run_dir`'s events until run_finished (then it is a replay)."""
+    tail = EventTail(Path(run_dir) / layout.EVENTS)
+    try:
+        while session.following:
+            for ev in tail.read():
+                session.feed(ev)
+                if ev.type == "run_finished":
+                    session.following = False
+            if session.following:
+                await asyncio.sleep(poll_s)
+    except ProtocolError as exc:
+        session.add_log("error", f"{run_dir}: {exc}")
+    finally:
+        session.following = False
+        if session.state.status == "running":
+            session.state.status = "incomplete"
+        session.version += 1

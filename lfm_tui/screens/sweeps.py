@@ -1,0 +1,100 @@
+"""Sweeps: the sweep folders under the runs folder (and any given with `lfm tui --sweep`); the
+highlighted one's grid with each run's status, progress and best metric, read live from its
+run folders whichever executor runs them. Enter opens a run in the run screen: a finished one
+replayed, a running one followed through its event file (the grid's `RunChosen` message goes
+to the app, which owns the run sessions)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from lfm_tui import sweep as sweeps
+from lfm_tui.sweep_status import SweepStatus, counts, find_sweeps
+from lfm_tui.widgets.sweep_grid import SweepGrid
+
+REFRESH_S = 1.0
+
+
+class SweepScreen(Screen):
+    BINDINGS = [Binding("f5", "reload", "reload")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folders: list[Path] = []
+        self.current: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="sweeps-body"):
+            yield DataTable(id="sweeps-list", cursor_type="row")
+            yield SweepGrid(clock=self.app.clock, id="sweep-grid")
+        yield Static(id="sweep-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#sweeps-list", DataTable).add_columns("sweep", "runs")
+        self.reload()
+        self.set_interval(REFRESH_S, self.tick)
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """The sweep folders again; the one shown stays shown."""
+        extra = [p for p in getattr(self.app, "sweep_dirs", []) if Path(p).is_dir()]
+        self.folders = list(dict.fromkeys([*map(Path, extra), *find_sweeps(self.app.runs_dir)]))
+        table = self.query_one("#sweeps-list", DataTable)
+        table.clear()
+        for f in self.folders:
+            table.add_row(f"{f.parent.name}/{f.name}", "", key=str(f))
+        table.border_title = f"sweeps ({len(self.folders)})"
+        if self.folders:
+            keep = self.folders.index(self.current) if self.current in self.folders else 0
+            table.move_cursor(row=keep)
+            self.select(self.folders[keep])
+        else:
+            self.select(None)
+
+    def select(self, folder: Path | None) -> None:
+        grid = self.query_one(SweepGrid)
+        if folder is not None and folder == self.current and grid.status is not None:
+            return
+        self.current = folder
+        status = None
+        if folder is not None:
+            try:
+                status = SweepStatus(folder)
+            except sweeps.SweepError as exc:
+                self.notify(str(exc), severity="error")
+        grid.show(status)
+        self.show_hint()
+
+    def tick(self) -> None:
+        self.query_one(SweepGrid).refresh_rows()
+        self.show_hint()
+
+    def show_hint(self) -> None:
+        grid = self.query_one(SweepGrid)
+        hint = "no sweep under " + str(self.app.runs_dir) + " yet (lfm sweep RECIPE --grid KEY=V1,V2)"
+        if grid.status is not None:
+            hint = (f"enter: open the highlighted run   tab: sweeps / runs   "
+                    f"lfm sweep --status {grid.status.folder}")
+            table = self.query_one("#sweeps-list", DataTable)
+            if self.current is not None and str(self.current) in table.rows:
+                done = counts(grid.rows_now)
+                table.update_cell(str(self.current), table.ordered_columns[1].key,
+                                  f"{done.get('ok', 0)}/{len(grid.rows_now)}")
+        self.query_one("#sweep-hint", Static).update(hint)
+
+    @on(DataTable.RowHighlighted, "#sweeps-list")
+    def _sweep_moved(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value:
+            self.select(Path(event.row_key.value))
+
+    def action_reload(self) -> None:
+        self.reload()
