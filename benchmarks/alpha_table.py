@@ -26,6 +26,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pages import finished_runs, mean_sd, write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 
 DATASETS = {"emoji": ("recipes/emoji.toml", "0,1,2"), "mfeat": ("recipes/mfeat.toml", "0,1,2"),
@@ -62,7 +64,6 @@ SELECT = {
     "identity, lr 0.1": LEARNED + ["alpha.hypergradient=identity", "alpha.lr=0.1"],
     "heuristic": ["alpha.strategy=heuristic"],
 }
-START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def sweep(folder: Path, recipe: str, overrides: list[str], seeds: str) -> str:
@@ -76,25 +77,8 @@ def sweep(folder: Path, recipe: str, overrides: list[str], seeds: str) -> str:
     return "lfm sweep " + " ".join(args).replace(str(ROOT) + "/", "")
 
 
-def finished_runs(folder: Path) -> list[dict]:
-    out = []
-    for s in sorted(folder.rglob("summary.json")):
-        try:
-            d = json.loads(s.read_text())
-        except (OSError, ValueError):
-            continue
-        if d.get("status") == "ok" and d.get("test"):
-            d["dir"] = s.parent
-            out.append(d)
-    return out
 
 
-def mean_sd(xs: list[float]) -> str:
-    if not xs:
-        return "–"
-    if len(xs) == 1:
-        return f"{xs[0]:.2f}"
-    return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}"
 
 
 def by_seed(runs: list[dict], key: str) -> dict[int, float]:
@@ -231,14 +215,6 @@ def select_report(root: Path) -> list[str]:
     return lines + [""]
 
 
-def write(page: Path, text: str) -> None:
-    old = page.read_text(encoding="utf-8") if page.is_file() else f"{START}\n{END}\n"
-    if START not in old or END not in old:
-        sys.exit(f"{page}: the results markers {START} / {END} are missing")
-    head, rest = old.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    page.write_text(f"{head}{START}\n{text}\n{END}{tail}", encoding="utf-8")
-    print(f"wrote {page}")
 
 
 def main() -> None:
@@ -282,7 +258,7 @@ def main() -> None:
         shown = cmds.get(d) or [f"lfm sweep {recipe} {' '.join(STRATEGIES[s][1])} train.threads=1 --seeds {seeds}"
                                 for s in STRATEGIES]
         lines += dataset_report(d, a.runs, shown)
-    write(a.out, "\n".join(lines))
+    write_results(a.out, "\n".join(lines))
 
 
 if __name__ == "__main__":

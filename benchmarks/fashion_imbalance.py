@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from pages import finished_runs, mean_sd, write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -37,7 +39,6 @@ CONFIGS = {
     "constant": ("methods", ["recipes/fashion.toml", "alpha.strategy=constant", "alpha.value=0.5"]),
     "baselines": ("methods", ["recipes/fashion_concat.toml", "--grid", f"method.name={BASELINES}"]),
 }
-START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def sweep(name: str, runs: Path) -> str:
@@ -50,23 +51,8 @@ def sweep(name: str, runs: Path) -> str:
     return "lfm sweep " + " ".join(args).replace(str(ROOT) + "/", "")
 
 
-def finished_runs(folder: Path) -> list[dict]:
-    """summary.json of every finished run under a sweep folder, with its folder and method."""
-    out = []
-    for s in sorted(folder.rglob("summary.json")):
-        d = json.loads(s.read_text())
-        if d.get("status") == "ok" and d.get("test"):
-            d["dir"] = s.parent
-            out.append(d)
-    return out
 
 
-def mean_sd(xs: list[float]) -> str:
-    if not xs:
-        return "–"
-    if len(xs) == 1:
-        return f"{xs[0]:.2f}"
-    return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}"
 
 
 def paired(xs: dict[int, float], ref: dict[int, float]) -> str:
@@ -158,14 +144,6 @@ def report(runs_root: Path, cmds: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write(page: Path, text: str) -> None:
-    old = page.read_text(encoding="utf-8") if page.is_file() else f"{START}\n{END}\n"
-    if START not in old or END not in old:
-        sys.exit(f"{page}: the results markers {START} / {END} are missing")
-    head, rest = old.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    page.write_text(f"{head}{START}\n{text}\n{END}{tail}", encoding="utf-8")
-    print(f"wrote {page}")
 
 
 def main() -> None:
@@ -182,7 +160,7 @@ def main() -> None:
         else:
             cmds.append("lfm sweep " + " ".join([*args, "--seeds", SEEDS, "--out", str(a.runs / name)])
                         .replace(str(ROOT) + "/", ""))
-    write(a.out, report(a.runs, cmds))
+    write_results(a.out, report(a.runs, cmds))
 
 
 if __name__ == "__main__":

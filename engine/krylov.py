@@ -57,33 +57,48 @@ def lanczos_start(g: Sequence[torch.Tensor]) -> Vec:
     return [ui / un + (gi / gn if gn > 0 else 0) for gi, ui in zip(g, u)]
 
 
-def lanczos(hvp: Callable, start: Sequence[torch.Tensor], iters: int) -> Spectrum:
-    """The extreme eigenvalues of the tridiagonal matrix of `iters` Lanczos steps (one product
-    each, full re-orthogonalisation) on the symmetric operator `hvp` from `start`."""
+@dataclass
+class LanczosRun:
+    basis: Vec           # the orthonormal vectors q_1 .. q_k (each a list of tensors)
+    tridiagonal: torch.Tensor  # T = Q^T H Q (k x k, float64)
+    beta: float          # the norm of the last residual vector: T's missing off-diagonal entry
+    first_product: Vec   # H q_1
+
+
+def lanczos_steps(hvp: Callable, start: Sequence[torch.Tensor], iters: int) -> LanczosRun:
+    """At most `iters` Lanczos steps on the symmetric operator `hvp` from `start` (one product
+    each, full re-orthogonalisation); fewer when the Krylov space turns out invariant."""
     q = _scale(1.0 / _norm(start), start)
-    basis, diag, off, used = [q], [], [], 0
+    basis, diag, off, beta, first = [q], [], [], 0.0, None
     for k in range(iters):
         w = hvp(q)
-        used += 1
+        first = first if first is not None else w
         diag.append(float(_dot(w, q)))
         size = _norm(w)
         for _ in range(2):  # Gram-Schmidt against every earlier vector; twice is enough
             for qj in basis:
                 w = _axpy(-_dot(w, qj), qj, w)
         beta = _norm(w)
-        if k == iters - 1 or beta <= 1e-8 * size:
+        if k == iters - 1 or beta <= 1e-8 * max(size, 1e-30):
             break  # done, or the Krylov space is invariant: the Ritz values are eigenvalues
         off.append(beta)
         q = _scale(1.0 / beta, w)
         basis.append(q)
-    if not diag:
-        return Spectrum(NAN, NAN, 0)
     t = torch.diag(torch.tensor(diag, dtype=torch.float64))
     if off:
         o = torch.tensor(off, dtype=torch.float64)
         t = t + torch.diag(o, 1) + torch.diag(o, -1)
-    ev = torch.linalg.eigvalsh(t)
-    return Spectrum(float(ev[-1]), float(ev[0]), used)
+    return LanczosRun(basis[:len(diag)], t, beta, first)
+
+
+def lanczos(hvp: Callable, start: Sequence[torch.Tensor], iters: int) -> Spectrum:
+    """The extreme eigenvalues of the tridiagonal matrix of `iters` Lanczos steps (one product
+    each, full re-orthogonalisation) on the symmetric operator `hvp` from `start`."""
+    if iters < 1:
+        return Spectrum(NAN, NAN, 0)
+    run = lanczos_steps(hvp, start, iters)
+    ev = torch.linalg.eigvalsh(run.tridiagonal)
+    return Spectrum(float(ev[-1]), float(ev[0]), len(run.basis))
 
 
 def neumann_inverse(hvp: Callable, g: Sequence[torch.Tensor], terms: int, step: float) -> tuple[Vec, int, float]:
@@ -201,28 +216,9 @@ def lanczos_cg(hvp: Callable, g: Sequence[torch.Tensor], iters: int, rel: float 
     if g_norm == 0 or iters < 1:
         return [torch.zeros_like(t) for t in g], {"damping": 0.0, "residual": 0.0, "terms": 0, "fallback": None,
                                                    "negative_curvature": False, "lambda_min": NAN, "lambda_max": NAN}
-    q = _scale(1.0 / g_norm, g)
-    basis, diag, off = [q], [], []
-    beta, hg = 0.0, None
-    for k in range(iters):
-        w = hvp(q)
-        hg = hg if hg is not None else _scale(g_norm, w)  # H g, for the fallback's residual
-        diag.append(float(_dot(w, q)))
-        size = _norm(w)
-        for _ in range(2):  # Gram-Schmidt against every earlier vector; twice is enough
-            for qj in basis:
-                w = _axpy(-_dot(w, qj), qj, w)
-        beta = _norm(w)
-        if k == iters - 1 or beta <= 1e-8 * max(size, 1e-30):
-            break  # done, or the Krylov space is invariant: the solve below is exact
-        off.append(beta)
-        q = _scale(1.0 / beta, w)
-        basis.append(q)
-    k = len(diag)
-    t = torch.diag(torch.tensor(diag, dtype=torch.float64))
-    if off:
-        o = torch.tensor(off, dtype=torch.float64)
-        t = t + torch.diag(o, 1) + torch.diag(o, -1)
+    run = lanczos_steps(hvp, g, iters)
+    basis, t, beta, k = run.basis, run.tridiagonal, run.beta, len(run.basis)
+    hg = _scale(g_norm, run.first_product)  # H g, for the fallback's residual
     ritz = torch.linalg.eigvalsh(t)
     lo, hi = float(ritz[0]), float(ritz[-1])
     top = max(abs(lo), abs(hi)) or 1.0

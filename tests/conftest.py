@@ -52,6 +52,25 @@ def train_in_process(run_dir: Path, recipe=None, resume_state: dict | None = Non
     return code, json.loads((run_dir / "summary.json").read_text())
 
 
+def stopped_and_resumed(tmp_path: Path, overrides: list[str]) -> tuple[dict, dict]:
+    """(summary of an uninterrupted 3-epoch mfeat run, summary of the same run stopped while
+    epoch 1 is evaluated and resumed from its checkpoint), both in process."""
+    from engine import recipe as recipes
+    from engine.run import check_run_dir
+
+    def go(run_dir: Path, resume=None, stop_after=None):
+        r = recipes.load(RECIPES / "mfeat.toml", ["train.epochs=3", "train.threads=1", *overrides])
+        return train_in_process(run_dir, r, resume, stop_after)
+
+    code, full = go(tmp_path / "full")
+    assert code == 0
+    assert go(tmp_path / "cut", stop_after=1)[0] == 130
+    _, state = check_run_dir(tmp_path / "cut")
+    code, resumed = go(tmp_path / "cut", resume=state)
+    assert code == 0
+    return full, resumed
+
+
 @pytest.fixture
 def tiny_mfeat(tmp_path: Path) -> Path:
     """A two-epoch mfeat recipe, one thread, small batches: seconds to run."""

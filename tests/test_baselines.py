@@ -4,7 +4,6 @@ the engine parts they share (per-modality groups, freezing, staged encoders), th
 errors, and resume through their state."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from engine.models.mmtm import MMTM, MMTMFusion, squeeze
 from engine.setup import build_trainer
 from engine.trainer import Trainer
 
-from conftest import RECIPES, train_in_process
+from conftest import RECIPES, stopped_and_resumed
 
 torch.set_num_threads(1)
 
@@ -676,20 +675,8 @@ def test_greedy_takes_the_mmtm_keys(tmp_path: Path) -> None:
     ("reconboost", ["method.reconboost.boost_epochs=1", "method.reconboost.rectify_epochs=1"]),
 ])
 def test_resume_equals_uninterrupted_with_baseline_state(tmp_path: Path, method: str, extra: list[str]) -> None:
-    from engine.run import check_run_dir
-
-    def go(run_dir: Path, resume=None, stop_after=None):
-        r = recipes.load(RECIPES / "mfeat.toml", [f"method.name={method}", "train.epochs=3", "train.threads=1",
-                                                  "data.batch_size=256", *extra])
-        return train_in_process(run_dir, r, resume, stop_after)
-
-    assert go(tmp_path / "full")[0] == 0
-    full = json.loads((tmp_path / "full" / "summary.json").read_text())
-    assert go(tmp_path / "cut", stop_after=1)[0] == 130
-    _, state = check_run_dir(tmp_path / "cut")
-    code, res = go(tmp_path / "cut", resume=state)
-    assert code == 0
-    assert res["test"] == pytest.approx(full["test"], rel=1e-6)
+    full, resumed = stopped_and_resumed(tmp_path, [f"method.name={method}", "data.batch_size=256", *extra])
+    assert resumed["test"] == pytest.approx(full["test"], rel=1e-6)
 
 
 def _equal(a, b) -> bool:

@@ -2,7 +2,6 @@
 recipe errors, and resume through a method's state."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from engine.methods.pmr import class_means
 from engine.setup import build_trainer
 from engine.trainer import Trainer
 
-from conftest import RECIPES, train_in_process
+from conftest import RECIPES, stopped_and_resumed
 
 torch.set_num_threads(1)
 
@@ -338,19 +337,6 @@ def test_method_errors_are_clear(overrides: list[str], message: str) -> None:
 
 @pytest.mark.parametrize("method", ["pmr", "gblend", "ogm_ge", "mla"])
 def test_resume_equals_uninterrupted_with_method_state(tmp_path: Path, method: str) -> None:
-    from engine.run import check_run_dir
-
     extra = ["method.gblend.super_epoch=1"] if method == "gblend" else []
-
-    def go(run_dir: Path, resume=None, stop_after=None):
-        r = recipes.load(RECIPES / "mfeat.toml", [f"method.name={method}", "train.epochs=3",
-                                                  "train.threads=1", *extra])
-        return train_in_process(run_dir, r, resume, stop_after)
-
-    assert go(tmp_path / "full")[0] == 0
-    full = json.loads((tmp_path / "full" / "summary.json").read_text())
-    assert go(tmp_path / "cut", stop_after=1)[0] == 130
-    _, state = check_run_dir(tmp_path / "cut")
-    code, res = go(tmp_path / "cut", resume=state)
-    assert code == 0
-    assert res["test"] == pytest.approx(full["test"], rel=1e-6)
+    full, resumed = stopped_and_resumed(tmp_path, [f"method.name={method}", *extra])
+    assert resumed["test"] == pytest.approx(full["test"], rel=1e-6)
