@@ -30,8 +30,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from engine.krylov import (CG_RESTARTS, NEUMANN_STEP, REL_DAMPING, SPECTRUM_ITERS, Spectrum, _dot,  # noqa: F401
-                           _norm, _scale, damped_cg, lanczos, lanczos_cg, lanczos_start, neumann_inverse)
+from engine.krylov import (CG_RESTARTS, NEUMANN_STEP, REL_DAMPING, SPECTRUM_ITERS, Spectrum, _dot, damped_cg,
+                           lanczos, lanczos_cg, lanczos_start, neumann_inverse)
 
 Params = tuple[torch.Tensor, ...]
 TrainLosses = Callable[[Params], tuple[torch.Tensor, torch.Tensor]]  # params -> (L_CLS^tr, L_MM^tr)
@@ -111,14 +111,13 @@ class HessianOperator:
 
 def hypergradient(method: str, train_losses: TrainLosses, val_loss: ValLoss | None, params: Params,
                   alpha: float, *, terms: int = 5, step: float | None = None, damping: float | None = None,
-                  hvp_mode: str = "double_backward", check_residual: bool = False,
-                  spectrum_iters: int = SPECTRUM_ITERS, rel_damping: float = REL_DAMPING,
+                  hvp_mode: str = "double_backward", spectrum_iters: int = SPECTRUM_ITERS, rel_damping: float = REL_DAMPING,
                   restarts: int = CG_RESTARTS) -> HyperResult:
     """dF/dalpha by `method` (neumann, cg, identity, official) at `params`. `terms`: Neumann
     terms or CG iterations per attempt; `step=None`: NEUMANN_STEP / lambda_max; `damping` (cg
     only) None: chosen from the spectrum (`damped_cg`), a number: the starting damping. The
-    spectrum estimate (`spectrum_iters` products) runs only where needed. Residuals are always
-    computed for cg and neumann (`check_residual` is kept for old callers and changes nothing)."""
+    spectrum estimate (`spectrum_iters` products) runs only where needed. The residual of the
+    vector used is always reported for cg and neumann."""
     H = HessianOperator(train_losses, params, alpha, hvp_mode)
     if method == "official":
         # The released code: hvp = H(L_tr) g_cls on the same batch, the "hypergradient" is the
@@ -172,15 +171,19 @@ class _Flat:
         return [x.view(s) for x, s in zip(v[0].split(self.sizes), self.shapes)]
 
     def wrap(self, H: "HessianOperator", g: Sequence[torch.Tensor], b: Sequence[torch.Tensor]):
-        """(flat operator with H's product count, flat g, flat b)."""
-        flat = self
+        """(H on flat vectors, flat g, flat b)."""
+        return _FlatOperator(H, self), self.cat(g), self.cat(b)
 
-        class FlatOperator:
-            @property
-            def count(self) -> int:
-                return H.count
 
-            def __call__(self, v: Sequence[torch.Tensor]) -> Vec:
-                return flat.cat(H(flat.split(v)))
+class _FlatOperator:
+    """v -> H v on flat vectors; `count` is H's product count."""
 
-        return FlatOperator(), self.cat(g), self.cat(b)
+    def __init__(self, H: HessianOperator, flat: _Flat):
+        self.H, self.flat = H, flat
+
+    @property
+    def count(self) -> int:
+        return self.H.count
+
+    def __call__(self, v: Sequence[torch.Tensor]) -> Vec:
+        return self.flat.cat(self.H(self.flat.split(v)))

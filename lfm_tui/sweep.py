@@ -28,8 +28,6 @@ from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, sweep_resume_co
 from lfm_tui import executors
 from lfm_tui.executors.task import Task
 
-PLAN = layout.SWEEP_PLAN
-BASE_RECIPE = layout.SWEEP_RECIPE
 
 
 class SweepError(Exception):
@@ -153,7 +151,7 @@ def run_dir(sweep_dir: Path, point: Point) -> Path:
 def check_new(sweep_dir: Path) -> None:
     """A new sweep goes into a new or empty folder: the same folder is never started twice."""
     if sweep_dir.exists() and (not sweep_dir.is_dir() or any(sweep_dir.iterdir())):
-        hint = f"; continue it with: {sweep_resume_command(sweep_dir)}" if (sweep_dir / PLAN).is_file() else ""
+        hint = f"; continue it with: {sweep_resume_command(sweep_dir)}" if (sweep_dir / layout.SWEEP_PLAN).is_file() else ""
         raise SweepError([f"{sweep_dir}: the sweep folder exists and is not empty{hint}"])
 
 
@@ -163,19 +161,20 @@ def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid, seeds
     check_new(sweep_dir)
     name = recipe_name(recipe_path, overrides)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / BASE_RECIPE).write_text(recipe_path.read_text(encoding="utf-8"), encoding="utf-8")
+    # the recipe copy first, the plan last and both whole: a folder with a plan can be resumed
+    layout.write_atomic(sweep_dir / layout.SWEEP_RECIPE, recipe_path.read_text(encoding="utf-8"))
     spec = {"recipe": str(recipe_path), "name": name, "overrides": overrides,
             "grid": [[k, v] for k, v in grid], "seeds": seeds, "command": command,
             "created": time.strftime("%Y-%m-%d %H:%M:%S")}
-    (sweep_dir / PLAN).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+    layout.write_atomic(sweep_dir / layout.SWEEP_PLAN, json.dumps(spec, indent=2) + "\n")
     return spec
 
 
 def read_spec(sweep_dir: Path) -> dict:
     """sweep.json, checked for the shape lfm sweep writes: raises SweepError otherwise."""
-    problem = [f"{sweep_dir}: not a sweep folder (expected {PLAN}, written by lfm sweep or lfm run --seeds)"]
+    problem = [f"{sweep_dir}: not a sweep folder (expected {layout.SWEEP_PLAN}, written by lfm sweep or lfm run --seeds)"]
     try:
-        spec = json.loads((Path(sweep_dir) / PLAN).read_text(encoding="utf-8"))
+        spec = json.loads((Path(sweep_dir) / layout.SWEEP_PLAN).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise SweepError(problem) from None
     ok = (isinstance(spec, dict) and isinstance(spec.get("name"), str)
@@ -183,7 +182,7 @@ def read_spec(sweep_dir: Path) -> dict:
           and all(isinstance(x, int) for x in spec["seeds"]) and isinstance(spec.get("grid"), list)
           and all(isinstance(g, list) and len(g) == 2 and isinstance(g[1], list) for g in spec["grid"]))
     if not ok:
-        raise SweepError([f"{sweep_dir}/{PLAN}: damaged (not the plan lfm sweep writes)"])
+        raise SweepError([f"{sweep_dir}/{layout.SWEEP_PLAN}: damaged (not the plan lfm sweep writes)"])
     return spec
 
 
@@ -194,7 +193,7 @@ def grid_of(spec: dict) -> list[tuple[str, list[str]]]:
 def load_plan(sweep_dir: Path) -> tuple[dict, Path, list[str], list[Point]]:
     """A sweep folder's plan: (spec, recipe copy, base overrides, points)."""
     spec = read_spec(sweep_dir)
-    recipe_copy = sweep_dir / BASE_RECIPE
+    recipe_copy = sweep_dir / layout.SWEEP_RECIPE
     overrides = [*spec["overrides"], f"name={spec['name']}"]
     return spec, recipe_copy, overrides, plan(recipe_copy, overrides, grid_of(spec), spec["seeds"])
 
@@ -270,7 +269,7 @@ def _run(folder: Path, raw_events: bool, console, options, executor) -> int:
     except (SweepError, recipes.RecipeError, executors.OptionsError) as exc:
         return report_problem(exc, console)
     base = folder.resolve() if executor.remote else folder
-    todo = tasks(base, base / BASE_RECIPE, overrides, planned, executor.threads_per_run)
+    todo = tasks(base, base / layout.SWEEP_RECIPE, overrides, planned, executor.threads_per_run)
     try:
         report = executor.run(todo, console, title=spec["name"])
     except executors.OptionsError as exc:   # a cluster refused the work (sbatch's message)
