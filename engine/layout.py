@@ -95,19 +95,6 @@ def is_sweep(path: Path) -> bool:
     return (Path(path) / SWEEP_PLAN).is_file()
 
 
-def kind(path: Path) -> str | None:
-    """'run', 'sweep' (a sweep or a seed series: its plan), 'runs' (a folder holding run
-    folders below it) or None."""
-    p = Path(path)
-    if not p.is_dir():
-        return None
-    if is_run(p):
-        return "run"
-    if is_sweep(p):
-        return "sweep"
-    return "runs" if any(is_run(e.parent) for e in p.rglob(EVENTS)) else None
-
-
 def read_summary(run_dir: Path) -> dict | None:
     """summary.json as a dict, or None where it is absent or unreadable."""
     try:

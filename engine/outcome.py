@@ -126,8 +126,3 @@ def unreported_exit(code: int, stop_sent: bool = False) -> tuple[str, str]:
     """(status, explanation) of an engine that exited with `code` without a run_finished event."""
     status, _, note = client_exit(None, code, stop_sent)
     return status, note or ""
-
-
-def exit_for_status(status: str, code: int) -> int:
-    """The status `lfm` exits with: a stopped run is 130 whatever torchrun reported for the world."""
-    return EXIT_CANCELLED if status == "cancelled" else code
