@@ -23,17 +23,18 @@ sys.path.insert(0, str(ROOT))
 
 from lfm_tui import compare  # noqa: E402
 
-METHODS = "concat,sum,weight,film,gated,ogm_ge,pmr,gblend,mla,mmpareto,lfm"
+# every method of the registry but the unimodal one (its own sweep, one row per modality)
+METHODS = "concat,sum,weight,film,gated,mmtm,ml_lstm,etmc,mses,gblend,ogm_ge,greedy,domfn,mslr,pmr,agm,mla,reconboost,mmpareto,lfm"
 SEEDS = "0,1,2"
 DATASETS = {"mfeat": ("pix", "mor"), "emoji": ("image", "text")}
 
 
-def lfm(args: list[str]) -> tuple[list[str], float]:
+def lfm(args: list[str], jobs: int) -> tuple[list[str], float]:
     """Runs one `lfm` command (resuming its sweep folder when it exists); returns it and its
     wall time."""
     out = Path(args[args.index("--out") + 1])
     cmd = ["lfm", *args]
-    run = ["sweep", "--resume", str(out)] if (out / "sweep.json").is_file() else args
+    run = [*(["sweep", "--resume", str(out)] if (out / "sweep.json").is_file() else args), "--jobs", str(jobs)]
     t = time.perf_counter()
     code = subprocess.call([sys.executable, "-c", "from lfm_tui.cli import main; main()", *run], cwd=ROOT)
     if code != 0:
@@ -88,6 +89,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: write the page from the runs finished so far")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (lfm sweep --jobs)")
     a = p.parse_args()
     sections = []
     for name in a.only or list(DATASETS):
@@ -101,7 +103,7 @@ def main() -> None:
             ["sweep", recipe, "--grid", f"method.name={METHODS}", "--seeds", SEEDS,
              "--out", str(base / "methods")],
         ):
-            cmd = ["lfm", *args] if a.report_only else lfm(args)[0]
+            cmd = ["lfm", *args] if a.report_only else lfm(args, a.jobs)[0]
             cmds.append(" ".join(cmd).replace(str(ROOT) + "/", ""))
         sections.append(section(name, recipe, cmds, base, a.runs))
         write_page(a.out, sections)
