@@ -80,6 +80,37 @@ class Dist:
         td.broadcast_object_list(box, src=0)
         return box[0]
 
+    def all_reduce_sum(self, x: torch.Tensor) -> torch.Tensor:
+        """`x` summed over the ranks (in place; `x` itself in one process)."""
+        if self.enabled:
+            td.all_reduce(x)
+        return x
+
+    def average_gradients(self, tensors: list[torch.Tensor]) -> None:
+        """Every tensor replaced, in place, by its mean over the ranks: one all-reduce of them
+        flattened together. Every rank passes the same tensors in the same order."""
+        if not self.enabled or not tensors:
+            return
+        flat = torch.cat([t.reshape(-1) for t in tensors])
+        td.all_reduce(flat)
+        flat.div_(self.world)
+        offset = 0
+        for t in tensors:
+            n = t.numel()
+            t.copy_(flat[offset:offset + n].view_as(t))
+            offset += n
+
+    def broadcast_module(self, module: torch.nn.Module, buffers_only: bool = False) -> None:
+        """Rank 0's parameters and buffers (or buffers only) copied into every rank's module,
+        as DistributedDataParallel does at construction (parameters) and before each forward
+        pass (buffers: batch-norm statistics)."""
+        if not self.enabled:
+            return
+        tensors = [*([] if buffers_only else module.parameters()), *module.buffers()]
+        with torch.no_grad():
+            for t in tensors:
+                td.broadcast(t.data, src=0)
+
     def barrier(self) -> None:
         if self.enabled:
             td.barrier()

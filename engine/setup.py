@@ -17,7 +17,6 @@ from engine.alpha import build_strategy
 from engine.context import RunContext
 from engine.data import load_dataset
 from engine.dist import Dist
-from engine.errors import UserError
 from engine.evaluation import Evaluator, Probes
 from engine import method_registry as registry
 from engine.methods import build_method
@@ -58,10 +57,10 @@ def build_parts(recipe, data, dist: Dist):
     if dist.enabled:
         from torch.nn.parallel import DistributedDataParallel
 
-        if not method.distributed:
-            raise UserError(f"method.name: {method.name!r} changes the forward pass or the gradients "
-                            f"per process and does not run under several processes yet; run it with one")
-        net = DistributedDataParallel(model, device_ids=[dist.device.index] if cuda else None)
+        if method.gradient_sync == "ddp":
+            net = DistributedDataParallel(model, device_ids=[dist.device.index] if cuda else None)
+        else:  # the trainer or the method averages the gradients (engine/methods/base.py)
+            dist.broadcast_module(model)
     if recipe.train.compile:
         net = torch.compile(net)
     return RunContext(recipe, data, model, dist), method, net, autocast

@@ -122,15 +122,21 @@ class Trainer:
         # under DDP, a matching loss sees the whole global batch (embeddings gathered over ranks)
         gather = (lambda e: self.dist.all_gather_cat(e, global_size)) if self.dist.enabled else None
         losses: dict[str, float] = {}
+        manual_sync = self.dist.enabled and self.method.gradient_sync == "manual"
         for k in range(self.method.substeps(self.model)):  # one, except for MLA (a step per modality)
-            ctx = StepContext(self.epoch, self.step_in_epoch, self.global_step, alpha, self.model, gather, k)
+            ctx = StepContext(self.epoch, self.step_in_epoch, self.global_step, alpha, self.model, gather, k,
+                              self.dist if self.dist.enabled else None, self.recipe.train.seed)
             with self.autocast:
                 out = self.method.forward(self.net, inputs, ctx)
                 terms = self.method.loss_terms(out, labels, ctx)
             self.optimizer.zero_grad(set_to_none=True)
             self.method.backward(terms, self.model, ctx)
+            if manual_sync:  # the global batch's gradients before the method's modulation
+                self.dist.average_gradients([p.grad for p in self.model.parameters() if p.grad is not None])
             self.method.after_backward(self.model, out, labels, ctx)
             self.optimizer.step()
+            if manual_sync:
+                self.dist.broadcast_module(self.model, buffers_only=True)
             for name, v in terms.items():  # summed over the sub-steps
                 losses[name] = losses.get(name, 0.0) + v.item()
             if self.probes is not None:

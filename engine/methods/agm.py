@@ -114,8 +114,9 @@ class AGM(Method):
 
     def loss_terms(self, out, labels, ctx):
         with torch.no_grad():
-            scores = {m: float(-torch.log(torch.softmax(r, 1).gather(1, labels[:, None]).clamp_min(1e-8)).mean())
-                      for m, r in out.responses.items()}
+            scores = ctx.batch_means(
+                {m: float(-torch.log(torch.softmax(r, 1).gather(1, labels[:, None]).clamp_min(1e-8)).mean())
+                 for m, r in out.responses.items()}, len(labels))  # over the global batch under DDP
         active = self.cfg.start <= ctx.epoch - 1 <= self.cfg.end
         kappa = coefficients(scores, self.running, self.cfg.alpha) if active else {m: 1.0 for m in scores}
         self.steps += 1

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.context import RunContext
+from engine.dist import Dist
 from engine import method_registry as registry
 
 
@@ -40,22 +41,64 @@ class StepContext:
     model: nn.Module  # the model being trained
     gather: Callable[[torch.Tensor], torch.Tensor] | None = None  # rows of every process (DDP), else None
     substep: int = 0  # which of the method's `substeps` on this batch, from 0
+    dist: Dist | None = None  # the processes under DDP, else None
+    seed: int = 0  # train.seed: randomness every process draws alike under DDP
 
     def all_rows(self, x: torch.Tensor) -> torch.Tensor:
         """`x` with the rows of the other processes' shares of the batch (itself in one process)."""
         return self.gather(x) if self.gather is not None else x
 
+    def summed(self, values: dict[str, float]) -> dict[str, float]:
+        """Per-batch sums (scores, counts) summed over the processes' shares of the global
+        batch, so that every process takes the same decision from them (themselves in one)."""
+        if self.dist is None or not self.dist.enabled:
+            return values
+        keys = list(values)
+        t = self.dist.all_reduce_sum(torch.tensor([values[k] for k in keys], dtype=torch.float64))
+        return {k: float(v) for k, v in zip(keys, t)}
+
+    def batch_means(self, values: dict[str, float], n: int) -> dict[str, float]:
+        """Per-batch means over this process's `n` rows turned into means over the global
+        batch (themselves in one process)."""
+        if self.dist is None or not self.dist.enabled:
+            return values
+        sums = self.summed({**{k: v * n for k, v in values.items()}, "\0n": float(n)})
+        count = sums.pop("\0n")
+        return {k: v / count for k, v in sums.items()}
+
+    def average_gradients(self, tensors: list[torch.Tensor]) -> None:
+        """Gradients replaced by their mean over the processes (nothing in one process): for a
+        method whose backward combines several gradients (`gradient_sync = "method"`)."""
+        if self.dist is not None:
+            self.dist.average_gradients(tensors)
+
+    def randn_like(self, x: torch.Tensor) -> torch.Tensor:
+        """Gaussian noise shaped like `x`: from the global generator in one process; under DDP
+        the same draw on every process (a generator seeded by train.seed, the step and the
+        sub-step), so that noise added to averaged gradients keeps the weights identical."""
+        if self.dist is None or not self.dist.enabled:
+            return torch.randn_like(x)
+        g = getattr(self, "_generator", None)
+        if g is None:
+            g = torch.Generator(device=x.device)
+            g.manual_seed((self.seed * 1_000_003 + self.global_step * 97 + self.substep) % (2 ** 63))
+            self._generator = g
+        return torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+
 
 class Method:
     """The default hooks train the fused cross-entropy; a method overrides what it changes."""
 
-    @property
-    def distributed(self) -> bool:
-        """Runs under DDP: the forward pass, backward and gradients are the default ones, so
-        DistributedDataParallel's gradient averaging is the whole story."""
-        cls = type(self)
-        return (cls.forward is Method.forward and cls.backward is Method.backward
-                and cls.after_backward is Method.after_backward)
+    # How the processes of a run (--nproc-per-node) agree on the gradients:
+    # "ddp": the model under DistributedDataParallel, which averages gradients during backward
+    #   (every parameter must get a gradient on every step through one forward pass);
+    # "manual" (the default): the trainer averages every gradient over the processes once
+    #   `backward` is done, before `after_backward`, which then sees the global batch's
+    #   gradients (modulation, freezing and clipping decide alike on every process);
+    # "method": `backward` averages the gradients it combines itself (`average_gradients`).
+    # Per-batch quantities a method decides from go through `StepContext.summed`; decisions
+    # read from a whole split (validation) are computed alike on every process.
+    gradient_sync = "manual"
 
     def __init__(self, recipe):
         self.recipe = recipe

@@ -9,6 +9,7 @@ from engine.methods.base import Method
 
 
 class LFM(Method):
+    gradient_sync = "ddp"  # one forward pass using every parameter: DDP averages during backward
 
     def loss_terms(self, out, labels, ctx):
         loss = self.recipe.loss

@@ -61,6 +61,7 @@ def released_combine(g_uni: list[torch.Tensor], g_mm: list[torch.Tensor], gamma:
 
 
 class MMPareto(Method):
+    gradient_sync = "method"  # backward averages g_m and g_u over the processes before combining them
 
     def __init__(self, recipe):
         super().__init__(recipe)
@@ -81,6 +82,7 @@ class MMPareto(Method):
         uni = sum(v for k, v in terms.items() if k.startswith("uni_"))
         g_mm = torch.autograd.grad(terms["cls"], params, retain_graph=True, allow_unused=True)
         g_uni = torch.autograd.grad(uni, params, allow_unused=True)
+        ctx.average_gradients([g for g in (*g_mm, *g_uni) if g is not None])  # the global batch's, under DDP
         grads = {id(p): (gm, gu) for p, gm, gu in zip(params, g_mm, g_uni)}
 
         def flat(gs, ps):

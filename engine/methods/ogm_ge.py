@@ -51,7 +51,7 @@ class OGMGE(Method):
             return
         with torch.no_grad():
             parts = model.unimodal_logits({m: f.detach() for m, f in out.features.items()})
-            coef = coefficients(modality_scores(parts, labels), self.cfg.alpha)
+            coef = coefficients(ctx.summed(modality_scores(parts, labels)), self.cfg.alpha)  # the global batch's
             for m, k in coef.items():
                 for p in model.encoders[m].parameters():
                     if p.grad is None:
@@ -59,7 +59,7 @@ class OGMGE(Method):
                     std = p.grad.std() if self.cfg.noise and p.grad.dim() >= 2 else None
                     p.grad.mul_(k)
                     if std is not None:  # the unmodulated gradient's std, as the released code
-                        p.grad.add_(torch.randn_like(p.grad) * (std + 1e-8))
+                        p.grad.add_(ctx.randn_like(p.grad) * (std + 1e-8))
         self.last_coefficients = coef
         for m, k in coef.items():
             self.epoch_sums[m] = self.epoch_sums.get(m, 0.0) + k

@@ -52,7 +52,8 @@ class PMR(Method):
         l_cls = F.cross_entropy(out.logits, labels)
         proto = {m: prototype_logits(f, self.prototypes[m]) for m, f in out.features.items()}
         with torch.no_grad():
-            scores = {m: float(torch.softmax(p, 1).gather(1, labels[:, None]).sum()) for m, p in proto.items()}
+            scores = ctx.summed({m: float(torch.softmax(p, 1).gather(1, labels[:, None]).sum())
+                                 for m, p in proto.items()})  # over the global batch under DDP
         strongest = max(scores.values())
         self.last_weights = {m: (self.cfg.alpha if s < strongest else 0.0) for m, s in scores.items()}
         terms = {"cls": l_cls}
