@@ -97,7 +97,7 @@ def report(runs_root: Path, cmds: list[str]) -> str:
     thumb, noisy, concat = got["thumb"], got["noisy"], got["concat"]
     ens = {rule: ensembles(runs_root, rule) for rule in ("mean", "logmean")}
     c_acc = by_seed(concat, "acc")
-    lines = [f"Generated {time.strftime('%Y-%m-%d')} by `nice -n 10 python benchmarks/fashion_imbalance.py` "
+    lines = [f"Generated {time.strftime('%Y-%m-%d')} by `nice -n 19 python benchmarks/fashion_imbalance.py --jobs 2` "
              f"(seeds {SEEDS}; test split, 10,000 images, one image = 0.01 points; best-on-validation "
              f"checkpoint). Mean ± sample standard deviation over the seeds; differences are taken seed "
              f"by seed, mean ± standard error.", "", "```bash", *cmds, "```", "",
