@@ -1,5 +1,6 @@
-"""Evaluation of a whole split: the model's fused and per-modality predictions, their metrics,
-the `eval` event, the test split's saved probabilities, and the per-modality probes.
+"""Evaluation of a whole split: the model's fused and per-modality predictions, their metrics
+and confusion matrices, the `eval` event, the test split's saved probabilities, and the
+per-modality probes.
 
 Under DDP each rank predicts every world-th sample and the parts are gathered, so every sample
 is evaluated exactly once; each eval event then carries every rank's alpha and a checksum of
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine import layout
+from engine import confusion, layout
 from engine.context import RunContext
 from engine.data.base import iter_batches
 from engine.metrics import classification_metrics, modality_gap, performance_gap
@@ -107,6 +108,9 @@ class Evaluator:
         result = {"split": split, "epoch": epoch, "loss": loss, "fused": fused, "modalities": per_mod,
                   "gap": performance_gap(per_mod), "modality_gap": modality_gap(p["features"]),
                   "samples": len(y), "unimodal": ctx.recipe.eval.unimodal}
+        if c <= confusion.MAX_CLASSES:  # per head: rows of counts, true class by predicted class
+            result["confusion"] = {"fused": confusion.counts(y, probs.argmax(1).numpy(), c),
+                                   **{m: confusion.counts(y, v.argmax(1).numpy(), c) for m, v in parts.items()}}
         if ctx.dist.enabled:
             result["ranks"] = self.rank_check(alpha)
         if split == "test" and ctx.dist.main:

@@ -17,7 +17,9 @@ from typing import Any, Callable, TextIO
 
 PROTOCOL_VERSION = 1
 
-# Event type -> fields every event of that type carries (others may be added freely).
+# Event type -> fields every event of that type carries (others may be added freely; e.g. an
+# `eval` event of at most 50 classes carries `confusion`: head ("fused" or a modality) -> rows of
+# counts, true class by predicted class, in the order of run_started's `classes`).
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "run_started": ("run_id", "recipe", "recipe_name", "dataset", "modalities", "run_dir",
                     "epochs", "steps_per_epoch", "resumed_from"),

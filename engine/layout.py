@@ -7,7 +7,8 @@ here is untrusted: a damaged one reads as absent, never as an exception.
         recipe.toml   the resolved recipe          splits.json    dataset indices per split
         events.jsonl  the event stream             engine.log     the engine's log
         summary.json  status, best, test metrics   predictions.npz  test-split probabilities
-        tb/           TensorBoard                  checkpoints/last.pt, best.pt
+        checkpoints/last.pt, best.pt               events.out.tfevents.*  TensorBoard, in the run
+                                                   folder itself (`tensorboard_dir`)
     <sweep>/sweep.json, base-recipe.toml, [<grid point>/]seed-<s>/   a sweep or a seed series
 
 Writes are whole or nothing (`atomic_open`: a temporary file moved into place), and a folder is
@@ -30,7 +31,6 @@ EVENTS = "events.jsonl"
 LOG = "engine.log"
 SUMMARY = "summary.json"
 PREDICTIONS = "predictions.npz"
-TENSORBOARD = "tb"
 CHECKPOINTS = "checkpoints"
 LAST, BEST = "last.pt", "best.pt"
 SWEEP_PLAN = "sweep.json"
@@ -41,6 +41,13 @@ NAME_MAX = 80  # characters of a recipe name, which names folders (engine/valida
 
 def checkpoint(run_dir: Path, name: str = LAST) -> Path:
     return Path(run_dir) / CHECKPOINTS / name
+
+
+def tensorboard_dir(run_dir: Path) -> Path:
+    """The folder every TensorBoard writer of a run writes into: the run folder itself, so that
+    `tensorboard --logdir runs/` names the run `<recipe>/<stamp>-<seed>` (TensorBoard names a run
+    after the folder holding its event files; runs made before this keep theirs in `tb/`)."""
+    return Path(run_dir)
 
 
 def new_run_dir(runs_dir: Path, name: str, seed: int) -> Path:

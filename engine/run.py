@@ -69,7 +69,7 @@ class EngineRun:
         self.resume_state: dict | None = None
         self.stream = stream
         self.emitter = Emitter([])
-        self.dist = self.trainer = self.tb = None
+        self.dist = self.trainer = self.tb = self.review = None
         self.files: list = []
         self.test_result: dict | None = None
         self.lock: layout.FolderLock | None = None
@@ -150,13 +150,21 @@ class EngineRun:
         """events.jsonl, engine.log and TensorBoard, on rank 0."""
         if not self.dist.main:
             return
-        from engine.sinks import TensorBoardSink, flat_hparams, jsonl_writer, log_writer
+        from engine.hparams import run_hparams
+        from engine.sinks import TensorBoardSink, jsonl_writer, log_writer
 
         self.files = [layout.open_append(self.run_dir / layout.EVENTS), layout.open_append(self.run_dir / layout.LOG)]
-        self.tb = TensorBoardSink(self.run_dir / layout.TENSORBOARD, flat_hparams(recipes.to_dict(self.recipe)))
+        done = (self.resume_state or {}).get("global_step")  # a resumed run redraws what followed its checkpoint
+        purge = done + 1 if isinstance(done, int) and not isinstance(done, bool) else None
+        self.tb = TensorBoardSink(layout.tensorboard_dir(self.run_dir), run_hparams(recipes.to_dict(self.recipe)),
+                                  recipes.dumps(self.recipe), purge_step=purge)
         # the file copy of the stream fails loudly (a full disk stops the run); a client pipe that
         # went away is dropped by the emitter
         self.emitter.listeners += [jsonl_writer(self.files[0]), self.tb, log_writer(self.files[1])]
+        from engine.review import Review  # review figures (recipe [review]): the periodic gap listens last
+
+        self.review = Review(self.ctx, self.run_dir, self.emitter.emit)
+        self.emitter.listeners.append(self.review.on_event)
 
     def _setup_trainer(self) -> None:
         from engine import setup
@@ -180,6 +188,8 @@ class EngineRun:
             if self.trainer.train() != "ok":
                 return Outcome("cancelled")
             self.test_result = self.trainer.test()
+            if self.review is not None:  # rank 0, on the weights just tested (best.pt)
+                self.review.final(self.trainer.best_epoch)
             return Outcome("ok")
         except Terminated:
             return Outcome("cancelled", "terminated (SIGTERM): stopped at once; the run continues from its last "
@@ -261,10 +271,11 @@ class EngineRun:
     def cleanup(self) -> None:
         """Everything released, whatever state the run is in; nothing here raises."""
         self.signals.shielded = True
-        for close in ([self.tb.close] if self.tb is not None else []) + [f.close for f in self.files]:
+        closers = [x.close for x in (self.tb, self.review) if x is not None] + [f.close for f in self.files]
+        for close in closers:
             with contextlib.suppress(Exception):
                 close()  # a full disk may refuse the last flush: what was written stays
-        self.files, self.tb = [], None
+        self.files, self.tb, self.review = [], None, None
         if self.dist is not None:
             self.dist.close()
         if self.lock is not None:

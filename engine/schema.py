@@ -169,6 +169,17 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """Review figures of the trained model (engine/review.py), written to figures/ and TensorBoard."""
+    gap_samples: int = spec(500, lo=0, hi=100_000,
+                            doc="test samples in the modality-gap projector and picture; 0 = no modality-gap review")
+    gap_every: int = spec(0, lo=0, doc="also every N epochs (on the epoch's weights); 0 = only at the end")
+    gap_projection: str = spec("pca", choices=("pca", "umap"), doc="2-D picture: PCA, or UMAP (needs umap-learn)")
+    gradcam: bool = spec(True, doc="Grad-CAM of the convolutional encoders on test samples, best checkpoint")
+    gradcam_per_class: int = spec(2, lo=1, hi=64, doc="test samples per class shown by Grad-CAM")
+
+
+@dataclass(frozen=True)
 class Recipe:
     data: DataConfig = spec(DataConfig())
     model: ModelConfig = spec(ModelConfig())
@@ -179,4 +190,5 @@ class Recipe:
     train: TrainConfig = spec(TrainConfig())
     eval: EvalConfig = spec(EvalConfig())
     method: MethodConfig = spec(MethodConfig())
+    review: ReviewConfig = spec(ReviewConfig())
     name: str = spec("", doc="run name; defaults to the recipe file's stem")

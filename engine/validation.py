@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import math
 import re
 import typing
@@ -196,6 +197,13 @@ def _cross_checks(r: Recipe, problems: list[str]) -> None:
         problems.append(f"alpha.coefficients: expected 4 numbers (a, b, c, d), found {len(r.alpha.coefficients)}")
 
 
+def _review_checks(r: Recipe, problems: list[str]) -> None:
+    """[review]: UMAP is an optional library, looked for without importing it."""
+    if r.review.gap_projection == "umap" and importlib.util.find_spec("umap") is None:
+        problems.append("review.gap_projection: 'umap' needs the umap-learn package, which is not installed "
+                        "(pip install umap-learn); or use 'pca'")
+
+
 def _method_checks(r: Recipe, raw: dict, problems: list[str]) -> None:
     """Hyper-parameters the chosen method does not take, and the method's own checks
     (engine/method_registry.py)."""
@@ -214,6 +222,8 @@ def from_dict(raw: dict, source: str = "recipe") -> Recipe:
     recipe = build_section(Recipe, raw, "", problems)
     if not problems:
         _cross_checks(recipe, problems)
+    if not problems:
+        _review_checks(recipe, problems)
     if not problems:
         _method_checks(recipe, raw, problems)
     if problems:

@@ -39,6 +39,8 @@ def test_seeded_two_epoch_run_logs_the_recorded_losses(tiny_mfeat: Path, tmp_pat
 def test_run_folder_stream_and_tensorboard_tags(tiny_mfeat: Path, tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    from engine import layout
+
     res = run_engine([str(tiny_mfeat), "--runs-dir", str(tmp_path / "runs")], tmp_path)
     assert res.returncode == 0, res.stderr
     run = only_run_dir(tmp_path / "runs" / "tiny_mfeat")
@@ -56,7 +58,7 @@ def test_run_folder_stream_and_tensorboard_tags(tiny_mfeat: Path, tmp_path: Path
     splits = json.loads((run / "splits.json").read_text())
     assert sorted(splits["train"] + splits["val"] + splits["test"]) == list(range(2000))
 
-    acc = EventAccumulator(str(run / "tb"))
+    acc = EventAccumulator(str(layout.tensorboard_dir(run)))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     expected = {"train/loss_total", "train/loss_cls", "train/loss_mm", "train/alpha", "train/lr",

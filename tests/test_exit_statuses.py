@@ -152,6 +152,7 @@ def test_printed_commands_are_quoted_for_a_shell(tmp_path: Path) -> None:
 
     from engine.outcome import resume_command, sweep_resume_command, tensorboard_command
     from lfm_tui.headless import summary
+    from engine import layout
     from lfm_tui.state import RunState
 
     run = tmp_path / "a b" / "$(touch pwned)" / "it's [/]"
@@ -165,4 +166,4 @@ def test_printed_commands_are_quoted_for_a_shell(tmp_path: Path) -> None:
     summary(Console(file=buf, width=80), RunState(run_dir=str(run), status="cancelled"), 130)
     out = buf.getvalue()
     assert resume_command(run) in out and tensorboard_command(run) in out  # whole, on one line each
-    assert shlex.join(["tensorboard", "--logdir", str(run / "tb")]) in out
+    assert shlex.join(["tensorboard", "--logdir", str(layout.tensorboard_dir(run))]) in out

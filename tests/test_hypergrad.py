@@ -196,6 +196,7 @@ def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajecto
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from conftest import events_of, only_run_dir, run_engine
+    from engine import layout
 
     args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "alpha.terms=5",
             "alpha.neumann_step=0.01", "alpha.estimates=1", "train.epochs=3", "data.batch_size=8",
@@ -211,7 +212,7 @@ def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajecto
     steps = [e for e in events_of(full.stdout) if e["type"] == "step"]
     # alpha is fixed within an epoch and moves between epochs by the update
     assert {s["alpha"] for s in steps if s["epoch"] == 2} == {ups[0]["alpha"]}
-    acc = EventAccumulator(str(only_run_dir(tmp_path / "full") / "tb"))
+    acc = EventAccumulator(str(layout.tensorboard_dir(only_run_dir(tmp_path / "full"))))
     acc.Reload()
     assert {"train/alpha", "train/hypergradient"} <= set(acc.Tags()["scalars"])
     assert [s.value for s in acc.Scalars("train/hypergradient")] == pytest.approx([u["hypergradient"] for u in ups])
