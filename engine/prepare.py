@@ -54,13 +54,11 @@ def data_config(dataset: str, root: str, recipe_file: str | None, overrides: lis
 
 def check_files(manifest, modalities, skip: dict) -> dict[int, list[str]]:
     """Open every file of every sample (those not already missing); sample -> problems."""
-    from tqdm import tqdm
-
     from engine.data.media import MediaError, probe
+    from engine.progress import progress
 
     bad: dict[int, list[str]] = {}
-    for i, s in enumerate(tqdm(manifest.samples, desc=f"checking {manifest.dataset}", unit="sample",
-                               file=sys.stderr, dynamic_ncols=True)):
+    for i, s in enumerate(progress(manifest.samples, f"checking {manifest.dataset}", "sample")):
         if i in skip:
             continue
         for m in modalities:

@@ -1,4 +1,5 @@
-"""`lfm run`: the engine under a Rich live view, then a summary table."""
+"""`lfm run`: the engine under a Rich live view on a terminal, as lines elsewhere (lines.py:
+plain text or JSON, for log files), then a summary table."""
 from __future__ import annotations
 
 import asyncio
@@ -6,6 +7,7 @@ import signal
 import sys
 import time
 from collections import deque
+from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -21,7 +23,29 @@ from engine.events import Event, LogLine
 from engine.outcome import (EXIT_CANCELLED, EXIT_OK, STATUS_EXIT, client_exit, command, resume_command,
                             tensorboard_command)
 from lfm_tui.client import EngineClient, Exited
+from lfm_tui.lines import JsonView, PlainView
 from lfm_tui.state import RunState
+
+LOG_FORMATS = ("auto", "live", "plain", "json")  # auto: live on a terminal, plain lines elsewhere
+WIDE = 160  # columns of a console that is not a terminal: tables up to this wide, text never cut
+
+
+def make_console() -> Console:
+    """The console on stdout: the terminal's width on a terminal; in a file or a pipe, text is
+    never wrapped or cut and nothing but plain text is written."""
+    console = Console()
+    return console if console.is_terminal else Console(width=WIDE, soft_wrap=True)
+
+
+def make_view(console: Console, log_format: str = "auto", quiet: bool = False):
+    """What shows the run while it runs: the live panel, plain lines or JSON lines."""
+    if log_format == "auto":
+        log_format = "live" if console.is_terminal else "plain"
+    if log_format == "json":
+        return JsonView(console.file, quiet)
+    if log_format == "plain" or quiet:
+        return PlainView(console.file, quiet)
+    return LiveView(console)
 
 
 def _cell(v) -> str:
@@ -52,6 +76,9 @@ class LiveView:
                                  TimeElapsedColumn(), console=console, expand=False)
         self.epoch_task = self.progress.add_task("epochs", total=None)
         self.step_task = self.progress.add_task("steps ", total=None)
+
+    def notice(self, text: str) -> None:
+        self.console.print(Text(text, style="yellow"))
 
     def handle(self, item) -> None:
         if isinstance(item, LogLine):
@@ -120,7 +147,7 @@ def summary(console: Console, state: RunState, code: int, note: str | None = Non
     if run_dir:
         console.print(Text.assemble("run folder   ", (run_dir, "bold")), soft_wrap=True)
         console.print(Text.assemble("TensorBoard  ", (tensorboard_command(run_dir), "bold"),
-                                    f"  (or: {command('tensorboard', '--logdir', Path(run_dir) / 'tb')})"),
+                                    f"  (or: {command('tensorboard', '--logdir', layout.tensorboard_dir(run_dir))})"),
                       soft_wrap=True)
     if code == EXIT_CANCELLED:
         console.print(Text.assemble(("stopped", "yellow"), f"{': ' + note if note and not state.status else ''}"))
@@ -149,18 +176,26 @@ def settle(state: RunState, code: int, stop_sent: bool) -> tuple[int, str | None
     return exit_code, note
 
 
-async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
+def commands(state: RunState, code: int) -> dict:
+    """The commands the summary prints: TensorBoard on the run, and how to resume it."""
+    run_dir = state.run_dir
+    resume = run_dir and code != EXIT_OK and layout.resumable(Path(run_dir))
+    return {"tensorboard": tensorboard_command(run_dir) if run_dir else None,
+            "resume": resume_command(run_dir) if resume else None}
+
+
+async def _run(client: EngineClient, console: Console, raw_events: bool, view) -> int:
     loop = asyncio.get_running_loop()
+    started = time.perf_counter()
 
     def on_sigint() -> None:
         sent = client.request_stop()
         if sent == "SIGINT":
-            console.print("[yellow]stopping after the current step (Ctrl-C again to terminate)…[/]")
+            view.notice("stopping after the current step (Ctrl-C again to terminate)…")
         elif sent != "none":
-            console.print(f"[red]sent {sent}[/]")
+            view.notice(f"sent {sent}")
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
-    view = LiveView(console)
     code = 1
     stderr_tail: deque[str] = deque(maxlen=30)
     try:
@@ -176,7 +211,9 @@ async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
                 else:
                     print(item.text, flush=True)
             return settle(view.state, code, bool(client.stop_sent))[0]
-        with Live(view, console=console, refresh_per_second=4, transient=False) as live:
+        live = isinstance(view, LiveView)
+        shower = Live(view, console=console, refresh_per_second=4, transient=False) if live else nullcontext()
+        with shower as shown:
             async for item in client.events():
                 if isinstance(item, Exited):
                     code = item.code
@@ -184,12 +221,20 @@ async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
                 if isinstance(item, LogLine) and item.stream == "stderr":
                     stderr_tail.append(item.text)
                 view.handle(item)
-            live.refresh()
+            if shown is not None:
+                shown.refresh()
     finally:
         loop.remove_signal_handler(signal.SIGINT)
     # the engine's own report first: a world whose rank aborted after a finished run still finished
     code, note = settle(view.state, code, bool(client.stop_sent))
-    if code not in (EXIT_OK, EXIT_CANCELLED) and reported(view.state) is None and stderr_tail:
+    unreported = code not in (EXIT_OK, EXIT_CANCELLED) and reported(view.state) is None
+    if isinstance(view, JsonView):
+        view.result(code, note, commands(view.state, code), list(stderr_tail) if unreported else [],
+                    time.perf_counter() - started)
+        return code
+    # plain lines showed the engine's stderr as it came, unless quiet
+    shown_already = isinstance(view, PlainView) and not view.quiet
+    if unreported and stderr_tail and not shown_already:
         # The engine stopped before it could report (bad input, crash at start-up): show why.
         console.print(Text("\n".join(l for l in stderr_tail if "Loading weights" not in l)))
     summary(console, view.state, code, note)
@@ -197,11 +242,14 @@ async def _run(client: EngineClient, console: Console, raw_events: bool) -> int:
 
 
 def run_headless(engine_args: list[str], raw_events: bool = False, console: Console | None = None,
-                 command: list[str] | None = None, launch=None, env: dict | None = None) -> int:
-    console = console or Console()
+                 command: list[str] | None = None, launch=None, env: dict | None = None,
+                 log_format: str = "auto", quiet: bool = False) -> int:
+    """Runs the engine; shows it by `log_format` (LOG_FORMATS), `quiet`: only the result."""
+    console = console or make_console()
     client = EngineClient(engine_args, command=command, launch=launch, env=env)
     started = time.perf_counter()
-    code = asyncio.run(_run(client, console, raw_events))
-    if not raw_events:
+    view = make_view(console, log_format, quiet)
+    code = asyncio.run(_run(client, console, raw_events, view))
+    if not raw_events and not isinstance(view, JsonView):
         console.print(f"[dim]wall time {time.perf_counter() - started:.1f} s, exit status {code}[/]")
     return code

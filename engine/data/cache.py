@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -85,10 +84,9 @@ def ensure(folder: Path, modality: str, spec: ModalitySpec, sources: list[Source
     tmp = folder / f"{modality}.{os.getpid()}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=spec.dtype, shape=(len(sources), *spec.shape))
     bad: dict[str, str] = {}
-    from tqdm import tqdm
+    from engine.progress import progress as report
 
-    for i, src in enumerate(tqdm(sources, desc=label or modality, unit="item", file=sys.stderr,
-                                 disable=not progress, dynamic_ncols=True)):
+    for i, src in enumerate(report(sources, label or modality, "item", disable=not progress)):
         try:
             x = spec.read(src)
             if tuple(x.shape) != spec.shape:

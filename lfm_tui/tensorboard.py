@@ -1,0 +1,116 @@
+"""`lfm tensorboard`: TensorBoard on a run folder as a child process that never outlives `lfm`.
+
+TensorBoard's own options are passed through. SIGTERM, SIGINT and SIGHUP of `lfm` stop the
+child (SIGTERM, then SIGKILL after a grace period) before `lfm` exits; on Linux the child also
+gets SIGTERM from the kernel when `lfm` dies without running any handler (PR_SET_PDEATHSIG).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+GRACE_S = 10.0          # from SIGTERM to SIGKILL of the child
+PR_SET_PDEATHSIG = 1    # <sys/prctl.h>
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n))
+OWN_OPTIONS = ("--logdir", "--logdir_spec")  # the folder is lfm tensorboard's argument
+
+
+class TensorBoardError(Exception):
+    """Options that cannot be passed on: a one-line message, exit status 2."""
+
+
+def option_value(args: list[str], name: str) -> str | None:
+    """The last value of `--name VALUE` or `--name=VALUE` in `args`, or None."""
+    value = None
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            value = args[i + 1]
+        elif a.startswith(name + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
+def command(runs: Path, port: int | None, extra: list[str]) -> list[str]:
+    """TensorBoard's command line: the same Python as `lfm`, the folder, the port (6006 unless
+    given here or among `extra`), then `extra`, TensorBoard's own options, unchanged."""
+    for a in extra:
+        if a.split("=", 1)[0] in OWN_OPTIONS:
+            raise TensorBoardError(f"{a.split('=', 1)[0]}: the log folder is lfm tensorboard's RUNS argument "
+                                   f"(lfm tensorboard RUNS -- OPTIONS)")
+    theirs = option_value(extra, "--port")
+    if theirs is not None and port is not None and theirs != str(port):
+        raise TensorBoardError(f"--port: given twice, {port} and {theirs}; give it once")
+    cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(runs)]
+    if theirs is None:
+        cmd += ["--port", str(6006 if port is None else port)]
+    return [*cmd, *extra]
+
+
+def _die_with_parent():
+    """A preexec_fn (Linux): the child gets SIGTERM when the process that started it dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    prctl = ctypes.CDLL(name, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+class _Stop(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stop(child: subprocess.Popen, grace: float = GRACE_S) -> None:
+    """SIGTERM, then SIGKILL if the child is still there after `grace` seconds; reaped."""
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def serve(cmd: list[str]) -> int:
+    """Runs TensorBoard until it exits or `lfm` is asked to stop; its exit status, or 0 for
+    Ctrl-C and 128 + the signal for SIGTERM and SIGHUP."""
+    child: subprocess.Popen | None = None
+    signals: list[int] = []
+
+    def on_signal(signum, _frame) -> None:
+        signals.append(signum)
+        if len(signals) == 1:
+            raise _Stop(signum)  # out of the wait, into stopping the child
+        if child is not None and child.poll() is None:
+            child.kill()  # asked again while it stops: at once
+
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
+    code = 1
+    try:
+        child = subprocess.Popen(cmd, preexec_fn=_die_with_parent())
+        code = child.wait()
+    except _Stop as s:
+        code = 0 if s.signum == signal.SIGINT else 128 + s.signum
+    finally:
+        signals.append(0)  # from here on a signal only hastens the stop
+        if child is not None:
+            stop(child)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return code
