@@ -5,10 +5,11 @@ screens change; each worker feeds its RunSession and the run screen redraws from
 """
 from __future__ import annotations
 
+import importlib
 import time
 import traceback as tb
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from textual.app import App
 from textual.binding import Binding
@@ -16,29 +17,47 @@ from textual.worker import Worker, WorkerState
 
 from engine.events import ProtocolError, read_events
 from lfm_tui.client import EngineClient, Launch
-from lfm_tui.screens.compare import CompareScreen
+from lfm_tui.early_keys import HoldKeysUntilReady
 from lfm_tui.screens.dialogs import ConfirmQuit, FailureDialog, HelpScreen
-from lfm_tui.screens.history import HistoryScreen
 from lfm_tui.screens.recipes import RecipesScreen
-from lfm_tui.screens.run import RunScreen
-from lfm_tui.screens.sweeps import SweepScreen
 from lfm_tui.session import RunSession
-from lfm_tui.widgets.sweep_grid import SweepGrid
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from lfm_tui.widgets.sweep_grid import SweepGrid
 
 CommandFactory = Callable[[list[str]], Sequence[str]]
+# Start-up imports the first screen only; the others (and plotext, the charts) are imported when
+# first shown, or in the background once the first screen is up (LfmApp.preload).
+LATER_SCREENS = {"runs": "lfm_tui.screens.run:RunScreen", "history": "lfm_tui.screens.history:HistoryScreen",
+                 "sweeps": "lfm_tui.screens.sweeps:SweepScreen"}
 
 
-class LfmApp(App):
+def screen_class(spec: str) -> type[Screen]:
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def later(spec: str) -> Callable[[], Screen]:
+    return lambda: screen_class(spec)()
+
+
+SCREENS = Binding.Group("screens")  # one footer hint, "1 2 3 screens", so that the keys fit in 80 columns
+
+
+class LfmApp(HoldKeysUntilReady, App):
     CSS_PATH = "app.tcss"
     TITLE = "LFM console"
-    MODES = {"recipes": RecipesScreen, "runs": RunScreen, "history": HistoryScreen, "sweeps": SweepScreen}
+    MODES = {"recipes": RecipesScreen, **{mode: later(spec) for mode, spec in LATER_SCREENS.items()}}
     DEFAULT_MODE = "recipes"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # app.tcss fits a run into 24 rows
     BINDINGS = [
         Binding("q", "quit", "quit"),
         Binding("question_mark", "help", "keys"),
-        Binding("1", "switch_mode('recipes')", "recipes"),
-        Binding("2", "switch_mode('runs')", "runs"),
-        Binding("3", "switch_mode('history')", "history"),
+        Binding("1", "switch_mode('recipes')", "recipes", group=SCREENS),
+        Binding("2", "switch_mode('runs')", "runs", group=SCREENS),
+        Binding("3", "switch_mode('history')", "history", group=SCREENS),
         Binding("4", "switch_mode('sweeps')", "sweeps", show=False),
     ]
 
@@ -47,6 +66,7 @@ class LfmApp(App):
                  cursor_blink: bool = True, launch: Launch | None = None,
                  sweep_dirs: Sequence[Path] = ()) -> None:
         super().__init__()
+        self.hold_keys()  # keys typed while it starts wait for the first screen (on_mount)
         self.sweep_dirs = [Path(p) for p in sweep_dirs]  # shown in the sweeps screen besides runs_dir's
         self.launch_spec = launch or Launch()  # processes per run (torchrun when more than one)
         self.recipes_dir, self.runs_dir = Path(recipes_dir), Path(runs_dir)
@@ -61,12 +81,14 @@ class LfmApp(App):
             self.sessions.append(session)
         self.current = session
         self.switch_mode("runs")
-        if isinstance(self.screen, RunScreen):
+        if isinstance(self.screen, screen_class(LATER_SCREENS["runs"])):
             self.screen.redraw()
 
     def launch(self, args: list[str], label: str) -> RunSession:
         """Start the engine with `args` in a new session and show it."""
-        session = RunSession(label=label, args=list(args), clock=self.clock)
+        return self._start(RunSession(label=label, args=list(args), clock=self.clock))
+
+    def _start(self, session: RunSession) -> RunSession:
         self.show_session(session)
         self.run_worker(self._drive(session), name=f"run-{session.id}", group=f"run-{session.id}",
                         exclusive=True, exit_on_error=False)
@@ -117,11 +139,15 @@ class LfmApp(App):
         s.version += 1
 
     def resume_current(self) -> None:
+        """`r`: the run continued from its checkpoint in a new tab that shows its whole history;
+        the stopped run's tab follows it. A run that cannot continue is refused with the reason."""
         s = self.current
-        if s is None or not s.resumable():
-            self.notify("only a stopped run with checkpoints/last.pt can be resumed", severity="warning", markup=False)
+        problem = "no run to resume" if s is None else s.resume_refusal()
+        if problem:
+            self.notify(problem, severity="warning", markup=False)
             return
-        self.launch(["--resume", s.state.run_dir], f"{s.state.recipe_name or s.label} (resumed)")
+        previous = s.latest()
+        previous.resumed_as = self._start(RunSession.resuming(previous, clock=self.clock))
 
     def open_recorded(self, run_dir: Path) -> RunSession | None:
         """Replay a run folder's events.jsonl into the run panels."""
@@ -144,6 +170,17 @@ class LfmApp(App):
     def on_mount(self) -> None:
         if self.sweep_dirs:
             self.switch_mode("sweeps")
+        self.call_after_refresh(self.preload)
+
+    def preload(self) -> None:
+        """Once the first screen is up: the keys typed meanwhile are replayed, and the other
+        screens are imported in a thread, so that the first switch to one does not wait."""
+        self.release_keys()
+
+        def load() -> None:
+            for spec in [*LATER_SCREENS.values(), "lfm_tui.screens.compare:CompareScreen"]:
+                screen_class(spec)
+        self.run_worker(load, name="preload", thread=True, exit_on_error=False)
 
     def on_sweep_grid_run_chosen(self, event: SweepGrid.RunChosen) -> None:
         """A run of a sweep opened in the run screen: replayed when it has ended, followed
@@ -162,6 +199,8 @@ class LfmApp(App):
     def compare(self, run_dirs: list[Path]) -> None:
         sessions = [s for s in map(self._recorded, run_dirs) if s is not None]
         if sessions:
+            from lfm_tui.screens.compare import CompareScreen
+
             self.push_screen(CompareScreen(sessions))
 
     # ------------------------------------------------------------------ app keys

@@ -1,5 +1,6 @@
-"""The recipes the dashboard offers: each file's header comment and what it trains, and the
-check of `key=value` overrides with the recipe's own error messages."""
+"""The recipes the dashboard offers: each file's header comment and what it trains, whether the
+data it reads from disk is there (`data.root`), and the check of `key=value` overrides with the
+recipe's own error messages."""
 from __future__ import annotations
 
 import shlex
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import recipe as recipes
+from engine.data_folders import missing_data, prepare_commands
 
 
 @dataclass
@@ -19,10 +21,23 @@ class RecipeInfo:
     alpha: str = ""
     epochs: int = 0
     problems: tuple[str, ...] = ()
+    data_root: str = ""
+    missing_data: str | None = None  # why data.root does not hold the dataset, when it does not
+    overrides: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return self.path.stem
+
+    @property
+    def prepare(self) -> list[str]:
+        """The `lfm prepare` commands for the recipe's dataset folder."""
+        return prepare_commands(self.dataset, self.data_root)
+
+    def refusal(self) -> str:
+        """Why the recipe cannot be launched as it is (its data is not on disk), in one line."""
+        return (f"{self.name} needs its data on disk: {self.missing_data}; set data.root to the "
+                f"{self.dataset} folder (o: data.root=PATH) and prepare it: {self.prepare[1]}")
 
 
 def describe(r: recipes.Recipe) -> dict:
@@ -35,7 +50,8 @@ def describe(r: recipes.Recipe) -> dict:
     elif a.strategy == "polynomial":
         alpha += " (" + ", ".join(f"{c:g}" for c in a.coefficients) + ")"
     return {"dataset": r.data.name, "modalities": tuple(r.data.modalities), "method": str(method),
-            "alpha": alpha, "epochs": r.train.epochs}
+            "alpha": alpha, "epochs": r.train.epochs, "data_root": r.data.root,
+            "missing_data": missing_data(r.data.name, r.data.root)}
 
 
 def read_recipe(path: Path, overrides: list[str] | None = None) -> RecipeInfo:
@@ -47,7 +63,7 @@ def read_recipe(path: Path, overrides: list[str] | None = None) -> RecipeInfo:
         r = recipes.load(path, overrides or [])
     except recipes.RecipeError as exc:
         return RecipeInfo(path, header, problems=tuple(exc.problems))
-    return RecipeInfo(path, header, **describe(r))
+    return RecipeInfo(path, header, overrides=tuple(overrides or ()), **describe(r))
 
 
 def list_recipes(folder: Path) -> list[RecipeInfo]:

@@ -114,6 +114,29 @@ def load_run(path: Path) -> Run:
     return Run(path, summary["status"], seed, config, test)
 
 
+def resolved_config(recipe: dict, source: str) -> dict[str, str]:
+    """A run's recipe as flat `key: value` text, resolved against the current schema so that
+    keys added since read as their defaults (one of an older or newer schema: as written)."""
+    try:
+        recipe = recipes.to_dict(recipes.from_dict(recipe, source))
+    except recipes.RecipeError:
+        pass
+    return flatten(recipe)
+
+
+def varying_keys(configs: list[dict[str, str]]) -> list[str]:
+    """The keys whose values differ between configurations, sorted."""
+    keys = sorted({k for c in configs for k in c})
+    return [k for k in keys if len({c[k] for c in configs if k in c}) > 1]
+
+
+def labels(configs: list[dict[str, str]]) -> list[str]:
+    """Each configuration labelled by its method and the keys that differ between them (what
+    `lfm compare` names its rows by)."""
+    varying = [k for k in varying_keys(configs) if k not in IGNORED_KEYS]
+    return [_label(c, varying) for c in configs]
+
+
 def _label(config: dict[str, str], varying: list[str]) -> str:
     method = config.get("method.name", "lfm")
     info = registry.METHODS.get(method)
@@ -130,10 +153,7 @@ def group(runs: list[Run]) -> list[Row]:
     for r in runs:
         if r.status == "ok":
             groups.setdefault(tuple(sorted(r.config.items())), []).append(r)
-    configs = [dict(k) for k in groups]
-    keys = sorted({k for c in configs for k in c})
-    varying = [k for k in keys
-               if len({c[k] for c in configs if k in c}) > 1]
+    varying = varying_keys([dict(k) for k in groups])
     rows = []
     order = {m: i for i, m in enumerate(registry.NAMES)}
     for key, members in sorted(groups.items(), key=lambda kv: order.get(dict(kv[0]).get("method.name"), 99)):

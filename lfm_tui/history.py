@@ -1,17 +1,30 @@
-"""The runs under a runs folder, for the History screen: recipe, status, date, best metric.
+"""The runs under a runs folder, for the History screen: recipe, status, date, method, alpha
+strategy, the keys that differ from the recipe, best validation and test ACC, how long it ran.
 
 A run folder is `<runs>/<recipe>/<stamp>-<seed>/` (engine/layout.py); summary.json, when the run
-got that far, gives its status and best metrics, else its events replayed do (the engine's
-best checkpoint and reported status, not a re-derivation)."""
+got that far, gives its status and metrics, else its events replayed do (the engine's best
+checkpoint and reported status, not a re-derivation). Its recipe.toml, else the recipe its
+run_started event carries, gives its configuration. Every file is untrusted: one that cannot be
+read gives `unreadable: why`, never an exception."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from engine import layout
-from engine.events import Event, ProtocolError, read_events
+from engine import method_registry as registry
+from engine import recipe as recipes
+from engine.events import Event, ProtocolError, parse_line
+from lfm_tui.compare import flatten, resolved_config, varying_keys
 from lfm_tui.state import RunState
+
+# keys shown in their own columns or that do not change what a run computes
+HIDDEN_KEYS = ("name", "method.name", "alpha.strategy", "train.threads")
+CACHE_MAX = 4096  # run folders remembered between reloads (read again when their files change)
 
 
 @dataclass
@@ -22,6 +35,12 @@ class RunInfo:
     date: str         # "YYYY-MM-DD HH:MM"
     best_acc: float | None
     epochs_done: int | None
+    method: str = ""                 # the method's label (engine/method_registry.py)
+    alpha: str = ""                  # the alpha strategy; "-" for a method without alpha
+    test_acc: float | None = None
+    seconds: float | None = None     # how long the engine ran (a resumed run: every part of it)
+    config: dict[str, str] = field(default_factory=dict, repr=False)  # the resolved recipe, flat
+    overrides: str = ""              # `key=value` where it differs from its recipe (list_runs)
 
     @property
     def run_id(self) -> str:
@@ -39,43 +58,158 @@ def _date(folder: Path) -> str:
             return ""
 
 
-def _from_events(events: list[Event]) -> tuple[str, float | None, int | None]:
-    state = RunState()
-    for ev in events:
-        state.apply(ev)
-    status = state.status if state.status and state.status != "running" else "incomplete"
-    epochs = state.val_history[-1].get("epoch") if state.val_history else None
-    return status, _number((state.best or {}).get("acc")), epochs if isinstance(epochs, int) else None
-
-
 def _number(v) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def read_run(folder: Path) -> RunInfo | None:
-    """A run folder's line in the history; a folder whose files cannot be read is listed as
-    `unreadable: why`, never raised."""
-    events_path = folder / layout.EVENTS
-    if not events_path.is_file():
-        return None
-    recipe = folder.parent.name
+def _table(v) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _event(line: str) -> dict:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _event_time(line: str) -> float | None:
+    return _number(_event(line).get("time"))
+
+
+def _starts(lines: list[str]) -> list[int]:
+    """The lines that are run_started events (one per engine process that ran the run)."""
+    return [i for i, line in enumerate(lines) if '"run_started"' in line and _event(line).get("type") == "run_started"]
+
+
+def run_seconds(lines: list[str]) -> float | None:
+    """How long the engine ran: from each run_started to the last event before the next one
+    (the pause between a stop and its resume left out), added up."""
+    starts = _starts(lines)
+    total, known = 0.0, False
+    for n, first in enumerate(starts):
+        end = (starts[n + 1] if n + 1 < len(starts) else len(lines)) - 1
+        while end > first and not lines[end].strip():
+            end -= 1
+        t0, t1 = _event_time(lines[first]), _event_time(lines[end])
+        if t0 is not None and t1 is not None and t1 >= t0:
+            total, known = total + t1 - t0, True
+    return total if known else None
+
+
+def _config(folder: Path, lines: list[str]) -> dict[str, str]:
+    """The run's recipe, flat: recipe.toml, else the one its first run_started carries."""
+    try:
+        return resolved_config(tomllib.loads((folder / layout.RECIPE).read_text(encoding="utf-8")),
+                               str(folder / layout.RECIPE))
+    except (OSError, ValueError):
+        pass
+    for i in _starts(lines)[:1]:
+        recipe = _event(lines[i]).get("recipe")
+        return resolved_config(recipe, str(folder / layout.EVENTS)) if isinstance(recipe, dict) else {}
+    return {}
+
+
+def _replay(lines: list[str]) -> RunState:
+    state = RunState()
+    for line in lines:
+        item = parse_line(line)  # raises ProtocolError for a newer protocol
+        if isinstance(item, Event):
+            state.apply(item)
+    return state
+
+
+def _read(folder: Path) -> RunInfo:
+    recipe, date = folder.parent.name, _date(folder)
+    try:
+        lines = (folder / layout.EVENTS).read_bytes().decode("utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        return RunInfo(folder, recipe, f"unreadable: {exc}", date, None, None)
+    config = _config(folder, lines)
     data = layout.read_summary(folder)
     if data is not None and isinstance(data.get("status"), str) and data["status"]:
-        best = data.get("best") if isinstance(data.get("best"), dict) else {}
-        epochs = data.get("epochs_done")
-        name = data.get("recipe_name")
-        return RunInfo(folder, name if isinstance(name, str) and name else recipe, data["status"][:40],
-                       _date(folder), _number(best.get("acc")),
-                       epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None)
+        name, epochs, method = data.get("recipe_name"), data.get("epochs_done"), data.get("method")
+        info = RunInfo(folder, name if isinstance(name, str) and name else recipe, data["status"][:40], date,
+                       _number(_table(data.get("best")).get("acc")),
+                       epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None,
+                       test_acc=_number(_table(data.get("test")).get("acc")))
+        if isinstance(method, str) and "method.name" not in config:
+            config["method.name"] = method
+    else:
+        try:
+            state = _replay(lines)
+        except ProtocolError as exc:  # a newer protocol
+            return RunInfo(folder, recipe, f"unreadable: {exc}", date, None, None)
+        status = state.status if state.status and state.status != "running" else "incomplete"
+        epochs = state.val_history[-1].get("epoch") if state.val_history else None
+        info = RunInfo(folder, recipe, status, date, _number(_table(state.best).get("acc")),
+                       epochs if isinstance(epochs, int) else None,
+                       test_acc=_number(_table(_table(state.test).get("fused")).get("acc")))
+    method = config.get("method.name", "")
+    known = registry.METHODS.get(method)
+    info.method = known.label(config) if known else method[:40]
+    info.alpha = config.get("alpha.strategy", "")[:40] if known is None or known.uses_alpha else "-"
+    info.seconds, info.config = run_seconds(lines), config
+    return info
+
+
+_cache: dict[Path, tuple[tuple, RunInfo]] = {}
+
+
+def _stamp(folder: Path) -> tuple:
+    """What a run's line depends on: its files' sizes and modification times."""
+    out = []
+    for name in (layout.EVENTS, layout.SUMMARY, layout.RECIPE):
+        try:
+            st = (folder / name).stat()
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+def read_run(folder: Path) -> RunInfo | None:
+    """A run folder's line in the history (None: not a run folder); read again only when its
+    files changed since the last time."""
+    if not (folder / layout.EVENTS).is_file():
+        return None
+    key = _stamp(folder)
+    hit = _cache.get(folder)
+    if hit is None or hit[0] != key:
+        if len(_cache) >= CACHE_MAX:
+            _cache.clear()
+        hit = _cache[folder] = (key, _read(folder))
+    return dataclasses.replace(hit[1])
+
+
+def _base_config(recipes_dir: Path | None, name: str) -> dict[str, str] | None:
+    """The recipe file a run was made from (`<recipes_dir>/<name>.toml`), resolved, or None."""
+    if recipes_dir is None or not name or Path(name).name != name:
+        return None
     try:
-        status, best, epochs = _from_events(read_events(str(events_path)))
-    except (OSError, ProtocolError) as exc:  # a newer protocol, an unreadable file
-        return RunInfo(folder, recipe, f"unreadable: {exc}", _date(folder), None, None)
-    return RunInfo(folder, recipe, status, _date(folder), best, epochs)
+        return flatten(recipes.to_dict(recipes.load(Path(recipes_dir) / f"{name}.toml")))
+    except (recipes.RecipeError, OSError, ValueError):
+        return None
 
 
-def list_runs(runs_dir: Path) -> list[RunInfo]:
-    """Every run under `runs_dir`, newest first."""
+def mark_overrides(runs: list[RunInfo], recipes_dir: Path | None = None) -> None:
+    """Each run's `overrides`: the keys whose values differ from its recipe in `recipes_dir`,
+    or, where that recipe is not there, from the other runs of the same recipe."""
+    by_recipe: dict[str, list[RunInfo]] = {}
+    for r in runs:
+        by_recipe.setdefault(r.recipe, []).append(r)
+    for name, members in by_recipe.items():
+        base = _base_config(recipes_dir, name)
+        keys = None if base is not None else varying_keys([r.config for r in members if r.config])
+        for r in members:
+            differ = [k for k in r.config if k not in HIDDEN_KEYS
+                      and (base.get(k) != r.config[k] if base is not None else k in keys)]
+            r.overrides = " ".join(f"{k}={r.config[k]}" for k in differ)
+
+
+def list_runs(runs_dir: Path, recipes_dir: Path | None = None) -> list[RunInfo]:
+    """Every run under `runs_dir`, newest first, its overrides against `recipes_dir`'s recipes."""
     if not runs_dir.is_dir():
         return []
     found = []
@@ -83,4 +217,5 @@ def list_runs(runs_dir: Path) -> list[RunInfo]:
         info = read_run(events.parent)
         if info is not None:
             found.append(info)
+    mark_overrides(found, recipes_dir)
     return sorted(found, key=lambda r: (r.path.name, r.path.parent.name), reverse=True)

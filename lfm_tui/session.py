@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from engine import layout
-from engine.events import Event, LogLine
+from engine.events import Event, LogLine, ProtocolError, read_events
 from engine.outcome import client_exit, tensorboard_command
 from lfm_tui.client import EngineClient, Exited
 from lfm_tui.state import RunState
@@ -42,6 +42,7 @@ class RunSession:
     first_step_time: float = 0.0            # clock): the pace for the remaining time
     last_step_time: float = 0.0
     log_total: int = 0              # log lines ever added (the deque keeps the last LOG_LINES)
+    resumed_as: "RunSession | None" = None  # the session that continued this run (`r`)
 
     def __post_init__(self) -> None:
         self.started = self.started or self.clock()
@@ -57,7 +58,12 @@ class RunSession:
             self.add_log(item.stream, item.text)
         else:
             self.state.apply(item)
-            if item.type == "log":
+            if item.type == "run_started":
+                self.first_global_step = None   # the pace of this engine process only
+                at = item.get("resumed_from")
+                if isinstance(at, dict):
+                    self.add_log("info", f"resumed at epoch {at.get('epoch')}, step {at.get('step')}")
+            elif item.type == "log":
                 self.add_log(item.get("level", "info"), item.get("message", ""))
             elif item.type == "step":
                 if self.first_global_step is None:
@@ -97,14 +103,41 @@ class RunSession:
             s.state.status = "incomplete"
         return s
 
+    @classmethod
+    def resuming(cls, previous: "RunSession", clock: Callable[[], float] = time.time) -> "RunSession":
+        """The session that continues `previous`'s run with `--resume`: the run folder's
+        events.jsonl replayed first (the whole history, whatever this dashboard saw of it), then
+        the engine's events. The folder is untrusted: an unreadable history is said in the log."""
+        run_dir = previous.state.run_dir
+        s = cls(label=f"{previous.state.recipe_name or previous.label} (resumed)", args=["--resume", run_dir],
+                clock=clock)
+        try:
+            for ev in read_events(str(Path(run_dir) / layout.EVENTS)):
+                s.feed(ev)
+        except (OSError, ProtocolError) as exc:
+            s.add_log("warning", f"the run's earlier events cannot be shown: {exc}")
+        st = s.state  # how the run ends is for the resumed engine to say
+        st.status, st.error, st.traceback, st.exit_code = "", None, None, None
+        return s
+
     # ------------------------------------------------------------------ reading
     @property
     def live(self) -> bool:
         """Launched and not yet exited (a replay never is)."""
         return not self.replay and self.exit_code is None
 
+    def latest(self) -> "RunSession":
+        """The session that now holds this run: itself, or the one that resumed it last."""
+        s = self
+        while s.resumed_as is not None:
+            s = s.resumed_as
+        return s
+
     @property
     def status(self) -> str:
+        if self.resumed_as is not None:  # the tab of a resumed run follows the run
+            latest = self.latest()
+            return "resumed" if latest.live else latest.status
         if self.live:
             return "stopping" if self.client and self.client.stop_sent else "running"
         return self.state.status or ("starting" if not self.replay else "incomplete")
@@ -138,8 +171,25 @@ class RunSession:
         return (self.last_step_time - self.first_step_time) * (total - s.global_step) / done
 
     def resumable(self) -> bool:
-        return (not self.live and self.state.status in ("cancelled", "failed", "incomplete")
-                and bool(self.state.run_dir) and layout.resumable(Path(self.state.run_dir)))
+        return self.resume_refusal(check_lock=False) is None
+
+    def resume_refusal(self, check_lock: bool = True) -> str | None:
+        """Why `r` cannot continue this run now (one line), or None when it can; `check_lock`
+        also asks whether another process holds the run folder."""
+        s = self.latest()
+        run_dir = s.state.run_dir
+        if s.live:
+            return "this run is running: s stops it" if s is self else f"already resumed: {s.label} is running"
+        if not run_dir:
+            return "this run never reached its run folder: nothing to resume"
+        if s.state.status == "ok" or layout.finished(Path(run_dir)):
+            return f"{s.state.run_id or run_dir} has finished: nothing to resume"
+        if s.following:
+            return f"{s.state.run_id or run_dir} is running in another process"
+        if not layout.resumable(Path(run_dir)):
+            return f"{run_dir} has no {layout.CHECKPOINTS}/{layout.LAST} to continue from"
+        holder = layout.in_use(Path(run_dir)) if check_lock else None
+        return str(holder) if holder is not None else None
 
     def tensorboard_command(self) -> str:
         return tensorboard_command(self.state.run_dir) if self.state.run_dir else ""

@@ -18,6 +18,7 @@ class RunState:
     dataset: str = ""
     modalities: list[str] = field(default_factory=list)
     run_dir: str = ""
+    recipe: dict = field(default_factory=dict)   # the resolved recipe the engine reported
     epochs: int = 0
     steps_per_epoch: int = 0
     epoch: int = 0
@@ -57,8 +58,12 @@ class RunState:
             self.run_id, self.recipe_name = ev["run_id"], ev["recipe_name"]
             self.dataset, self.modalities = ev["dataset"], list(ev["modalities"])
             self.run_dir, self.epochs = ev["run_dir"], ev["epochs"]
-            self.steps_per_epoch = ev["steps_per_epoch"]
-            self.status = "running"
+            self.steps_per_epoch, self.recipe = ev["steps_per_epoch"], dict(ev["recipe"])
+            at = ev["resumed_from"] or {}
+            if isinstance(at.get("epoch"), int) and isinstance(at.get("step"), int):
+                self._resume_at(at["epoch"], at["step"])
+            self.status, self.finished_at = "running", 0.0
+            self.error = self.traceback = self.exit_code = None
             self.started_at = self.started_at or ev.time
         elif t == "step":
             self.epoch, self.step, self.global_step = ev["epoch"], ev["step"], ev["global_step"]
@@ -89,6 +94,22 @@ class RunState:
             self.finished_at = ev.time
         elif t != "log":
             self.unknown_events += 1
+
+    def _resume_at(self, epoch: int, step: int) -> None:
+        """A resumed engine continues from its checkpoint (`step` steps into `epoch`): what the
+        history holds beyond that point (an engine killed after its last checkpoint) is dropped,
+        since the resumed engine reports it again."""
+        self.epoch, self.step = epoch, step
+        self.global_step = (epoch - 1) * self.steps_per_epoch + step
+        for name, points in self.losses.items():
+            self.losses[name] = deque((p for p in points if p[0] <= self.global_step), maxlen=HISTORY)
+        last = epoch if step else epoch - 1   # the last epoch with steps before the checkpoint
+        for series in (self.alpha_by_epoch, self.hypergradient_by_epoch):
+            for e in [e for e in series if e > last]:
+                del series[e]
+        self.val_history = [r for r in self.val_history if isinstance(r.get("epoch"), int) and r["epoch"] < epoch]
+        self.last_val = self.val_history[-1] if self.val_history else None
+        self.test = None
 
     def _val_summary(self, epoch) -> dict | None:
         """The validation of `epoch` as the engine's `best` holds it (fused metrics, epoch, gap)."""

@@ -95,6 +95,14 @@ def test_prepare_check_reports_samples_classes_and_layout(name, made, capsys) ->
     assert "all files found and readable" in out
 
 
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_the_quick_data_folder_check_accepts_every_layout(name, made) -> None:
+    """engine.data_folders, the check the dashboard makes without torch, agrees with the loaders."""
+    from engine.data_folders import missing_data
+
+    assert missing_data(LAYOUTS[name][0], str(made[name])) is None
+
+
 def test_layout_details_in_the_report(made, capsys) -> None:
     prepare.main(["kinetics_sounds", "--root", str(made["ks_lab"]), "--check"])
     out = capsys.readouterr().out

@@ -42,6 +42,19 @@ def test_recipe_browser(snap_compare) -> None:
     assert snap_compare(app(), run_before=typed, terminal_size=(120, 40))
 
 
+def test_recipe_browser_small_terminal(snap_compare) -> None:
+    async def typed(pilot):
+        await pilot.press("down", "o", *"train.epochs=7")
+    assert snap_compare(app(), run_before=typed, terminal_size=(80, 24))
+
+
+def test_finished_run_small_terminal(snap_compare) -> None:
+    async def show(pilot):
+        pilot.app.open_recorded(f"{RUNS}/mfeat/20261127-092227-0")
+        await pilot.pause(0.3)
+    assert snap_compare(app(), run_before=show, terminal_size=(80, 24))
+
+
 def test_live_run(snap_compare) -> None:
     async def show(pilot):
         pilot.app.show_session(live_session(60))
@@ -73,3 +86,15 @@ def test_failed_run(snap_compare) -> None:
 
 def test_history(snap_compare) -> None:
     assert snap_compare(app(), press=["3"], terminal_size=(120, 40))
+
+
+def test_compare(snap_compare, tmp_path) -> None:
+    from tests.test_tui_history import run_folder
+
+    a = run_folder(tmp_path / "runs", "20261127-092227-0", "heuristic")
+    b = run_folder(tmp_path / "runs", "20261128-100000-0", "constant", acc_shift=-3.0)
+
+    async def show(pilot):
+        pilot.app.compare([b, a])
+        await pilot.pause(0.3)
+    assert snap_compare(app(), run_before=show, terminal_size=(120, 40))

@@ -247,7 +247,7 @@ def test_history_screen_survives_bad_run_folders(tmp_path: Path) -> None:
             await pilot.press("3")
             assert isinstance(app.screen, HistoryScreen)
             table = app.screen.query_one(DataTable)
-            rows = {str(table.get_row_at(i)[1]): table.get_row_at(i) for i in range(table.row_count)}
+            rows = {app.screen.runs[i].run_id: table.get_row_at(i) for i in range(table.row_count)}
             assert len(rows) == 6
             assert str(rows["mfeat/20261127-000004-0"][3]).startswith("unreadable: the engine speaks event protocol 7")
             assert str(rows["mfeat/20261127-000005-0"][2]) == "a[/]b"

@@ -59,3 +59,16 @@ async def until(pilot, condition, timeout: float = 15.0, what: str = "condition"
 def copy_recipes(dest: Path) -> Path:
     shutil.copytree(ROOT / "recipes", dest)
     return dest
+
+
+def screen_text(app) -> str:
+    """The app's screen as plain text, as a terminal of its size shows it."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()

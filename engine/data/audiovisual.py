@@ -10,21 +10,9 @@ from pathlib import Path
 
 from engine.data.manifest import (LayoutError, Manifest, Sample, Source, class_index, csv_rows,
                                   dir_has, first_dir, require_root)
+from engine.data_folders import CREMAD_LAYOUT, KS_LAYOUT, VGGSOUND_LAYOUT  # the layouts, shared with the UI
 
 CREMAD_CLASSES = ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"]  # label indices 0..5 as the community uses
-
-CREMAD_LAYOUT = ("annotations/train.csv and annotations/test.csv (older copies: train.csv and "
-                 "test.csv at the root), rows like `1041_TIE_NEU_XX,NEU` without a header; audio "
-                 "AudioWAV/<id>.wav; frames Image-01-FPS/<id>/*.jpg (or the videos VideoFlash/<id>.flv)")
-
-KS_LAYOUT = ("either the OGM-GE lists my_train.txt and my_test.txt (rows `<id>,<label index>,...`) with "
-             "audio/<id>.npy (fbank) or audio/<id>.wav and frames visual/<id>/frame_*.jpg, or "
-             "annotations/train.csv and annotations/test.csv (header `youtube_id,label`, label a class "
-             "name) with train_wav/<id>.wav and train_img/Image-01-FPS/<id>/*.jpg (test_* for test)")
-
-VGGSOUND_LAYOUT = ("vggsound.csv with rows `youtube_id,start,label,split` (split train or test); clip "
-                   "id `<youtube_id>_<start as 6 digits>`; audio audio/<id>.wav (or .npy fbank, or "
-                   "<split>_wav/<id>.wav) and frames visual/<id>/*.jpg (or <split>_img/Image-01-FPS/<id>/)")
 
 AUDIO_DIRS = ["audio", "audio_feature", "fbank", "AudioWAV"]
 FRAME_DIRS = ["visual", "frames", "Image-01-FPS"]

@@ -8,19 +8,10 @@ import csv
 from pathlib import Path
 
 from engine.data.manifest import LayoutError, Manifest, Sample, Source, csv_rows, first_dir, read_text, require_root
+from engine.data_folders import SARCASM_LAYOUT, TWITTER_LAYOUT  # the layouts, shared with the UI
 
 SARCASM_CLASSES = ["not sarcastic", "sarcastic"]
 TWITTER_CLASSES = ["negative", "neutral", "positive"]
-
-SARCASM_LAYOUT = ("annotations/train.tsv, valid.tsv, test.tsv with columns Label, String, ImageID and "
-                  "images/<ImageID>.jpg; or the raw release text_data/train.txt, valid.txt (or valid2.txt), "
-                  "test.txt (or test2.txt) with lines `[img_id, text, label]` (valid/test: label at "
-                  "index 3) and dataset_image/<img_id>.jpg (or images/)")
-
-TWITTER_LAYOUT = ("train.tsv, dev.tsv, test.tsv (at the root or in annotations/) with the header "
-                  "`index, #1 Label, #2 ImageID, #3 String, #3 String` (the second String is the target "
-                  "that fills `$T$`) or the columns Label, String, ImageID; labels 0/1/2; images in "
-                  "twitter2015_images/ (or images/)")
 
 
 def _image_path(folder: Path, image_id: str) -> str:

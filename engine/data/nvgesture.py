@@ -5,12 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.data.manifest import LayoutError, Manifest, Sample, Source, read_text, require_root
-
-NV_LAYOUT = ("nvgesture_train_correct_cvpr2016_v2.lst and nvgesture_test_correct_cvpr2016_v2.lst (or "
-             "without _v2) with lines `path:./Video_data/class_01/subject13_r0 depth:sk_depth:138:218 "
-             "color:sk_color:138:218 duo_left:duo_left:161:254 label:1`; RGB <path>/sk_color.avi, depth "
-             "<path>/sk_depth.avi; optical flow as <path>/flow/flow_x_*.jpg and flow_y_*.jpg (one pair per "
-             "colour frame, as TSN/denseflow write them) or <path>/sk_flow.avi (u, v in the first two channels)")
+from engine.data_folders import NV_LAYOUT  # the layouts, shared with the UI
 
 SENSORS = {"rgb": "color", "depth": "depth"}
 

@@ -1,4 +1,6 @@
-"""History: the runs under the runs folder; Enter replays one, space marks runs to compare."""
+"""History: the runs under the runs folder, each with its method, alpha strategy, the overrides
+that set it apart, best validation and test ACC and how long it ran; Enter replays one, space
+marks runs to compare."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -10,12 +12,27 @@ from textual.widgets import DataTable, Footer, Static
 
 from engine.outcome import tensorboard_command
 from lfm_tui.history import RunInfo, list_runs
+from lfm_tui.widgets.run_header import clock_text
 
+OVERRIDES_WIDTH = 24  # characters of the overrides column; the hint line shows them whole
 STATUS_STYLE = {"ok": "cyan", "cancelled": "yellow", "failed": "red", "incomplete": "yellow"}
 
 
 def status_style(status: str) -> str:
     return "red" if status.startswith("unreadable") else STATUS_STYLE.get(status, "")
+
+
+def short_overrides(text: str) -> str:
+    """`train.epochs=4 optim.lr=0.01` as `epochs=4 lr=0.01` (the last part of each key, where
+    that names one key), cut to the column's width."""
+    pairs = [p.partition("=") for p in text.split()]
+    tails = [k.rsplit(".", 1)[-1] for k, _, _ in pairs]
+    out = " ".join(f"{t if tails.count(t) == 1 else k}={v}" for t, (k, _, v) in zip(tails, pairs))
+    return out if len(out) <= OVERRIDES_WIDTH else out[:OVERRIDES_WIDTH - 1] + "…"
+
+
+def _acc(v: float | None) -> str:
+    return "" if v is None else f"{v:.2f}"
 
 
 class HistoryScreen(Screen):
@@ -38,21 +55,25 @@ class HistoryScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns(" ", "run", "recipe", "status", "date", "best ACC", "epochs")
+        table.add_columns(" ", "date", "recipe", "status", "method", "alpha", "overrides", "val ACC",
+                          "test ACC", "time", "epochs")
+        self.query_one("#history-hint").styles.height = 2
         self.reload()
 
     def on_screen_resume(self) -> None:
         self.reload()
 
     def reload(self) -> None:
-        self.runs = list_runs(self.app.runs_dir)
+        self.runs = list_runs(self.app.runs_dir, self.app.recipes_dir)
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
         for r in self.runs:  # folder names and file contents are text, never markup
-            table.add_row("●" if str(r.path) in self.marked else " ", Text(r.run_id), Text(r.recipe),
-                          Text(r.status, style=status_style(r.status)), Text(r.date),
-                          "" if r.best_acc is None else f"{r.best_acc:.2f}",
+            over = short_overrides(r.overrides)
+            table.add_row("●" if str(r.path) in self.marked else " ", Text(r.date), Text(r.recipe),
+                          Text(r.status, style=status_style(r.status)), Text(r.method), Text(r.alpha),
+                          Text(over), _acc(r.best_acc), _acc(r.test_acc),
+                          "" if r.seconds is None else clock_text(r.seconds),
                           "" if r.epochs_done is None else str(r.epochs_done), key=str(r.path))
         table.border_title = Text(f"runs in {self.app.runs_dir} ({len(self.runs)})")
         if self.runs:
@@ -70,6 +91,8 @@ class HistoryScreen(Screen):
         if r is None:
             t.append(f"no runs in {self.app.runs_dir} yet", style="dim")
         else:
+            t.append(r.run_id, style="bold")
+            t.append(f"  {r.overrides or 'no overrides'}\n")
             t.append("TensorBoard: ", style="bold")
             t.append(tensorboard_command(r.path))
             t.append(f"    {len(self.marked)} marked", style="dim")

@@ -1,4 +1,5 @@
-"""Recipes: pick one, type overrides (checked as you type), Enter launches it."""
+"""Recipes: pick one, type overrides (checked as you type), Enter launches it. A recipe whose
+dataset is read from disk and whose `data.root` does not hold it is marked, and not launched."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -7,10 +8,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, ListItem, ListView, Static
+from textual.widgets import Footer, Input, OptionList, Static
 
 from lfm_tui.catalog import RecipeInfo, list_recipes, read_recipe, split_overrides
 from lfm_tui.widgets.recipe_details import RecipeDetails
+
+
+def list_label(r: RecipeInfo) -> Text:
+    """The recipe's name, marked when it cannot run as it is: invalid, or its data not on disk."""
+    if r.problems:
+        return Text.assemble(("✗ ", "red"), r.name)
+    if r.missing_data:
+        return Text.assemble(("⚠ ", "yellow"), r.name)
+    return Text(r.name)
 
 
 class RecipesScreen(Screen):
@@ -23,7 +33,7 @@ class RecipesScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="recipes-body"):
-            yield ListView(id="recipe-list")
+            yield OptionList(id="recipe-list")  # one widget, not one per recipe: a faster first screen
             with Vertical(id="recipe-pane"):
                 yield RecipeDetails(id="recipe-details")
                 yield Input(placeholder="key=value overrides, e.g. train.epochs=3 alpha.strategy=constant",
@@ -37,45 +47,62 @@ class RecipesScreen(Screen):
 
     def reload(self) -> None:
         self.recipes = list_recipes(self.app.recipes_dir)
-        lv = self.query_one("#recipe-list", ListView)
-        lv.clear()
-        lv.extend(ListItem(Label(Text(r.name))) for r in self.recipes)
+        lv = self.query_one("#recipe-list", OptionList)
+        lv.clear_options()
+        lv.add_options([list_label(r) for r in self.recipes])
         lv.border_title = Text(str(self.app.recipes_dir))
+        lv.border_subtitle = Text("⚠ no data", style="yellow") if any(r.missing_data for r in self.recipes) else ""
         if self.recipes:
-            lv.index = 0
+            lv.highlighted = 0
         lv.focus()
         self.show_selected()
 
     @property
     def selected(self) -> RecipeInfo | None:
-        i = self.query_one("#recipe-list", ListView).index
+        i = self.query_one("#recipe-list", OptionList).highlighted
         return self.recipes[i] if i is not None and 0 <= i < len(self.recipes) else None
 
     def show_selected(self) -> None:
-        self.query_one(RecipeDetails).show(self.selected)
         self.check()
 
-    def check(self) -> list[str] | None:
-        """The overrides typed so far, or None with the problems shown, against the selected recipe."""
-        out = self.query_one("#override-check", Static)
+    def check(self) -> RecipeInfo | None:
+        """The selected recipe with the overrides typed so far applied (shown in the summary), or
+        None with the problems shown."""
+        out, details = self.query_one("#override-check", Static), self.query_one(RecipeDetails)
         info = self.selected
         if info is None:
+            details.show(None)
             out.update("")
             return None
         overrides, problem = split_overrides(self.query_one("#overrides", Input).value)
-        problems = [problem] if problem else []
-        if not problems:
-            checked = read_recipe(info.path, overrides)
-            problems = list(checked.problems)
+        checked = info if problem else read_recipe(info.path, overrides)
+        if not overrides and not problem:
+            self.refresh_mark(info, checked)
+        problems = [problem] if problem else list(checked.problems)
         if problems:
+            details.show(info)
             out.update(Text("\n".join(f"✗ {p}" for p in problems), style="red"))
             return None
+        details.show(checked)
         summary = "valid" + (f" with {len(overrides)} override{'s' * (len(overrides) != 1)}"
                              if overrides else "")
-        out.update(Text(f"✓ {summary}: Enter launches {info.path.name}", style="green"))
-        return overrides
+        if checked.missing_data:
+            out.update(Text(f"✗ {summary}, but its data is not on disk: {checked.missing_data}\n"
+                            f"  set data.root to the {checked.dataset} folder, then: {checked.prepare[1]}",
+                            style="yellow"))
+        else:
+            out.update(Text(f"✓ {summary}: Enter launches {info.path.name}", style="green"))
+        return checked
 
-    @on(ListView.Highlighted, "#recipe-list")
+    def refresh_mark(self, listed: RecipeInfo, now: RecipeInfo) -> None:
+        """The file or its data folder changed since the list was read (`lfm prepare` run
+        meanwhile): the list's mark follows."""
+        if (listed.problems, listed.missing_data) != (now.problems, now.missing_data) and listed in self.recipes:
+            i = self.recipes.index(listed)
+            self.recipes[i] = now
+            self.query_one("#recipe-list", OptionList).replace_option_prompt_at_index(i, list_label(now))
+
+    @on(OptionList.OptionHighlighted, "#recipe-list")
     def _highlighted(self) -> None:
         self.show_selected()
 
@@ -83,15 +110,18 @@ class RecipesScreen(Screen):
     def _changed(self) -> None:
         self.check()
 
-    @on(ListView.Selected, "#recipe-list")
+    @on(OptionList.OptionSelected, "#recipe-list")
     @on(Input.Submitted, "#overrides")
     def launch(self) -> None:
-        info = self.selected
-        overrides = self.check()
-        if info is None or overrides is None:
+        checked = self.check()
+        if checked is None:
             self.app.bell()
             return
-        self.app.launch_recipe(info.path, overrides)
+        if checked.missing_data:
+            self.app.bell()
+            self.notify(checked.refusal(), title="not launched", severity="error", timeout=12, markup=False)
+            return
+        self.app.launch_recipe(checked.path, list(checked.overrides))
 
     def action_focus_list(self) -> None:
         self.query_one("#recipe-list").focus()

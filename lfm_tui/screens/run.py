@@ -19,7 +19,7 @@ from lfm_tui.widgets.run_header import RunHeader
 
 REDRAW_HZ = 4
 MARK = {"running": "▶", "starting": "…", "stopping": "■", "ok": "✓", "cancelled": "■",
-        "failed": "✗", "incomplete": "?"}
+        "failed": "✗", "incomplete": "?", "resumed": "↻"}
 
 
 def tab_label(n: int, s: RunSession) -> Text:

@@ -1,26 +1,52 @@
-"""Alpha by epoch, and the hypergradient on the right axis when alpha is learned."""
+"""Alpha by epoch, and the hypergradient on the right axis when alpha is learned. Whole epochs on
+the x axis; the y ticks of alpha sit on rows of their own, so a constant alpha is drawn on the
+row of its value."""
 from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
 from lfm_tui.session import RunSession
+from lfm_tui.widgets.series import int_ticks, legend, plot_rows, unit_ticks
+
+HYPER = "hypergradient (right)"
+COLORS = {"alpha": "orange", HYPER: "red"}  # plotext's names (its orange is the terminal's yellow)
 
 
 class AlphaChart(PlotextPlot):
+    BORDER_TITLE = "alpha by epoch"
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.x_range: tuple[float, float] | None = None
+        self.has_alpha = False
+
     def show(self, session: RunSession | None) -> None:
         plt = self.plt
-        plt.clear_data()
-        plt.title("alpha by epoch")
-        plt.xlabel("epoch")
+        plt.clear_figure()  # data, limits and ticks: nothing of the last run shown stays
+        names: list[str] = []
+        epochs: list[int] = []
         if session is not None:
             s = session.state
             if s.alpha_by_epoch:
                 xs = sorted(s.alpha_by_epoch)
-                plt.plot(xs, [s.alpha_by_epoch[x] for x in xs], label="alpha", color="yellow",
-                         marker="braille")
+                plt.plot(xs, [s.alpha_by_epoch[x] for x in xs], color=COLORS["alpha"], marker="braille")
                 plt.ylim(0, 1)
+                names.append("alpha")
+                epochs += xs
             if s.hypergradient_by_epoch:
                 xs = sorted(s.hypergradient_by_epoch)
-                plt.plot(xs, [s.hypergradient_by_epoch[x] for x in xs], label="hypergradient",
-                         color="red", marker="braille", yside="right")
+                plt.plot(xs, [s.hypergradient_by_epoch[x] for x in xs], color=COLORS[HYPER], marker="braille",
+                         yside="right")
+                names.append(HYPER)
+                epochs += xs
+        self.has_alpha = "alpha" in names
+        self.x_range = (min(epochs), max(epochs)) if epochs else None
+        self.border_subtitle = legend(names, COLORS)
         self.refresh()
+
+    def render(self):
+        if self.x_range is not None:
+            self.plt.xticks(int_ticks(*self.x_range, most=max(2, (self.size.width - 14) // 6)))
+        if self.has_alpha:
+            self.plt.yticks(unit_ticks(plot_rows(self.size.height)))
+        return super().render()

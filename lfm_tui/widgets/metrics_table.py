@@ -17,10 +17,16 @@ class MetricsTable(DataTable):
     def on_mount(self) -> None:
         self.cursor_type = "none"
         self.zebra_stripes = True
-        self.add_columns("validation", "ACC", "MAP", "F1", "best ACC", "best MAP", "best F1")
+        self._columns()
+
+    def _columns(self) -> None:
+        """The columns, once: the screen may show a run before this table's on_mount has run."""
+        if not self.columns:
+            self.add_columns("validation", "ACC", "MAP", "F1", "best ACC", "best MAP", "best F1")
 
     def show(self, session: RunSession | None) -> None:
         self.clear()
+        self._columns()
         if session is None or not session.state.val_history:
             self.border_title = "validation"
             return

@@ -67,6 +67,8 @@ class RunHeader(Static):
             t.append(f"failed: {s.error}", style="red")
         elif session.resumable():
             t.append("r resumes from the checkpoint   ", style="yellow")
+        elif session.resumed_as is not None:  # its tab follows the run; the panels stay as it stopped
+            t.append(f"resumed: the whole run is in the tab {session.latest().label}   ", style="yellow")
         if s.run_dir and not session.live and status != "failed":
             t.append(session.tensorboard_command(), style="dim")
         self.update(t)
