@@ -1,9 +1,9 @@
-"""The `lfm` command: run, sweep, compare, ensemble, validate, prepare, tensorboard, tui. Heavy imports happen
+"""The `lfm` command: run, sweep, compare, plot, ensemble, validate, prepare, tensorboard, tui. Heavy imports happen
 inside the commands."""
 from __future__ import annotations
 
+import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -53,10 +53,21 @@ def run(
     seeds: Annotated[Optional[str], typer.Option(
         help="run these seeds one after another (e.g. 0,1,2) into runs/<recipe>/seeds-<time>/, "
              "then write summary.{md,csv,json} with mean and std")] = None,
+    log_format: Annotated[str, typer.Option(
+        help="auto (live view on a terminal, plain lines otherwise), live, plain (a line per epoch "
+             "and a progress line every LFM_PROGRESS_EVERY seconds), json (one JSON object a line)")] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the result (and errors)")] = False,
 ) -> None:
     """Train a recipe with a live view; Ctrl-C stops after the current step with a checkpoint."""
     from lfm_tui.client import Launch
-    from lfm_tui.headless import run_headless
+    from lfm_tui.headless import LOG_FORMATS, run_headless
+
+    if log_format not in LOG_FORMATS:
+        _err(f"--log-format: expected one of {', '.join(LOG_FORMATS)}, found {log_format!r}")
+        raise typer.Exit(2)
+    if events and (quiet or log_format != "auto"):
+        _err("--events prints the raw event stream: it takes neither --quiet nor --log-format")
+        raise typer.Exit(2)
 
     if nnodes > 1 and (":" not in rdzv_endpoint or node_rank >= nnodes):
         _err("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (of the rank-0 machine) and "
@@ -65,6 +76,10 @@ def run(
     launch = Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint)
 
     if seeds is not None:
+        if quiet or log_format != "auto":
+            _err("--seeds: --quiet and --log-format are for a single run (a series prints plain lines "
+                 "when its output is not a terminal)")
+            raise typer.Exit(2)
         if resume is not None or recipe is None:
             _err("--seeds takes a recipe file (continue a stopped seed series with lfm sweep --resume FOLDER)")
             raise typer.Exit(2)
@@ -94,7 +109,7 @@ def run(
             _err(exc.render())
             raise typer.Exit(2)
         args = [str(recipe), *(overrides or []), "--runs-dir", str(runs_dir)]
-    raise typer.Exit(run_headless(args, raw_events=events, launch=launch))
+    raise typer.Exit(run_headless(args, raw_events=events, launch=launch, log_format=log_format, quiet=quiet))
 
 
 @app.command()
@@ -161,9 +176,9 @@ def _start_sweep(folder: Path, recipe: Path, overrides: list[str], grid: list[st
 
 
 def _console():
-    from rich.console import Console
+    from lfm_tui.headless import make_console
 
-    return Console()
+    return make_console()
 
 
 @app.command()
@@ -277,21 +292,64 @@ def compare(
 
 
 @app.command()
-def tensorboard(
-    runs: Annotated[Path, typer.Argument(help="a run folder or a folder of runs")] = Path("runs"),
-    port: Annotated[int, typer.Option(help="port to serve on")] = 6006,
+def plot(
+    folders: Annotated[list[Path], typer.Argument(help="run folders, or folders holding them (a sweep)")],
+    out: Annotated[Optional[Path], typer.Option(
+        help="folder of the figures (default: the sweep or seed folder, when one is given alone)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="png or svg")] = "png",
+    dpi: Annotated[int, typer.Option(help="pixels per inch")] = 100,
+    size: Annotated[Optional[str], typer.Option(help="WxH in inches, e.g. 12x8 (default: from the panels and rows)")] = None,
+    figures: Annotated[str, typer.Option(help="curves, bars, or both: curves,bars")] = "curves,bars",
+    prefix: Annotated[str, typer.Option(help="put before each file name, e.g. fashion_")] = "",
+    label: Annotated[Optional[list[str]], typer.Option(
+        help="FOLDER=TEXT: label the row of the runs at or below FOLDER (repeat for more rows)")] = None,
 ) -> None:
-    """Start TensorBoard on a run folder or on the runs folder."""
+    """Figures of finished runs: curves (alpha, validation ACC fused and per modality, by epoch;
+    mean over seeds with a band) and bars (test ACC per configuration, error bars over seeds).
+
+    Rows are those of `lfm compare`, labelled alike unless --label names them. Writes curves.FORMAT and bars.FORMAT, each beside a JSON
+    file of the numbers drawn. Drawn by `python -m lfm_plot` (matplotlib) in a process of its own."""
+    args = [sys.executable, "-m", "lfm_plot", "--format", fmt, "--dpi", str(dpi), "--figures", figures,
+            "--prefix", prefix, *(["--out", str(out)] if out is not None else []),
+            *(["--size", size] if size is not None else []), *(f"--label={x}" for x in label or []),
+            "--", *map(str, folders)]
+    # lfm_plot lies beside lfm_tui; a child started from an editable install that predates it
+    # would not find it without its folder on the path
+    env = dict(os.environ)
+    home = str(Path(__file__).resolve().parents[1])
+    if home not in {str(Path(p or ".").resolve()) for p in sys.path}:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (home, env.get("PYTHONPATH", "")) if p)
+    try:
+        raise typer.Exit(subprocess.call(args, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def tensorboard(
+    ctx: typer.Context,
+    runs: Annotated[Path, typer.Argument(help="a run folder or a folder of runs")] = Path("runs"),
+    port: Annotated[Optional[int], typer.Option(help="port to serve on (default 6006)")] = None,
+) -> None:
+    """Start TensorBoard on a run folder or on the runs folder; it stops with lfm.
+
+    Other options go to TensorBoard: lfm tensorboard runs --bind_all, or after --:
+    lfm tensorboard runs -- --bind_all --reload_interval 5."""
+    from lfm_tui import tensorboard as tb
+
+    extra = list(ctx.args)
+    if str(runs).startswith("-"):  # a TensorBoard option before any folder: the folder is the default
+        extra, runs = [str(runs), *extra], Path("runs")
     if not runs.exists():
         _err(f"{runs}: no such folder")
         raise typer.Exit(2)
-    exe = shutil.which("tensorboard")
-    cmd = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]
-    typer.echo(f"TensorBoard on {shlex.quote(str(runs))} at http://localhost:{port}/ (Ctrl-C to stop)")
     try:
-        raise typer.Exit(subprocess.call([*cmd, "--logdir", str(runs), "--port", str(port)]))
-    except KeyboardInterrupt:
-        raise typer.Exit(0)
+        cmd = tb.command(runs, port, extra)
+    except tb.TensorBoardError as exc:
+        _err(str(exc))
+        raise typer.Exit(2)
+    typer.echo(f"TensorBoard on {shlex.quote(str(runs))}: tensorboard {shlex.join(cmd[3:])} (Ctrl-C to stop)")
+    raise typer.Exit(tb.serve(cmd))
 
 
 @app.command()

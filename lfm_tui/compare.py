@@ -142,8 +142,18 @@ def _label(config: dict[str, str], varying: list[str]) -> str:
     info = registry.METHODS.get(method)
     label = info.label(config) if info else method  # a run of a method this version does not know
     rest = [f"{k}={config[k]}" for k in varying
-            if k in config and k not in ("method.name", "method.modality")]
+            if k in config and k not in ("method.name", "method.modality") and _applies(k, method, info)]
     return " ".join([label, *rest])
+
+
+def _applies(key: str, method: str, info) -> bool:
+    """Whether a key can matter to a run of `method`: not another method's `method.<name>.*`
+    keys, nor `alpha.*` for a method that does not use alpha (concat beside LFM runs is
+    labelled "concat", not by the alpha strategy its recipe happens to name)."""
+    if key.startswith("alpha.") and info is not None and not info.uses_alpha:
+        return False
+    parts = key.split(".")
+    return not (parts[0] == "method" and len(parts) > 2 and parts[1] != method)
 
 
 def group(runs: list[Run]) -> list[Row]:

@@ -174,3 +174,13 @@ def test_engine_run_dir_must_be_new_or_empty(tiny_mfeat: Path, tmp_path: Path) -
     res = run_engine([str(tiny_mfeat), "--run-dir", str(full)], tmp_path)
     assert res.returncode == 2 and "--run-dir must be a new or empty folder" in res.stderr
     assert "Traceback" not in res.stderr and (full / "notes.txt").read_text() == "keep me"
+
+
+def test_rows_are_labelled_only_by_the_keys_that_apply_to_their_method() -> None:
+    from lfm_tui.compare import labels
+
+    configs = [{"method.name": "concat", "alpha.strategy": "heuristic", "method.ogm_ge.alpha": "0.1"},
+               {"method.name": "lfm", "alpha.strategy": "constant", "method.ogm_ge.alpha": "0.1"},
+               {"method.name": "ogm_ge", "alpha.strategy": "heuristic", "method.ogm_ge.alpha": "0.2"}]
+    # concat uses no alpha and no OGM-GE keys; LFM no OGM-GE keys
+    assert labels(configs) == ["concat", "lfm alpha.strategy=constant", "ogm_ge method.ogm_ge.alpha=0.2"]

@@ -1,0 +1,79 @@
+"""Regenerates the figures of the fashion imbalance benchmark (docs/fashion.md) with `lfm plot`,
+from the runs benchmarks/fashion_imbalance.py leaves in runs/fashion-benchmark/<configuration>/:
+
+    docs/figures/fashion_curves.png   alpha and validation ACC (fused, thumb, noisy) by epoch: LFM
+                                      (heuristic, learned alpha), concatenation, a few baselines
+    docs/figures/fashion_bars.png     test ACC, fused and per view, of every configuration
+
+each beside a JSON file of the numbers drawn. Only finished runs count; a configuration without
+one yet is left out (and named), so the figures can be drawn while the benchmark still runs.
+
+    python benchmarks/fashion_figures.py [--runs runs/fashion-benchmark] [--out docs/figures]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine import layout  # noqa: E402  (after the path: run from anywhere)
+
+# every configuration of the benchmark (benchmarks/fashion_imbalance.py) and its row's label
+# (the baselines' grid points are labelled by their method)
+LABELS = {"thumb": "thumb alone", "noisy": "noisy alone", "concat": "concat", "heuristic": "LFM, heuristic alpha",
+          "learned": "LFM, learned alpha", "constant": "LFM, alpha = 0.5"}
+CONFIGS = (*LABELS, "baselines")
+# the curves: LFM's two alphas against concatenation and the gradient-modulation baselines
+CURVES = ("concat", "heuristic", "learned", "baselines/method.name=ogm_ge", "baselines/method.name=agm",
+          "baselines/method.name=mla")
+
+
+def finished(folder: Path) -> bool:
+    return folder.is_dir() and any(layout.finished(r) for r in layout.runs_below(folder))
+
+
+def labels(runs: Path, names: list[str]) -> list[str]:
+    """`--label FOLDER=TEXT` of every configuration among `names` (folders of `runs`)."""
+    out = []
+    for name in names:
+        points = [p.relative_to(runs) for p in sorted((runs / name).glob("method.name=*")) if finished(p)] \
+            if name == "baselines" else [Path(name)]
+        for p in points:
+            text = p.name.partition("=")[2] if p.name.startswith("method.name=") else LABELS[p.name]
+            out.append(f"--label={p}={text}")
+    return out
+
+
+def plot(runs: Path, names: list[str], out: Path, figure: str, dpi: int) -> None:
+    """`lfm plot` run in `runs`, so the JSON files beside the figures name runs relative to it."""
+    cmd = [sys.executable, "-c", "from lfm_tui.cli import main; main()", "plot", "--out", str(out.resolve()),
+           "--figures", figure, "--prefix", "fashion_", "--dpi", str(dpi), *labels(runs, names), "--", *names]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    code = subprocess.call(cmd, cwd=runs, env=env)
+    if code != 0:
+        sys.exit(f"lfm plot exited with status {code}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=Path, default=ROOT / "runs" / "fashion-benchmark")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "figures")
+    p.add_argument("--dpi", type=int, default=110)
+    a = p.parse_args()
+    for figure, names in (("curves", CURVES), ("bars", CONFIGS)):
+        have = [n for n in names if finished(a.runs / n)]
+        missing = [n for n in names if not finished(a.runs / n)]
+        if missing:
+            print(f"{figure}: no finished run yet in {', '.join(missing)} (under {a.runs}); left out")
+        if not have:
+            sys.exit(f"{a.runs}: no finished run of {', '.join(names)}; run benchmarks/fashion_imbalance.py first")
+        plot(a.runs, have, a.out, figure, a.dpi)
+
+
+if __name__ == "__main__":
+    main()
