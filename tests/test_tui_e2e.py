@@ -14,16 +14,21 @@ from lfm_tui.widgets.metrics_table import MetricsTable
 from tests.tui_helpers import ROOT, until
 
 
+async def launch_mfeat(app, pilot, overrides: str):
+    """mfeat chosen in the recipe list, `overrides` typed, Enter: the new run's session."""
+    await pilot.press("down", "o")  # mfeat
+    app.screen.query_one(Input).value = overrides
+    await pilot.pause()
+    await pilot.press("enter")
+    return app.current
+
+
 def test_dashboard_runs_a_real_recipe_to_the_end(tmp_path: Path) -> None:
     app = make_app(ROOT / "recipes", tmp_path / "runs", cursor_blink=False)
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("down", "o")  # mfeat
-            app.screen.query_one(Input).value = "train.epochs=1 train.threads=1 train.log_every=5"
-            await pilot.pause()
-            await pilot.press("enter")
-            s = app.current
+            s = await launch_mfeat(app, pilot, "train.epochs=1 train.threads=1 train.log_every=5")
             await until(pilot, lambda: not s.live, timeout=240, what="the engine to finish")
             await pilot.pause(0.3)
             assert isinstance(app.screen, RunScreen)
@@ -47,11 +52,7 @@ def test_dashboard_resumes_a_real_run_with_its_whole_history(tmp_path: Path) -> 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("down", "o")  # mfeat
-            app.screen.query_one(Input).value = "train.epochs=3 train.threads=1 train.log_every=5"
-            await pilot.pause()
-            await pilot.press("enter")
-            first = app.current
+            first = await launch_mfeat(app, pilot, "train.epochs=3 train.threads=1 train.log_every=5")
             await until(pilot, lambda: first.state.epoch >= 2, timeout=240, what="epoch 2")
             await pilot.press("s")
             await until(pilot, lambda: not first.live, timeout=120, what="the stop")

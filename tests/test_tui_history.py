@@ -54,11 +54,16 @@ def app_for(tmp_path: Path):
     return make_app(RECIPES, tmp_path / "runs", command=fake("replay"), cursor_blink=False)
 
 
-def test_history_tells_apart_runs_that_differ_in_alpha_strategy(tmp_path: Path) -> None:
+def two_runs(tmp_path: Path):
+    """Two runs of mfeat that differ in alpha strategy (the second 3 points worse), and the app."""
     runs = tmp_path / "runs"
     a = run_folder(runs, "20261127-092227-0", "heuristic")
     b = run_folder(runs, "20261128-100000-0", "constant", acc_shift=-3.0)
-    app = app_for(tmp_path)
+    return a, b, app_for(tmp_path)
+
+
+def test_history_tells_apart_runs_that_differ_in_alpha_strategy(tmp_path: Path) -> None:
+    a, b, app = two_runs(tmp_path)
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
@@ -116,10 +121,7 @@ def test_run_time_leaves_out_the_pause_before_a_resume() -> None:
 
 
 def test_compare_labels_runs_by_what_differs_and_tables_their_numbers(tmp_path: Path) -> None:
-    runs = tmp_path / "runs"
-    a = run_folder(runs, "20261127-092227-0", "heuristic")
-    b = run_folder(runs, "20261128-100000-0", "constant", acc_shift=-3.0)
-    app = app_for(tmp_path)
+    a, b, app = two_runs(tmp_path)
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
