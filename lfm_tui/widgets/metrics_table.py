@@ -48,4 +48,4 @@ class MetricsTable(DataTable):
             self.add_row("test (best.pt)", *(_fmt(f.get(k)) for k in METRICS), "", "", "")
         best_epoch = (s.best or {}).get("epoch")
         self.border_title = f"validation, epoch {last.get('epoch')}" + (
-            f" (best fused ACC at epoch {best_epoch})" if best_epoch else "")
+            f" (best.pt: epoch {best_epoch})" if best_epoch else "")  # the engine's choice (eval.select)
