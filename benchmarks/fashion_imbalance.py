@@ -17,12 +17,11 @@ import argparse
 import json
 import math
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pages import TABLE1_HEAD, finished_runs, mean_sd, table1, write_results
+from pages import TABLE1_HEAD, finished_runs, mean_sd, run_sweep, table1, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,13 +43,9 @@ CONFIGS = {
 
 def sweep(name: str, runs: Path, jobs: int) -> str:
     out = runs / name
-    args = [*CONFIGS[name][1], "--seeds", SEEDS, "--out", str(out)]
-    run = ["sweep", "--resume", str(out)] if (out / "sweep.json").is_file() else ["sweep", *args]
-    run += ["--jobs", str(jobs)]
-    code = subprocess.call([sys.executable, "-c", "from lfm_tui.cli import main; main()", *run], cwd=ROOT)
-    if code != 0:
-        sys.exit(f"lfm {' '.join(run)} exited with status {code}")
-    return "lfm sweep " + " ".join(args).replace(str(ROOT) + "/", "")
+    args = [*CONFIGS[name][1], "--seeds", SEEDS]
+    run_sweep(args, out, jobs)
+    return "lfm sweep " + " ".join([*args, "--out", str(out)]).replace(str(ROOT) + "/", "")
 
 
 

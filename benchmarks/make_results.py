@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,25 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lfm_tui import compare  # noqa: E402
-from pages import TABLE1_HEAD, table1  # noqa: E402
+from pages import TABLE1_HEAD, run_sweep, table1  # noqa: E402
 
 # every method of the registry but the unimodal one (its own sweep, one row per modality)
 METHODS = "concat,sum,weight,film,gated,mmtm,ml_lstm,etmc,mses,gblend,ogm_ge,greedy,domfn,mslr,pmr,agm,mla,reconboost,mmpareto,lfm"
 SEEDS = "0,1,2"
 DATASETS = {"mfeat": ("pix", "mor"), "emoji": ("image", "text")}
-
-
-def lfm(args: list[str], jobs: int) -> tuple[list[str], float]:
-    """Runs one `lfm` command (resuming its sweep folder when it exists); returns it and its
-    wall time."""
-    out = Path(args[args.index("--out") + 1])
-    cmd = ["lfm", *args]
-    run = [*(["sweep", "--resume", str(out)] if (out / "sweep.json").is_file() else args), "--jobs", str(jobs)]
-    t = time.perf_counter()
-    code = subprocess.call([sys.executable, "-c", "from lfm_tui.cli import main; main()", *run], cwd=ROOT)
-    if code != 0:
-        sys.exit(f"{' '.join(cmd)} exited with status {code}")
-    return cmd, time.perf_counter() - t
 
 
 def markdown(rows: list[compare.Row]) -> str:
@@ -107,14 +93,14 @@ def main() -> None:
         base = a.runs / name
         mods = ",".join(DATASETS[name])
         cmds = []
-        for args in (
-            ["sweep", recipe, "method.name=unimodal", "--grid", f"method.modality={mods}",
-             "--seeds", SEEDS, "--out", str(base / "unimodal")],
-            ["sweep", recipe, "--grid", f"method.name={METHODS}", "--seeds", SEEDS,
-             "--out", str(base / "methods")],
+        for args, out in (
+            ([recipe, "method.name=unimodal", "--grid", f"method.modality={mods}", "--seeds", SEEDS],
+             base / "unimodal"),
+            ([recipe, "--grid", f"method.name={METHODS}", "--seeds", SEEDS], base / "methods"),
         ):
-            cmd = ["lfm", *args] if a.report_only else lfm(args, a.jobs)[0]
-            cmds.append(" ".join(cmd).replace(str(ROOT) + "/", ""))
+            if not a.report_only:
+                run_sweep(args, out, a.jobs)
+            cmds.append(" ".join(["lfm", "sweep", *args, "--out", str(out)]).replace(str(ROOT) + "/", ""))
         sections.append(section(name, recipe, cmds, base, a.runs))
         write_page(a.out, sections)
 

@@ -1,11 +1,15 @@
-"""What the results generators share: the finished runs of a sweep folder, mean ± std, and
-writing a generated block between a page's results markers (the rest of the page is kept)."""
+"""What the results generators share: running a sweep (resumed where its folder exists), the
+finished runs of a sweep folder, mean ± std, and writing a generated block between a page's
+results markers (the rest of the page is kept)."""
 from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -40,6 +44,16 @@ def table1(method: str) -> str:
     """The paper's Table 1 ACCs of a method as one cell ("" for a method it does not list)."""
     row = TABLE1.get(method)
     return " / ".join(row) if row else ""
+
+
+def run_sweep(args: list[str], out: Path, jobs: int) -> None:
+    """`lfm sweep ARGS --out OUT --jobs JOBS`, or `lfm sweep --resume OUT` where OUT holds a
+    sweep already (an interrupted regeneration continues where it stopped); exits on failure."""
+    run = ["sweep", "--resume", str(out)] if (Path(out) / "sweep.json").is_file() else ["sweep", *args, "--out", str(out)]
+    run += ["--jobs", str(jobs)]
+    code = subprocess.call([sys.executable, "-c", "from lfm_tui.cli import main; main()", *run], cwd=ROOT)
+    if code != 0:
+        sys.exit(f"lfm {' '.join(run)} exited with status {code}")
 
 
 def finished_runs(folder: Path) -> list[dict]:

@@ -14,10 +14,8 @@ import torch
 
 from engine.hypergrad import HessianOperator, HyperResult, hypergradient
 from engine.krylov import (
-    CG_RESTARTS,
     SPECTRUM_ITERS,
     cg_solve,
-    damped_cg,
     lanczos,
     lanczos_cg,
     lanczos_start,

@@ -20,7 +20,7 @@ validation split).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -43,6 +43,7 @@ class StepContext:
     substep: int = 0  # which of the method's `substeps` on this batch, from 0
     dist: Dist | None = None  # the processes under DDP, else None
     seed: int = 0  # train.seed: randomness every process draws alike under DDP
+    _generator: torch.Generator | None = field(default=None, init=False, repr=False)  # randn_like's, per step
 
     def all_rows(self, x: torch.Tensor) -> torch.Tensor:
         """`x` with the rows of the other processes' shares of the batch (itself in one process)."""
@@ -62,9 +63,9 @@ class StepContext:
         batch (themselves in one process)."""
         if self.dist is None or not self.dist.enabled:
             return values
-        sums = self.summed({**{k: v * n for k, v in values.items()}, "\0n": float(n)})
-        count = sums.pop("\0n")
-        return {k: v / count for k, v in sums.items()}
+        keys = list(values)
+        t = self.dist.all_reduce_sum(torch.tensor([*(values[k] * n for k in keys), n], dtype=torch.float64))
+        return {k: float(v / t[-1]) for k, v in zip(keys, t[:-1])}
 
     def average_gradients(self, tensors: list[torch.Tensor]) -> None:
         """Gradients replaced by their mean over the processes (nothing in one process): for a
@@ -78,12 +79,10 @@ class StepContext:
         sub-step), so that noise added to averaged gradients keeps the weights identical."""
         if self.dist is None or not self.dist.enabled:
             return torch.randn_like(x)
-        g = getattr(self, "_generator", None)
-        if g is None:
-            g = torch.Generator(device=x.device)
-            g.manual_seed((self.seed * 1_000_003 + self.global_step * 97 + self.substep) % (2 ** 63))
-            self._generator = g
-        return torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+        if self._generator is None:
+            self._generator = torch.Generator(device=x.device)
+            self._generator.manual_seed((self.seed * 1_000_003 + self.global_step * 97 + self.substep) % (2 ** 63))
+        return torch.randn(x.shape, generator=self._generator, device=x.device, dtype=x.dtype)
 
 
 class Method:
