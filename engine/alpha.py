@@ -1,7 +1,8 @@
 """How alpha moves across epochs (the paper's Algorithm 1; SPEC section 2).
 
 Epochs t count from 1. Each strategy gives alpha for epoch t before its inner loop, and may
-update itself after it (`end_epoch`); `state_dict` / `load_state_dict` carry its state through
+update itself after it (`on_validation_end`) or after each step (`on_train_batch_end`), with the
+run's context (engine/context.py); `state_dict` / `load_state_dict` carry its state through
 checkpoints.
 """
 from __future__ import annotations
@@ -19,13 +20,12 @@ class AlphaStrategy:
     def value(self, t: int) -> float:
         raise NotImplementedError
 
-    def end_epoch(self, t: int, ctx=None) -> dict | None:
-        """Called after epoch t's inner loop with the run's context (engine/context.py);
-        returns the alpha_updated fields when it moved."""
+    def on_validation_end(self, run, epoch: int) -> dict | None:
+        """After epoch `epoch`'s validation; returns the alpha_updated fields when it moved."""
         return None
 
-    def after_step(self, t: int, step: int, ctx=None) -> dict | None:
-        """Called after each training step; returns the alpha_updated fields when it moved."""
+    def on_train_batch_end(self, run, epoch: int, global_step: int) -> dict | None:
+        """After each training step; returns the alpha_updated fields when it moved."""
         return None
 
     def state_dict(self) -> dict:
@@ -144,16 +144,16 @@ class Learned(AlphaStrategy):
                 "seconds": round(info["seconds"], 4), "optimizer": self.cfg.optimizer,
                 "lr_alpha": self.lr_at(t), "step": step}
 
-    def end_epoch(self, t: int, ctx=None) -> dict | None:
-        if self.cfg.update_every or ctx is None:
+    def on_validation_end(self, run, epoch: int) -> dict | None:
+        if self.cfg.update_every or run is None:
             return None
-        return self._update(t, 0, ctx)
+        return self._update(epoch, 0, run)
 
-    def after_step(self, t: int, step: int, ctx=None) -> dict | None:
+    def on_train_batch_end(self, run, epoch: int, global_step: int) -> dict | None:
         every = self.cfg.update_every
-        if not every or ctx is None or step % every:
+        if not every or run is None or global_step % every:
             return None
-        return self._update(t, step, ctx)
+        return self._update(epoch, global_step, run)
 
     def state_dict(self) -> dict:
         return {"alpha": self.alpha, "updates": self.updates, "optimizer": self.step.state_dict()}

@@ -68,7 +68,7 @@ def run_hparams(recipe: dict) -> dict:
     _pick(out, "model", model, ("feature_dim",))
     out["model.fusion"] = _value(method.fusion if method and method.fusion else model.get("fusion"))
     modalities = list(data.get("modalities") or ())
-    if method is not None and method.name == "unimodal":
+    if method is not None and method.single_modality:
         modalities = [sec["method"].get("modality")]
     encoders = model.get("encoders") if isinstance(model.get("encoders"), dict) else {}
     for m in modalities:

@@ -101,7 +101,7 @@ def to_dict(recipe: Any) -> Any:
     """The resolved recipe as plain TOML-ready data (tuples become lists). The [method] section
     holds only the keys its method takes, so that the result loads again."""
     if isinstance(recipe, MethodConfig):
-        keep = ("name", *registry.get(recipe.name).keys)
+        keep = ("name", *registry.get(recipe.name).taken_keys)
         return {k: to_dict(getattr(recipe, k)) for k in keep}
     if dataclasses.is_dataclass(recipe):
         return {f.name: to_dict(getattr(recipe, f.name)) for f in dataclasses.fields(recipe)}

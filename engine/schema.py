@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from engine.method_registry import FUSIONS as fusion_table
 from engine.method_registry import NAMES as method_names
 from engine.schema_fields import SEED_MAX, THREADS_MAX, WIDTH_MAX, _opt, spec  # noqa: F401
-from engine.schema_methods import *  # noqa: F401,F403  (the [method] section)
 from engine.schema_methods import MethodConfig
 
 # The built-in datasets and the modalities each offers. Datasets whose modalities depend on

@@ -46,7 +46,7 @@ def build_parts(recipe, data, dist: Dist):
     model = build_model(recipe, data, info.model_fusion(recipe), info.model_modalities(recipe, data.modalities),
                         **info.model_fusion_options(recipe))
     method = build_method(recipe)
-    method.attach(model, data)
+    method.configure_model(model, data)
     model = model.to(dist.device)
     cuda = dist.device.type == "cuda"
     if cuda and recipe.train.channels_last:
@@ -92,8 +92,7 @@ def setup_trainer(ctx: RunContext, method, net, autocast, run_dir: Path, emit: C
     trainer holding them, and the checkpoint's state loaded into it when resuming."""
     r = ctx.recipe
     # one group of every parameter, or the method's groups (per-modality learning rates, MSLR)
-    optimizer = build_optimizer(r.optim, method.param_groups(ctx.model) or ctx.model.parameters())
-    method.attach_optimizer(optimizer)
+    optimizer = build_optimizer(r.optim, method.configure_optimizer(ctx.model) or ctx.model.parameters())
     scheduler = build_scheduler(r.schedule, optimizer, r.train.epochs)
     alpha = build_strategy(r.alpha, r.train.epochs)
     probes = (Probes(ctx.model.modalities, r.model.feature_dim, ctx.data.num_classes, ctx.dist.device)
@@ -102,7 +101,7 @@ def setup_trainer(ctx: RunContext, method, net, autocast, run_dir: Path, emit: C
     trainer = Trainer(ctx, method=method, net=net, autocast=autocast, optimizer=optimizer,
                       scheduler=scheduler, alpha=alpha, evaluator=evaluator, probes=probes,
                       run_dir=run_dir, emit=emit)
-    method.setup(ctx)
+    method.on_fit_start(ctx, optimizer)
     if resume_state is not None:
         trainer.load_state(resume_state, source)
     return trainer

@@ -21,7 +21,7 @@ from engine.data.base import epoch_batches, iter_batches, steps_per_epoch
 from engine.errors import UserError
 from engine.evaluation import Evaluator, Probes
 from engine.events import PROTOCOL_VERSION
-from engine.methods.base import StepContext
+from engine.methods.base import Step
 from engine.recipe import to_dict
 
 
@@ -123,17 +123,18 @@ class Trainer:
         gather = (lambda e: self.dist.all_gather_cat(e, global_size)) if self.dist.enabled else None
         losses: dict[str, float] = {}
         manual_sync = self.dist.enabled and self.method.gradient_sync == "manual"
-        for k in range(self.method.substeps(self.model)):  # one, except for MLA (a step per modality)
-            ctx = StepContext(self.epoch, self.step_in_epoch, self.global_step, alpha, self.model, gather, k,
-                              self.dist if self.dist.enabled else None, self.recipe.train.seed)
+        for k in range(self.method.substeps(self.ctx)):  # one, except for MLA (a step per modality)
+            step = Step(self.epoch, self.step_in_epoch, self.global_step, alpha, self.model, gather, k,
+                        self.dist if self.dist.enabled else None, self.recipe.train.seed)
+            self.method.on_train_batch_start(step)
             with self.autocast:
-                out = self.method.forward(self.net, inputs, ctx)
-                terms = self.method.loss_terms(out, labels, ctx)
+                out = self.method.forward(self.net, inputs, step)
+                terms = self.method.loss(out, labels, step)
             self.optimizer.zero_grad(set_to_none=True)
-            self.method.backward(terms, self.model, ctx)
+            self.method.backward(terms, step)
             if manual_sync:  # the global batch's gradients before the method's modulation
                 self.dist.average_gradients([p.grad for p in self.model.parameters() if p.grad is not None])
-            self.method.after_backward(self.model, out, labels, ctx)
+            self.method.on_after_backward(out, labels, terms, step)
             self.optimizer.step()
             if manual_sync:
                 self.dist.broadcast_module(self.model, buffers_only=True)
@@ -149,6 +150,7 @@ class Trainer:
         while self.epoch <= r.train.epochs:
             t = self.epoch
             alpha = self.alpha_value(t)
+            self.method.on_train_epoch_start(self.ctx, t)
             batches = epoch_batches(len(self.data.train), r.data.batch_size, r.train.seed, t)
             tick, seen = time.perf_counter(), 0
             start = self.step_in_epoch
@@ -171,7 +173,7 @@ class Trainer:
                               alpha=alpha, lr=self.current_lr(),
                               samples_per_s=round(seen / max(now - tick, 1e-9), 1))
                     tick, seen = now, 0
-                update = self.alpha.after_step(t, self.global_step, ctx=self.ctx) if self.method.uses_alpha else None
+                update = self.alpha.on_train_batch_end(self.ctx, t, self.global_step) if self.method.uses_alpha else None
                 if update:
                     self.emit("alpha_updated", epoch=t, **update)
                 self.agree_on_stop()
@@ -194,10 +196,10 @@ class Trainer:
                   message=f"epoch {t}: train loss {self.sums['total'] / n:.4f} "
                           f"(cls {self.sums['cls'] / n:.4f}, mm {self.sums['mm'] / n:.4f}), alpha {alpha:.4f}")
         val = self.evaluator.evaluate("val", t, alpha=self.alpha.value(max(self.epoch, 1)))
-        update = self.alpha.end_epoch(t, ctx=self.ctx) if self.method.uses_alpha else None
+        update = self.alpha.on_validation_end(self.ctx, t) if self.method.uses_alpha else None
         if update:
             self.emit("alpha_updated", epoch=t, **update)
-        report = self.method.end_epoch(self.ctx, t)
+        report = self.method.on_validation_end(self.ctx, t)
         if report:
             self.emit("log", level="info", message=f"epoch {t}: {self.method.name} "
                       + ", ".join(f"{k} {v}" for k, v in report.items()))

@@ -210,7 +210,7 @@ def _method_checks(r: Recipe, raw: dict, problems: list[str]) -> None:
     info = registry.get(r.method.name)
     given = raw.get("method", {}) if isinstance(raw.get("method"), dict) else {}
     for key in given:
-        if key != "name" and key not in info.keys:
+        if key != "name" and key not in info.taken_keys:
             users = registry.takers(key)
             problems.append(f"method.{key}: method {info.name!r} does not take it (taken by "
                             f"{', '.join(map(repr, users))}); remove it or set method.name")

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from engine import recipe as recipes
 from engine.events import Emitter
-from engine.methods.base import StepContext, freeze, modality_parameters
+from engine.methods.base import Step, freeze, modality_parameters
 from engine.models.encoders import MLP, FramesPooled, ResNet18Small, SmallCNN
 from engine.models.mmtm import MMTM, MMTMFusion, squeeze
 from engine.setup import build_trainer
@@ -29,8 +29,8 @@ def trainer(tmp_path: Path, method: str, *overrides: str, epochs: int = 1) -> Tr
     return build_trainer(r, tmp_path, Emitter([]))
 
 
-def ctx(t: Trainer, substep: int = 0) -> StepContext:
-    return StepContext(t.epoch, t.step_in_epoch, t.global_step, 0.0, t.model, None, substep)
+def ctx(t: Trainer, substep: int = 0) -> Step:
+    return Step(t.epoch, t.step_in_epoch, t.global_step, 0.0, t.model, None, substep)
 
 
 def batch(t: Trainer, n: int = 64):
@@ -246,7 +246,7 @@ def test_etmc_method_predicts_the_fused_expected_probability(tmp_path: Path) -> 
     assert torch.allclose(op["fused"], combine(combine(op["pix"], op["mor"]), op["pseudo"]))
     p = op["fused"] / op["fused"].sum(1, keepdim=True)
     assert torch.allclose(out.logits.softmax(1), p, atol=1e-6)
-    terms = t.method.loss_terms(out, labels, c)
+    terms = t.method.loss(out, labels, c)
     expected = sum(evidential_loss(a, labels, 0.1).mean() for a in op.values())  # lambda 0.1 at epoch 2
     assert terms["total"].item() == pytest.approx(expected.item(), rel=1e-6)
 
@@ -334,7 +334,7 @@ def test_greedy_rebalances_for_a_window_after_an_imbalance(tmp_path: Path, monke
         t.epoch = epoch
         for _ in range(n):
             modes.append(t.method.caring)
-            t.method.after_backward(t.model, None, None, ctx(t))
+            t.method.on_after_backward(None, None, {}, ctx(t))
     # main 0 += 1, bypass 0 += 10 in epoch 2's first step -> d = log10(11/2) - log10(2/2) > 0.01
     assert modes == [None, None, "pix", "pix", None] and t.method.caring == "pix"  # the last step re-decided
     assert t.method.sums == {"main": [3.0, 3.0], "bypass": [12.0, 3.0]}  # no accumulation while caring
@@ -393,11 +393,11 @@ def test_mses_stops_a_modality_restores_its_best_parameters_and_freezes_it(tmp_p
     t.method.validation_losses = lambda ctx: next(script)
     inputs, labels = batch(t)
     mor, pix = t.method.params["mor"], t.method.params["pix"]
-    t.method.end_epoch(t.ctx, 1)  # both improve: snapshots of epoch 1
+    t.method.on_validation_end(t.ctx, 1)  # both improve: snapshots of epoch 1
     best_mor = snapshot(mor)
     for epoch in (2, 3):
         t.train_step(inputs, labels, 0.0)
-        t.method.end_epoch(t.ctx, epoch)
+        t.method.on_validation_end(t.ctx, epoch)
     assert t.method.stopping.stopped == {"mor": 3} and t.method.pending == ["mor"]
     assert not same(mor, best_mor)
     pix_before = snapshot(pix)
@@ -406,7 +406,7 @@ def test_mses_stops_a_modality_restores_its_best_parameters_and_freezes_it(tmp_p
     for _ in range(3):
         t.train_step(inputs, labels, 0.0)
     assert same(mor, best_mor)  # momentum and weight decay do not move it
-    terms = t.method.loss_terms(t.model(inputs), labels, ctx(t))
+    terms = t.method.loss(t.model(inputs), labels, ctx(t))
     assert terms["total"].item() == pytest.approx((terms["cls"] + terms["uni_pix"] + terms["uni_mor"]).item(), rel=1e-6)
 
 
@@ -535,17 +535,19 @@ def test_agm_method_on_mfeat(tmp_path: Path) -> None:
         pad = t.model.eval()({"pix": inputs["pix"], "mor": torch.zeros_like(inputs["mor"])}).logits
     t.model.train()
     scores = {m: float(F.cross_entropy(r.detach(), labels)) for m, r in out.responses.items()}
-    terms = t.method.loss_terms(out, labels, c)
-    assert t.method.last_coefficients == pytest.approx(coefficients(scores, {"pix": 0, "mor": 0}, 1.0), rel=1e-5)
-    assert t.method.running == pytest.approx(scores, rel=1e-6)
+    terms = t.method.loss(out, labels, c)
+    assert {m: float(terms[f"score_{m}"]) for m in scores} == pytest.approx(scores, rel=1e-6)
+    assert t.method.running == {"pix": 0.0, "mor": 0.0}  # the loss reads the method's state, never changes it
     with torch.no_grad():
         only_mor = t.model({"pix": torch.zeros_like(inputs["pix"]), "mor": inputs["mor"]}).logits
     assert torch.allclose(out.responses["pix"], (out.logits - only_mor + pad) / 2, atol=1e-5)  # inputs zeroed
     t.optimizer.zero_grad()
-    t.method.backward(terms, t.model, c)
+    t.method.backward(terms, c)
     with torch.no_grad():
         t.model.fusion.head.weight.grad[0, 0] = 5.0  # out of [-1, 1]: every gradient clipped to norm 1
-    t.method.after_backward(t.model, out, labels, c)
+    t.method.on_after_backward(out, labels, terms, c)
+    assert t.method.last_coefficients == pytest.approx(coefficients(scores, {"pix": 0, "mor": 0}, 1.0), rel=1e-5)
+    assert t.method.running == pytest.approx(scores, rel=1e-6)
     norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in t.model.parameters() if p.grad is not None))
     assert float(norm) == pytest.approx(1.0, rel=1e-4)
 
@@ -594,9 +596,10 @@ def test_reconboost_boosting_trains_one_encoder_and_the_head(tmp_path: Path) -> 
     assert not same(fusion.head.parameters(), head_before)
     assert all(p.grad is None for p in t.model.encoders["mor"].parameters()) and fusion.beta.grad is None
     assert t.optimizer.state  # momentum built up in the boosting phase ...
-    t.method.end_epoch(t.ctx, 1)
+    t.method.on_validation_end(t.ctx, 1)
     assert not t.optimizer.state  # ... is cleared when rectification begins
     t.epoch = 3  # stage 1 boosts mor; both learners in the ensemble
+    t.method.on_train_epoch_start(t.ctx, 3)
     t.train_step(inputs, labels, 0.0)
     assert fusion.members.tolist() == [1.0, 1.0]
     assert all(p.grad is None for p in t.model.encoders["pix"].parameters())
@@ -606,14 +609,16 @@ def test_reconboost_rectification_trains_everything_on_the_ensemble(tmp_path: Pa
     t = trainer(tmp_path, "reconboost", "method.reconboost.boost_epochs=1", "method.reconboost.rectify_epochs=1",
                 epochs=4)
     t.epoch = 4  # stage 1, rectification
+    t.method.on_train_epoch_start(t.ctx, 4)
     inputs, labels = batch(t)
     c = ctx(t)
     out = t.method.forward(t.model, inputs, c)
     f = t.model.fusion
     assert torch.allclose(out.logits, f.beta * (f.head(out.features["pix"]) + f.head(out.features["mor"])), atol=1e-6)
     t.optimizer.zero_grad()
-    t.method.backward(t.method.loss_terms(out, labels, c), t.model, c)
-    t.method.after_backward(t.model, out, labels, c)
+    terms = t.method.loss(out, labels, c)
+    t.method.backward(terms, c)
+    t.method.on_after_backward(out, labels, terms, c)
     assert f.beta.grad is not None and all(p.grad is not None for m in ("pix", "mor")
                                            for p in t.model.encoders[m].parameters())
 
@@ -624,13 +629,14 @@ def test_reconboost_reconcilement_term_acts_only_with_a_gradient(tmp_path: Path,
                 "method.reconboost.rectify_epochs=0", "model.encoders.mor.dropout=0",
                 "model.encoders.pix.dropout=0", epochs=2)
     t.epoch = 2  # stage 1: mor, against the previous stage's learner (pix)
+    t.method.on_train_epoch_start(t.ctx, 2)
     inputs, labels = batch(t)
     c = ctx(t)
     w = t.model.encoders["mor"].net[0].weight
 
     def grad(with_term: bool):
         out = t.method.forward(t.model, inputs, c)
-        terms = t.method.loss_terms(out, labels, c)
+        terms = t.method.loss(out, labels, c)
         loss = terms["total"] if with_term else terms["boost"]
         return torch.autograd.grad(loss, w)[0], terms
 

@@ -165,7 +165,7 @@ def test_hypergradient_never_reads_the_test_split(tmp_path, tiny_mfeat, params, 
         x.fill_(float("nan"))  # any use of test data would turn the hypergradient into NaN
     before = {n: p.clone() for n, p in trainer.model.state_dict().items()}
     rng = torch.get_rng_state()
-    update = trainer.alpha.end_epoch(1, ctx=trainer.ctx)
+    update = trainer.alpha.on_validation_end(trainer.ctx, 1)
     assert update is not None and math.isfinite(update["hypergradient"])
     assert update["method"] == method and update["alpha"] != 0.5 or update["hypergradient"] == 0
     # the model, its buffers (batch-norm statistics) and the RNG are left as they were

@@ -10,7 +10,7 @@ import torch
 
 from engine import recipe as recipes
 from engine.events import Emitter
-from engine.methods.base import StepContext
+from engine.methods.base import Step
 from engine.methods.gblend import blend_weights
 from engine.methods.mmpareto import min_norm_weight, pareto_combine
 from engine.methods.ogm_ge import coefficients, modality_scores
@@ -28,8 +28,8 @@ def trainer(tmp_path: Path, method: str, *overrides: str, epochs: int = 1) -> Tr
     return build_trainer(r, tmp_path, Emitter([]))
 
 
-def ctx(t: Trainer, alpha: float = 0.0) -> StepContext:
-    return StepContext(t.epoch, t.step_in_epoch, t.global_step, alpha, t.model)
+def ctx(t: Trainer, alpha: float = 0.0) -> Step:
+    return Step(t.epoch, t.step_in_epoch, t.global_step, alpha, t.model)
 
 
 def batch(t: Trainer, n: int = 64):
@@ -57,9 +57,10 @@ def test_ogm_ge_scales_the_dominant_encoders_gradient_only(tmp_path: Path) -> No
     c = ctx(t)
     out = t.method.forward(t.model, inputs, c)
     t.optimizer.zero_grad()
-    t.method.backward(t.method.loss_terms(out, labels, c), t.model, c)
+    terms = t.method.loss(out, labels, c)
+    t.method.backward(terms, c)
     before = {m: [p.grad.clone() for p in t.model.encoders[m].parameters()] for m in ("pix", "mor")}
-    t.method.after_backward(t.model, out, labels, c)
+    t.method.on_after_backward(out, labels, terms, c)
     k = t.method.last_coefficients
     with torch.no_grad():
         scores = modality_scores(t.model.unimodal_logits(out.features), labels)
@@ -76,10 +77,11 @@ def test_ogm_ge_generalisation_noise_has_the_unmodulated_gradients_std(tmp_path:
     inputs, labels = batch(t)
     c = ctx(t)
     out = t.method.forward(t.model, inputs, c)
-    t.method.backward(t.method.loss_terms(out, labels, c), t.model, c)
+    terms = t.method.loss(out, labels, c)
+    t.method.backward(terms, c)
     w = {m: t.model.encoders[m].net[0].weight for m in ("pix", "mor")}
     g0 = {m: v.grad.clone() for m, v in w.items()}
-    t.method.after_backward(t.model, out, labels, c)
+    t.method.on_after_backward(out, labels, terms, c)
     m = min(t.method.last_coefficients, key=t.method.last_coefficients.get)  # the modulated modality
     k = t.method.last_coefficients[m]
     assert k < 0.5  # alpha 1: the modulated gradient's std is less than half of the unmodulated one
@@ -113,7 +115,7 @@ def test_gblend_weights_follow_the_losses_it_measured(tmp_path: Path) -> None:
     # the loss uses them
     inputs, labels = batch(t)
     c = ctx(t)
-    terms = t.method.loss_terms(t.method.forward(t.model, inputs, c), labels, c)
+    terms = t.method.loss(t.method.forward(t.model, inputs, c), labels, c)
     w = t.method.weights
     expected = w["fused"] * terms["cls"] + w["pix"] * terms["uni_pix"] + w["mor"] * terms["uni_mor"]
     assert terms["total"].item() == pytest.approx(expected.item(), rel=1e-6)
@@ -125,7 +127,7 @@ def test_mla_steps_each_modality_in_turn_on_every_batch(tmp_path: Path) -> None:
     """As the released code: per batch, one optimiser step per modality, its encoder and the
     shared head; the other encoder is not run."""
     t = trainer(tmp_path, "mla")
-    assert t.model.fusion_name == "shared" and t.method.substeps(t.model) == 2
+    assert t.model.fusion_name == "shared" and t.method.substeps(t.ctx) == 2
     inputs, labels = batch(t)
     seen = []
     t.optimizer.step = (lambda step: lambda *a, **k: (seen.append(
@@ -187,12 +189,12 @@ def test_mmpareto_sets_each_encoders_gradient_to_the_pareto_combination(tmp_path
     c = ctx(t)
     params = list(t.model.encoders["mor"].parameters())
     out = t.method.forward(t.model, inputs, c)
-    terms = t.method.loss_terms(out, labels, c)
+    terms = t.method.loss(out, labels, c)
     gm = torch.cat([g.reshape(-1) for g in torch.autograd.grad(terms["cls"], params, retain_graph=True)])
     gu = torch.cat([g.reshape(-1) for g in torch.autograd.grad(terms["uni_mor"], params, retain_graph=True)])
     head = t.model.aux_heads["mor"].weight
     g_head = torch.autograd.grad(terms["uni_mor"], head, retain_graph=True)[0]
-    t.method.backward(terms, t.model, c)
+    t.method.backward(terms, c)
     got = torch.cat([p.grad.reshape(-1) for p in params])
     expected, gamma = pareto_combine(gu, gm)
     assert torch.allclose(got, expected, atol=1e-6)
@@ -217,10 +219,10 @@ def test_mmpareto_released_rescaling_pins_the_codes_per_tensor_formula(tmp_path:
     c = ctx(t)
     params = list(t.model.encoders["mor"].parameters())
     out_ = t.method.forward(t.model, inputs, c)
-    terms = t.method.loss_terms(out_, labels, c)
+    terms = t.method.loss(out_, labels, c)
     gm_ = torch.autograd.grad(terms["cls"], params, retain_graph=True)
     gu_ = torch.autograd.grad(terms["uni_mor"], params, retain_graph=True)
-    t.method.backward(terms, t.model, c)
+    t.method.backward(terms, c)
     expected = released_combine(list(gu_), list(gm_), t.method.last_gamma["mor"])
     for p, e in zip(params, expected):
         assert torch.allclose(p.grad, e, atol=1e-6)
@@ -255,7 +257,9 @@ def test_pmr_adds_the_prototype_loss_of_the_weaker_modality(tmp_path: Path) -> N
     assert t.train() == "ok"
     inputs, labels = batch(t)
     c = ctx(t)
-    terms = t.method.loss_terms(t.method.forward(t.model, inputs, c), labels, c)
+    out = t.method.forward(t.model, inputs, c)
+    terms = t.method.loss(out, labels, c)
+    t.method.on_after_backward(out, labels, terms, c)
     w = t.method.last_weights
     assert sorted(w.values()) == [0.0, 0.7]
     weak = min(w, key=lambda m: -w[m])

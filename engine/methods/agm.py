@@ -106,36 +106,45 @@ class AGM(Method):
             model.train()
         return values
 
-    def forward(self, model, inputs, ctx):
-        full = model(inputs)
-        values = self.coalition_values(model, inputs, full)
-        responses = shapley_responses(values, model.modalities)
-        return AGMOutput(full.logits, full.features, full.embeddings, responses)
+    def forward(self, net, inputs, step):
+        def with_coalitions(model, inputs):
+            full = model(inputs)
+            responses = shapley_responses(self.coalition_values(model, inputs, full), model.modalities)
+            return AGMOutput(full.logits, full.features, full.embeddings, responses)
 
-    def loss_terms(self, out, labels, ctx):
+        return net(inputs, through=with_coalitions)
+
+    def coefficients(self, scores: dict[str, float], epoch: int) -> dict[str, float]:
+        """kappa of this step from its scores and the running scores so far (1 outside the window)."""
+        active = self.cfg.start <= epoch - 1 <= self.cfg.end
+        return coefficients(scores, self.running, self.cfg.alpha) if active else {m: 1.0 for m in scores}
+
+    def loss(self, out, labels, step):
         with torch.no_grad():
-            scores = ctx.batch_means(
+            scores = step.batch_means(
                 {m: float(-torch.log(torch.softmax(r, 1).gather(1, labels[:, None]).clamp_min(1e-8)).mean())
                  for m, r in out.responses.items()}, len(labels))  # over the global batch under DDP
-        active = self.cfg.start <= ctx.epoch - 1 <= self.cfg.end
-        kappa = coefficients(scores, self.running, self.cfg.alpha) if active else {m: 1.0 for m in scores}
+        kappa = self.coefficients(scores, step.epoch)
+        fused = sum(GradScale.apply(r, kappa[m]) for m, r in out.responses.items())
+        total = F.cross_entropy(fused, labels)
+        return {"total": total, "cls": F.cross_entropy(out.logits, labels),
+                **{f"score_{m}": torch.tensor(s, dtype=torch.float64) for m, s in scores.items()}}
+
+    def on_after_backward(self, out, labels, losses, step):
+        scores = {m: float(losses[f"score_{m}"]) for m in self.running}
+        kappa = self.coefficients(scores, step.epoch)  # as `loss` used them, before the update
         self.steps += 1
         self.running = {m: v + (scores[m] - v) / self.steps for m, v in self.running.items()}
         self.last_coefficients = kappa
         for m, k in kappa.items():
             self.epoch_sums[m] += k
         self.epoch_steps += 1
-        fused = sum(GradScale.apply(r, kappa[m]) for m, r in out.responses.items())
-        total = F.cross_entropy(fused, labels)
-        return {"total": total, "cls": F.cross_entropy(out.logits, labels),
-                **{f"score_{m}": torch.tensor(s) for m, s in scores.items()}}
-
-    def after_backward(self, model, out, labels, ctx):
+        model = step.model
         weights = [p.grad for p in model.fusion.parameters() if p.dim() >= 2 and p.grad is not None]
         if any(bool((g.abs() > 1).any()) for g in weights):
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], 1.0)
 
-    def end_epoch(self, ctx, t):
+    def on_validation_end(self, run, epoch):
         if not self.epoch_steps:
             return None
         mean = {m: round(v / self.epoch_steps, 4) for m, v in self.epoch_sums.items()}

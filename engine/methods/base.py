@@ -1,22 +1,39 @@
-"""The method protocol: the hooks the one training loop calls (engine/trainer.py). A method
-sees the run through a `RunContext` (engine/context.py): the recipe, the data, the model, the
-processes.
+"""The method protocol: the hooks the one training loop (engine/trainer.py) calls, named after
+the moment they run, each argument name always the same kind of object:
 
-Per step: `forward` (the model's output), `loss_terms` (named losses; "total" is optimised),
-`backward` (gradients of the terms), `after_backward` (gradient modulation), then the optimiser
-steps; a method with `substeps` > 1 runs that sequence several times on each batch (MLA: one
-modality after the other). Per epoch: `end_epoch` (after validation). `attach` adds a method's
-own modules to the model before the optimiser is built, so they train, checkpoint and resume
-with it; `param_groups` shapes the optimiser (per-modality groups: `modality_groups`) and
-`attach_optimizer` hands the method the optimiser it steps (learning rates per group, state
-cleared between training phases); `state_dict` / `load_state_dict` carry the rest of its state
-through checkpoints.
+    run        RunContext (engine/context.py): the recipe, the data, the model, the processes
+    model      the model itself (MultimodalModel), never its DDP or compiled wrapper
+    net        what the training step calls: the model under DDP and torch.compile where asked;
+               only `forward` receives it, and every training pass goes through it
+    step       Step: this step's epoch, index, sub-step, alpha, model and collectives
+    inputs     one batch's inputs, modality -> tensor; labels: its class indices
+    out        what `forward` returned (an engine.models.multimodal.Output)
+    losses     what `loss` returned: named scalar tensors, "total" optimised, "cls" the fused CE
+    epoch      the epoch, counted from 1
+
+Once, in this order (engine/setup.py):
+    configure_model(model, data)          add the method's modules (heads, MMTM blocks)
+    configure_optimizer(model)            the optimiser's parameter groups, or None: one group
+    on_fit_start(run, optimizer)          after the optimiser exists, before a checkpoint's state loads
+Each epoch:
+    on_train_epoch_start(run, epoch)      may change state (a phase's members)
+    each batch, `substeps(run)` times (MLA: one step per modality):
+        on_train_batch_start(step)        may change state (parameters restored)
+        forward(net, inputs, step)        -> out
+        loss(out, labels, step)           -> losses; pure: reads the method's state, never changes it
+        backward(losses, step)            gradients into the model's parameters
+        (the processes' gradients averaged here when gradient_sync is "manual")
+        on_after_backward(out, labels, losses, step)   may change gradients and the method's state
+        (the optimiser steps)
+    on_validation_end(run, epoch)         after the epoch's validation; may change state; returns
+                                          what to report in the epoch's log, or None
+Checkpoints: state_dict() / load_state_dict(state) carry the method's own state.
 
 Built once here for the methods that need them: `modality_parameters` (what "modality j's
 parameters" are), `modality_groups` (one optimiser group per modality and one shared),
 `freeze` (grad = None: SGD and Adam skip the parameter, so neither momentum nor weight decay
 moves it), `split_features` (a split's features in evaluation mode, for decisions made on the
-validation split).
+validation split). docs/writing-a-method.md walks through a new method.
 """
 from __future__ import annotations
 
@@ -33,12 +50,13 @@ from engine import method_registry as registry
 
 
 @dataclass
-class StepContext:
-    epoch: int        # t, from 1
-    step: int         # the step within the epoch, from 0
+class Step:
+    """One optimiser step of the training loop, as a method sees it."""
+    epoch: int        # from 1
+    index: int        # the step within the epoch, from 0
     global_step: int  # steps taken before this one
     alpha: float      # the alpha strategy's value (methods that do not use it see 0)
-    model: nn.Module  # the model being trained
+    model: nn.Module  # the model itself, never its wrapper (`net`)
     gather: Callable[[torch.Tensor], torch.Tensor] | None = None  # rows of every process (DDP), else None
     substep: int = 0  # which of the method's `substeps` on this batch, from 0
     dist: Dist | None = None  # the processes under DDP, else None
@@ -92,11 +110,11 @@ class Method:
     # "ddp": the model under DistributedDataParallel, which averages gradients during backward
     #   (every parameter must get a gradient on every step through one forward pass);
     # "manual" (the default): the trainer averages every gradient over the processes once
-    #   `backward` is done, before `after_backward`, which then sees the global batch's
+    #   `backward` is done, before `on_after_backward`, which then sees the global batch's
     #   gradients (modulation, freezing and clipping decide alike on every process);
-    # "method": `backward` averages the gradients it combines itself (`average_gradients`).
-    # Per-batch quantities a method decides from go through `StepContext.summed`; decisions
-    # read from a whole split (validation) are computed alike on every process.
+    # "method": `backward` averages the gradients it combines itself (`Step.average_gradients`).
+    # Per-batch quantities a method decides from go through `Step.summed`; decisions read from a
+    # whole split (validation) are computed alike on every process.
     gradient_sync = "manual"
 
     def __init__(self, recipe):
@@ -112,40 +130,47 @@ class Method:
         """Only LFM weights a matching loss by the alpha strategy (the registry says)."""
         return self.info.uses_alpha
 
-    def attach(self, model: nn.Module, data) -> None:
-        """Add the method's modules to the model (before the optimiser is built)."""
+    # ---------------------------------------------------------------- once
+    def configure_model(self, model: nn.Module, data) -> None:
+        """Add the method's modules to the model, before the optimiser is built, so that they
+        train, checkpoint and resume with it."""
 
-    def setup(self, ctx: RunContext) -> None:
-        """Called once the model exists, before a checkpoint's state is loaded."""
-
-    def param_groups(self, model: nn.Module) -> list[dict] | None:
-        """The optimiser's parameter groups (engine/setup.py); None: one group of every parameter."""
+    def configure_optimizer(self, model: nn.Module) -> list[dict] | None:
+        """The optimiser's parameter groups (`modality_groups`); None: one group of every parameter."""
         return None
 
-    def attach_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
-        """The optimiser the loop steps, built from `param_groups`; called once, before `setup`."""
-        self.optimizer = optimizer
+    def on_fit_start(self, run: RunContext, optimizer: torch.optim.Optimizer) -> None:
+        """Once the optimiser exists, before a checkpoint's state is loaded into the run."""
 
-    def substeps(self, model: nn.Module) -> int:
-        """Optimiser steps per batch (forward, loss, backward, step each; `StepContext.substep`)."""
+    def substeps(self, run: RunContext) -> int:
+        """Optimiser steps per batch (each a forward, loss, backward and step; `Step.substep`)."""
         return 1
 
-    def forward(self, model: nn.Module, inputs: dict, ctx: StepContext):
-        return model(inputs)
+    # ---------------------------------------------------------------- each epoch and step
+    def on_train_epoch_start(self, run: RunContext, epoch: int) -> None:
+        """Before the epoch's first step (also when a run resumes within the epoch)."""
 
-    def loss_terms(self, out, labels: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+    def on_train_batch_start(self, step: Step) -> None:
+        """Before each step's forward pass."""
+
+    def forward(self, net: nn.Module, inputs: dict, step: Step):
+        """The step's forward pass, through `net`; a method's own pass goes through it as
+        `net(inputs, through=fn)`, `fn(model, inputs) -> Output`."""
+        return net(inputs)
+
+    def loss(self, out, labels: torch.Tensor, step: Step) -> dict[str, torch.Tensor]:
         """Named losses of one batch; "total" is the one optimised, "cls" the fused CE."""
         l_cls = F.cross_entropy(out.logits, labels)
         return {"total": l_cls, "cls": l_cls}
 
-    def backward(self, terms: dict[str, torch.Tensor], model: nn.Module, ctx: StepContext) -> None:
-        terms["total"].backward()
+    def backward(self, losses: dict[str, torch.Tensor], step: Step) -> None:
+        losses["total"].backward()
 
-    def after_backward(self, model: nn.Module, out, labels: torch.Tensor, ctx: StepContext) -> None:
-        """Change the gradients before the optimiser steps."""
+    def on_after_backward(self, out, labels: torch.Tensor, losses: dict[str, torch.Tensor], step: Step) -> None:
+        """Change the gradients (and the method's state) before the optimiser steps."""
 
-    def end_epoch(self, ctx: RunContext, t: int) -> dict | None:
-        """After epoch t's validation; returns what to report in the epoch's log, if anything."""
+    def on_validation_end(self, run: RunContext, epoch: int) -> dict | None:
+        """After the epoch's validation; returns what to report in the epoch's log, if anything."""
         return None
 
     def state_dict(self) -> dict:

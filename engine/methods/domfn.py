@@ -39,13 +39,13 @@ def domfn_loss(q: torch.Tensor, q_f: torch.Tensor, labels: torch.Tensor, agree: 
 
 class DOMFN(Method):
 
-    def loss_terms(self, out, labels, ctx):
+    def loss(self, out, labels, step):
         cfg = self.recipe.method.domfn
-        fusion = ctx.model.fusion
+        fusion = step.model.fusion
         q, q_f = fusion.probabilities(out.features)
         pen = fusion.penalties(q)
         l_cls = F.cross_entropy(out.logits, labels)
-        if ctx.epoch <= cfg.pretrain_epochs:
+        if step.epoch <= cfg.pretrain_epochs:
             uni = sum(F.cross_entropy(qj, labels) for qj in q)
             return {"total": uni, "cls": l_cls, "unimodal": uni}
         terms = domfn_loss(q, q_f, labels, fusion.agreement(pen.detach()), pen, cfg.eta)

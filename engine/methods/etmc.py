@@ -49,9 +49,9 @@ def evidential_loss(alpha: torch.Tensor, labels: torch.Tensor, lam: float) -> to
 
 class ETMC(Method):
 
-    def loss_terms(self, out, labels, ctx):
-        lam = annealing(ctx.epoch, self.recipe.method.etmc.annealing)
-        opinions = ctx.model.fusion.opinions(out.features)
+    def loss(self, out, labels, step):
+        lam = annealing(step.epoch, self.recipe.method.etmc.annealing)
+        opinions = step.model.fusion.opinions(out.features)
         terms = {f"ev_{k}": evidential_loss(a, labels, lam).mean() for k, a in opinions.items()}
         total = sum(terms.values())
         return {"total": total, "cls": F.cross_entropy(out.logits, labels), **terms}

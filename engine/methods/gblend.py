@@ -41,21 +41,21 @@ class GBlend(Method):
         self.weights: dict[str, float] = {}
         self.reference: dict | None = None  # head losses at the start of the super-epoch
 
-    def attach(self, model, data):
+    def configure_model(self, model, data):
         attach_aux_heads(model, data.num_classes, self.recipe.model.feature_dim)
         heads = [FUSED, *model.modalities]
         self.weights = {k: 1.0 / len(heads) for k in heads}
 
-    def setup(self, ctx):
-        self.reference = self.measure(ctx)
+    def on_fit_start(self, run, optimizer):
+        self.reference = self.measure(run)
 
     @torch.no_grad()
-    def measure(self, ctx) -> dict:
+    def measure(self, run) -> dict:
         """Every head's mean cross-entropy on the training and the validation split."""
-        model, out = ctx.model, {}
+        model, out = run.model, {}
         bs = self.recipe.data.eval_batch_size
         for split in ("train", "val"):
-            feats, labels = split_features(model, ctx.data.split(split), bs)
+            feats, labels = split_features(model, run.data.split(split), bs)
             was = model.training
             model.eval()
             losses = {FUSED: float(F.cross_entropy(model.fusion(feats), labels))}
@@ -64,19 +64,19 @@ class GBlend(Method):
             out[split] = losses
         return out
 
-    def loss_terms(self, out, labels, ctx):
+    def loss(self, out, labels, step):
         l_cls = F.cross_entropy(out.logits, labels)
         terms = {"cls": l_cls}
         total = self.weights[FUSED] * l_cls
         for m, f in out.features.items():
-            terms[f"uni_{m}"] = F.cross_entropy(ctx.model.aux_heads[m](f), labels)
+            terms[f"uni_{m}"] = F.cross_entropy(step.model.aux_heads[m](f), labels)
             total = total + self.weights[m] * terms[f"uni_{m}"]
         return {"total": total, **terms}
 
-    def end_epoch(self, ctx, t):
-        if t % self.cfg.super_epoch:
+    def on_validation_end(self, run, epoch):
+        if epoch % self.cfg.super_epoch:
             return None
-        now = self.measure(ctx)
+        now = self.measure(run)
         ref, self.reference = self.reference, now
         w = blend_weights(ref["train"], now["train"], ref["val"], now["val"])
         if w is not None:

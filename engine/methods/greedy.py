@@ -50,11 +50,11 @@ class Greedy(Method):
         self.left = 0
         self.last_d = 0.0
 
-    def attach(self, model, data):
+    def configure_model(self, model, data):
         attach_mmtm(model, data, self.recipe.method.mmtm, self.name)
 
-    def setup(self, ctx):
-        model = ctx.model
+    def on_fit_start(self, run, optimizer):
+        model = run.model
         blocks = model.intermediate.blocks
         shared = [p for b in blocks for p in b.squeeze.parameters()]
         self.main = [[*model.encoders[m].parameters(), *model.fusion.heads[m].parameters()]
@@ -62,20 +62,24 @@ class Greedy(Method):
         self.bypass = [[*shared, *(p for b in blocks for p in b.excitation[m].parameters())]
                        for m in model.modalities]
 
-    def forward(self, model, inputs, ctx):
-        fusion = ctx.model.intermediate
-        fusion.caring = self.caring
-        try:
-            return model(inputs)
-        finally:
-            fusion.caring = None
+    def forward(self, net, inputs, step):
+        caring = self.caring
 
-    def loss_terms(self, out, labels, ctx):
-        parts = ctx.model.unimodal_logits(out.features)
+        def rebalancing(model, inputs):  # the caring branch's gates replaced by their running average
+            model.intermediate.caring = caring
+            try:
+                return model(inputs)
+            finally:
+                model.intermediate.caring = None
+
+        return net(inputs, through=rebalancing) if caring is not None else net(inputs)
+
+    def loss(self, out, labels, step):
+        parts = step.model.unimodal_logits(out.features)
         terms = {f"uni_{m}": F.cross_entropy(p, labels) for m, p in parts.items()}
         return {"total": sum(terms.values()), "cls": F.cross_entropy(out.logits, labels), **terms}
 
-    def after_backward(self, model, out, labels, ctx):
+    def on_after_backward(self, out, labels, losses, step):
         if self.caring is not None:  # a re-balancing step: no speed accumulated
             self.left -= 1
             if self.left == 0:
@@ -85,11 +89,11 @@ class Greedy(Method):
             self.sums["main"][i] += speed(self.main[i])
             self.sums["bypass"][i] += speed(self.bypass[i])
         self.last_d = imbalance(self.sums["main"], self.sums["bypass"])
-        if ctx.epoch >= self.cfg.start and abs(self.last_d) > self.cfg.epsilon:
-            self.caring = model.modalities[0] if self.last_d > 0 else model.modalities[1]
+        if step.epoch >= self.cfg.start and abs(self.last_d) > self.cfg.epsilon:
+            self.caring = step.model.modalities[0] if self.last_d > 0 else step.model.modalities[1]
             self.left = self.cfg.window
 
-    def end_epoch(self, ctx, t):
+    def on_validation_end(self, run, epoch):
         return {"d (BDR_0 - BDR_1)": round(self.last_d, 4)}
 
     def state_dict(self):

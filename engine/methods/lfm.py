@@ -11,9 +11,9 @@ from engine.methods.base import Method
 class LFM(Method):
     gradient_sync = "ddp"  # one forward pass using every parameter: DDP averages during backward
 
-    def loss_terms(self, out, labels, ctx):
-        loss = self.recipe.loss
+    def loss(self, out, labels, step):
+        cfg = self.recipe.loss
         l_cls = classification_loss(out.logits, labels)
-        emb = {m: ctx.all_rows(e) for m, e in out.embeddings.items()}  # the global batch under DDP
-        l_mm = matching_loss(emb, loss.temperature, loss.pair_reduction)
-        return {"total": total_loss(l_cls, l_mm, ctx.alpha), "cls": l_cls, "mm": l_mm}
+        emb = {m: step.all_rows(e) for m, e in out.embeddings.items()}  # the global batch under DDP
+        l_mm = matching_loss(emb, cfg.temperature, cfg.pair_reduction)
+        return {"total": total_loss(l_cls, l_mm, step.alpha), "cls": l_cls, "mm": l_mm}

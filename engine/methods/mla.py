@@ -23,18 +23,19 @@ from engine.models.multimodal import Output
 
 class MLA(Method):
 
-    def substeps(self, model) -> int:
-        return len(model.modalities)
+    def substeps(self, run) -> int:
+        return len(run.model.modalities)
 
-    def active(self, model, ctx) -> str:
-        return model.modalities[ctx.substep]
+    def forward(self, net, inputs, step):
+        m = step.model.modalities[step.substep]
 
-    def forward(self, model, inputs, ctx):
-        m = self.active(ctx.model, ctx)
-        feats = ctx.model.encode(inputs, (m,))
-        return Output(ctx.model.fusion.head(feats[m]), feats, feats)
+        def one_modality(model, inputs):
+            feats = model.encode(inputs, (m,))
+            return Output(model.fusion.head(feats[m]), feats, feats)
 
-    def loss_terms(self, out, labels, ctx):
+        return net(inputs, through=one_modality)
+
+    def loss(self, out, labels, step):
         (m,) = out.features
         l_uni = F.cross_entropy(out.logits, labels)
         return {"total": l_uni, "cls": l_uni, f"uni_{m}": l_uni}

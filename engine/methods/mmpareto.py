@@ -68,21 +68,22 @@ class MMPareto(Method):
         self.rescale = recipe.method.mmpareto.rescale
         self.last_gamma: dict[str, float] = {}
 
-    def attach(self, model, data):
+    def configure_model(self, model, data):
         attach_aux_heads(model, data.num_classes, self.recipe.model.feature_dim)
 
-    def loss_terms(self, out, labels, ctx):
+    def loss(self, out, labels, step):
         l_cls = F.cross_entropy(out.logits, labels)
-        terms = {f"uni_{m}": F.cross_entropy(ctx.model.aux_heads[m](f), labels) for m, f in out.features.items()}
+        terms = {f"uni_{m}": F.cross_entropy(step.model.aux_heads[m](f), labels) for m, f in out.features.items()}
         uni = sum(terms.values())
         return {"total": l_cls + uni, "cls": l_cls, **terms}
 
-    def backward(self, terms, model, ctx):
+    def backward(self, losses, step):
+        model = step.model
         params = [p for p in model.parameters() if p.requires_grad]
-        uni = sum(v for k, v in terms.items() if k.startswith("uni_"))
-        g_mm = torch.autograd.grad(terms["cls"], params, retain_graph=True, allow_unused=True)
+        uni = sum(v for k, v in losses.items() if k.startswith("uni_"))
+        g_mm = torch.autograd.grad(losses["cls"], params, retain_graph=True, allow_unused=True)
         g_uni = torch.autograd.grad(uni, params, allow_unused=True)
-        ctx.average_gradients([g for g in (*g_mm, *g_uni) if g is not None])  # the global batch's, under DDP
+        step.average_gradients([g for g in (*g_mm, *g_uni) if g is not None])  # the global batch's, under DDP
         grads = {id(p): (gm, gu) for p, gm, gu in zip(params, g_mm, g_uni)}
 
         def flat(gs, ps):

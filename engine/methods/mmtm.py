@@ -35,5 +35,5 @@ def attach_mmtm(model, data, cfg, name: str) -> MMTMFusion:
 
 class MMTMMethod(Method):
 
-    def attach(self, model, data):
+    def configure_model(self, model, data):
         attach_mmtm(model, data, self.recipe.method.mmtm, self.name)

@@ -76,39 +76,39 @@ class MSES(Method):
         self.snapshots: dict[str, list[torch.Tensor]] = {}
         self.pending: list[str] = []  # stopped modalities whose parameters are restored at the next step
 
-    def attach(self, model, data):
+    def configure_model(self, model, data):
         attach_aux_heads(model, data.num_classes, self.recipe.model.feature_dim)
         self.stopping = EarlyStopping(model.modalities, self.cfg.patience, self.cfg.smoothing)
 
-    def setup(self, ctx):
-        self.params = modality_parameters(ctx.model)
+    def on_fit_start(self, run, optimizer):
+        self.params = modality_parameters(run.model)
 
-    def forward(self, model, inputs, ctx):
-        with torch.no_grad():
-            for m in self.pending:
-                for p, saved in zip(self.params[m], self.snapshots[m]):
-                    p.copy_(saved)
+    @torch.no_grad()
+    def on_train_batch_start(self, step):
+        """A modality stopped at the last validation gets back its best epoch's parameters."""
+        for m in self.pending:
+            for p, saved in zip(self.params[m], self.snapshots[m]):
+                p.copy_(saved)
         self.pending = []
-        return model(inputs)
 
-    def loss_terms(self, out, labels, ctx):
+    def loss(self, out, labels, step):
         l_cls = F.cross_entropy(out.logits, labels)
-        terms = {f"uni_{m}": F.cross_entropy(ctx.model.aux_heads[m](f), labels) for m, f in out.features.items()}
+        terms = {f"uni_{m}": F.cross_entropy(step.model.aux_heads[m](f), labels) for m, f in out.features.items()}
         total = l_cls + sum(terms.values()) if self.cfg.multitask else l_cls
         return {"total": total, "cls": l_cls, **terms}
 
-    def after_backward(self, model, out, labels, ctx):
+    def on_after_backward(self, out, labels, losses, step):
         for m in self.stopping.stopped:
             freeze(self.params[m])
 
     @torch.no_grad()
-    def validation_losses(self, ctx) -> dict[str, float]:
-        feats, labels = split_features(ctx.model, ctx.data.val, self.recipe.data.eval_batch_size)
-        heads = ctx.model.aux_heads
+    def validation_losses(self, run) -> dict[str, float]:
+        feats, labels = split_features(run.model, run.data.val, self.recipe.data.eval_batch_size)
+        heads = run.model.aux_heads
         return {m: float(F.cross_entropy(heads[m](f), labels)) for m, f in feats.items()}
 
-    def end_epoch(self, ctx, t):
-        improved, stop = self.stopping.update(t, self.validation_losses(ctx))
+    def on_validation_end(self, run, epoch):
+        improved, stop = self.stopping.update(epoch, self.validation_losses(run))
         for m in improved:
             self.snapshots[m] = [p.detach().clone() for p in self.params[m]]
         if self.cfg.restore:

@@ -45,27 +45,30 @@ class MSLR(Method):
         self.factors = dict(self.base)
         self.accuracy: dict[str, list[float]] = {m: [] for m in mods}
 
-    def param_groups(self, model):
+    def configure_optimizer(self, model):
         return modality_groups(model)
+
+    def on_fit_start(self, run, optimizer):
+        self.optimizer = optimizer
 
     def apply_rates(self) -> None:
         lr = group_of(self.optimizer, "shared")["lr"]
         for m, c in self.factors.items():
             group_of(self.optimizer, m)["lr"] = lr * c
 
-    def after_backward(self, model, out, labels, ctx):
+    def on_after_backward(self, out, labels, losses, step):
         self.apply_rates()
 
     @torch.no_grad()
-    def validation_accuracy(self, ctx) -> dict[str, float]:
-        feats, labels = split_features(ctx.model, ctx.data.val, self.recipe.data.eval_batch_size)
-        parts = ctx.model.unimodal_logits(feats)
+    def validation_accuracy(self, run) -> dict[str, float]:
+        feats, labels = split_features(run.model, run.data.val, self.recipe.data.eval_batch_size)
+        parts = run.model.unimodal_logits(feats)
         return {m: float((p.argmax(1) == labels).float().mean()) for m, p in parts.items()}
 
-    def end_epoch(self, ctx, t):
+    def on_validation_end(self, run, epoch):
         if self.cfg.strategy != "dynamic":
             return None
-        for m, a in self.validation_accuracy(ctx).items():
+        for m, a in self.validation_accuracy(run).items():
             self.accuracy[m].append(a)
             self.factors[m] = self.base[m] * dynamic_ratio(self.accuracy[m], self.cfg.window)
         return {"learning-rate factors": {m: round(c, 4) for m, c in self.factors.items()}}

@@ -46,12 +46,13 @@ class OGMGE(Method):
         self.epoch_sums: dict[str, float] = {}
         self.epoch_steps = 0
 
-    def after_backward(self, model, out, labels, ctx):
-        if not self.cfg.start <= ctx.epoch - 1 <= self.cfg.end:
+    def on_after_backward(self, out, labels, losses, step):
+        if not self.cfg.start <= step.epoch - 1 <= self.cfg.end:
             return
+        model = step.model
         with torch.no_grad():
             parts = model.unimodal_logits({m: f.detach() for m, f in out.features.items()})
-            coef = coefficients(ctx.summed(modality_scores(parts, labels)), self.cfg.alpha)  # the global batch's
+            coef = coefficients(step.summed(modality_scores(parts, labels)), self.cfg.alpha)  # the global batch's
             for m, k in coef.items():
                 for p in model.encoders[m].parameters():
                     if p.grad is None:
@@ -59,13 +60,13 @@ class OGMGE(Method):
                     std = p.grad.std() if self.cfg.noise and p.grad.dim() >= 2 else None
                     p.grad.mul_(k)
                     if std is not None:  # the unmodulated gradient's std, as the released code
-                        p.grad.add_(ctx.randn_like(p.grad) * (std + 1e-8))
+                        p.grad.add_(step.randn_like(p.grad) * (std + 1e-8))
         self.last_coefficients = coef
         for m, k in coef.items():
             self.epoch_sums[m] = self.epoch_sums.get(m, 0.0) + k
         self.epoch_steps += 1
 
-    def end_epoch(self, ctx, t):
+    def on_validation_end(self, run, epoch):
         if not self.epoch_steps:
             return None
         mean = {m: round(v / self.epoch_steps, 4) for m, v in self.epoch_sums.items()}

@@ -37,9 +37,9 @@ class PMR(Method):
         self.prototypes: dict[str, torch.Tensor] = {}
         self.last_weights: dict[str, float] = {}
 
-    def setup(self, ctx):
-        self.num_classes = ctx.data.num_classes
-        self.update_prototypes(ctx.model, ctx.data.train, first=True)
+    def on_fit_start(self, run, optimizer):
+        self.num_classes = run.data.num_classes
+        self.update_prototypes(run.model, run.data.train, first=True)
 
     def update_prototypes(self, model, split, first: bool = False) -> None:
         feats, labels = split_features(model, split, self.recipe.data.eval_batch_size)
@@ -48,23 +48,31 @@ class PMR(Method):
             mom = 0.0 if first or m not in self.prototypes else self.cfg.momentum
             self.prototypes[m] = (1 - mom) * new + mom * self.prototypes.get(m, new)
 
-    def loss_terms(self, out, labels, ctx):
+    def weights(self, scores: dict[str, float]) -> dict[str, float]:
+        """alpha for every modality but the strongest (the highest score), 0 for it."""
+        strongest = max(scores.values())
+        return {m: (self.cfg.alpha if s < strongest else 0.0) for m, s in scores.items()}
+
+    def loss(self, out, labels, step):
         l_cls = F.cross_entropy(out.logits, labels)
         proto = {m: prototype_logits(f, self.prototypes[m]) for m, f in out.features.items()}
         with torch.no_grad():
-            scores = ctx.summed({m: float(torch.softmax(p, 1).gather(1, labels[:, None]).sum())
-                                 for m, p in proto.items()})  # over the global batch under DDP
-        strongest = max(scores.values())
-        self.last_weights = {m: (self.cfg.alpha if s < strongest else 0.0) for m, s in scores.items()}
+            scores = step.summed({m: float(torch.softmax(p, 1).gather(1, labels[:, None]).sum())
+                                  for m, p in proto.items()})  # over the global batch under DDP
+        weights = self.weights(scores)
         terms = {"cls": l_cls}
         total = l_cls
         for m, p in proto.items():
             terms[f"proto_{m}"] = F.cross_entropy(p, labels)
-            total = total + self.last_weights[m] * terms[f"proto_{m}"]
-        return {"total": total, **terms}
+            total = total + weights[m] * terms[f"proto_{m}"]
+        scored = {f"score_{m}": torch.tensor(s, dtype=torch.float64) for m, s in scores.items()}
+        return {"total": total, **terms, **scored}
 
-    def end_epoch(self, ctx, t):
-        self.update_prototypes(ctx.model, ctx.data.train)
+    def on_after_backward(self, out, labels, losses, step):
+        self.last_weights = self.weights({m: float(losses[f"score_{m}"]) for m in out.features})
+
+    def on_validation_end(self, run, epoch):
+        self.update_prototypes(run.model, run.data.train)
         return None
 
     def state_dict(self):

@@ -64,26 +64,33 @@ class ReconBoost(Method):
         members = torch.tensor([1.0 if j <= stage else 0.0 for j in range(len(fusion.modalities))])
         fusion.members.copy_(members)
 
-    def setup(self, ctx):
-        self.set_members(ctx.model, 1)
+    def on_fit_start(self, run, optimizer):
+        self.optimizer = optimizer
+        self.set_members(run.model, 1)
 
-    def forward(self, model, inputs, ctx):
-        self.set_members(ctx.model, ctx.epoch)
-        stage, phase, m = self.phase(ctx.epoch)
+    def on_train_epoch_start(self, run, epoch):
+        self.set_members(run.model, epoch)
+
+    def forward(self, net, inputs, step):
+        stage, phase, m = self.phase(step.epoch)
         if phase == "rectify":
-            return model(inputs)
-        own = ctx.model.encode(inputs, (m,))
-        with torch.no_grad():
-            others = ctx.model.encode(inputs, tuple(k for k in ctx.model.modalities if k != m))
-        feats = {k: (own | others)[k] for k in ctx.model.modalities}
-        return Output(ctx.model.fusion(feats), feats, feats)
+            return net(inputs)
 
-    def loss_terms(self, out, labels, ctx):
-        stage, phase, m = self.phase(ctx.epoch)
+        def boosting(model, inputs):  # modality m's learner with gradient, the others without
+            own = model.encode(inputs, (m,))
+            with torch.no_grad():
+                others = model.encode(inputs, tuple(k for k in model.modalities if k != m))
+            feats = {k: (own | others)[k] for k in model.modalities}
+            return Output(model.fusion(feats), feats, feats)
+
+        return net(inputs, through=boosting)
+
+    def loss(self, out, labels, step):
+        stage, phase, m = self.phase(step.epoch)
         l_cls = F.cross_entropy(out.logits, labels)
         if phase == "rectify":
             return {"total": l_cls, "cls": l_cls}
-        fusion = ctx.model.fusion
+        fusion = step.model.fusion
         learner = fusion.head(out.features[m])
         with torch.no_grad():
             others = fusion(out.features, exclude=m)
@@ -91,7 +98,7 @@ class ReconBoost(Method):
         terms = {"cls": l_cls, "boost": l_boost}
         total = l_boost
         if stage > 0 and self.cfg.ga_weight > 0:
-            prev = self.phase(ctx.epoch - self.cfg.boost_epochs - self.cfg.rectify_epochs)[2]
+            prev = self.phase(step.epoch - self.cfg.boost_epochs - self.cfg.rectify_epochs)[2]
             with torch.no_grad():
                 p_prev = torch.softmax(fusion.head(out.features[prev]), 1)
             p = torch.softmax(learner, 1)
@@ -99,14 +106,15 @@ class ReconBoost(Method):
             total = total + self.cfg.ga_weight * terms["reconcile"]
         return {"total": total, **terms}
 
-    def after_backward(self, model, out, labels, ctx):
-        stage, phase, m = self.phase(ctx.epoch)
+    def on_after_backward(self, out, labels, losses, step):
+        stage, phase, m = self.phase(step.epoch)
+        model = step.model
         if phase == "boost":
             keep = {id(p) for p in (*model.encoders[m].parameters(), *model.fusion.head.parameters())}
             freeze(p for p in model.parameters() if id(p) not in keep)
 
-    def end_epoch(self, ctx, t):
-        stage, phase, m = self.phase(t)
-        if self.phase(t + 1)[1:] != (phase, m):  # a new phase: a fresh optimiser state
+    def on_validation_end(self, run, epoch):
+        stage, phase, m = self.phase(epoch)
+        if self.phase(epoch + 1)[1:] != (phase, m):  # a new phase: a fresh optimiser state
             self.optimizer.state.clear()
-        return {"stage": stage, "phase": phase, "modality": m, "beta": round(float(ctx.model.fusion.beta.detach()), 4)}
+        return {"stage": stage, "phase": phase, "modality": m, "beta": round(float(run.model.fusion.beta.detach()), 4)}

@@ -39,8 +39,13 @@ class MultimodalModel(nn.Module):
         return {m: self.encoders[m](inputs[m]) for m in (modalities or self.modalities)}
 
     def forward(self, inputs: dict[str, torch.Tensor] | None,
-                features: dict[str, torch.Tensor] | None = None) -> Output:
-        """`features` given: skip the encoders and fuse these z^(j) instead."""
+                features: dict[str, torch.Tensor] | None = None, *, through=None) -> Output:
+        """`features` given: skip the encoders and fuse these z^(j) instead. `through`: a
+        method's own pass, `through(model, inputs) -> Output` (one modality only, frozen
+        learners, coalitions of modalities), run here so that it goes through the same wrappers
+        (DistributedDataParallel, torch.compile) as the plain pass."""
+        if through is not None:
+            return through(self, inputs)
         feats = features if features is not None else self.encode(inputs)
         logits = self.fusion(feats)
         emb = {m: self.projections[m](f) for m, f in feats.items()} if len(self.projections) else feats

@@ -1,0 +1,103 @@
+"""Built-in methods that add heads, objectives or phases: PMR, G-Blend, MLA, MSES and ReconBoost."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.catalog.gradients import AGM_CODE
+from engine.method_info import MethodInfo, Reference
+from engine.schema_fields import WIDTH_MAX, spec
+
+
+@dataclass(frozen=True)
+class PmrConfig:
+    alpha: float = spec(1.0, lo=0.0, doc="weight of the weak modality's prototypical loss",
+                        source="the released code")
+    momentum: float = spec(0.2, lo=0.0, hi=1.0, doc="share of the previous prototypes kept each epoch",
+                           source="the released code")
+
+
+PMR = MethodInfo(
+    "pmr", "PMR: class prototypes per modality; the weaker modality adds a prototype cross-entropy",
+    "engine.methods.pmr:PMR", config=PmrConfig,
+    reference=Reference(
+        paper="Fan, Xu, Wang, Wang, Guo: PMR: Prototypical Modal Rebalance for Multimodal Learning, CVPR 2023",
+        code="fanyunfeng-bit/Modal-Imbalance-PMR `main.py`"))
+
+
+@dataclass(frozen=True)
+class GBlendConfig:
+    super_epoch: int = spec(5, lo=1, doc="epochs between two estimates of the blending weights",
+                            source="ours (the paper re-estimates per super-epoch without fixing its length)")
+
+
+GBLEND = MethodInfo(
+    "gblend", "G-Blend: per-modality and fused heads weighted by generalisation / overfitting^2",
+    "engine.methods.gblend:GBlend", config=GBlendConfig,
+    reference=Reference(
+        paper="Wang, Tran, Feiszli: What Makes Training Multi-modal Classification Networks Hard?, CVPR 2020",
+        code="none of the authors (online G-Blend is described in the paper only)"))
+
+
+@dataclass(frozen=True)
+class MlaConfig:
+    entropy_fusion: bool = spec(True, doc="at evaluation, weight each modality's logits by its "
+                                          "prediction's certainty (softmax of minus entropy)",
+                                source="the paper's test-time uncertainty-based fusion")
+
+
+MLA = MethodInfo(
+    "mla", "MLA: each modality in turn through a shared head, a step each; certainty-weighted fusion at test",
+    "engine.methods.mla:MLA", config=MlaConfig, fusion="shared",
+    fusion_options=lambda r: {"entropy_fusion": r.method.mla.entropy_fusion},
+    reference=Reference(
+        paper="Zhang, Yoon, Bansal, Yao: Multimodal Representation Learning by Alternating Unimodal "
+              "Adaptation, CVPR 2024",
+        code="Cecile-hi/Multimodal-Learning-with-Alternating-Unimodal-Adaptation `main.py`"))
+
+
+@dataclass(frozen=True)
+class MsesConfig:
+    patience: int = spec(5, lo=1, doc="epochs without a better smoothed validation loss before a modality stops",
+                         source="ours (the reference: 10 to 80 epochs, for budgets of hundreds)")
+    smoothing: float = spec(0.4, lo=0.0, hi=1.0, doc="weight of the current loss: 0.6 L(t-1) + 0.4 L(t)",
+                            source="the reference implementation")
+    multitask: bool = spec(True, doc="train the per-modality heads too (the paper); false: the fused loss only",
+                           source="the paper's abstract (multitask); false: the reference implementation")
+    restore: bool = spec(True, doc="a stopped modality gets back its parameters of its best epoch",
+                         source="ours (the reference rolls back the whole model)")
+
+
+MSES = MethodInfo(
+    "mses", "MSES: per-modality heads; a modality stops learning when its validation loss overfits",
+    "engine.methods.mses:MSES", config=MsesConfig,
+    reference=Reference(
+        paper="Fujimori, Endo, Kawai, Mochizuki: Modality-Specific Learning Rate Control for Multimodal "
+              "Classification, ACPR 2019, LNCS 12047",
+        code=f"no code of the authors; the AGM authors' baseline, {AGM_CODE} `run/CREMAD_main.py` (MSES branch)"))
+
+
+@dataclass(frozen=True)
+class ReconboostConfig:
+    boost_epochs: int = spec(4, lo=1, doc="epochs boosting one modality per stage", source="the released code")
+    rectify_epochs: int = spec(4, lo=0, doc="epochs of global rectification per stage", source="the released code")
+    w1: float = spec(5.0, lo=0.0, doc="boosting loss (w2 p_others(y) - w1) log p(y) / C",
+                     source="the released code (train.py)")
+    w2: float = spec(1.0, lo=0.0, source="the released code (train.py)")
+    ga_weight: float = spec(0.5, lo=0.0, doc="weight of the reconcilement term against the previous learner",
+                            source="the released code")
+    ga_grad: str = spec("current", choices=("current", "none"),
+                        doc="current: the term trains the current learner; none: no gradient (the released code)",
+                        source="ours: the paper's intent; `none` reproduces the released code")
+    hidden: int = spec(256, lo=1, hi=WIDTH_MAX, doc="hidden width of the head shared by the modalities",
+                       source="the released code")
+    boost_rate: float = spec(1.0, lo=0.0, lo_open=True, doc="initial value of the learned ensemble weight beta",
+                             source="the released code")
+
+
+RECONBOOST = MethodInfo(
+    "reconboost", "ReconBoost: one modality at a time boosted against the others, then all rectified",
+    "engine.methods.reconboost:ReconBoost", config=ReconboostConfig, fusion="boost",
+    fusion_options=lambda r: {"hidden": r.method.reconboost.hidden, "boost_rate": r.method.reconboost.boost_rate},
+    reference=Reference(
+        paper="Hua, Xu, Bao, Yang, Huang: ReconBoost: Boosting Can Achieve Modality Reconcilement, ICML 2024",
+        code="huacong/ReconBoost `train.py`, `models/dynamic_net.py`"))
