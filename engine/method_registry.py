@@ -99,6 +99,14 @@ def _mslr_rates(recipe) -> list[str]:
     return []
 
 
+def _mses_heads(recipe) -> list[str]:
+    if not recipe.method.mses.multitask and recipe.model.fusion != "sum":
+        return [f"method.mses.multitask: false reads each modality's head of the sum fusion, which the fused "
+                f"cross-entropy trains; set model.fusion = \"sum\" (found {recipe.model.fusion!r}) or "
+                f"multitask = true"]
+    return []
+
+
 def _fusion(name: str, summary: str) -> MethodInfo:
     return MethodInfo(name, summary, "engine.methods.fusion:FusionBaseline", fusion=name,
                       modalities=FUSIONS[name])
@@ -132,7 +140,7 @@ _ALL = (
     MethodInfo("etmc", "ETMC: Dirichlet evidence per modality and of the concatenation, combined by Dempster-Shafer",
                "engine.methods.etmc:ETMC", keys=("etmc",), fusion="evidential"),
     MethodInfo("mses", "MSES: per-modality heads; a modality stops learning when its validation loss overfits",
-               "engine.methods.mses:MSES", keys=("mses",)),
+               "engine.methods.mses:MSES", keys=("mses",), checks=(_mses_heads,)),
     MethodInfo("greedy", "Greedy: MMTM branches; re-balancing steps when one branch learns through the other",
                "engine.methods.greedy:Greedy", keys=("mmtm", "greedy"), fusion="mean", modalities=2,
                checks=(_staged_encoders("greedy"),)),
