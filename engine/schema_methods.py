@@ -90,13 +90,18 @@ class MslrConfig:
     strategy: str = spec("dynamic", choices=("keep", "dynamic"),
                          doc="keep the factors, or scale them by validation accuracy over a window of epochs")
     window: int = spec(5, lo=1, doc="dynamic: epochs of the accuracy mean")
+    start: int = spec(0, lo=0, doc="first epoch with the modality rates, counted from 1 (0 and 1 are the same); "
+                                   "outside start-end every modality trains at the scheduled rate")
+    end: int = spec(20, lo=0, doc="last epoch with the modality rates, counted from 1 (defaults 0 and 20: "
+                                  "epochs 1-20, the reference's window)")
 
 
 @dataclass(frozen=True)
 class AgmConfig:
     alpha: float = spec(1.0, lo=0.0, lo_open=True, doc="modulation strength")
-    start: int = spec(0, lo=0, doc="first epoch (counted from 0) with modulation")
-    end: int = spec(20, lo=0, doc="last epoch (counted from 0) with modulation")
+    start: int = spec(0, lo=0, doc="first epoch with modulation, epochs counted from 1 as the engine and "
+                                   "the authors' code count them (0 and 1 are the same)")
+    end: int = spec(20, lo=0, doc="last epoch with modulation, counted from 1 (defaults 0 and 20: epochs 1-20)")
     pad: str = spec("input", choices=("input", "feature"),
                     doc="a coalition mutes a modality by zeroing its input (the released code) or its features")
 
