@@ -23,9 +23,10 @@ branch's own step. Here the loss is sum_j CE(z_j, y) in one step: dL/dz_j = dCE(
 cross-entropy of the mean would give it (softmax(mean_k z_k) - y) / (M B)). Two differences
 remain, both from one step instead of M: (1) an encoder also gets the gradient the other
 branches' CEs send into it through the MMTM gates (the gates of branch k read every modality's
-features), which the code discards; (2) the MMTM parameters take one step on sum_j dCE(z_j),
-where the code takes M steps, one per CE, each through its own Adam state and each after the
-previous step's update. "cls" reports the cross-entropy of the mean prediction (not optimised);
+features), which the code discards (on mfeat, 256 samples, its norm is 0.1 to 5 % of the
+encoder's own CE gradient, at initialisation and after 3 epochs); (2) the MMTM parameters take
+one step on sum_j dCE(z_j), where the code takes M steps, one per CE, each through its own Adam
+state and each after the previous step's update. "cls" reports the cross-entropy of the mean prediction (not optimised);
 `uni_<modality>` each branch's.
 """
 from __future__ import annotations
