@@ -118,6 +118,12 @@ class MslrConfig:
                          doc="keep the factors, or scale them by validation accuracy over a window of epochs",
                          source="the reference implementation's form")
     window: int = spec(5, lo=1, doc="dynamic: epochs of the accuracy mean", source="the reference implementation")
+    start: int = spec(0, lo=0, doc="first epoch with the modality rates, counted from 1 (0 and 1 are the same); "
+                                   "outside start-end every modality trains at the scheduled rate",
+                      source="the reference implementation (modulation_starts 0)")
+    end: int = spec(20, lo=0, doc="last epoch with the modality rates, counted from 1 (defaults 0 and 20: "
+                                  "epochs 1-20, the reference's window)",
+                    source="the reference implementation (modulation_ends 20)")
 
 
 MSLR = MethodInfo(
@@ -132,8 +138,11 @@ MSLR = MethodInfo(
 @dataclass(frozen=True)
 class AgmConfig:
     alpha: float = spec(1.0, lo=0.0, lo_open=True, doc="modulation strength", source="the released code's default")
-    start: int = spec(0, lo=0, doc="first epoch (counted from 0) with modulation", source="the released code")
-    end: int = spec(20, lo=0, doc="last epoch (counted from 0) with modulation", source="the released code")
+    start: int = spec(0, lo=0, doc="first epoch with modulation, epochs counted from 1 as the engine and "
+                                   "the authors' code count them (0 and 1 are the same)",
+                      source="the released code (modulation_starts 0)")
+    end: int = spec(20, lo=0, doc="last epoch with modulation, counted from 1 (defaults 0 and 20: epochs 1-20)",
+                    source="the released code (modulation_ends 20)")
     pad: str = spec("input", choices=("input", "feature"),
                     doc="a coalition mutes a modality by zeroing its input (the released code) or its features",
                     source="the released code")

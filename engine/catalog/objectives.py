@@ -67,9 +67,17 @@ class MsesConfig:
                          source="ours (the reference rolls back the whole model)")
 
 
+def _mses_heads(recipe) -> list[str]:
+    if not recipe.method.mses.multitask and recipe.model.fusion != "sum":
+        return [f"method.mses.multitask: false reads each modality's head of the sum fusion, which the fused "
+                f"cross-entropy trains; set model.fusion = \"sum\" (found {recipe.model.fusion!r}) or "
+                f"multitask = true"]
+    return []
+
+
 MSES = MethodInfo(
     "mses", "MSES: per-modality heads; a modality stops learning when its validation loss overfits",
-    "engine.methods.mses:MSES", config=MsesConfig,
+    "engine.methods.mses:MSES", config=MsesConfig, checks=(_mses_heads,),
     reference=Reference(
         paper="Fujimori, Endo, Kawai, Mochizuki: Modality-Specific Learning Rate Control for Multimodal "
               "Classification, ACPR 2019, LNCS 12047",

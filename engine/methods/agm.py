@@ -9,14 +9,22 @@ values plus an equal share of v(empty), m_j = sum_{S without j} |S|! (M - |S| - 
 the batch mean of -log p(m_j)_y (p floored at 1e-8); running scores sbar_j: their mean over
 every training step so far (0 at first), updated after the coefficients. With the means
 s and sbar over modalities, ratio_j = exp(M / (M - 1) (s - s_j)), opt_j = exp(M / (M - 1) (sbar
-- sbar_j)) and kappa_j = exp(alpha min(opt_j - ratio_j, c_max)), c_max 10 for two modalities and
-7 for more (the code's 7 for three; more than three is an extension). A modality doing better
-now than its running balance gets kappa < 1. The loss is the cross-entropy of sum_j m_j, whose
+- sbar_j)) and kappa_j = exp(alpha min(opt_j - ratio_j, c_max)). A modality doing better now
+than its running balance gets kappa < 1. The loss is the cross-entropy of sum_j m_j, whose
 backward multiplies the gradient reaching m_j by kappa_j. When any entry of the fusion's weight
-gradient leaves [-1, 1] all gradients are clipped to norm 1. Modulation runs for epochs start
-to end (counted from 0; defaults 0 and 20 and alpha 1.0, the code's argparse defaults); outside
-them kappa = 1 (the code keeps the last kappa). Evaluation predicts with v(N), the model
-itself. Under Adam a slowly varying kappa is partly normalised away.
+gradient leaves [-c, c] all gradients are clipped to norm c (`limits`).
+
+The limits follow the code per modality count: two modalities, c_max 10 and c = 1 (the CREMA-D
+script, run/CREMAD_main.py; its AV-MNIST script clips the gradient alike, its AVE and MOSEI
+scripts leave kappa unclipped); three, c_max 7 and c = 5 (run/URFunny_main.py, its only
+three-modality script); more than three, an extension, as three.
+
+Modulation runs for the epochs t with start <= t <= end, t counted from 1 as both the engine and
+the code count them (its loop is `for epoch in range(1, EPOCHS + 1)` and it modulates when
+`modulation_starts <= epoch <= modulation_ends`): with the defaults 0 and 20 (the code's
+argparse defaults) epochs 1 to 20; start 0 and 1 are the same. Outside them kappa = 1 (the code
+keeps the last kappa, a deviation). Evaluation predicts with v(N), the model itself. Under Adam
+a slowly varying kappa is partly normalised away.
 """
 from __future__ import annotations
 
@@ -60,10 +68,21 @@ def shapley_responses(values: dict[frozenset, torch.Tensor], modalities) -> dict
     return out
 
 
+def modulated(epoch: int, start: int, end: int) -> bool:
+    """Whether epoch t (from 1) is modulated: start <= t <= end, the code's comparison."""
+    return start <= epoch <= end
+
+
+def limits(n: int) -> tuple[float, float]:
+    """(c_max, c) for n modalities: kappa's exponent is clipped at c_max; when an entry of the
+    fusion's weight gradient leaves [-c, c], every gradient is clipped to norm c."""
+    return (10.0, 1.0) if n == 2 else (7.0, 5.0)
+
+
 def coefficients(scores: dict[str, float], running: dict[str, float], alpha: float) -> dict[str, float]:
     """kappa_j = exp(alpha min(opt_j - ratio_j, c_max))."""
     n = len(scores)
-    c_max = 10.0 if n == 2 else 7.0
+    c_max = limits(n)[0]
     s_mean, r_mean = sum(scores.values()) / n, sum(running.values()) / n
     out = {}
     for m in scores:
@@ -116,7 +135,7 @@ class AGM(Method):
 
     def coefficients(self, scores: dict[str, float], epoch: int) -> dict[str, float]:
         """kappa of this step from its scores and the running scores so far (1 outside the window)."""
-        active = self.cfg.start <= epoch - 1 <= self.cfg.end
+        active = modulated(epoch, self.cfg.start, self.cfg.end)
         return coefficients(scores, self.running, self.cfg.alpha) if active else {m: 1.0 for m in scores}
 
     def loss(self, out, labels, step):
@@ -140,9 +159,10 @@ class AGM(Method):
             self.epoch_sums[m] += k
         self.epoch_steps += 1
         model = step.model
+        clip = limits(len(model.modalities))[1]
         weights = [p.grad for p in model.fusion.parameters() if p.dim() >= 2 and p.grad is not None]
-        if any(bool((g.abs() > 1).any()) for g in weights):
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], 1.0)
+        if any(bool((g.abs() > clip).any()) for g in weights):
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], clip)
 
     def on_validation_end(self, run, epoch):
         if not self.epoch_steps:

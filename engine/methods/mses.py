@@ -2,15 +2,20 @@
 Endo, Kawai, Mochizuki, ACPR 2019, LNCS 12047), modality-specific early stopping.
 
 As the paper's abstract describes it: a multitask model learns the modality-specific
-classifiers and the multimodal one together (`method.mses.multitask`, true: the loss is the
-fused cross-entropy plus each modality head's; false: the fused one alone, as the only
-reference implementation, the AGM authors' baseline), and overfitting is detected and early
-stopping carried out per modality, the modality's learning rate dropping to zero. The
-criterion, from that reference (the paper's exact rule is unverified): after each epoch t, the
-cross-entropy L_j(t) of modality j's head on the validation split (never the test split, which
-the reference uses), smoothed as 0.6 L_j(t - 1) + 0.4 L_j(t) (the raw previous loss;
-`smoothing` is the 0.4); its best epoch t*_j the argmin of the smoothed loss; when
-t - t*_j > `patience` the modality stops. Patience 5 here (the reference: 10 to 80 epochs, for
+classifiers and the multimodal one together, and overfitting is detected and early stopping
+carried out per modality, the modality's learning rate dropping to zero. The heads the
+criterion reads (`criterion_logits`): with `method.mses.multitask` true, an auxiliary linear
+head per modality, trained with the fused cross-entropy plus each head's; false, the fused
+cross-entropy alone, as the only reference implementation (the MSES branch of the AGM authors'
+CREMA-D script, run/CREMAD_main.py; MSES has no code of its own), whose criterion reads the
+per-modality heads of its sum-fusion model (AVClassifier_Sum: out = out_a + out_v, the losses
+CE(out_a), CE(out_v)), the heads that the fused cross-entropy trains. So multitask false needs
+`model.fusion = "sum"` (a recipe check refuses another fusion) and reads `model.fusion.heads`,
+whose logits add up to the fused ones; no auxiliary head is added. The criterion, from that
+reference (the paper's exact rule is unverified): after each epoch t, the cross-entropy L_j(t)
+of modality j's head on the validation split (never the test split, which the reference uses),
+smoothed as 0.6 L_j(t - 1) + 0.4 L_j(t) (the raw previous loss; `smoothing` is the 0.4); its
+best epoch t*_j the argmin of the smoothed loss; when t - t*_j > `patience` the modality stops. Patience 5 here (the reference: 10 to 80 epochs, for
 budgets of hundreds; choose it relative to train.epochs).
 
 A stopped modality's parameters (its encoder, projection and head: `modality_parameters`) get
@@ -19,7 +24,11 @@ multiplies their gradients by zero, which leaves both running); the fused classi
 training. With `restore` they first get back their values of epoch t*_j (the reference rolls
 back the whole model and optimiser instead, rewinding the modalities still training); the
 restore is applied at the next step, so that best.pt holds the model that was validated.
-Training goes on when every modality has stopped (the reference exits).
+Training goes on when every modality has stopped (the reference exits). The reference applies
+its zero rate only inside its modulation window (`modulation_starts <= epoch <=
+modulation_ends`, epochs 1 to 20 with its defaults), so with its patience of 80 a stopped
+modality's rate never reaches zero there and only the rollback acts; here a stopped modality
+stays stopped, whatever the epoch.
 """
 from __future__ import annotations
 
@@ -27,6 +36,14 @@ import torch
 import torch.nn.functional as F
 
 from engine.methods.base import Method, attach_aux_heads, freeze, modality_parameters, split_features
+
+
+def criterion_logits(model, feats: dict[str, torch.Tensor], multitask: bool) -> dict[str, torch.Tensor]:
+    """Each modality's head's logits, the ones the criterion reads: the auxiliary heads
+    (multitask) or the sum fusion's own heads, whose logits add up to the fused ones."""
+    if multitask:
+        return {m: model.aux_heads[m](f) for m, f in feats.items()}
+    return {m: model.fusion.heads[m](f) for m, f in feats.items()}
 
 
 class EarlyStopping:
@@ -77,7 +94,8 @@ class MSES(Method):
         self.pending: list[str] = []  # stopped modalities whose parameters are restored at the next step
 
     def configure_model(self, model, data):
-        attach_aux_heads(model, data.num_classes, self.recipe.model.feature_dim)
+        if self.cfg.multitask:
+            attach_aux_heads(model, data.num_classes, self.recipe.model.feature_dim)
         self.stopping = EarlyStopping(model.modalities, self.cfg.patience, self.cfg.smoothing)
 
     def on_fit_start(self, run, optimizer):
@@ -93,7 +111,8 @@ class MSES(Method):
 
     def loss(self, out, labels, step):
         l_cls = F.cross_entropy(out.logits, labels)
-        terms = {f"uni_{m}": F.cross_entropy(step.model.aux_heads[m](f), labels) for m, f in out.features.items()}
+        heads = criterion_logits(step.model, out.features, self.cfg.multitask)
+        terms = {f"uni_{m}": F.cross_entropy(z, labels) for m, z in heads.items()}
         total = l_cls + sum(terms.values()) if self.cfg.multitask else l_cls
         return {"total": total, "cls": l_cls, **terms}
 
@@ -104,8 +123,8 @@ class MSES(Method):
     @torch.no_grad()
     def validation_losses(self, run) -> dict[str, float]:
         feats, labels = split_features(run.model, run.data.val, self.recipe.data.eval_batch_size)
-        heads = run.model.aux_heads
-        return {m: float(F.cross_entropy(heads[m](f), labels)) for m, f in feats.items()}
+        heads = criterion_logits(run.model, feats, self.cfg.multitask)
+        return {m: float(F.cross_entropy(z, labels)) for m, z in heads.items()}
 
     def on_validation_end(self, run, epoch):
         improved, stop = self.stopping.update(epoch, self.validation_losses(run))

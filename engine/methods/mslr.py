@@ -18,11 +18,18 @@ mean(A_j(t - window), ..., A_j(t - 1)), A_j the accuracy of modality j's head on
 split (the reference reads the test split, and its CREMA-D script counts the audio accuracy in
 the visual branch). The paper's "Smooth" strategy and the exact rules of the three are
 unverified.
+
+The factors apply in the epochs t with `start` <= t <= `end` only, t counted from 1, as the
+reference applies them (its CREMA-D script scales the gradients only when `modulation_starts <=
+epoch <= modulation_ends`, epochs from 1, defaults 0 and 20: epochs 1 to 20); in the other epochs
+every modality trains at the scheduled rate (c_j = 1, c0 included). The accuracies, and so rho,
+are updated after every epoch, inside the window or not, as the reference does.
 """
 from __future__ import annotations
 
 import torch
 
+from engine.methods.agm import modulated
 from engine.methods.base import Method, group_of, modality_groups, split_features
 
 
@@ -33,6 +40,11 @@ def dynamic_ratio(history: list[float], window: int) -> float:
     before = history[-window - 1:-1]
     mean = sum(before) / window
     return history[-1] / mean if mean > 0 else 1.0
+
+
+def rate_factors(factors: dict[str, float], epoch: int, start: int, end: int) -> dict[str, float]:
+    """The factors c_j in force in epoch t (from 1): c_j inside start..end, 1 outside."""
+    return dict(factors) if modulated(epoch, start, end) else {m: 1.0 for m in factors}
 
 
 class MSLR(Method):
@@ -51,13 +63,13 @@ class MSLR(Method):
     def on_fit_start(self, run, optimizer):
         self.optimizer = optimizer
 
-    def apply_rates(self) -> None:
+    def apply_rates(self, epoch: int) -> None:
         lr = group_of(self.optimizer, "shared")["lr"]
-        for m, c in self.factors.items():
+        for m, c in rate_factors(self.factors, epoch, self.cfg.start, self.cfg.end).items():
             group_of(self.optimizer, m)["lr"] = lr * c
 
     def on_after_backward(self, out, labels, losses, step):
-        self.apply_rates()
+        self.apply_rates(step.epoch)
 
     @torch.no_grad()
     def validation_accuracy(self, run) -> dict[str, float]:

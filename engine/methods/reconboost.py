@@ -12,8 +12,12 @@ ensemble F = beta sum_j H(z_j) over the learners added so far, beta learned from
 - Boosting: only modality m's encoder and H learn (every other parameter, beta included, gets
   grad = None); the other learners run without gradient. Per sample, the loss is (w2
   p_-m(y) - w1) log p_m(y) / C, p_m = softmax(H(z_m)) and p_-m = softmax(F_-m) of the ensemble
-  without m (an empty ensemble gives zero logits, p = 1/C), so samples the others already get
-  right weigh less; w1 5, w2 1 as the code (its 1/C, from a mean over classes, is kept). Plus
+  without m, so samples the others already get right weigh less; w1 5, w2 1 as the code (its
+  1/C, from a mean over classes, is kept). With an empty ensemble (stage 0) p_-m(y) = 1, as the
+  code computes it (train.py: the empty DynamicNet returns its constant c0, viewed as one column
+  whose softmax is 1), so the stage-0 loss is (w2 - w1) / C mean log p_m(y); zero logits over C
+  classes would give 1/C and a loss (w1 - w2 / C) / (w1 - w2) times larger (1.225 for 10 classes,
+  w1 5, w2 1). Plus
   `ga_weight` (0.5) times the reconcilement term MSE(p_m, sg[p_prev]) against the previous
   stage's learner: the code detaches both arguments, so the term has no gradient; here
   (`ga_grad = "current"`) it trains the current learner, the intent of the paper's
@@ -40,10 +44,13 @@ def schedule(t: int, modalities: tuple[str, ...], boost: int, rectify: int) -> t
     return stage, ("boost" if pos < boost else "rectify"), modalities[stage % len(modalities)]
 
 
-def boosting_loss(logits: torch.Tensor, others: torch.Tensor, labels: torch.Tensor, w1: float,
+def boosting_loss(logits: torch.Tensor, others: torch.Tensor | None, labels: torch.Tensor, w1: float,
                   w2: float) -> torch.Tensor:
-    """mean over the batch of (w2 p_-m(y) - w1) log p_m(y) / C."""
+    """mean over the batch of (w2 p_-m(y) - w1) log p_m(y) / C; `others` the logits of the
+    ensemble without m, None when it is empty (p_-m(y) = 1)."""
     logp = torch.log_softmax(logits, 1).gather(1, labels[:, None])[:, 0]
+    if others is None:
+        return (w2 - w1) * logp.mean() / logits.shape[1]
     p_others = torch.softmax(others, 1).gather(1, labels[:, None])[:, 0].detach()
     return ((w2 * p_others - w1) * logp).mean() / logits.shape[1]
 
@@ -93,7 +100,7 @@ class ReconBoost(Method):
         fusion = step.model.fusion
         learner = fusion.head(out.features[m])
         with torch.no_grad():
-            others = fusion(out.features, exclude=m)
+            others = fusion(out.features, exclude=m) if fusion.learners(exclude=m) else None
         l_boost = boosting_loss(learner, others, labels, self.cfg.w1, self.cfg.w2)
         terms = {"cls": l_cls, "boost": l_boost}
         total = l_boost

@@ -186,6 +186,10 @@ class Boost(nn.Module):
         self.beta = nn.Parameter(torch.tensor(float(boost_rate)))
         self.register_buffer("members", torch.ones(len(modalities)))
 
+    def learners(self, exclude: str | None = None) -> int:
+        """How many learners the ensemble holds (without modality `exclude`'s)."""
+        return sum(1 for j, m in enumerate(self.modalities) if m != exclude and self.members[j] > 0)
+
     def forward(self, feats: dict[str, torch.Tensor], exclude: str | None = None) -> torch.Tensor:
         """F, or with `exclude` F_-j: the ensemble without modality j's learner."""
         out = 0
