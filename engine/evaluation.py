@@ -30,12 +30,12 @@ class Probes:
             {m: torch.nn.Linear(feature_dim, num_classes) for m in modalities}).to(device)
         self.optimizer = torch.optim.Adam(self.heads.parameters(), lr=1e-3)
 
-    def train_step(self, features: dict[str, torch.Tensor], labels: torch.Tensor) -> float:
+    def train_step(self, features: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         loss = sum(F.cross_entropy(self.heads[m](f.detach()), labels) for m, f in features.items())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return loss.item() / len(features)
+        return loss.detach().double() / len(features)  # on the device: read where the loop logs it
 
     def parts(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         self.heads.eval()

@@ -57,7 +57,7 @@ class Trainer:
             "global_step": self.global_step,
             "best": self.best,
             "best_epoch": self.best_epoch,
-            "sums": dict(self.sums),
+            "sums": {k: float(v) for k, v in self.sums.items()},
             "rng": torch.get_rng_state(),
             "rng_ranks": self.dist.gather(torch.get_rng_state()) if self.dist.enabled else None,
             "world_size": self.dist.world,
@@ -117,11 +117,14 @@ class Trainer:
     def alpha_value(self, t: int) -> float:
         return self.alpha.value(t) if self.method.uses_alpha else 0.0
 
-    def train_step(self, inputs: dict, labels: torch.Tensor, alpha: float, global_size: int = 0) -> dict[str, float]:
+    def train_step(self, inputs: dict, labels: torch.Tensor, alpha: float, global_size: int = 0
+                   ) -> dict[str, torch.Tensor]:
+        """One batch's optimiser step(s); its losses stay on the device (float64, summed over the
+        sub-steps): they are read to the host only where the loop logs them."""
         self.net.train()
         # under DDP, a matching loss sees the whole global batch (embeddings gathered over ranks)
         gather = (lambda e: self.dist.all_gather_cat(e, global_size)) if self.dist.enabled else None
-        losses: dict[str, float] = {}
+        losses: dict[str, torch.Tensor] = {}
         manual_sync = self.dist.enabled and self.method.gradient_sync == "manual"
         for k in range(self.method.substeps(self.ctx)):  # one, except for MLA (a step per modality)
             step = Step(self.epoch, self.step_in_epoch, self.global_step, alpha, self.model, gather, k,
@@ -139,7 +142,8 @@ class Trainer:
             if manual_sync:
                 self.dist.broadcast_module(self.model, buffers_only=True)
             for name, v in terms.items():  # summed over the sub-steps
-                losses[name] = losses.get(name, 0.0) + v.item()
+                v = v.detach().double()
+                losses[name] = losses[name] + v if name in losses else v
             if self.probes is not None:
                 losses["probe"] = self.probes.train_step(out.features, labels)
         return losses
@@ -163,13 +167,14 @@ class Trainer:
                 self.step_in_epoch, self.global_step = i + 1, self.global_step + 1
                 n = len(labels)
                 seen += n
-                for k in ("total", "cls", "mm"):
+                for k in ("total", "cls", "mm"):  # on the device: no host synchronisation per step
                     self.sums[k] += losses.get(k, 0.0) * n
                 self.sums["n"] += n
                 last = i + 1 == len(batches)
                 if self.global_step % r.train.log_every == 0 or last:
                     now = time.perf_counter()
-                    self.emit("step", epoch=t, step=i + 1, global_step=self.global_step, losses=losses,
+                    self.emit("step", epoch=t, step=i + 1, global_step=self.global_step,
+                              losses={k: float(v) for k, v in losses.items()},
                               alpha=alpha, lr=self.current_lr(),
                               samples_per_s=round(seen / max(now - tick, 1e-9), 1))
                     tick, seen = now, 0
@@ -192,9 +197,10 @@ class Trainer:
 
     def end_epoch(self, t: int, alpha: float) -> None:
         n = max(self.sums["n"], 1)
+        mean = {k: float(self.sums[k]) / n for k in ("total", "cls", "mm")}  # read once per epoch
         self.emit("log", level="info",
-                  message=f"epoch {t}: train loss {self.sums['total'] / n:.4f} "
-                          f"(cls {self.sums['cls'] / n:.4f}, mm {self.sums['mm'] / n:.4f}), alpha {alpha:.4f}")
+                  message=f"epoch {t}: train loss {mean['total']:.4f} "
+                          f"(cls {mean['cls']:.4f}, mm {mean['mm']:.4f}), alpha {alpha:.4f}")
         val = self.evaluator.evaluate("val", t, alpha=self.alpha.value(max(self.epoch, 1)))
         update = self.alpha.on_validation_end(self.ctx, t) if self.method.uses_alpha else None
         if update:

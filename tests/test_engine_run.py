@@ -3,6 +3,7 @@ the run folder, and bad input."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +35,20 @@ def test_seeded_two_epoch_run_logs_the_recorded_losses(tiny_mfeat: Path, tmp_pat
     # heuristic alpha: 1 - exp(-1/t)
     assert steps[5]["alpha"] == pytest.approx(0.6321205588)
     assert steps[44]["alpha"] == pytest.approx(0.3934693403)
+
+
+# The epoch lines of the same run: mean training losses over the epoch (total, cls, mm).
+RECORDED_EPOCHS = {1: "train loss 2.9239 (cls 2.0587, mm 3.4275)", 2: "train loss 1.8714 (cls 1.3662, mm 2.6501)"}
+
+
+def test_seeded_two_epoch_run_logs_the_recorded_epoch_means(tiny_mfeat: Path, tmp_path: Path) -> None:
+    """The epoch's loss sums are kept on the device and read once per epoch: the numbers are
+    those the engine logged when it read every step's losses to the host."""
+    res = run_engine([str(tiny_mfeat), "--runs-dir", str(tmp_path / "runs")], tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = {int(m.group(1)): m.group(2) for e in events_of(res.stdout) if e["type"] == "log"
+             for m in [re.match(r"epoch (\d+): (train loss [^,]+, mm [^)]+\))", e["message"])] if m}
+    assert lines == RECORDED_EPOCHS
 
 
 def test_run_folder_stream_and_tensorboard_tags(tiny_mfeat: Path, tmp_path: Path) -> None:

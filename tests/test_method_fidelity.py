@@ -101,7 +101,7 @@ def test_mmtm_trains_each_branch_head_on_its_own_ce(tmp_path: Path) -> None:
         out = t.model(inputs)
         z = {m: t.model.fusion.heads[m](f) for m, f in out.features.items()}
     y = F.one_hot(labels, 10).float()
-    losses = t.train_step(inputs, labels, 0.0)
+    losses = {k: float(v) for k, v in t.train_step(inputs, labels, 0.0).items()}
     for m in ("pix", "mor"):
         g = (torch.softmax(z[m], 1) - y) / 32  # dCE(z_j)/dz_j, not (softmax(mean) - y) / 2 / 32
         head = t.model.fusion.heads[m]
@@ -134,7 +134,7 @@ def test_reconboost_stage_zero_loss_is_the_codes(tmp_path: Path) -> None:
     with torch.no_grad():
         logp = torch.log_softmax(t.model.fusion.head(t.model.encoders["pix"](inputs["pix"])).double(), 1)
     expected = (1.0 - 5.0) / 10 * float(logp[torch.arange(64), labels].mean())  # (w2 - w1) / C mean log p(y)
-    losses = t.train_step(inputs, labels, 0.0)
+    losses = {k: float(v) for k, v in t.train_step(inputs, labels, 0.0).items()}
     assert losses["boost"] == pytest.approx(expected, rel=1e-5)
     assert losses["total"] == pytest.approx(expected, rel=1e-5)  # no reconcilement term at stage 0
 
