@@ -78,3 +78,26 @@ def test_a_section_shows_keys_reference_and_facts() -> None:
     assert "Keys: no `[method.unimodal]` table." in unimodal and "Also takes `method.modality`." in unimodal
     assert "- **Alpha**: weights its matching loss" in _section(page, "lfm")
     assert all(f"\n## {m.name}\n" in page for m in method_docs.builtin_methods())
+
+
+def test_a_plugin_method_renders_like_a_builtin_one(capsys) -> None:
+    from dataclasses import dataclass
+
+    from engine.schema_fields import spec
+
+    @dataclass(frozen=True)
+    class ProbeConfig:
+        rate: float = spec(0.5, lo=0.0, hi=1.0, doc="a | piped doc", source="ours")
+        mode: str = spec("a", choices=("a", "b"))
+
+    info = MethodInfo("probe", "a probe", "pkg.mod:Probe", config=ProbeConfig, keys=("modality",), modalities=3,
+                      reference=Reference(paper="P", code="none", verified=("x: tests/test_a.py::test_x",)))
+    page = method_docs.render([info])
+    section = _section(page, "probe")
+    assert "| `rate` | float | `0.5` | >= 0, <= 1 | a \\| piped doc | ours |" in section
+    assert '| `mode` | str | `"a"` | one of `"a"`, `"b"` |  |  |' in section
+    assert "- **Modalities**: exactly 3" in section and "- **Fusion**: the recipe's `model.fusion`" in section
+    assert "- x: `tests/test_a.py::test_x`" in section and "- none recorded" in section
+    assert "Also takes `method.modality`." in section
+    assert method_docs.main(["--plugins"]) == 0  # the installed methods, built-in ones first
+    assert capsys.readouterr().out == method_docs.render(method_docs.METHODS.values())

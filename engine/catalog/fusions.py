@@ -22,7 +22,8 @@ UNIMODAL = MethodInfo(
         code="no reference code: cross-entropy of one encoder and a linear classifier",
         verified=(f"one encoder and a linear classifier on method.modality, the other modalities' inputs unused: "
                   f"{METHODS_TEST}test_unimodal_trains_one_modality_and_ignores_the_others",
-                  f"a missing or unknown method.modality is a recipe error: {METHODS_TEST}test_method_errors_are_clear")))
+                  f"a missing or unknown method.modality is a recipe error: "
+                  f"{METHODS_TEST}test_method_errors_are_clear")))
 
 
 _TRAINS = (f"cross-entropy of the fused prediction only (no matching loss), each modality's part of the logits, "
@@ -83,7 +84,8 @@ ML_LSTM = MethodInfo(
               "recognition, Multimedia Tools and Applications 80(11), 2021",
         code="none found; only the abstract was available, so the architecture is a definition of ours",
         verified=(f"an L-layer LSTM over the length-M sequence of modality features, its one-step cell by hand, the "
-                  f"order of data.modalities mattering: {BASELINES_TEST}test_ml_lstm_is_an_lstm_over_the_modality_sequence",),
+                  f"order of data.modalities mattering: "
+                  f"{BASELINES_TEST}test_ml_lstm_is_an_lstm_over_the_modality_sequence",),
         deviations=("the whole architecture is ours: the modalities' features as a length-M sequence through "
                     "an L-layer LSTM; its numbers are not those of a verified ML-LSTM",
                     "no utterance context: the paper's LSTM runs over a video's utterances, which single-sample "

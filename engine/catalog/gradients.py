@@ -40,7 +40,8 @@ OGM_GE = MethodInfo(
                   f"{METHODS_TEST}test_ogm_ge_scales_the_dominant_encoders_gradient_only",
                   f"GE noise has the unmodulated gradient's standard deviation (within 5 %), as main.py: "
                   f"{METHODS_TEST}test_ogm_ge_generalisation_noise_has_the_unmodulated_gradients_std",
-                  f"resume equals the uninterrupted run: {METHODS_TEST}test_resume_equals_uninterrupted_with_method_state"),
+                  f"resume equals the uninterrupted run: "
+                  f"{METHODS_TEST}test_resume_equals_uninterrupted_with_method_state"),
         deviations=("every encoder parameter is scaled and every weight matrix or kernel (dim >= 2) gets the noise; "
                     "the released code scales and perturbs convolution weights only",
                     "more than two modalities: rho_j = s_j / mean of the others' scores, an extension (paper and "
@@ -67,8 +68,9 @@ MMPARETO = MethodInfo(
                   f"otherwise: {METHODS_TEST}test_pareto_combination_descends_both_losses_with_the_summed_norm",
                   f"each encoder's gradient is that combination, each head its own loss's gradient: "
                   f"{METHODS_TEST}test_mmpareto_sets_each_encoders_gradient_to_the_pareto_combination",
-                  f"rescale = released: the code's per-tensor formula (2 (gamma g_u + (1 - gamma) g_m), scaled up only, "
-                  f"times 1.5) by hand: {METHODS_TEST}test_mmpareto_released_rescaling_pins_the_codes_per_tensor_formula"),
+                  f"rescale = released: the code's per-tensor formula (2 (gamma g_u + (1 - gamma) g_m), scaled up "
+                  f"only, times 1.5) by hand: "
+                  f"{METHODS_TEST}test_mmpareto_released_rescaling_pins_the_codes_per_tensor_formula"),
         deviations=("the default rescale = \"paper\" scales the whole encoder's combined direction to the norm of "
                     "g_u + g_m; the released code rescales tensor by tensor, only upwards, then times 1.5 "
                     "(`released` reproduces it)",)))
