@@ -151,7 +151,7 @@ GREEDY = MethodInfo(
                   f"the method.mmtm keys apply: {BASELINES_TEST}test_greedy_takes_the_mmtm_keys", RESUME,
                   f"its state survives a checkpoint: {BASELINES_TEST}test_baseline_state_survives_a_checkpoint"),
         deviations=("running gate averages per modality; the code averages the first modality's gates into both",
-                    "a parameter without gradient counts as zero (the code stops on it)",
+                    "a parameter without gradient counts as zero (the code raises an error on it)",
                     "the utilisation-rate diagnostic is not computed")))
 
 
