@@ -38,8 +38,8 @@ test that does not exist.
 
 How to read a section:
 
-- **Table label**: the method's row label in `lfm compare` tables and figures (`{{method.modality}}`
-  is filled from the run).
+- **Table label**: the method's row label in `lfm compare` tables and the dashboard's run history
+  (`{{method.modality}}` is filled from the run).
 - **Fusion**: the fusion of the modalities' features it sets (`model.fusion` is then ignored), or
   the recipe's `model.fusion`. **Modalities**: how many modalities it trains on.
 - **Paper** and **reference code**: where the method comes from, and the released code this
