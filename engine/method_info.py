@@ -1,6 +1,7 @@
 """What a method is, declared once: `MethodInfo`, the torch-free description of a method that
 the recipe validation, the UI, the docs and the engine all read (engine/method_registry.py
-collects them: the built-in ones of engine/method_catalog.py and those of installed packages).
+collects them: the built-in ones of engine/catalog/ and those of installed packages;
+engine/method_docs.py renders them as docs/methods.md).
 
 A method is two things: this description (standard library only, so that `lfm validate`, the
 dashboard and `lfm compare` know the method without importing torch) and its implementation, a
@@ -22,7 +23,7 @@ class Reference:
     """Where a method comes from and how far this implementation was checked against it."""
     paper: str = ""                   # authors, title, venue
     code: str = ""                    # the released code it was compared with: repository and file, or why none
-    verified: tuple[str, ...] = ()    # what is pinned equal, each "what: the test that pins it"
+    verified: tuple[str, ...] = ()    # what is pinned equal, each "what: tests/<file>.py::test_<name>"
     deviations: tuple[str, ...] = ()  # deliberate differences from the paper or code, each with its size
 
 
