@@ -10,6 +10,7 @@ from engine.schema_fields import spec
 AGM_CODE = "lihong2303/AGM_ICCV2023"
 METHODS_TEST = "tests/test_methods.py::"
 BASELINES_TEST = "tests/test_baselines.py::"
+FIDELITY_TEST = "tests/test_method_fidelity.py::"
 RESUME = (f"a run stopped and resumed ends with the uninterrupted run's test metrics: "
           f"{BASELINES_TEST}test_resume_equals_uninterrupted_with_baseline_state")
 
@@ -118,9 +119,18 @@ MMTM = MethodInfo(
                   f"blocks after ResNet18 layer2-4 (the Greedy code's placement): "
                   f"{BASELINES_TEST}test_mmtm_fusion_places_blocks_after_the_last_common_stages",
                   f"the prediction is the mean of the branch heads' logits: "
-                  f"{BASELINES_TEST}test_mmtm_method_predicts_the_mean_of_the_branch_heads", RESUME),
+                  f"{BASELINES_TEST}test_mmtm_method_predicts_the_mean_of_the_branch_heads",
+                  f"each branch trained on its own cross-entropy, its logits' gradient softmax(z_j) - y, as "
+                  f"main_mmtm_ntu.py: {FIDELITY_TEST}"
+                  f"test_mmtm_branch_losses_give_each_branch_the_gradient_of_its_own_ce",
+                  f"the same in a training step of the engine: "
+                  f"{FIDELITY_TEST}test_mmtm_trains_each_branch_head_on_its_own_ce", RESUME),
         deviations=("vector encoders (MLPs) get a cross-modal gating of their hidden units, the squeeze the "
-                    "identity; MMTM is defined between CNN stages",)))
+                    "identity; MMTM is defined between CNN stages",
+                    "one step on sum_j CE(z_j) where the code takes one Adam step per branch: an encoder also "
+                    "gets the gradient the other branches' CEs send through the MMTM gates, which the code "
+                    "discards (0.1 to 5 % of the encoder's own-CE gradient norm on mfeat), and the MMTM blocks "
+                    "take one step on the summed gradient instead of one per branch with its own Adam state")))
 
 
 @dataclass(frozen=True)
@@ -194,7 +204,9 @@ MSLR = MethodInfo(
                   f"under Adam each modality moves by its own rate: "
                   f"{BASELINES_TEST}test_mslr_under_adam_each_modality_moves_by_its_own_rate",
                   f"dynamic factors from validation accuracy: "
-                  f"{BASELINES_TEST}test_mslr_dynamic_factors_come_from_validation_accuracy"),
+                  f"{BASELINES_TEST}test_mslr_dynamic_factors_come_from_validation_accuracy",
+                  f"the rates apply in epochs start..end only (1-20), as the reference's window: "
+                  f"{FIDELITY_TEST}test_mslr_rates_apply_inside_the_window_only"),
         deviations=("optimiser groups per modality; the reference scales gradients after backward, which Adam "
                     "cancels",
                     "accuracies on the validation split; the reference reads the test split")))
@@ -227,6 +239,13 @@ AGM = MethodInfo(
                   f"each response's gradient scaled by its coefficient: "
                   f"{BASELINES_TEST}test_agm_modulates_each_responses_gradient",
                   f"on mfeat: zeroed inputs, scores, running means, the norm-1 clip: "
-                  f"{BASELINES_TEST}test_agm_method_on_mfeat"),
+                  f"{BASELINES_TEST}test_agm_method_on_mfeat",
+                  f"modulated on epochs start..end counted from 1 (1-20 by default), the code's comparison: "
+                  f"{FIDELITY_TEST}test_agm_window_is_the_codes_epochs_counted_from_one",
+                  f"a run modulates epoch 20 and not 21: {FIDELITY_TEST}test_agm_run_modulates_epoch_20_and_not_21",
+                  f"kappa cap and gradient clip per modality count (10 and 1; 7 and 5 with three, "
+                  f"URFunny_main.py): {FIDELITY_TEST}test_agm_limits_per_modality_count",
+                  f"the gradient clip at the code's limit: "
+                  f"{FIDELITY_TEST}test_agm_clips_the_gradient_norm_at_the_codes_limit"),
         deviations=("outside the modulation epochs kappa = 1; the code keeps the last kappa",
                     "pad = \"feature\" zeroes the encoder features instead of the inputs (cheaper)")))

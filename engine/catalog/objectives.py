@@ -9,6 +9,7 @@ from engine.schema_fields import WIDTH_MAX, spec
 
 METHODS_TEST = "tests/test_methods.py::"
 BASELINES_TEST = "tests/test_baselines.py::"
+FIDELITY_TEST = "tests/test_method_fidelity.py::"
 RESUME = (f"a run stopped and resumed ends with the uninterrupted run's test metrics: "
           f"{METHODS_TEST}test_resume_equals_uninterrupted_with_method_state")
 
@@ -111,7 +112,15 @@ MSES = MethodInfo(
                   f"{BASELINES_TEST}test_mses_smoothing_best_epoch_and_stop_on_a_synthetic_sequence",
                   f"a stopped modality gets its best parameters back and stays frozen: "
                   f"{BASELINES_TEST}test_mses_stops_a_modality_restores_its_best_parameters_and_freezes_it",
-                  f"decided on the validation split: {BASELINES_TEST}test_mses_decides_on_the_validation_split"),
+                  f"decided on the validation split: {BASELINES_TEST}test_mses_decides_on_the_validation_split",
+                  f"multitask = false reads the sum fusion's heads, which add up to the fused logits (the "
+                  f"reference's model): "
+                  f"{FIDELITY_TEST}"
+                  f"test_mses_without_multitask_reads_the_sum_fusion_heads_that_add_up_to_the_fused_logits",
+                  f"... heads that the fused cross-entropy trains: "
+                  f"{FIDELITY_TEST}test_mses_without_multitask_decides_from_heads_that_train",
+                  f"... and another fusion is refused: "
+                  f"{FIDELITY_TEST}test_mses_without_multitask_refuses_a_fusion_other_than_sum"),
         deviations=("validation losses on the validation split; the reference reads the test split",
                     "restore: the stopped modality's parameters only; the reference rolls back the whole model and "
                     "optimiser")))
@@ -152,7 +161,10 @@ RECONBOOST = MethodInfo(
                   f"rectification trains everything on the ensemble: "
                   f"{BASELINES_TEST}test_reconboost_rectification_trains_everything_on_the_ensemble",
                   f"the reconcilement term has a gradient only with ga_grad = current: "
-                  f"{BASELINES_TEST}test_reconboost_reconcilement_term_acts_only_with_a_gradient"),
+                  f"{BASELINES_TEST}test_reconboost_reconcilement_term_acts_only_with_a_gradient",
+                  f"with an empty ensemble p_-m(y) = 1 as the code (stage-0 loss (w2 - w1) / C mean log p(y)): "
+                  f"{FIDELITY_TEST}test_reconboost_boosting_loss_with_an_empty_ensemble_by_hand",
+                  f"... in a stage-0 training step: {FIDELITY_TEST}test_reconboost_stage_zero_loss_is_the_codes"),
         deviations=("ga_grad = \"current\": the reconcilement term trains the current learner; the code detaches "
                     "it (`none` reproduces the code)",
                     "the validation split picks the best epoch; the code picks the best stage on the test split")))
