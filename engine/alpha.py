@@ -1,4 +1,4 @@
-"""How alpha moves across epochs (the paper's Algorithm 1; SPEC section 2).
+"""How alpha moves across epochs (the paper's Algorithm 1).
 
 Epochs t count from 1. Each strategy gives alpha for epoch t before its inner loop, and may
 update itself after it (`on_validation_end`) or after each step (`on_train_batch_end`), with the

@@ -1,4 +1,4 @@
-"""The hypergradient of the learned alpha (the paper's eq. 2 and 3; SPEC section 2).
+"""The hypergradient of the learned alpha (the paper's eq. 2 and 3).
 
     inner:  theta*(alpha) = argmin_theta L_tr(theta, alpha),  L_tr = (1 - alpha) L_CLS^tr + alpha L_MM^tr
     outer:  F(alpha) = L_CLS^val(theta*(alpha))

@@ -1,4 +1,4 @@
-"""L_CLS, L_MM (symmetric InfoNCE) and L_Total of the paper's section 3 (SPEC section 1)."""
+"""L_CLS, L_MM (symmetric InfoNCE) and L_Total of the paper's section 3."""
 from __future__ import annotations
 
 import itertools

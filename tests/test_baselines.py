@@ -1,4 +1,4 @@
-"""The nine baselines of BASELINES.md (Channel/MMTM, ML-LSTM, ETMC, MSES, Greedy, DOMFN, MSLR,
+"""Nine of the baselines (Channel/MMTM, ML-LSTM, ETMC, MSES, Greedy, DOMFN, MSLR,
 AGM, ReconBoost): each mechanism with numbers on tiny inputs or the mfeat model (MLP encoders),
 the engine parts they share (per-modality groups, freezing, staged encoders), their recipe
 errors, and resume through their state."""

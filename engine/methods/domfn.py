@@ -1,5 +1,5 @@
 """DOMFN: "DOMFN: A Divergence-Orientated Multi-Modal Fusion Network for Resume Assessment"
-(Yang, Zhang, Gao, Gao, Zhu, ACM MM 2022), in the batched form of BASELINES.md section 7.
+(Yang, Zhang, Gao, Gao, Zhu, ACM MM 2022), in a batched, per-sample form.
 
 Each modality predicts q_j = sigmoid(head_j(z_j)), the fused MLP q_f (engine/models/
 divergence.py); the functional penalty pen_j = max_k (q_jk - qbar_k)^2 measures how far modality

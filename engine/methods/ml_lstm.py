@@ -1,7 +1,7 @@
 """ML-LSTM: "Multi-modal feature fusion based on multi-layers LSTM for video emotion
 recognition" (Nie, Yan, Song, Wang, Multimedia Tools and Applications 80(11), 2021).
 
-A definition proposed in BASELINES.md (section 3), not the paper's architecture: only the
+A definition of ours, not the paper's architecture: only the
 paper's abstract was available (an LSTM model over utterances that fuses the modalities'
 features inside the learning process) and no code was found, so layer count, widths and the
 utterance context are unverified, and the utterance-sequence part cannot apply to datasets of

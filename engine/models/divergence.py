@@ -6,7 +6,7 @@ the fused MLP q_f = sigmoid(MLP([z_1; ...; z_M])). The functional penalty of mod
 pen_j = max_k (q_jk - qbar_k)^2, qbar the modalities' mean prediction. A sample is fused where
 every pen_j / tau < gamma; otherwise it is predicted by the most confident modality, argmax_j
 max_k q_jk. The routed q is renormalised to sum to one and returned as its logarithm, so that
-softmax(logits) is DOMFN's prediction (BASELINES.md's batched form). With two modalities and the
+softmax(logits) is DOMFN's prediction (in a batched form). With two modalities and the
 paper's gamma 0.8, tau 0.5 no sample is ever routed away (pen <= 1/4, so pen / tau <= 0.5).
 """
 from __future__ import annotations

@@ -6,8 +6,8 @@ alpha_j = e_j + 1; the "enhanced" pseudo-view does the same on the concatenated 
 Dirichlet's opinion is b_k = e_k / S and u = C / S (S = sum_k alpha_k), so sum_k b_k + u = 1.
 Two opinions combine by the reduced Dempster-Shafer rule (`combine`); the fused opinion folds
 the modalities left to right, then the pseudo-view last, as the authors' two-view code does
-(their code folds views left to right; the M > 2 order with the pseudo-view last is BASELINES.md's
-proposal). The prediction is the expected probability alpha_f / S_f: `forward` returns its
+(their code folds views left to right; the M > 2 order with the pseudo-view last is our
+choice). The prediction is the expected probability alpha_f / S_f: `forward` returns its
 logarithm, so softmax(logits) is that probability and ACC / MAP / F1 compare with the others.
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ part of those logits (`parts`, the `split_head` per-modality scores).
 - mean: each modality its own linear head, the logits averaged (MMTM's and Greedy's branches).
 - lstm: the modalities' features as a sequence (in data.modalities order) through a multi-layer
   LSTM, its last hidden state through a linear classifier (ML-LSTM, as proposed in
-  BASELINES.md: the paper's architecture could not be checked).
+  our definition: the paper's architecture could not be checked).
 - boost: one head shared by the modalities' learners, F = beta sum_j H(z_j) over the learners
   in the ensemble (ReconBoost), beta learned.
 - evidential (ETMC, engine/models/evidential.py) and divergence (DOMFN,
