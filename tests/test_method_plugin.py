@@ -293,6 +293,8 @@ def test_the_registry_leaves_out_declarations_the_console_cannot_read() -> None:
     assert problem(impl="pkg.mod.Cls") == "its impl 'pkg.mod.Cls' is not 'package.module:Class'"
     assert problem(summary=None) == "its summary is a NoneType, not a string"
     assert problem(fusion="nope").startswith("its fusion 'nope' is none of boost, concat, divergence,")
+    from engine.models.fusion import FUSIONS   # every fusion the model builds may be named, torch-free
+    assert [f for f in FUSIONS if problem(fusion=f) is not None] == []
     assert problem(keys=("nope",)).startswith("its keys ('nope',) are not among the [method] keys")
     assert problem(modalities=0) == "its modalities 0 is not a positive number"
     assert problem(checks=("not a function",)) == "its checks and fusion_options are not functions of the recipe"
@@ -309,3 +311,33 @@ def test_a_check_of_a_method_that_fails_is_a_problem_not_a_traceback() -> None:
     info = MethodInfo("mine", "s", "pkg.mod:Cls", checks=(broken,))
     r = recipes.load(Path(MFEAT), [])
     assert info.problems(r) == ["method.name: the mine method's check 'broken' failed: RuntimeError: boom"]
+
+
+# ---------------------------------------------------------------------------- the guide
+
+DOC = ROOT / "docs" / "writing-a-method.md"
+
+
+def doc_code(text: str) -> dict[str, list[str]]:
+    """The guide's python and toml blocks, by the package file (`<!-- file: PATH -->`) they follow."""
+    out: dict[str, list[str]] = {}
+    current = None
+    for m in re.finditer(r"<!-- file: (\S+) -->|```(\w*)\n(.*?)```", text, re.S):
+        if m[1]:
+            current = m[1]
+        elif m[2] in ("python", "toml"):
+            assert current is not None, f"a {m[2]} block before any file marker: {m[3][:80]!r}"
+            out.setdefault(current, []).append(m[3])
+    return out
+
+
+def test_the_guide_shows_the_packages_code_line_for_line() -> None:
+    """Its blocks, in order, are each package file's lines (blank lines aside), and every file
+    of the package is shown: the guide cannot drift from the code the tests train."""
+    shown = doc_code(DOC.read_text())
+    files = sorted(str(p.relative_to(PLUGIN)) for p in PLUGIN.rglob("*") if p.suffix in (".py", ".toml"))
+    assert sorted(shown) == files
+    for name, blocks in shown.items():
+        lines = [line for line in (PLUGIN / name).read_text().splitlines() if line.strip()]
+        assert [line for b in blocks for line in b.splitlines() if line.strip()] == lines, name
+    assert "docs/writing-a-method.md" in (ROOT / "README.md").read_text()
