@@ -172,8 +172,10 @@ def test_a_sweep_over_the_plugins_key_two_at_a_time_and_its_comparison(site: Pat
 @pytest.mark.slow
 @pytest.mark.distributed
 def test_two_processes_train_the_plugin_method_in_step(site: Path, tmp_path: Path) -> None:
-    """Its decisions come from the global batch (Step.summed): both processes weight the losses
-    alike, and their weights stay identical."""
+    """`lfm run --nproc-per-node 2`: the processes' weights stay identical. And its decisions come
+    from the global batch (Step.summed): both processes hold the same running accuracies, hence
+    weight the losses alike (tests/ddp_methods.py compares their method states; the averaged
+    gradients alone would keep the weights identical even if the states differed)."""
     res = lfm(["run", MFEAT, *QUICK, "train.epochs=2", "--nproc-per-node", "2", "--runs-dir", str(tmp_path / "runs")],
               site, tmp_path)
     run = only_run_dir(tmp_path / "runs")
@@ -187,6 +189,14 @@ def test_two_processes_train_the_plugin_method_in_step(site: Path, tmp_path: Pat
     for e in evals:
         assert e["ranks"]["checksums"][0] == e["ranks"]["checksums"][1]
     assert len(reports(run)) == 2 and reports(run)[-1]["weights"]["mor"] > reports(run)[-1]["weights"]["pix"]
+
+    out = tmp_path / "ranks.json"
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                    str(ROOT / "tests" / "ddp_methods.py"), str(out), "reweight"],
+                   cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env_with(site))
+    got = json.loads(out.read_text())["reweight"]
+    assert got["steps"] == 45 and got["digests"][0] != got["start"]
+    assert got["digests"][0] == got["digests"][1] and got["decisions"][0] == got["decisions"][1]
 
 
 # ---------------------------------------------------------------------------- installed by pip
