@@ -53,8 +53,8 @@ def _plugin_problem(info, builtin: dict[str, MethodInfo]) -> str | None:
     tables = {"modality", *(m.name for m in builtin.values() if m.config is not None)}
     if not isinstance(info.keys, tuple) or any(k not in tables for k in info.keys):
         return f"its keys {info.keys!r} are not among the [method] keys {', '.join(sorted(tables))}"
-    if not all(callable(c) for c in info.checks) or (info.fusion_options is not None
-                                                       and not callable(info.fusion_options)):
+    if not isinstance(info.checks, tuple) or not all(callable(c) for c in info.checks) \
+            or (info.fusion_options is not None and not callable(info.fusion_options)):
         return "its checks and fusion_options are not functions of the recipe"
     if info.modalities is not None and (not isinstance(info.modalities, int) or info.modalities < 1):
         return f"its modalities {info.modalities!r} is not a positive number"

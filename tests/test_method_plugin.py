@@ -308,6 +308,7 @@ def test_the_registry_leaves_out_declarations_the_console_cannot_read() -> None:
     assert problem(keys=("nope",)).startswith("its keys ('nope',) are not among the [method] keys")
     assert problem(modalities=0) == "its modalities 0 is not a positive number"
     assert problem(checks=("not a function",)) == "its checks and fusion_options are not functions of the recipe"
+    assert problem(checks=len) == problem(fusion_options="x") == problem(checks=("not a function",))
     assert problem(config=dict) == "its config is not a dataclass"
 
 
