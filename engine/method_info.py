@@ -79,7 +79,11 @@ class MethodInfo:
             out.append(f"model.fusion: {fusion!r} fuses exactly {_count(FUSIONS[fusion])} modalities, "
                        f"found {n} in data.modalities")
         for check in self.checks:
-            out += check(recipe)
+            try:
+                out += check(recipe)
+            except Exception as exc:  # a plug-in's check that fails is a problem named, not a traceback
+                out.append(f"method.name: the {self.name} method's check {getattr(check, '__name__', check)!r} "
+                           f"failed: {type(exc).__name__}: {exc}")
         return out
 
 

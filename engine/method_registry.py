@@ -15,9 +15,11 @@ Standard library only. A name that is not here is an error everywhere.
 """
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import re
 import sys
+import typing
 from importlib import metadata
 
 from engine.catalog import BUILTIN
@@ -29,16 +31,55 @@ _TAKEN = {"name", "modality"}  # [method] keys that are not a method's table
 
 
 def _plugin_problem(info, builtin: dict[str, MethodInfo]) -> str | None:
+    """Why an installed package's `MethodInfo` cannot be used, or None: everything the recipe
+    schema, the UI and a run read from it is checked here, so that a faulty plug-in is left out
+    with a warning instead of stopping the console where it reads the registry."""
     if not isinstance(info, MethodInfo):
         return f"it is a {type(info).__name__}, not an engine.method_info.MethodInfo"
-    if not _NAME.fullmatch(info.name) or keyword.iskeyword(info.name) or info.name in _TAKEN:
+    if not isinstance(info.name, str) or not _NAME.fullmatch(info.name) or keyword.iskeyword(info.name) \
+            or info.name in _TAKEN:
         return f"its name {info.name!r} is not a lower-case identifier of at most 40 characters"
     if info.name in builtin:
         return f"the name {info.name!r} is taken"
-    if info.config is not None and not hasattr(info.config, "__dataclass_fields__"):
+    for attr in ("summary", "impl", "label_template"):
+        if not isinstance(getattr(info, attr), str):
+            return f"its {attr} is a {type(getattr(info, attr)).__name__}, not a string"
+    module, _, cls = info.impl.partition(":")
+    if not (module and cls.isidentifier() and all(p.isidentifier() for p in module.split("."))):
+        return f"its impl {info.impl!r} is not 'package.module:Class'"
+    fusions = {*FUSIONS, *(m.fusion for m in builtin.values() if m.fusion)}
+    if info.fusion is not None and info.fusion not in fusions:
+        return f"its fusion {info.fusion!r} is none of {', '.join(sorted(fusions))}"
+    tables = {"modality", *(m.name for m in builtin.values() if m.config is not None)}
+    if not isinstance(info.keys, tuple) or any(k not in tables for k in info.keys):
+        return f"its keys {info.keys!r} are not among the [method] keys {', '.join(sorted(tables))}"
+    if not isinstance(info.checks, tuple) or not all(callable(c) for c in info.checks) \
+            or (info.fusion_options is not None and not callable(info.fusion_options)):
+        return "its checks and fusion_options are not functions of the recipe"
+    if info.modalities is not None and (not isinstance(info.modalities, int) or info.modalities < 1):
+        return f"its modalities {info.modalities!r} is not a positive number"
+    return None if info.config is None else _config_problem(info.config)
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _config_problem(config) -> str | None:
+    """Why a plug-in's key table cannot be a recipe section, or None: a dataclass whose keys all
+    have defaults and are true/false, integers, numbers, strings or lists of one of those."""
+    if not dataclasses.is_dataclass(config) or not isinstance(config, type):
         return "its config is not a dataclass"
-    if ":" not in info.impl:
-        return f"its impl {info.impl!r} is not 'module:Class'"
+    try:
+        hints = typing.get_type_hints(config)
+        config()
+    except Exception as exc:  # unresolvable annotations, a key without a default
+        return f"its config {config.__name__} cannot be built from its defaults: {type(exc).__name__}: {exc}"
+    for f in dataclasses.fields(config):
+        tp = hints[f.name]
+        item = typing.get_args(tp) if typing.get_origin(tp) is tuple else None
+        if not (tp in _SCALARS or (item and len(item) == 2 and item[1] is Ellipsis and item[0] in _SCALARS)):
+            return (f"its config key {f.name!r} is a {getattr(tp, '__name__', tp)}; keys are bool, int, float, str "
+                    f"or tuple[one of them, ...]")
     return None
 
 

@@ -217,9 +217,22 @@ def _method_checks(r: Recipe, raw: dict, problems: list[str]) -> None:
     problems += info.problems(r)
 
 
+def _unknown_method_hint(raw: dict, problems: list[str]) -> None:
+    """A method.name the registry does not know may be the method of a package that is not
+    installed here (a run folder moved to another machine): its problem says where methods come from."""
+    name = raw.get("method", {}).get("name") if isinstance(raw.get("method"), dict) else None
+    if not isinstance(name, str) or name in registry.METHODS:
+        return
+    for i, p in enumerate(problems):
+        if p.startswith("method.name: "):
+            problems[i] = (f"{p}; a method of another package is known once that package is installed "
+                           f"(it declares it under the entry points {registry.ENTRY_POINT_GROUP!r})")
+
+
 def from_dict(raw: dict, source: str = "recipe") -> Recipe:
     problems: list[str] = []
     recipe = build_section(Recipe, raw, "", problems)
+    _unknown_method_hint(raw, problems)
     if not problems:
         _cross_checks(recipe, problems)
     if not problems:

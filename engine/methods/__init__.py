@@ -7,13 +7,25 @@ from __future__ import annotations
 import importlib
 
 from engine import method_registry
+from engine.errors import UserError
 
 
 def build_method(recipe):
-    """The implementation of the recipe's method; a ValueError for a name not in the registry."""
+    """The implementation of the recipe's method; a ValueError for a name not in the registry,
+    a UserError for an implementation that does not import or is not a Method (a plug-in's)."""
+    from engine.methods.base import Method
+
     try:
         info = method_registry.get(recipe.method.name)
     except KeyError as exc:
         raise ValueError(str(exc.args[0])) from None
-    module, _, cls = info.impl.partition(":")
-    return getattr(importlib.import_module(module), cls)(recipe)
+    module, _, name = info.impl.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except Exception as exc:  # any error of a package's import
+        raise UserError(f"method {info.name!r}: its implementation {info.impl} did not load: "
+                        f"{type(exc).__name__}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise UserError(f"method {info.name!r}: its implementation {info.impl} is not a subclass of "
+                        f"engine.methods.base.Method")
+    return cls(recipe)
