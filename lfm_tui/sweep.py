@@ -6,7 +6,7 @@ A sweep folder holds `sweep.json` (the plan), `base-recipe.toml` (a copy of the 
 that the plan does not change when the file does), one folder per grid point with one run
 folder per seed (`<point>/seed-<s>/`; without a grid, `seed-<s>/`), and `summary.{md,csv,json}` once runs have finished.
 A grid point's folder is its `key=value` pairs made safe for a file name and cut to
-PREFIX_CHARS, then `-` and a hash of them all (`folder_name`): `method.name=lfm-1b2c3d4e5f`. Two
+PREFIX_CHARS, then `-` and a hash of them all (`folder_name`): `method.name=lfm-0f5c7c55a6`. Two
 grid points never share a folder, however long their values. Plans written before this name
 their folders by the values alone, cut at 200 characters (`legacy_folder_name`); such a plan
 whose grid points share a folder is refused rather than run or shown.
@@ -212,12 +212,16 @@ def foreign_run(sweep_dir: Path, point: Point) -> str:
         if len(data) > RECIPE_MAX_BYTES:
             raise ValueError(f"larger than {RECIPE_MAX_BYTES} bytes")
         stored = resolved_config(tomllib.loads(data.decode("utf-8")), where)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:   # RecursionError: nesting too deep
         return f"{where}: unreadable ({exc}), so not known to be the run of {point.label()} seed {point.seed}"
     keys = sorted(k for k in {*stored, *point.config} - {"train.threads"} if stored.get(k) != point.config.get(k))
     if not keys:
         return ""
-    shown = "; ".join(f"{k}: {stored.get(k, '(absent)')} there, {point.config.get(k, '(absent)')} planned"
+    def value(config: dict[str, str], key: str) -> str:
+        text = config.get(key, "(absent)")
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    shown = "; ".join(f"{k[:80]}: {value(stored, k)} there, {value(point.config, k)} planned"
                       for k in keys[:3]) + ("; ..." if len(keys) > 3 else "")
     return (f"{folder}: holds a run of another configuration than {point.label()} seed {point.seed} "
             f"({shown}); move it out of the sweep folder, then continue with: {sweep_resume_command(sweep_dir)}")
