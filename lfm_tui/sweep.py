@@ -42,6 +42,7 @@ PREFIX_CHARS = 120     # of a grid point's folder name, before its hash
 HASH_CHARS = 10        # hex digits of the hash of its values
 FOLDER_NAMING = "values-hash"   # sweep.json `point_folders`: plans naming folders by folder_name
 
+
 class SweepError(Exception):
     """Bad seeds, grid or sweep folder: one message per problem."""
 
@@ -217,14 +218,15 @@ def foreign_run(sweep_dir: Path, point: Point) -> str:
     keys = sorted(k for k in {*stored, *point.config} - {"train.threads"} if stored.get(k) != point.config.get(k))
     if not keys:
         return ""
-    def value(config: dict[str, str], key: str) -> str:
-        text = config.get(key, "(absent)")
-        return text if len(text) <= 60 else text[:57] + "..."
-
-    shown = "; ".join(f"{k[:80]}: {value(stored, k)} there, {value(point.config, k)} planned"
-                      for k in keys[:3]) + ("; ..." if len(keys) > 3 else "")
+    shown = "; ".join(f"{_cut(k)}: {_cut(stored.get(k, '(absent)'))} there, "
+                      f"{_cut(point.config.get(k, '(absent)'))} planned" for k in keys[:3])
+    shown += "; ..." if len(keys) > 3 else ""
     return (f"{folder}: holds a run of another configuration than {point.label()} seed {point.seed} "
             f"({shown}); move it out of the sweep folder, then continue with: {sweep_resume_command(sweep_dir)}")
+
+
+def _cut(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def check_new(sweep_dir: Path) -> None:
@@ -316,7 +318,10 @@ def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str
         grid = parse_grid(grid_items)
         planned = plan(recipe, overrides, grid, seed_list)
         if fresh:
-            folder = made = layout.new_folder(folder)
+            try:
+                folder = made = layout.new_folder(folder)
+            except OSError as exc:
+                raise SweepError([f"{folder}: cannot make the sweep folder ({exc.strerror or exc})"]) from None
         check_new(folder)
         executor = executor or executors.make(options, raw_events, slurm_table=executors.slurm_table(recipe))
         executor.prepare(folder)

@@ -103,6 +103,12 @@ def test_a_run_folder_holding_another_configuration_is_never_skipped(tiny_mfeat:
     assert str(runs["concat"]) + ":" not in res.output and "skipped" not in res.output
     assert "Traceback" not in res.output and not (sw / "summary.json").exists()
 
+    # a recipe.toml that cannot be read (nested too deep) is not known to be the run: refused too
+    (runs["lfm"] / "recipe.toml").write_text("a = " + "[" * 50000 + "]" * 50000 + "\n")
+    res = CliRunner().invoke(app, ["sweep", "--resume", str(sw)])
+    assert res.exit_code == 2 and f"{runs['lfm']}/recipe.toml: unreadable" in res.output, res.output
+    assert "Traceback" not in res.output
+
     # with lfm's own recipe there, both are skipped (train.threads, how a run was executed, aside)
     shutil.rmtree(runs["lfm"])
     fake_finished(runs["lfm"], tiny_mfeat, [*name, "method.name=lfm", "train.threads=2"])
