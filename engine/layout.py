@@ -3,13 +3,20 @@ run folder, a folder of seed runs and a sweep apart, and how to read a run's sta
 library only: the engine writes with it, the UI and the tools read with it. Every file read
 here is untrusted: a damaged one reads as absent, never as an exception.
 
-    runs/<recipe>/<stamp>-<seed>/       a run folder
+    runs/<recipe>/<stamp>-<seed>/       a run folder (`<stamp>-<seed>-<n>` where that is taken)
         recipe.toml   the resolved recipe          splits.json    dataset indices per split
         events.jsonl  the event stream             engine.log     the engine's log
         summary.json  status, best, test metrics   predictions.npz  test-split probabilities
         checkpoints/last.pt, best.pt               events.out.tfevents.*  TensorBoard, in the run
-                                                   folder itself (`tensorboard_dir`)
-    <sweep>/sweep.json, base-recipe.toml, [<grid point>/]seed-<s>/   a sweep or a seed series
+        run-id        the run's id (below)         folder itself (`tensorboard_dir`)
+    <sweep>/sweep.json, base-recipe.toml, [<grid point>/]seed-<s>/   a sweep or a seed series:
+        runs/<recipe>/sweep-<stamp>/ or seeds-<stamp>/ (`-<n>` where that is taken); a grid
+        point's folder is its values, cut short, and a hash of them (lfm_tui/sweep.py)
+
+The run id is the one thing that tells runs apart, wherever their folders are: a random
+uuid4 hex written into `run-id` when the engine creates the run folder, and never changed (a
+resumed run keeps it). A copied folder holds the same run (`lfm compare` counts it once); a
+folder made before run ids existed has none (`read_run_id` gives None).
 
 Writes are whole or nothing (`atomic_open`: a temporary file moved into place), and a folder is
 locked while a process writes to it (`FolderLock`: `.lock`, its holder named in `.lock.owner`).
@@ -19,8 +26,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import time
+import uuid
 from pathlib import Path
 
 from engine import faults
@@ -36,6 +45,7 @@ LAST, BEST = "last.pt", "best.pt"
 SWEEP_PLAN = "sweep.json"
 SWEEP_RECIPE = "base-recipe.toml"
 LOCK, LOCK_OWNER = ".lock", ".lock.owner"
+RUN_ID = "run-id"
 NAME_MAX = 80  # characters of a recipe name, which names folders (engine/validation.py)
 
 
@@ -50,31 +60,59 @@ def tensorboard_dir(run_dir: Path) -> Path:
     return Path(run_dir)
 
 
+def new_folder(path: Path) -> Path:
+    """`path` made now, new and empty, or `path-1`, `path-2`, ... where that exists already (a
+    second command started in the same second): two callers never get the same folder."""
+    path = Path(path)
+    for n in range(1000):
+        candidate = path if n == 0 else path.with_name(f"{path.name}-{n}")
+        try:
+            candidate.mkdir(parents=True, exist_ok=False)
+            return candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path}: could not create a new folder beside the 1000 that exist")
+
+
+def stamped_name(prefix: str) -> str:
+    """`<prefix>-<stamp>`, the local time to the second: how sweep and seed folders are named."""
+    return f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 def new_run_dir(runs_dir: Path, name: str, seed: int) -> Path:
     """A new, empty `runs_dir/<name>/<stamp>-<seed>` (a suffix where that exists already)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     if not name or Path(name).name != name or name in (".", ".."):
         raise ValueError(f"{name!r} cannot name a folder inside {runs_dir}")
-    base = Path(runs_dir) / name
-    for n in range(1000):
-        path = base / (f"{stamp}-{seed}" if n == 0 else f"{stamp}-{seed}-{n}")
-        try:
-            path.mkdir(parents=True, exist_ok=False)
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{base}: could not create a new run folder")
+    return new_folder(Path(runs_dir) / name / f"{stamp}-{seed}")
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def read_run_id(run_dir: Path) -> str | None:
+    """The run's id from its `run-id` file, or None where it has none (a run made before run
+    ids existed) or one that is not a run id (32 hex digits)."""
+    try:
+        with open(Path(run_dir) / RUN_ID, "rb") as fh:
+            text = fh.read(64).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if re.fullmatch(r"[0-9a-f]{32}", text) else None
 
 
 def create_run_folder(path: Path | None, runs_dir: Path, name: str, seed: int,
                       files: dict[str, str]) -> tuple[Path, "FolderLock"]:
-    """A new run folder, locked, holding `files` (name -> text): `path` (new or empty) or a new
-    folder under `runs_dir/<name>`. If a file cannot be written (a full disk), the folder is
-    left as it was found (removed if it was made here) and the error raised."""
+    """A new run folder, locked, holding `files` (name -> text) and a new run id (`RUN_ID`):
+    `path` (new or empty) or a new folder under `runs_dir/<name>`. If a file cannot be written
+    (a full disk), the folder is left as it was found (removed if it was made here) and the
+    error raised."""
     made = path is None or not Path(path).exists()
     if path is None:
         path = new_run_dir(runs_dir, name, seed)
     path = Path(path)
+    files = {**files, RUN_ID: new_run_id() + "\n"}
     path.mkdir(parents=True, exist_ok=True)
     lock = FolderLock(path).acquire()
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -78,8 +77,8 @@ def run(
             _err("--seeds takes a recipe file (continue a stopped seed series with lfm sweep --resume FOLDER)")
             raise typer.Exit(2)
         name = _load_or_exit(recipe, overrides or []).name
-        folder = runs_dir / name / f"seeds-{time.strftime('%Y%m%d-%H%M%S')}"
-        raise typer.Exit(_start_sweep(folder, recipe, overrides or [], [], seeds, events))
+        folder = runs_dir / name / layout.stamped_name("seeds")
+        raise typer.Exit(_start_sweep(folder, recipe, overrides or [], [], seeds, events, fresh=True))
     if resume is not None:
         if recipe is not None or overrides:
             _err("--resume takes only the run folder: the run continues with the recipe saved in it")
@@ -141,11 +140,12 @@ def _load_or_exit(recipe: Path, overrides: list[str]):
 
 
 def _start_sweep(folder: Path, recipe: Path, overrides: list[str], grid: list[str], seeds: str,
-                 events: bool, options=None) -> int:
+                 events: bool, options=None, fresh: bool = False) -> int:
+    """`fresh`: `folder` is a default `<prefix>-<time>` name, suffixed where it is taken."""
     from lfm_tui import sweep as sweeps
 
     command = sys.argv[1:] and ["lfm", *sys.argv[1:]]
-    return sweeps.start(folder, recipe, overrides, grid, seeds, command, events, _console(), options)
+    return sweeps.start(folder, recipe, overrides, grid, seeds, command, events, _console(), options, fresh=fresh)
 
 
 def _console():
@@ -220,8 +220,9 @@ def sweep(
     except recipes.RecipeError as exc:
         _err(exc.render())
         raise typer.Exit(2)
-    folder = out or runs_dir / name / f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-    raise typer.Exit(_start_sweep(folder, recipe, overrides or [], grid or [], seeds, events, options))
+    folder = out or runs_dir / name / layout.stamped_name("sweep")
+    raise typer.Exit(_start_sweep(folder, recipe, overrides or [], grid or [], seeds, events, options,
+                                  fresh=out is None))
 
 
 @app.command()

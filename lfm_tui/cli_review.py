@@ -63,6 +63,8 @@ def compare(
     from lfm_tui.headless import print_table
 
     console = Console()
+    for note in cmp.same_run_notes(runs):  # paths are text, never markup
+        console.print(Text.assemble(("copies: ", "yellow"), note), soft_wrap=True)
     print_table(console, rows, title)
     skipped = [r for r in runs if r.status != "ok"]
     if skipped:  # paths and reasons are text, never markup

@@ -2,7 +2,10 @@
 resolved recipe without the seed), test metrics as mean and standard deviation over seeds.
 
 Standard library (and the engine's recipe, layout and method registry) only. Only runs whose
-summary.json says "ok" enter the table; the others are listed as not finished.
+summary.json says "ok" enter the table; the others are listed as not finished. A run is known
+by its run id (engine/layout.py), not its folder: a copied run folder is the same run, counted
+once (`dedupe`; `same_run_notes` says which folders were one run). Runs made before run ids
+existed are known by their folder.
 """
 from __future__ import annotations
 
@@ -33,6 +36,12 @@ class Run:
     seed: int
     config: dict[str, str]
     test: dict | None
+    run_id: str | None = None                              # None: made before run ids existed
+    copies: list[Path] = field(default_factory=list)       # other folders holding this same run
+
+    @property
+    def identity(self) -> str:
+        return f"id:{self.run_id}" if self.run_id else f"path:{self.path.resolve()}"
 
 
 @dataclass
@@ -92,6 +101,12 @@ def flatten(d: dict, prefix: str = "") -> dict[str, str]:
 def load_run(path: Path) -> Run:
     """A run folder as the table sees it. Its files are untrusted: one that cannot be read
     gives a run whose status is `unreadable: why` (listed, left out of the table)."""
+    run = _load_run(path)
+    run.run_id = layout.read_run_id(path)
+    return run
+
+
+def _load_run(path: Path) -> Run:
     try:
         summary = json.loads((path / layout.SUMMARY).read_text(encoding="utf-8"))
         recipe = tomllib.loads((path / layout.RECIPE).read_text(encoding="utf-8"))
@@ -238,8 +253,31 @@ def to_json(rows: list[Row], runs: list[Run]) -> dict:
     }
 
 
+def dedupe(runs: list[Run]) -> list[Run]:
+    """One Run per run: folders holding the same run id (a copied run folder) are counted
+    once, as the first of them that finished (the others in its `copies`)."""
+    kept: dict[str, Run] = {}
+    for r in runs:
+        first = kept.get(r.identity)
+        if first is None:
+            kept[r.identity] = r
+        elif first.status != "ok" and r.status == "ok":
+            r.copies, first.copies = [first.path, *first.copies], []
+            kept[r.identity] = r
+        else:
+            first.copies.append(r.path)
+    return list(kept.values())
+
+
+def same_run_notes(runs: list[Run]) -> list[str]:
+    """A line for each run found in several folders, naming them."""
+    return [f"{', '.join(str(p) for p in [r.path, *r.copies])}: the same run (run id {r.run_id}), "
+            f"counted once" for r in runs if r.copies]
+
+
 def compare(paths: list[Path]) -> tuple[list[Row], list[Run]]:
-    runs = [load_run(p) for p in find_runs(paths)]
+    """The table's rows and every run found (each run once, however many folders hold it)."""
+    runs = dedupe([load_run(p) for p in find_runs(paths)])
     return group(runs), runs
 
 

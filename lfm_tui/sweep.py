@@ -5,19 +5,29 @@ sweep folder and the loop that runs it live here; the CLI only parses and prints
 A sweep folder holds `sweep.json` (the plan), `base-recipe.toml` (a copy of the recipe, so
 that the plan does not change when the file does), one folder per grid point with one run
 folder per seed (`<point>/seed-<s>/`; without a grid, `seed-<s>/`), and `summary.{md,csv,json}` once runs have finished.
+A grid point's folder is its `key=value` pairs made safe for a file name and cut to
+PREFIX_CHARS, then `-` and a hash of them all (`folder_name`): `method.name=lfm-0f5c7c55a6`. Two
+grid points never share a folder, however long their values. Plans written before this name
+their folders by the values alone, cut at 200 characters (`legacy_folder_name`); such a plan
+whose grid points share a folder is refused rather than run or shown.
 `lfm sweep --resume SWEEP_DIR` continues it: finished runs are skipped, stopped runs resume
 from their checkpoint, runs that never reached one start again (the partial folder is kept,
-renamed). How the runs execute (one after another, `--jobs N` at once, Ray, Slurm) is
-lfm_tui/executors/; the run folders are the same whichever runs them.
+renamed). A run folder is skipped or resumed only where its recipe.toml is the planned
+recipe: one holding another configuration stops the sweep with a message naming it. How the
+runs execute (one after another, `--jobs N` at once, Ray, Slurm) is lfm_tui/executors/; the
+run folders are the same whichever runs them.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import itertools
 import json
 import re
 import sys
 import time
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.text import Text
@@ -28,6 +38,9 @@ from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, sweep_resume_co
 from lfm_tui import executors
 from lfm_tui.executors.task import Task
 
+PREFIX_CHARS = 120     # of a grid point's folder name, before its hash
+HASH_CHARS = 10        # hex digits of the hash of its values
+FOLDER_NAMING = "values-hash"   # sweep.json `point_folders`: plans naming folders by folder_name
 
 
 class SweepError(Exception):
@@ -44,6 +57,7 @@ class Point:
     seed: int
     folder: str              # the grid point's folder name
     threads: int = 0         # the resolved recipe's train.threads (0: the executor may set it)
+    config: dict[str, str] = field(default_factory=dict, repr=False)  # its resolved recipe, flat (plan)
 
     @property
     def overrides(self) -> list[str]:
@@ -111,41 +125,108 @@ def recipe_name(recipe_path: Path, overrides: list[str]) -> str:
     return str(raw.get("name") or recipes.name_from_stem(Path(recipe_path).stem))
 
 
+def _readable(values: dict[str, str]) -> str:
+    text = ",".join(f"{k}={v}" for k, v in values.items())
+    return re.sub(r"[^A-Za-z0-9._=,+-]", "_", text)
+
+
 def folder_name(values: dict[str, str]) -> str:
+    """A grid point's folder: its values, readable and cut short, and a hash of them all."""
     if not values:
         return ""  # no grid: the seed folders sit in the sweep folder itself
-    text = ",".join(f"{k}={v}" for k, v in values.items())
-    return re.sub(r"[^A-Za-z0-9._=,+-]", "_", text)[:200]
+    digest = hashlib.sha256("\n".join(f"{k}={v}" for k, v in values.items()).encode("utf-8")).hexdigest()
+    return f"{_readable(values)[:PREFIX_CHARS]}-{digest[:HASH_CHARS]}"
 
 
-def points(grid: list[tuple[str, list[str]]], seeds: list[int]) -> list[Point]:
+def legacy_folder_name(values: dict[str, str]) -> str:
+    """How plans written before `point_folders` named a grid point's folder (values alone)."""
+    return _readable(values)[:200] if values else ""
+
+
+def point_naming(spec: dict) -> str:
+    """How a plan names its grid points' folders: FOLDER_NAMING, or "legacy" (older plans)."""
+    return FOLDER_NAMING if spec.get("point_folders") == FOLDER_NAMING else "legacy"
+
+
+def points(grid: list[tuple[str, list[str]]], seeds: list[int], naming: str = FOLDER_NAMING) -> list[Point]:
     """The plan's points, in order, unvalidated: every grid point with the first seed, then
-    with the next (a sweep stopped early still has every configuration)."""
+    with the next (a sweep stopped early still has every configuration). Raises SweepError
+    where two grid points would share a folder (an older plan's names, cut short)."""
     keys = [k for k, _ in grid]
+    name = folder_name if naming == FOLDER_NAMING else legacy_folder_name
     out = []
     for seed in seeds:
         for combo in itertools.product(*(v for _, v in grid)):
             values = dict(zip(keys, combo))
-            out.append(Point(values, seed, folder_name(values)))
+            out.append(Point(values, seed, name(values)))
+    shared: dict[str, list[Point]] = {}
+    for p in out[:len(out) // max(1, len(seeds))]:  # the grid points of the first seed
+        shared.setdefault(p.folder, []).append(p)
+    why = ("a hash collision: run the sweep again as a new sweep" if naming == FOLDER_NAMING else
+           "this plan names folders by their values, cut at 200 characters: run the sweep again as a "
+           "new sweep, which adds a hash of the values to every folder name")
+    clashes = [ps for ps in shared.values() if len(ps) > 1]
+    if clashes:
+        raise SweepError([f"grid points {' and '.join(repr(p.label()) for p in ps)} share the folder "
+                          f"{ps[0].folder!r}, so their runs cannot be told apart ({why})" for ps in clashes])
     return out
 
 
 def plan(recipe_path: Path, overrides: list[str], grid: list[tuple[str, list[str]]],
-         seeds: list[int]) -> list[Point]:
+         seeds: list[int], naming: str = FOLDER_NAMING) -> list[Point]:
     """Every (seed, grid point), each validated with the recipe loader first: raises
     recipes.RecipeError naming the first grid point with problems."""
-    out = points(grid, seeds)
+    from lfm_tui.compare import resolved_config
+
+    out = points(grid, seeds, naming)
     for p in out:
         try:
-            p.threads = recipes.load(recipe_path, [*overrides, *p.overrides]).train.threads
+            r = recipes.load(recipe_path, [*overrides, *p.overrides])
         except recipes.RecipeError as exc:
             where = f"grid point {p.label()}" if p.values else "recipe"
             raise recipes.RecipeError(f"{exc.source} ({where})", exc.problems) from None
+        p.threads = r.train.threads
+        p.config = resolved_config(recipes.to_dict(r), str(recipe_path))
     return out
 
 
 def run_dir(sweep_dir: Path, point: Point) -> Path:
     return sweep_dir / point.folder / f"seed-{point.seed}"
+
+
+RECIPE_MAX_BYTES = 1 << 20   # a run folder's recipe.toml read back to check it
+
+
+def foreign_run(sweep_dir: Path, point: Point) -> str:
+    """Why the run folder of `point` is not its run, or "": a folder with a checkpoint or a
+    result must hold the planned recipe (train.threads aside: how the run was executed) before
+    it is resumed or skipped."""
+    from lfm_tui.compare import resolved_config
+
+    folder = run_dir(sweep_dir, point)
+    if layout.run_state(folder) not in ("done", "resume"):
+        return ""  # nothing there to skip or continue: a partial folder is set aside
+    where = f"{folder}/{layout.RECIPE}"
+    try:
+        with open(folder / layout.RECIPE, "rb") as fh:
+            data = fh.read(RECIPE_MAX_BYTES + 1)
+        if len(data) > RECIPE_MAX_BYTES:
+            raise ValueError(f"larger than {RECIPE_MAX_BYTES} bytes")
+        stored = resolved_config(tomllib.loads(data.decode("utf-8")), where)
+    except (OSError, ValueError, RecursionError) as exc:   # RecursionError: nesting too deep
+        return f"{where}: unreadable ({exc}), so not known to be the run of {point.label()} seed {point.seed}"
+    keys = sorted(k for k in {*stored, *point.config} - {"train.threads"} if stored.get(k) != point.config.get(k))
+    if not keys:
+        return ""
+    shown = "; ".join(f"{_cut(k)}: {_cut(stored.get(k, '(absent)'))} there, "
+                      f"{_cut(point.config.get(k, '(absent)'))} planned" for k in keys[:3])
+    shown += "; ..." if len(keys) > 3 else ""
+    return (f"{folder}: holds a run of another configuration than {point.label()} seed {point.seed} "
+            f"({shown}); move it out of the sweep folder, then continue with: {sweep_resume_command(sweep_dir)}")
+
+
+def _cut(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def check_new(sweep_dir: Path) -> None:
@@ -165,7 +246,7 @@ def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid, seeds
     layout.write_atomic(sweep_dir / layout.SWEEP_RECIPE, recipe_path.read_text(encoding="utf-8"))
     spec = {"recipe": str(recipe_path), "name": name, "overrides": overrides,
             "grid": [[k, v] for k, v in grid], "seeds": seeds, "command": command,
-            "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "point_folders": FOLDER_NAMING, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
     layout.write_atomic(sweep_dir / layout.SWEEP_PLAN, json.dumps(spec, indent=2) + "\n")
     return spec
 
@@ -195,7 +276,8 @@ def load_plan(sweep_dir: Path) -> tuple[dict, Path, list[str], list[Point]]:
     spec = read_spec(sweep_dir)
     recipe_copy = sweep_dir / layout.SWEEP_RECIPE
     overrides = [*spec["overrides"], f"name={spec['name']}"]
-    return spec, recipe_copy, overrides, plan(recipe_copy, overrides, grid_of(spec), spec["seeds"])
+    return spec, recipe_copy, overrides, plan(recipe_copy, overrides, grid_of(spec), spec["seeds"],
+                                              point_naming(spec))
 
 
 def tasks(sweep_dir: Path, recipe_copy: Path, overrides: list[str], planned: list[Point],
@@ -224,19 +306,30 @@ def report_problem(exc: Exception, console=None) -> int:
 
 def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str], seeds: str,
           command: list[str], raw_events: bool, console, options: executors.Options | None = None,
-          executor=None) -> int:
+          executor=None, fresh: bool = False) -> int:
     """A new sweep: its plan validated, the executor checked (options, cluster, shared folder),
-    the plan written into `folder`, then run (by `executor`, else the one `options` make)."""
+    the plan written into `folder`, then run (by `executor`, else the one `options` make).
+    `fresh`: `folder` is a default name (`sweep-<time>`), made here once the plan is valid, with
+    a suffix where another command took it in the same second (layout.new_folder)."""
     options = options or executors.Options()
+    made = None
     try:
         seed_list = parse_seeds(seeds)
         grid = parse_grid(grid_items)
         planned = plan(recipe, overrides, grid, seed_list)
+        if fresh:
+            try:
+                folder = made = layout.new_folder(folder)
+            except OSError as exc:
+                raise SweepError([f"{folder}: cannot make the sweep folder ({exc.strerror or exc})"]) from None
         check_new(folder)
         executor = executor or executors.make(options, raw_events, slurm_table=executors.slurm_table(recipe))
         executor.prepare(folder)
         create(folder, recipe, overrides, grid, seed_list, command)
     except (SweepError, recipes.RecipeError, executors.OptionsError) as exc:
+        if made is not None:
+            with contextlib.suppress(OSError):
+                made.rmdir()   # empty: nothing was written into it
         return report_problem(exc, console)
     console.print(f"{len(planned)} runs into {folder}" + executor.describe(len(planned)))
     return run(folder, raw_events, console, options, executor)
@@ -268,6 +361,9 @@ def _run(folder: Path, raw_events: bool, console, options, executor) -> int:
             executor.prepare(folder)
     except (SweepError, recipes.RecipeError, executors.OptionsError) as exc:
         return report_problem(exc, console)
+    foreign = [why for p in planned if (why := foreign_run(folder, p))]
+    if foreign:
+        return report_problem(SweepError(foreign), console)
     base = folder.resolve() if executor.remote else folder
     todo = tasks(base, base / layout.SWEEP_RECIPE, overrides, planned, executor.threads_per_run)
     try:

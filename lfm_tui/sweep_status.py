@@ -162,14 +162,15 @@ class RunProbe:
 
 class SweepStatus:
     """A sweep folder: its plan (read, not validated: a sweep made by an older version still
-    shows) and a probe per planned run."""
+    shows) and a probe per planned run. SweepError where it is not a sweep folder, or where its
+    plan puts two grid points into one folder (sweep.points)."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.spec = sweeps.read_spec(self.folder)   # SweepError when it is not a sweep folder
+        self.spec = sweeps.read_spec(self.folder)
         self.grid = sweeps.grid_of(self.spec)
         self.probes = [RunProbe(p, sweeps.run_dir(self.folder, p))
-                       for p in sweeps.points(self.grid, self.spec["seeds"])]
+                       for p in sweeps.points(self.grid, self.spec["seeds"], sweeps.point_naming(self.spec))]
 
     @property
     def name(self) -> str:

@@ -47,8 +47,9 @@ def test_a_bad_grid_is_refused_before_anything_runs(tiny_mfeat: Path, tmp_path: 
 def test_a_grid_value_can_complete_the_base_recipe(tiny_mfeat: Path, tmp_path: Path) -> None:
     """method.name=unimodal alone is invalid (no modality); each grid point supplies one."""
     pts = sweep.plan(tiny_mfeat, ["method.name=unimodal"], [("method.modality", ["pix", "mor"])], [0, 1])
-    assert [(p.folder, p.seed) for p in pts] == [("method.modality=pix", 0), ("method.modality=mor", 0),
-                                                 ("method.modality=pix", 1), ("method.modality=mor", 1)]
+    pix, mor = sweep.folder_name({"method.modality": "pix"}), sweep.folder_name({"method.modality": "mor"})
+    assert [(p.folder, p.seed) for p in pts] == [(pix, 0), (mor, 0), (pix, 1), (mor, 1)]
+    assert pix.startswith("method.modality=pix-") and pix != mor
     assert sweep.recipe_name(tiny_mfeat, ["method.name=unimodal"]) == "tiny_mfeat"
     res = CliRunner().invoke(app, ["sweep", str(tiny_mfeat), "method.name=unimodal", "--grid",
                                    "method.modality=pix,fou", "--out", str(tmp_path / "sw")])
@@ -120,8 +121,8 @@ def test_interrupted_sweep_resumes_skipping_finished_runs(tiny_mfeat: Path, tmp_
     cmd = LFM + ["sweep", str(tiny_mfeat), "train.epochs=3", "data.batch_size=16", "--grid",
                  "method.name=concat,ogm_ge", "--seeds", "0,1", "--out", str(sw)]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    first = sw / "method.name=concat" / "seed-0"
-    second = sw / "method.name=ogm_ge" / "seed-0"  # every grid point with seed 0 first
+    first = sw / sweep.folder_name({"method.name": "concat"}) / "seed-0"
+    second = sw / sweep.folder_name({"method.name": "ogm_ge"}) / "seed-0"  # every grid point with seed 0 first
     deadline = time.time() + 240
     while time.time() < deadline and not (second / "checkpoints" / "last.pt").is_file():
         time.sleep(0.05)

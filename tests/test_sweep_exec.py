@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "runs" / "mfeat" / "20261127-092227-0" / "events.jsonl"
 BASE = ["train.epochs=8", "train.threads=1", "data.batch_size=16"]   # 8 x ~90 steps: time to interrupt
 GRID = ["method.name=concat,lfm"]
-POINTS = ("method.name=concat", "method.name=lfm")
+POINTS = tuple(sweep.folder_name({"method.name": m}) for m in ("concat", "lfm"))   # the grid points' folders
 
 
 # ---------------------------------------------------------------------------- without the engine
