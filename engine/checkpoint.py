@@ -19,7 +19,8 @@ FORMAT = 1
 
 
 def save(state: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """`path`: a run folder's checkpoints/<name> (layout.checkpoint); a link there is refused."""
+    layout.make_folders(path.parent, path.parent.parent)
     with layout.atomic_open(path) as fh:
         try:
             torch.save({"format": FORMAT, **state}, fh)

@@ -13,6 +13,8 @@ here is untrusted: a damaged one reads as absent, never as an exception.
 
 Writes are whole or nothing (`atomic_open`: a temporary file moved into place), and a folder is
 locked while a process writes to it (`FolderLock`: `.lock`, its holder named in `.lock.owner`).
+Nothing is written through a symbolic link inside a folder (`LinkRefused`): a link planted as
+`events.jsonl` or `checkpoints/` could point anywhere, and the file it names stays untouched.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 
 from engine import faults
+from engine.errors import UserError
 
 RECIPE = "recipe.toml"
 SPLITS = "splits.json"
@@ -159,6 +162,48 @@ def finished_runs_by_seed(folder: Path) -> dict[int, list[Path]]:
 
 # ---------------------------------------------------------------------- writing
 
+class LinkRefused(UserError):
+    """A file or folder to be written inside a run or sweep folder is a symbolic link."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        super().__init__(f"{path} is a symbolic link: files of a run folder are never written through a link "
+                         f"(it could point outside the folder); replace it with a plain file or folder, then try again")
+
+
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def refuse_link(path: Path) -> None:
+    if os.path.islink(path):
+        raise LinkRefused(path)
+
+
+def open_nofollow(path: Path, flags: int) -> int:
+    """os.open of `path` that never follows a link there (LinkRefused instead)."""
+    try:
+        return os.open(path, flags | NOFOLLOW, 0o666)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise LinkRefused(path) from None
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
+def make_folders(folder: Path, root: Path) -> Path:
+    """`folder`, inside `root`, made where absent with the folders between; a link among them is
+    refused (LinkRefused), so that what is written there stays inside `root`."""
+    folder, root = Path(folder), Path(root)
+    rel = folder.relative_to(root)
+    here = root
+    for part in rel.parts:
+        here = here / part
+        refuse_link(here)
+        here.mkdir(exist_ok=True)
+        refuse_link(here)  # made as a link meanwhile
+    return folder
+
 def temporary(path: Path) -> Path:
     """Where `path` is written before it is moved into place (removed if the write fails)."""
     path = Path(path)
@@ -172,10 +217,11 @@ def atomic_open(path: Path):
     signal), the temporary file is removed and `path` keeps what it held. Test hooks:
     engine/faults.py."""
     path = Path(path)
+    refuse_link(path)  # os.replace would put the file in the link's place; refused all the same
     faults.begin(path)
     tmp = temporary(path)
     try:
-        with open(tmp, "wb") as fh:
+        with open(open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as fh:
             yield fh
             faults.point("enospc", path)
             fh.flush()
@@ -213,10 +259,12 @@ def remove_temporaries(folder: Path) -> list[Path]:
 
 
 def open_append(path: Path):
-    """`path` opened to append lines; a last line cut short by a failed write is dropped first."""
+    """`path` opened to append lines; a last line cut short by a failed write is dropped first.
+    A link there is refused (LinkRefused): what it points to is neither cut nor appended to."""
     path = Path(path)
-    if path.is_file():
-        with open(path, "rb+") as fh:
+    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    try:
+        with open(fd, "rb+", closefd=False) as fh:
             end = fh.seek(0, os.SEEK_END)
             pos = end
             while pos > 0:  # back to the last newline, a block at a time
@@ -232,7 +280,10 @@ def open_append(path: Path):
                 pos = start
             else:
                 fh.truncate(0)
-    return open(path, "a", encoding="utf-8")
+        return open(fd, "a", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 # ---------------------------------------------------------------------- locking
@@ -262,6 +313,7 @@ class FolderLock:
     def acquire(self) -> "FolderLock":
         from filelock import Timeout
 
+        refuse_link(self.folder / LOCK)  # filelock opens it to write, through a link too
         try:
             self._lock.acquire()
         except Timeout:

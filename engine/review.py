@@ -170,7 +170,7 @@ class Review:
                               f"{folder.relative_to(self.run_dir)}/ ({time.perf_counter() - tick:.1f} s)")
 
     def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        layout.make_folders(path.parent, self.run_dir)
         with layout.atomic_open(path) as fh:
             fh.write(data)
 

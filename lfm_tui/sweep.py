@@ -250,7 +250,7 @@ def run(folder: Path, raw_events: bool, console, options: executors.Options | No
     another `lfm sweep` is running: the folder is locked while this one runs it)."""
     try:
         lock = layout.FolderLock(folder).acquire() if folder.is_dir() else None
-    except layout.FolderInUse as exc:
+    except (layout.FolderInUse, layout.LinkRefused) as exc:
         return report_problem(SweepError([str(exc)]), console)
     try:
         return _run(folder, raw_events, console, options, executor)
