@@ -6,16 +6,14 @@ gets SIGTERM from the kernel when `lfm` dies without running any handler (PR_SET
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from engine import lifeline
+
 GRACE_S = 10.0          # from SIGTERM to SIGKILL of the child
-PR_SET_PDEATHSIG = 1    # <sys/prctl.h>
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n))
 OWN_OPTIONS = ("--logdir", "--logdir_spec")  # the folder is lfm tensorboard's argument
 
@@ -49,24 +47,6 @@ def command(runs: Path, port: int | None, extra: list[str]) -> list[str]:
     if theirs is None:
         cmd += ["--port", str(6006 if port is None else port)]
     return [*cmd, *extra]
-
-
-def _die_with_parent():
-    """A preexec_fn (Linux): the child gets SIGTERM when the process that started it dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
-    prctl = ctypes.CDLL(name, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
 
 
 class _Stop(Exception):
@@ -103,7 +83,7 @@ def serve(cmd: list[str]) -> int:
     previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     code = 1
     try:
-        child = subprocess.Popen(cmd, preexec_fn=_die_with_parent())
+        child = subprocess.Popen(cmd, preexec_fn=lifeline.preexec(signal.SIGTERM))
         code = child.wait()
     except _Stop as s:
         code = 0 if s.signum == signal.SIGINT else 128 + s.signum
