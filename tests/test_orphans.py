@@ -15,7 +15,7 @@ import pytest
 
 from engine import layout
 from test_cli_run import ENV, LFM, lfm
-from test_headless_output import gone, wait_for
+from test_headless_output import cmdline, gone, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow,
@@ -81,3 +81,47 @@ def test_a_killed_lfm_sweep_jobs_2_leaves_no_engine_training_and_resumes(tiny_mf
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count("resumed from its checkpoint") == 2
     assert all(layout.finished(r) for r in runs)
+
+
+FAKE_LFM = """import subprocess, sys, time
+from lfm_tui.executors.reaper import Reaper
+reaper = Reaper.start()
+# a tree like a Ray instance's: a service in its own session, which starts an agent in another
+service = subprocess.Popen(["sh", "-c", "setsid sleep 300 & exec sleep 301"], start_new_session=True,
+                           stdout=subprocess.DEVNULL)
+watcher = reaper.proc.pid
+time.sleep(1.5)  # the watcher notes them
+if sys.argv[1] == "stop":
+    reaper.stop()
+print(watcher, flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_what_a_killed_lfm_started_for_ray_ends_with_it(closed: bool, tmp_path: Path) -> None:
+    from lfm_tui.executors.reaper import descendants, processes
+
+    proc = subprocess.Popen([sys.executable, "-c", FAKE_LFM, "stop" if closed else "kill"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    tree: list[int] = []
+    try:
+        watcher = int(proc.stdout.readline())
+
+        def service_and_agent() -> list[int] | None:
+            found = [p for p in descendants(proc.pid, processes()) if "sleep" in cmdline(p)]
+            return found if len(found) == 2 else None
+
+        tree = wait_for(service_and_agent, 30, "the service and its agent")
+        proc.kill()  # SIGKILL: no handler of its own runs
+        proc.wait(timeout=30)
+        if closed:  # lfm closed its instance itself before: the watcher had ended, nothing is touched
+            time.sleep(3)
+            assert gone(watcher) and not any(gone(p) for p in tree)
+        else:
+            wait_for(lambda: all(gone(p) for p in [*tree, watcher]), 15, "the killed lfm's processes to end")
+    finally:
+        proc.kill()
+        for p in tree:
+            if not gone(p):
+                os.kill(p, signal.SIGKILL)
