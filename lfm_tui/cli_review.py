@@ -134,5 +134,9 @@ def tensorboard(
     except tb.TensorBoardError as exc:
         _err(str(exc))
         raise typer.Exit(2)
+    problem = tb.port_problem(cmd)
+    if problem:
+        _err(problem)
+        raise typer.Exit(2)
     typer.echo(f"TensorBoard on {shlex.quote(str(runs))}: tensorboard {shlex.join(cmd[3:])} (Ctrl-C to stop)")
     raise typer.Exit(tb.serve(cmd))

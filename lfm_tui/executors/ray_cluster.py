@@ -117,6 +117,7 @@ class RayExecutor:
         if ray.is_initialized():
             return
         self.reaper = None if address else Reaper.start()
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # Ray's own lines plain: lfm colours its output itself
         try:
             ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.ERROR)
