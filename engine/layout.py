@@ -179,15 +179,17 @@ def refuse_link(path: Path) -> None:
         raise LinkRefused(path)
 
 
-def open_nofollow(path: Path, flags: int) -> int:
-    """os.open of `path` that never follows a link there (LinkRefused instead)."""
+def _nofollow(path: str, flags: int) -> int:
+    return os.open(path, flags | NOFOLLOW, 0o666)
+
+
+def open_nofollow(path: Path, mode: str, **kwargs):
+    """open() of `path` that never follows a link there (LinkRefused instead)."""
     try:
-        return os.open(path, flags | NOFOLLOW, 0o666)
-    except OSError as exc:
+        return open(path, mode, opener=_nofollow, **kwargs)
+    except OSError:
         if os.path.islink(path):
             raise LinkRefused(path) from None
-        if exc.filename is None:
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 
@@ -221,7 +223,7 @@ def atomic_open(path: Path):
     faults.begin(path)
     tmp = temporary(path)
     try:
-        with open(open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as fh:
+        with open_nofollow(tmp, "wb") as fh:
             yield fh
             faults.point("enospc", path)
             fh.flush()
@@ -262,28 +264,23 @@ def open_append(path: Path):
     """`path` opened to append lines; a last line cut short by a failed write is dropped first.
     A link there is refused (LinkRefused): what it points to is neither cut nor appended to."""
     path = Path(path)
-    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
-    try:
-        with open(fd, "rb+", closefd=False) as fh:
-            end = fh.seek(0, os.SEEK_END)
-            pos = end
-            while pos > 0:  # back to the last newline, a block at a time
-                start = max(0, pos - 65536)
-                fh.seek(start)
-                block = fh.read(pos - start)
-                if pos == end and block.endswith(b"\n"):
-                    break
-                cut = block.rfind(b"\n")
-                if cut >= 0:
-                    fh.truncate(start + cut + 1)
-                    break
-                pos = start
-            else:
-                fh.truncate(0)
-        return open(fd, "a", encoding="utf-8")
-    except BaseException:
-        os.close(fd)
-        raise
+    with open_nofollow(path, "ab+") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:  # back to the last newline, a block at a time
+            start = max(0, pos - 65536)
+            fh.seek(start)
+            block = fh.read(pos - start)
+            if pos == end and block.endswith(b"\n"):
+                break
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(start + cut + 1)
+                break
+            pos = start
+        else:
+            fh.truncate(0)
+    return open_nofollow(path, "a", encoding="utf-8")
 
 
 # ---------------------------------------------------------------------- locking

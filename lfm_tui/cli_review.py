@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from engine.layout import LinkRefused
 from lfm_tui.cli_app import app, err as _err
 
 
@@ -71,6 +72,9 @@ def compare(
     if out is not None:
         try:
             paths = cmp.write_outputs(out, rows, runs, title=f"# {title}")
+        except LinkRefused as exc:
+            _err(str(exc))
+            raise typer.Exit(2)
         except OSError as exc:
             _err(f"could not write {exc.filename or out}: {exc.strerror or exc}")
             raise typer.Exit(1)

@@ -276,7 +276,10 @@ def _run(folder: Path, raw_events: bool, console, options, executor) -> int:
         return report_problem(exc, console)
     if report.detached:
         return 0
-    write_summary(folder, spec, console, raw_events)
+    try:
+        write_summary(folder, spec, console, raw_events)
+    except layout.LinkRefused as exc:  # summary.md planted as a link: refused, the runs are written
+        report_problem(exc, console)
     failed = [f"{shown(t.label)} ({exit_text(report.codes[t.index])}, {shown(t.run_dir)})" for t in todo
               if report.codes.get(t.index) not in (None, EXIT_OK, EXIT_CANCELLED)]
     if report.stopped and any(report.codes.get(t.index) != EXIT_OK for t in todo):

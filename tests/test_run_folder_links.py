@@ -72,3 +72,22 @@ def test_atomic_writes_and_appends_refuse_links(tmp_path: Path) -> None:
     with pytest.raises(layout.LinkRefused, match="linked is a symbolic link"):
         layout.make_folders(run / "linked" / "x", run)
     assert not (tmp_path / "x").exists()
+
+
+def test_lfm_compare_out_refuses_a_link_with_exit_status_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lfm_tui.cli import app
+
+    run = tmp_path / "runs" / "run-0"
+    run.mkdir(parents=True)
+    (run / "recipe.toml").write_text('name = "toy"\n[data]\nname = "mfeat"\nmodalities = ["pix", "mor"]\n'
+                                     '[method]\nname = "concat"\n[train]\nseed = 0\n')
+    (run / "events.jsonl").write_text("")
+    (run / "summary.json").write_text('{"status": "ok", "test": {"acc": 90.0}}')
+    target = tmp_path / "outside"
+    target.write_bytes(OUTSIDE)
+    (tmp_path / "table.md").symlink_to(target)
+    res = CliRunner().invoke(app, ["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "table")])
+    assert res.exit_code == 2, res.output
+    assert "table.md is a symbolic link" in res.output and target.read_bytes() == OUTSIDE
