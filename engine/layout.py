@@ -206,6 +206,7 @@ def make_folders(folder: Path, root: Path) -> Path:
         refuse_link(here)  # made as a link meanwhile
     return folder
 
+
 def temporary(path: Path) -> Path:
     """Where `path` is written before it is moved into place (removed if the write fails)."""
     path = Path(path)
@@ -318,6 +319,9 @@ class FolderLock:
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
         try:
             write_atomic(self.folder / LOCK_OWNER, json.dumps(owner) + "\n")
+        except LinkRefused:
+            self._lock.release()
+            raise
         except OSError:
             pass  # the lock holds without its note
         return self
@@ -353,6 +357,6 @@ def in_use(folder: Path) -> FolderInUse | None:
         FolderLock(p).acquire().release()
     except FolderInUse as exc:
         return exc
-    except OSError:
+    except (OSError, LinkRefused):
         return None
     return None

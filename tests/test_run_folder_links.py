@@ -91,3 +91,14 @@ def test_lfm_compare_out_refuses_a_link_with_exit_status_2(tmp_path: Path) -> No
     res = CliRunner().invoke(app, ["compare", str(tmp_path / "runs"), "--out", str(tmp_path / "table")])
     assert res.exit_code == 2, res.output
     assert "table.md is a symbolic link" in res.output and target.read_bytes() == OUTSIDE
+
+
+def test_a_lock_owner_note_that_is_a_link_is_refused_and_the_lock_released(tmp_path: Path) -> None:
+    target = tmp_path / "outside"
+    target.write_bytes(OUTSIDE)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / layout.LOCK_OWNER).symlink_to(target)
+    with pytest.raises(layout.LinkRefused, match=r"\.lock\.owner is a symbolic link"):
+        layout.FolderLock(run).acquire()
+    assert layout.in_use(run) is None and target.read_bytes() == OUTSIDE
