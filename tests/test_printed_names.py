@@ -9,13 +9,13 @@ import io
 import json
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from rich.console import Console
 from typer.testing import CliRunner
 
 from engine.ensemble import render
+from engine.events import LogLine
 from engine.outcome import command, exit_text, shown
 from lfm_tui import sweep
 from lfm_tui.cli import app
@@ -84,7 +84,6 @@ def test_a_killed_engine_is_said_killed_by_its_signal_and_library_colours_are_st
     view = SweepView(con, 1, "sweep")
     task = Task(0, "method.name=concat seed 0", str(tmp_path / "run"), [])
     view.start(task, "slot 1")
-    from engine.events import LogLine
     view.feed(0, LogLine("\x1b[36m(run_task pid=1)\x1b[0m CUDA error", "stderr"))
     assert view.end(task, -9) == "failed"
     text = out.getvalue()
