@@ -19,16 +19,20 @@ FORMAT = 1
 
 
 def save(state: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """`path`: a run folder's checkpoints/<name> (layout.checkpoint); a link there is refused."""
+    layout.make_folders(path.parent, path.parent.parent)
     with layout.atomic_open(path) as fh:
         try:
             torch.save({"format": FORMAT, **state}, fh)
         except RuntimeError as exc:  # torch's writer hides a failed write (a full disk) behind its own error
+            # (or a stop: SIGTERM's Terminated raised mid-write, which the writer's close then hides)
             cause = exc.__context__
-            while cause is not None and not isinstance(cause, OSError):
+            while cause is not None and isinstance(cause, Exception) and not isinstance(cause, OSError):
                 cause = cause.__context__
             if cause is None:
                 raise
+            if not isinstance(cause, Exception):
+                raise cause from None
             raise OSError(cause.errno, cause.strerror, str(path)) from exc
 
 

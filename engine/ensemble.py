@@ -25,6 +25,7 @@ import numpy as np
 from engine import layout
 from engine.errors import UserError
 from engine.metrics import classification_metrics
+from engine.outcome import shown
 
 RULES = ("mean", "logmean")
 
@@ -157,7 +158,7 @@ def _ms(v: dict) -> str:
 def render_groups(result: dict) -> str:
     lines = [f"{'folder':<52} {'modalities':<16} {'ACC':>13} {'MAP':>13} {'F1':>13}"]
     for m in result["members"]:
-        lines.append(f"{m['group'][-52:]:<52} {','.join(m['modalities']):<16} "
+        lines.append(f"{shown(m['group'])[-52:]:<52} {shown(','.join(m['modalities'])):<16} "
                      + " ".join(f"{_ms(m[k]):>13}" for k in ("acc", "map", "f1")))
     e = result["ensemble"]
     lines.append(f"{'ensemble (' + result['rule'] + ')':<52} {'':<16} "
@@ -174,7 +175,7 @@ def render(result: dict) -> str:
         return render_groups(result)
     lines = [f"{'run':<60} {'modalities':<16} {'ACC':>6} {'MAP':>6} {'F1':>6}"]
     for m in result["members"]:
-        lines.append(f"{m['run'][-60:]:<60} {','.join(m['modalities']):<16} "
+        lines.append(f"{shown(m['run'])[-60:]:<60} {shown(','.join(m['modalities'])):<16} "
                      f"{m['acc']:6.2f} {m['map']:6.2f} {m['f1']:6.2f}")
     e = result["ensemble"]
     lines.append(f"{'ensemble (' + result['rule'] + ')':<60} {'':<16} {e['acc']:6.2f} {e['map']:6.2f} {e['f1']:6.2f}")
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_or_groups(args.runs, args.rule)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown(exc)}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2, default=str) if args.json else render(result))
     return 0

@@ -20,6 +20,8 @@ folder made before run ids existed has none (`read_run_id` gives None).
 
 Writes are whole or nothing (`atomic_open`: a temporary file moved into place), and a folder is
 locked while a process writes to it (`FolderLock`: `.lock`, its holder named in `.lock.owner`).
+Nothing is written through a symbolic link inside a folder (`LinkRefused`): a link planted as
+`events.jsonl` or `checkpoints/` could point anywhere, and the file it names stays untouched.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import uuid
 from pathlib import Path
 
 from engine import faults
+from engine.errors import UserError
 
 RECIPE = "recipe.toml"
 SPLITS = "splits.json"
@@ -197,6 +200,51 @@ def finished_runs_by_seed(folder: Path) -> dict[int, list[Path]]:
 
 # ---------------------------------------------------------------------- writing
 
+class LinkRefused(UserError):
+    """A file or folder to be written inside a run or sweep folder is a symbolic link."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        super().__init__(f"{path} is a symbolic link: files of a run folder are never written through a link "
+                         f"(it could point outside the folder); replace it with a plain file or folder, then try again")
+
+
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def refuse_link(path: Path) -> None:
+    if os.path.islink(path):
+        raise LinkRefused(path)
+
+
+def _nofollow(path: str, flags: int) -> int:
+    return os.open(path, flags | NOFOLLOW, 0o666)
+
+
+def open_nofollow(path: Path, mode: str, **kwargs):
+    """open() of `path` that never follows a link there (LinkRefused instead)."""
+    try:
+        return open(path, mode, opener=_nofollow, **kwargs)
+    except OSError:
+        if os.path.islink(path):
+            raise LinkRefused(path) from None
+        raise
+
+
+def make_folders(folder: Path, root: Path) -> Path:
+    """`folder`, inside `root`, made where absent with the folders between; a link among them is
+    refused (LinkRefused), so that what is written there stays inside `root`."""
+    folder, root = Path(folder), Path(root)
+    rel = folder.relative_to(root)
+    here = root
+    for part in rel.parts:
+        here = here / part
+        refuse_link(here)
+        here.mkdir(exist_ok=True)
+        refuse_link(here)  # made as a link meanwhile
+    return folder
+
+
 def temporary(path: Path) -> Path:
     """Where `path` is written before it is moved into place (removed if the write fails)."""
     path = Path(path)
@@ -210,10 +258,11 @@ def atomic_open(path: Path):
     signal), the temporary file is removed and `path` keeps what it held. Test hooks:
     engine/faults.py."""
     path = Path(path)
+    refuse_link(path)  # os.replace would put the file in the link's place; refused all the same
     faults.begin(path)
     tmp = temporary(path)
     try:
-        with open(tmp, "wb") as fh:
+        with open_nofollow(tmp, "wb") as fh:
             yield fh
             faults.point("enospc", path)
             fh.flush()
@@ -251,26 +300,26 @@ def remove_temporaries(folder: Path) -> list[Path]:
 
 
 def open_append(path: Path):
-    """`path` opened to append lines; a last line cut short by a failed write is dropped first."""
+    """`path` opened to append lines; a last line cut short by a failed write is dropped first.
+    A link there is refused (LinkRefused): what it points to is neither cut nor appended to."""
     path = Path(path)
-    if path.is_file():
-        with open(path, "rb+") as fh:
-            end = fh.seek(0, os.SEEK_END)
-            pos = end
-            while pos > 0:  # back to the last newline, a block at a time
-                start = max(0, pos - 65536)
-                fh.seek(start)
-                block = fh.read(pos - start)
-                if pos == end and block.endswith(b"\n"):
-                    break
-                cut = block.rfind(b"\n")
-                if cut >= 0:
-                    fh.truncate(start + cut + 1)
-                    break
-                pos = start
-            else:
-                fh.truncate(0)
-    return open(path, "a", encoding="utf-8")
+    with open_nofollow(path, "ab+") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:  # back to the last newline, a block at a time
+            start = max(0, pos - 65536)
+            fh.seek(start)
+            block = fh.read(pos - start)
+            if pos == end and block.endswith(b"\n"):
+                break
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(start + cut + 1)
+                break
+            pos = start
+        else:
+            fh.truncate(0)
+    return open_nofollow(path, "a", encoding="utf-8")
 
 
 # ---------------------------------------------------------------------- locking
@@ -300,6 +349,7 @@ class FolderLock:
     def acquire(self) -> "FolderLock":
         from filelock import Timeout
 
+        refuse_link(self.folder / LOCK)  # filelock opens it to write, through a link too
         try:
             self._lock.acquire()
         except Timeout:
@@ -307,6 +357,9 @@ class FolderLock:
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
         try:
             write_atomic(self.folder / LOCK_OWNER, json.dumps(owner) + "\n")
+        except LinkRefused:
+            self._lock.release()
+            raise
         except OSError:
             pass  # the lock holds without its note
         return self
@@ -342,6 +395,6 @@ def in_use(folder: Path) -> FolderInUse | None:
         FolderLock(p).acquire().release()
     except FolderInUse as exc:
         return exc
-    except OSError:
+    except (OSError, LinkRefused):
         return None
     return None

@@ -12,11 +12,16 @@ to continue. Standard library only: the engine decides with it, the UI reads wit
 
 Every way a run can end maps to one of these: a client reports a run by the engine's own
 `run_finished` first, and only where there is none by how the process ended (`client_exit`).
+
+What is printed of a path or a name read from disk goes through `shown` (and commands to paste
+through `command`): a folder named with escape codes or a newline cannot draw on the terminal
+or fake a line of output.
 """
 from __future__ import annotations
 
 import errno
 import os
+import re
 import shlex
 import signal
 from dataclasses import dataclass
@@ -45,9 +50,40 @@ class Outcome:
         return STATUS_EXIT[self.status]
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escaped(m: re.Match) -> str:
+    return repr(m.group())[1:-1]  # \n, \t, \x1b, ...
+
+
+def shown(text: object) -> str:
+    """A path or a name as printed: its control characters (escape codes, newlines) written as
+    escapes (`\x1b`, `\n`), everything else as it is."""
+    return CONTROL.sub(_escaped, str(text))
+
+
+def _word(word: str) -> str:
+    if not CONTROL.search(word):
+        return shlex.quote(word)
+    return "$'" + CONTROL.sub(_escaped, word.replace("\\", "\\\\").replace("'", "\\'")) + "'"  # bash's $'...'
+
+
 def command(*words: str | Path) -> str:
-    """A command line to print for the user to paste: every word quoted as a shell needs."""
-    return shlex.join(str(w) for w in words)
+    """A command line to print for the user to paste: every word quoted as a shell needs (one
+    with control characters as bash's $'...', its escapes written out)."""
+    return " ".join(_word(str(w)) for w in words)
+
+
+def exit_text(code: int) -> str:
+    """How a process ended, in words: 'exit status N', or 'killed by signal 9 (SIGKILL)' for
+    the negative code of a process a signal ended."""
+    if code >= 0:
+        return f"exit status {code}"
+    try:
+        return f"killed by signal {-code} ({signal.Signals(-code).name})"
+    except ValueError:
+        return f"killed by signal {-code}"
 
 
 def resume_command(run_dir: str | Path) -> str:

@@ -7,6 +7,9 @@
   is written at all); SIGTERM stops at once by raising `Terminated` wherever the process is,
   so every temporary file is removed on the way out and the run is still reported, from its
   last checkpoint. While the run reports how it ended, SIGTERM waits until that is written.
+- SIGHUP says the process that started the engine is gone (`lfm` killed, or torchrun: the kernel
+  sends it, engine/lifeline.py): stdout and stderr, whose reader is gone, go to /dev/null and
+  the run stops as for SIGINT, with a checkpoint, instead of training on with nobody to see it.
 - A process that joined a process group leaves with os._exit once everything is written and
   flushed: tearing a gloo group down (destroy_process_group or the interpreter's own exit)
   can abort a rank with std::terminate after the run is over.
@@ -18,6 +21,8 @@ import os
 import signal
 import sys
 from typing import Callable
+
+from engine import lifeline
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -78,8 +83,11 @@ class Signals:
         self._previous: dict[int, object] = {}
 
     def install(self) -> "Signals":
-        for sig, handler in ((signal.SIGINT, self._interrupt), (signal.SIGTERM, self._terminate)):
+        for sig, handler in ((signal.SIGINT, self._interrupt), (signal.SIGTERM, self._terminate),
+                             (lifeline.ENGINE_SIGNAL, self._orphaned)):
             self._previous[sig] = signal.signal(sig, handler)
+        if "TORCHELASTIC_RUN_ID" in os.environ:  # a rank of torchrun: stop when torchrun dies
+            lifeline.on_parent_death(lifeline.ENGINE_SIGNAL)  # (lfm arms a plain engine as it starts it)
         return self
 
     def restore(self) -> None:
@@ -93,6 +101,17 @@ class Signals:
         self.requested = True
         if self.on_stop is not None:
             self.on_stop()
+
+    def _orphaned(self, signum, frame) -> None:
+        """The reader of stdout and stderr is gone: both go to /dev/null, then a stop as SIGINT."""
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            for fd in (1, 2):
+                os.dup2(null, fd)
+            os.close(null)
+        except OSError:
+            pass
+        self._interrupt(signum, frame)
 
     def _terminate(self, signum, frame) -> None:
         self.requested = True

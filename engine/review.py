@@ -114,6 +114,12 @@ class Review:
         w = self.writer()
         mat, meta = rg.projector_rows(emb, labels, ctx.data.class_names)
         step = self.step(epoch)
+        # TensorBoard writes <step>/<tag>/{tensors,metadata}.tsv and projector_config.pbtxt through links too
+        logdir = layout.tensorboard_dir(self.run_dir)
+        folder = logdir / str(step).zfill(5) / tag
+        for f in (folder.parent, folder, folder / "tensors.tsv", folder / "metadata.tsv",
+                  logdir / "projector_config.pbtxt"):
+            layout.refuse_link(f)
         w.add_embedding(mat, metadata=meta, metadata_header=["modality", "class"], tag=tag, global_step=step)
         w.add_scalar(f"review/{tag}", dist, step)
         which = f"best checkpoint, epoch {epoch}" if final else f"epoch {epoch}"
@@ -170,7 +176,7 @@ class Review:
                               f"{folder.relative_to(self.run_dir)}/ ({time.perf_counter() - tick:.1f} s)")
 
     def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        layout.make_folders(path.parent, self.run_dir)
         with layout.atomic_open(path) as fh:
             fh.write(data)
 

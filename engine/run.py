@@ -42,6 +42,7 @@ def check_run_dir(run_dir: Path) -> tuple[recipes.Recipe, dict]:
                         f"{layout.CHECKPOINTS}/{layout.LAST})")
     if layout.finished(run_dir):
         raise UserError(f"{run_dir}: this run already finished; start a new run instead")
+    layout.refuse_link(run_dir / layout.CHECKPOINTS)  # its checkpoints are written there again
     try:
         recipe = recipes.load(run_dir / layout.RECIPE)
     except recipes.RecipeError as exc:

@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     try:
         written = write(a.out, files, a.format)
+    except layout.LinkRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"could not write {exc.filename or a.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1

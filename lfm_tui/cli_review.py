@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from engine.layout import LinkRefused
 from lfm_tui.cli_app import app, err as _err
 
 
@@ -73,6 +74,9 @@ def compare(
     if out is not None:
         try:
             paths = cmp.write_outputs(out, rows, runs, title=f"# {title}")
+        except LinkRefused as exc:
+            _err(str(exc))
+            raise typer.Exit(2)
         except OSError as exc:
             _err(f"could not write {exc.filename or out}: {exc.strerror or exc}")
             raise typer.Exit(1)
@@ -135,6 +139,10 @@ def tensorboard(
         cmd = tb.command(runs, port, extra)
     except tb.TensorBoardError as exc:
         _err(str(exc))
+        raise typer.Exit(2)
+    problem = tb.port_problem(cmd)
+    if problem:
+        _err(problem)
         raise typer.Exit(2)
     typer.echo(f"TensorBoard on {shlex.quote(str(runs))}: tensorboard {shlex.join(cmd[3:])} (Ctrl-C to stop)")
     raise typer.Exit(tb.serve(cmd))

@@ -4,6 +4,9 @@ text lines from its stderr, and finally its exit code. Used by `lfm run` and the
 The engine runs in its own session (process group), so a Ctrl-C in the terminal reaches only
 the client, which forwards one SIGINT (the engine then checkpoints and stops) and escalates to
 SIGTERM and SIGKILL when asked again or on time-outs.
+If the client dies without a word (SIGKILL), the kernel sends the engine (or torchrun, which
+passes it on to its ranks) SIGHUP, and the engine stops with a checkpoint (engine/lifeline.py):
+no engine trains on, holding its run folder, for a client that is gone.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from typing import AsyncIterator, Sequence
 
+from engine import lifeline
 from engine.events import Event, LogLine, ProtocolError, parse_line
 
 STREAM_LIMIT = 16 * 1024 * 1024  # bytes per line; asyncio's default of 64 KiB is too small
@@ -68,7 +72,7 @@ class EngineClient:
         self.proc = await asyncio.create_subprocess_exec(
             *self.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, limit=STREAM_LIMIT, cwd=self.cwd, env=env,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=lifeline.preexec(lifeline.ENGINE_SIGNAL))
 
     @property
     def pid(self) -> int | None:

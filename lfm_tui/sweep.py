@@ -34,7 +34,7 @@ from rich.text import Text
 
 from engine import layout
 from engine import recipe as recipes
-from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, sweep_resume_command
+from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, exit_text, shown, sweep_resume_command
 from lfm_tui import executors
 from lfm_tui.executors.task import Task
 
@@ -299,7 +299,7 @@ def report_problem(exc: Exception, console=None) -> int:
     if isinstance(exc, recipes.RecipeError):
         text = exc.render()
     else:
-        text = "\n".join(getattr(exc, "problems", None) or [str(exc)])
+        text = "\n".join(shown(p) for p in getattr(exc, "problems", None) or [str(exc)])
     print(text, file=sys.stderr)
     return 2
 
@@ -343,7 +343,7 @@ def run(folder: Path, raw_events: bool, console, options: executors.Options | No
     another `lfm sweep` is running: the folder is locked while this one runs it)."""
     try:
         lock = layout.FolderLock(folder).acquire() if folder.is_dir() else None
-    except layout.FolderInUse as exc:
+    except (layout.FolderInUse, layout.LinkRefused) as exc:
         return report_problem(SweepError([str(exc)]), console)
     try:
         return _run(folder, raw_events, console, options, executor)
@@ -372,8 +372,11 @@ def _run(folder: Path, raw_events: bool, console, options, executor) -> int:
         return report_problem(exc, console)
     if report.detached:
         return 0
-    write_summary(folder, spec, console, raw_events)
-    failed = [f"{t.label} (exit status {report.codes[t.index]}, {t.run_dir})" for t in todo
+    try:
+        write_summary(folder, spec, console, raw_events)
+    except layout.LinkRefused as exc:  # summary.md planted as a link: refused, the runs are written
+        report_problem(exc, console)
+    failed = [f"{shown(t.label)} ({exit_text(report.codes[t.index])}, {shown(t.run_dir)})" for t in todo
               if report.codes.get(t.index) not in (None, EXIT_OK, EXIT_CANCELLED)]
     if report.stopped and any(report.codes.get(t.index) != EXIT_OK for t in todo):
         console.print(Text.assemble(("stopped", "yellow"), ": continue with ",

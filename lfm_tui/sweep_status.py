@@ -6,6 +6,8 @@ watcher and the dashboard's sweep screen; `refresh()` reads only what the event 
 Status: `queued` (no run folder yet), `starting` (a folder, no event yet), `running`, `stalled`
 (running, but its events have not changed for STALE_S seconds: its process may be gone),
 `ok`, `cancelled` (stopped with a checkpoint: `lfm sweep --resume` continues it), `failed`.
+Where the events stop short of the run's end (a file cut short), the run's summary.json, written
+after its last start, has the last word (`RunProgress.settle`).
 """
 from __future__ import annotations
 
@@ -39,12 +41,15 @@ class RunProgress:
     test_acc: float | None = None
     error: str | None = None
     last_time: float = 0.0
+    started_at: float = 0.0   # time of the last run_started
+
 
     def apply(self, ev: Event) -> None:
         self.last_time = ev.time or self.last_time
         t = ev.type
         if t == "run_started":
             self.status, self.starts = "running", self.starts + 1
+            self.started_at = ev.time or self.started_at
             self.epochs, self.steps_per_epoch = int(ev["epochs"]), int(ev["steps_per_epoch"])
             self.error = None
         elif t == "step":
@@ -62,6 +67,30 @@ class RunProgress:
             best, test = ev.get("best") or {}, ev.get("test") or {}
             self.best_acc = best.get("acc", self.best_acc) if isinstance(best, dict) else self.best_acc
             self.test_acc = test.get("acc") if isinstance(test, dict) else None
+
+    def settle(self, summary: dict | None, written: float) -> None:
+        """How the run ended by its summary.json (written at `written`, Unix time) where the
+        events do not say it: a summary older than the last start is a stopped run's, resumed
+        since, and says nothing of this one."""
+        status = (summary or {}).get("status")
+        if self.status not in ("", "running") or status not in ("ok", "cancelled", "failed") \
+                or written < self.started_at:
+            return
+        self.status = status
+        if isinstance(summary.get("error"), str):
+            self.error = summary["error"]
+
+        def acc(part) -> float | None:
+            v = part.get("acc") if isinstance(part, dict) else None
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+        self.best_acc = acc(summary.get("best")) if acc(summary.get("best")) is not None else self.best_acc
+        self.test_acc = acc(summary.get("test"))
+        done = summary.get("epochs_done")
+        if isinstance(done, int) and not isinstance(done, bool) and 0 <= done <= max(self.epochs, done):
+            self.epochs_done = max(self.epochs_done, done)
+        if status == "ok" and self.epochs:
+            self.epoch, self.step = self.epochs, self.steps_per_epoch
 
     @property
     def progress(self) -> float:
@@ -141,11 +170,21 @@ class RunProbe:
                     self.progress.apply(ev)
             except (ProtocolError, KeyError, TypeError, ValueError) as exc:
                 self.broken = str(exc)
+            if self.progress.status in ("", "running"):
+                self._settle()
         try:
             updated: float | None = os.stat(self.tail.path).st_mtime
         except OSError:
             updated = None
         return RunRow(self.point, self.run_dir, self._status(updated, now), self.progress, updated)
+
+    def _settle(self) -> None:
+        path = self.run_dir / layout.SUMMARY
+        try:
+            written = path.stat().st_mtime
+        except OSError:
+            return
+        self.progress.settle(layout.read_summary(self.run_dir), written)
 
     def _status(self, updated: float | None, now: float) -> str:
         if self.broken:

@@ -3,19 +3,22 @@
 TensorBoard's own options are passed through. SIGTERM, SIGINT and SIGHUP of `lfm` stop the
 child (SIGTERM, then SIGKILL after a grace period) before `lfm` exits; on Linux the child also
 gets SIGTERM from the kernel when `lfm` dies without running any handler (PR_SET_PDEATHSIG).
+A port already in use is refused before TensorBoard starts (exit status 2); whatever way it ends,
+`lfm tensorboard` exits with a status of engine/outcome.py: 0, 1, 2 or 130.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import os
+import errno
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from engine import lifeline
+from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
 GRACE_S = 10.0          # from SIGTERM to SIGKILL of the child
-PR_SET_PDEATHSIG = 1    # <sys/prctl.h>
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n))
 OWN_OPTIONS = ("--logdir", "--logdir_spec")  # the folder is lfm tensorboard's argument
 
@@ -51,24 +54,6 @@ def command(runs: Path, port: int | None, extra: list[str]) -> list[str]:
     return [*cmd, *extra]
 
 
-def _die_with_parent():
-    """A preexec_fn (Linux): the child gets SIGTERM when the process that started it dies."""
-    if not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
-    prctl = ctypes.CDLL(name, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
-
-
 class _Stop(Exception):
     def __init__(self, signum: int):
         super().__init__(signum)
@@ -87,9 +72,40 @@ def stop(child: subprocess.Popen, grace: float = GRACE_S) -> None:
         child.wait()
 
 
+def port_problem(cmd: list[str]) -> str | None:
+    """What is wrong with the port of TensorBoard's command line `cmd` on its host (the
+    message), or None: a port some process listens on already is TensorBoard's exit 255."""
+    try:
+        port = int(option_value(cmd, "--port") or "")
+    except ValueError:
+        return None  # TensorBoard says what is wrong with it
+    if port <= 0:
+        return None  # 0: TensorBoard picks a free one
+    host = None if "--bind_all" in cmd else (option_value(cmd, "--host") or "localhost")
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return None
+    for family, kind, proto, _, address in addresses:
+        try:
+            with socket.socket(family, kind, proto) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds: TIME_WAIT is free
+                s.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"port {port} is in use (another TensorBoard?): stop that, or serve on another port "
+                        f"with --port, e.g. --port {port + 1}")
+    return None
+
+
+def exit_status(code: int) -> int:
+    """`lfm tensorboard`'s exit status for TensorBoard's `code`: 0, 2 (its options refused), else 1."""
+    return code if code in (EXIT_OK, EXIT_USAGE) else EXIT_FAILED
+
+
 def serve(cmd: list[str]) -> int:
-    """Runs TensorBoard until it exits or `lfm` is asked to stop; its exit status, or 0 for
-    Ctrl-C and 128 + the signal for SIGTERM and SIGHUP."""
+    """Runs TensorBoard until it exits or `lfm` is asked to stop: 0 for Ctrl-C, 130 for SIGTERM
+    and SIGHUP, else TensorBoard's own end as `exit_status` says."""
     child: subprocess.Popen | None = None
     signals: list[int] = []
 
@@ -103,10 +119,10 @@ def serve(cmd: list[str]) -> int:
     previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     code = 1
     try:
-        child = subprocess.Popen(cmd, preexec_fn=_die_with_parent())
-        code = child.wait()
+        child = subprocess.Popen(cmd, preexec_fn=lifeline.preexec(signal.SIGTERM))
+        code = exit_status(child.wait())
     except _Stop as s:
-        code = 0 if s.signum == signal.SIGINT else 128 + s.signum
+        code = EXIT_OK if s.signum == signal.SIGINT else EXIT_CANCELLED
     finally:
         signals.append(0)  # from here on a signal only hastens the stop
         if child is not None:

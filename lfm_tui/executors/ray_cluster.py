@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from lfm_tui.executors import OptionsError, Report
+from lfm_tui.executors.reaper import Reaper
 from lfm_tui.executors.task import EngineProcess, Task
 
 MAX_RESTARTS = 3          # times a run is submitted again after its worker or node was lost
@@ -97,6 +98,7 @@ class RayExecutor:
         self.threads_per_run = self.cpus
         self.ray = None
         self.owns_ray = False
+        self.reaper: Reaper | None = None
         self._capacity = (1, float("-inf"))   # (runs at once, when read)
 
     def prepare(self, folder: Path) -> None:
@@ -109,21 +111,32 @@ class RayExecutor:
             raise
 
     def _connect(self) -> None:
+        """Joins the cluster at --address, or starts a Ray instance here that ends with `lfm`,
+        even a killed one (executors/reaper.py)."""
         ray, address = self.ray, self.options.address
         if ray.is_initialized():
             return
+        self.reaper = None if address else Reaper.start()
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # Ray's own lines plain: lfm colours its output itself
         try:
             ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+            self._stop_reaper()
             where = f"the Ray cluster at {address}" if address else "a new Ray instance here"
             raise OptionsError([f"--executor ray: could not start or join {where}: {exc}"]) from None
         self.owns_ray = True
+
+    def _stop_reaper(self) -> None:
+        if self.reaper is not None:
+            self.reaper.stop()
+            self.reaper = None
 
     def close(self) -> None:
         if self.owns_ray and self.ray is not None:
             self.ray.shutdown()
             self.owns_ray = False
+        self._stop_reaper()
 
     def capacity(self) -> int:
         """Runs at once: --jobs when given, else what the cluster's resources hold (read again

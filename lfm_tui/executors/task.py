@@ -26,12 +26,10 @@ from engine import layout
 # a run folder that its retry is resuming. It ignores the Slurm preemption signal (USR2, which
 # the job handles by stopping the engine with SIGINT), and takes SIGINT and SIGTERM as a plain
 # process does: a Ray worker's thread blocks them, and a child inherits that.
-GUARD = """import ctypes, os, signal, sys
+GUARD = """import os, signal, sys
+from engine.lifeline import on_parent_death
 parent = int(sys.argv[1])
-try:
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-except (OSError, AttributeError):
-    pass
+on_parent_death(signal.SIGKILL)
 if os.getppid() != parent:
     sys.exit(137)
 signal.signal(signal.SIGUSR2, signal.SIG_IGN)

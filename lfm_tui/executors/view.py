@@ -11,8 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.events import Event, LogLine
-from engine.outcome import EXIT_CANCELLED, EXIT_OK, unreported_exit
+from engine.outcome import EXIT_CANCELLED, EXIT_OK, exit_text, shown, unreported_exit
 from lfm_tui.executors.task import Task
+from lfm_tui.lines import clean
 from lfm_tui.sweep_status import RunProgress, RunRow, age_text, counts
 
 STYLE = {"ok": "cyan", "running": "green", "starting": "green", "cancelled": "yellow", "stalled": "yellow",
@@ -89,8 +90,8 @@ class SweepView:
         head += f" ({secs:.1f} s{', ' + run.where if run.where else ''}{', ' + note if note else ''})"
         self.console.print(head, highlight=False)
         if status == "failed":
-            detail = error or f"exit status {code}"
-            tail = [line for line in run.stderr if line.strip()][-8:]
+            detail = clean(error) if error else exit_text(code)  # a library's colour codes never reach the terminal
+            tail = [clean(line) for line in run.stderr if line.strip()][-8:]
             self.console.print(Text("  " + "\n  ".join([detail, *tail]), style="red"))
         return status
 
@@ -116,16 +117,17 @@ class SweepView:
 
 def status_table(rows: list[RunRow], grid_keys: list[str], title: str, now: float | None = None) -> Table:
     """Every planned run of a sweep: its grid values and seed, status, epoch, progress, best
-    validation ACC, test ACC and when its events last changed."""
+    validation ACC, test ACC and when its events last changed. Names and values come from the
+    sweep folder: shown as text (`shown`), never as markup or escape codes."""
     now = time.time() if now is None else now
-    t = Table(title=title, title_justify="left", caption_justify="left")
+    t = Table(title=Text(shown(title)), title_justify="left", caption_justify="left")
     for k in grid_keys:
-        t.add_column(k)
+        t.add_column(Text(shown(k)))
     for col in ("seed", "status", "epoch", "progress", "best val ACC", "test ACC", "updated"):
         t.add_column(col, justify="left" if col == "status" else "right")
     for r in rows:
         p = r.progress
-        t.add_row(*(r.point.values.get(k, "") for k in grid_keys), str(r.point.seed),
+        t.add_row(*(Text(shown(r.point.values.get(k, ""))) for k in grid_keys), str(r.point.seed),
                   Text(r.status, style=STYLE.get(r.status, "")),
                   f"{p.epoch}/{p.epochs}" if p.epochs else "", _pct(p) if p.epochs else "",
                   _acc(p.best_acc), _acc(p.test_acc), age_text(r.updated, now) + (" ago" if r.updated else ""))
