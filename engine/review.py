@@ -2,9 +2,11 @@
 
     the modality gap (engine/review_gap.py): a fixed sample of the test split, each modality's
         normalised matching-loss embeddings into TensorBoard's embedding projector (metadata
-        columns `modality` and `class`), the centroid distance as the scalar
-        `review/modality_gap[_best]`, and a 2-D picture (PCA or UMAP) as `figures/gap.png` and
-        the TensorBoard image `review/modality_gap[_best]`; every `review.gap_every` epochs on
+        columns `modality` and `class`; its files in `<global step, 5 digits>/<tag>/` of the run
+        folder), the centroid distance as the scalar `review/modality_gap_distance[_best]`, and a
+        2-D picture (PCA or UMAP) as `figures/gap.png` and the TensorBoard image
+        `review/modality_gap_picture[_best]` (a tag is never both a scalar and an image:
+        TensorBoard lists neither of such a pair); every `review.gap_every` epochs on
         that epoch's weights (`figures/gap-epoch<NNN>.png`, tag `modality_gap`) and once at the
         end on the best checkpoint's (tag `modality_gap_best`)
     Grad-CAM (engine/review_gradcam.py): at the end, on the best checkpoint's weights,
@@ -121,7 +123,7 @@ class Review:
                   logdir / "projector_config.pbtxt"):
             layout.refuse_link(f)
         w.add_embedding(mat, metadata=meta, metadata_header=["modality", "class"], tag=tag, global_step=step)
-        w.add_scalar(f"review/{tag}", dist, step)
+        w.add_scalar(f"review/{tag.replace('modality_gap', 'modality_gap_distance')}", dist, step)
         which = f"best checkpoint, epoch {epoch}" if final else f"epoch {epoch}"
         fig = rg.gap_figure(emb, labels, ctx.data.class_names, cfg.gap_projection, ctx.recipe.train.seed,
                             f"{ctx.recipe.name}: modality gap, {len(labels)} test samples ({which})")
@@ -132,7 +134,7 @@ class Review:
             plt.close(fig)
         path = self.figures / ("gap.png" if final else f"gap-epoch{epoch:03d}.png")
         self._write(path, buf.getvalue())
-        self._add_png(f"review/{tag}", buf.getvalue(), step)
+        self._add_png(f"review/{tag.replace('modality_gap', 'modality_gap_picture')}", buf.getvalue(), step)
         self.emit("log", level="info",
                   message=f"review: modality gap ({which}): centroid distance {dist:.4f} over {len(labels)} test "
                           f"samples; {path.relative_to(self.run_dir)} ({time.perf_counter() - tick:.1f} s)")

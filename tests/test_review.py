@@ -136,23 +136,46 @@ def test_centroid_distance_scalar_equals_the_saved_features(emoji_run) -> None:
     expected = float(np.linalg.norm(mat[modality == "image"].mean(0) - mat[modality == "text"].mean(0)))
     assert 0.01 < expected < 2.0
     scalars, _ = tensorboard_entries(emoji_run)
-    [final] = scalars["review/modality_gap_best"]
+    [final] = scalars["review/modality_gap_distance_best"]
     assert final.step == best
     assert final.value == pytest.approx(expected, abs=1e-5)
-    assert [s.step for s in scalars["review/modality_gap"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
+    assert [s.step for s in scalars["review/modality_gap_distance"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
     logged = [e["message"] for e in events(emoji_run) if e["type"] == "log" and "centroid distance" in e["message"]]
     assert len(logged) == 3 and f"{expected:.4f}" in logged[-1]
 
 
 def test_tensorboard_holds_the_review_images(emoji_run) -> None:
     _, images = tensorboard_entries(emoji_run)
-    [gap] = images["review/modality_gap_best"]
+    [gap] = images["review/modality_gap_picture_best"]
     assert (gap.width, gap.height) == (880, 400)
-    assert [i.step for i in images["review/modality_gap"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
+    assert [i.step for i in images["review/modality_gap_picture"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
     [cam] = images["review/gradcam_image"]
     assert cam.step == end_of(emoji_run, best_epoch(emoji_run))
     assert (cam.width, cam.height) == (PER_CLASS * (264 + 4), 9 * (142 + 4))  # a row per class
     assert "review/gradcam_text" not in images
+
+
+def test_tensorboards_server_lists_every_tag_the_run_wrote(emoji_run) -> None:
+    """Read through the data provider TensorBoard's server answers its pages with (not only the
+    event reader): a tag written both as a scalar and as an image is listed by neither plugin."""
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard import context
+
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(str(emoji_run.parent))
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, str(emoji_run.parent))
+    ctx = context.RequestContext()
+    served = {**{t: "scalars" for run in provider.list_scalars(ctx, experiment_id="", plugin_name="scalars").values()
+                 for t in run},
+              **{t: "images" for run in provider.list_blob_sequences(ctx, experiment_id="", plugin_name="images").values()
+                 for t in run}}
+    scalars, images = tensorboard_entries(emoji_run)
+    written = {**{t: "scalars" for t in scalars}, **{t: "images" for t in images}}
+    assert written and {t: served.get(t) for t in written} == written
+    assert not set(scalars) & set(images)
+    assert served["review/modality_gap_distance_best"] == "scalars"
+    assert served["review/modality_gap_picture_best"] == "images"
 
 
 # ---------------------------------------------------------------- Grad-CAM
