@@ -24,11 +24,12 @@ from rich.text import Text
 
 from engine import layout
 from engine import recipe as recipes
+from engine import untrusted
 from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, sweep_resume_command
 from lfm_tui import executors
 from lfm_tui.executors.task import Task
 
-
+MAX_RUNS = 10_000  # runs in one sweep (grid points x seeds), counted before any is listed
 
 class SweepError(Exception):
     """Bad seeds, grid or sweep folder: one message per problem."""
@@ -54,13 +55,17 @@ class Point:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """`0,1,2` (or `0-2`) into [0, 1, 2]."""
-    seeds: list[int] = []
+    """`0,1,2` (or `0-2`) into [0, 1, 2]; more than MAX_RUNS seeds are refused before any is listed."""
+    ranges: list[range] = []
     for part in (p.strip() for p in text.split(",")):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"(\d{1,30})(?:-(\d{1,30}))?", part)
         if not m or (m[2] is not None and int(m[2]) < int(m[1])):
             raise SweepError([f"--seeds {text!r}: expected non-negative integers such as 0,1,2 or 0-4"])
-        seeds += list(range(int(m[1]), int(m[2] or m[1]) + 1))
+        ranges.append(range(int(m[1]), int(m[2] or m[1]) + 1))
+    count = sum(len(r) for r in ranges)
+    if count > MAX_RUNS:
+        raise SweepError([f"--seeds {text[:80]!r}: {count} seeds, more than the {MAX_RUNS} runs a sweep may hold"])
+    seeds = [s for r in ranges for s in r]
     if len(set(seeds)) != len(seeds):
         raise SweepError([f"--seeds {text!r}: a seed is repeated"])
     return seeds
@@ -118,9 +123,25 @@ def folder_name(values: dict[str, str]) -> str:
     return re.sub(r"[^A-Za-z0-9._=,+-]", "_", text)[:200]
 
 
+def check_size(grid: list[tuple[str, list[str]]], seeds: int) -> None:
+    """Raises SweepError where the grid's points times `seeds` exceed MAX_RUNS (counted, not listed)."""
+    count = seeds
+    for _, values in grid:
+        count *= len(values)
+        if count > MAX_RUNS:
+            break
+    if count > MAX_RUNS:
+        total = seeds
+        for _, values in grid:
+            total *= len(values)
+        sizes = " x ".join([*(str(len(v)) for _, v in grid), f"{seeds} seeds"])
+        raise SweepError([f"the sweep holds {total} runs ({sizes}), more than the {MAX_RUNS} a sweep may hold"])
+
+
 def points(grid: list[tuple[str, list[str]]], seeds: list[int]) -> list[Point]:
     """The plan's points, in order, unvalidated: every grid point with the first seed, then
     with the next (a sweep stopped early still has every configuration)."""
+    check_size(grid, len(seeds))
     keys = [k for k, _ in grid]
     out = []
     for seed in seeds:
@@ -173,16 +194,23 @@ def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid, seeds
 def read_spec(sweep_dir: Path) -> dict:
     """sweep.json, checked for the shape lfm sweep writes: raises SweepError otherwise."""
     problem = [f"{sweep_dir}: not a sweep folder (expected {layout.SWEEP_PLAN}, written by lfm sweep or lfm run --seeds)"]
+    path = Path(sweep_dir) / layout.SWEEP_PLAN
     try:
-        spec = json.loads((Path(sweep_dir) / layout.SWEEP_PLAN).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        spec = untrusted.read_json(path)
+    except OSError:
         raise SweepError(problem) from None
+    except ValueError as exc:  # not JSON, or past a limit (size, nesting, NaN)
+        raise SweepError([f"{path}: damaged ({exc})"]) from None
     ok = (isinstance(spec, dict) and isinstance(spec.get("name"), str)
           and isinstance(spec.get("overrides"), list) and isinstance(spec.get("seeds"), list)
           and all(isinstance(x, int) for x in spec["seeds"]) and isinstance(spec.get("grid"), list)
           and all(isinstance(g, list) and len(g) == 2 and isinstance(g[1], list) for g in spec["grid"]))
     if not ok:
         raise SweepError([f"{sweep_dir}/{layout.SWEEP_PLAN}: damaged (not the plan lfm sweep writes)"])
+    try:
+        check_size(grid_of(spec), len(spec["seeds"]))
+    except SweepError as exc:
+        raise SweepError([f"{path}: {exc}"]) from None
     return spec
 
 
