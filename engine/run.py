@@ -47,6 +47,9 @@ def check_run_dir(run_dir: Path) -> tuple[recipes.Recipe, dict]:
     except recipes.RecipeError as exc:
         raise UserError(f"{run_dir}/{layout.RECIPE} no longer validates:\n{exc.render()}") from None
     state = ckpt.load(layout.checkpoint(run_dir))
+    problem = ckpt.counters_problem(state, recipe.train.epochs)
+    if problem:
+        raise UserError(f"{layout.checkpoint(run_dir)}: {problem}: the checkpoint is damaged or belongs to another run")
     changed = ckpt.recipe_changes(recipes.to_dict(recipe), state)
     if changed:
         raise UserError(f"{run_dir}/{layout.RECIPE} was changed after the run: " + "; ".join(changed[:5])
