@@ -24,7 +24,7 @@ from pathlib import Path
 
 from engine import layout
 from engine import recipe as recipes
-from engine.errors import UserError
+from engine.errors import Diverged, UserError
 from engine.events import Emitter
 from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, is_write_failure,
                             write_failure)
@@ -199,6 +199,8 @@ class EngineRun:
                                         "checkpoint")
         except UserError as exc:
             return Outcome("failed", str(exc), traceback.format_exc(), user_error=True)
+        except Diverged as exc:  # a failed run, not a bug: one message
+            return Outcome("failed", str(exc))
         except OSError as exc:
             if self.written_by_run(exc):  # a full disk, a quota: one message, no traceback
                 return Outcome("failed", write_failure(exc, self._resumable()))

@@ -25,7 +25,7 @@ from rich.text import Text
 from engine import layout
 from engine import recipe as recipes
 from engine import untrusted
-from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, sweep_resume_command
+from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, sweep_resume_command, write_failure
 from lfm_tui import executors
 from lfm_tui.executors.task import Task
 
@@ -266,6 +266,8 @@ def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str
         create(folder, recipe, overrides, grid, seed_list, command)
     except (SweepError, recipes.RecipeError, executors.OptionsError) as exc:
         return report_problem(exc, console)
+    except OSError as exc:  # the sweep folder cannot be made or written (read-only, full)
+        return report_problem(SweepError([write_failure(exc, None)]), console)
     console.print(f"{len(planned)} runs into {folder}" + executor.describe(len(planned)))
     return run(folder, raw_events, console, options, executor)
 
@@ -280,8 +282,13 @@ def run(folder: Path, raw_events: bool, console, options: executors.Options | No
         lock = layout.FolderLock(folder).acquire() if folder.is_dir() else None
     except layout.FolderInUse as exc:
         return report_problem(SweepError([str(exc)]), console)
+    except OSError as exc:  # a read-only or full sweep folder: nothing has run
+        return report_problem(SweepError([write_failure(exc, None, sweep_resume_command(folder))]), console)
     try:
         return _run(folder, raw_events, console, options, executor)
+    except OSError as exc:  # mid-sweep (its summary, a run folder): what ran is kept
+        print(f"error: {write_failure(exc, None, sweep_resume_command(folder))}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if lock is not None:
             lock.release()
