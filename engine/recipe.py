@@ -172,7 +172,7 @@ def dumps(recipe: Recipe) -> str:
 def header_comment(path: str | Path) -> str:
     """The comment block that opens a recipe file, without the '#' marks."""
     out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for line in untrusted.read_text(Path(path)).splitlines():  # ValueError past its size or not UTF-8
         if line.startswith("#"):
             out.append(line[1:].removeprefix(" "))
         elif line.strip() == "" and not out:

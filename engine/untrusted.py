@@ -11,6 +11,7 @@ loss) and asks for them.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -59,8 +60,9 @@ def depth_of(value: Any) -> int:
     return deepest
 
 
-def check_nesting(text: str, max_depth: int = MAX_DEPTH) -> None:
-    """Raises ValueError where `text` nests deeper than `max_depth`."""
+def check_nesting(text: str, max_depth: int | None = None) -> None:
+    """Raises ValueError where `text` nests deeper than `max_depth` (MAX_DEPTH)."""
+    max_depth = max_depth or MAX_DEPTH
     if nesting(text) > max_depth:
         raise ValueError(f"nested deeper than {max_depth} levels")
 
@@ -69,12 +71,23 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"holds {name}, which is not a number this file may hold")
 
 
-def loads(text: str, *, allow_nan: bool = False, max_depth: int = MAX_DEPTH) -> Any:
-    """json.loads with the nesting checked first; NaN and Infinity refused unless `allow_nan`.
-    Raises ValueError for anything it will not return (json's decode errors are ValueErrors)."""
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise ValueError(f"holds {text[:40]}, past the range of a number")
+    return value
+
+
+def loads(text: str, *, allow_nan: bool = False, max_depth: int | None = None) -> Any:
+    """json.loads with the nesting checked first; NaN, Infinity and numbers past a float's
+    range refused unless `allow_nan`. Raises ValueError for anything it will not return
+    (json's decode errors are ValueErrors)."""
+    max_depth = max_depth or MAX_DEPTH
     check_nesting(text, max_depth)
     try:
-        return json.loads(text, parse_constant=None if allow_nan else _refuse_constant)
+        if allow_nan:
+            return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except RecursionError:  # not reached below MAX_DEPTH; kept so that no limit change can leak it
         raise ValueError(f"nested deeper than {max_depth} levels") from None
 
@@ -83,9 +96,11 @@ def _size_text(n: int) -> str:
     return f"{n / 1024 ** 2:g} MiB" if n >= 1024 ** 2 else f"{n} bytes"
 
 
-def read_bytes(path: Path, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
     """A regular file's bytes, at most `max_bytes` of them: OSError for a file that cannot be
-    read (a folder, a device, a fifo included), ValueError for one larger than the limit."""
+    read (a folder, a device, a fifo included), ValueError for one larger than the limit
+    (MAX_JSON_BYTES unless given)."""
+    max_bytes = max_bytes or MAX_JSON_BYTES
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
@@ -99,13 +114,13 @@ def read_bytes(path: Path, max_bytes: int = MAX_JSON_BYTES) -> bytes:
     return data
 
 
-def read_text(path: Path, max_bytes: int = MAX_JSON_BYTES) -> str:
+def read_text(path: Path, max_bytes: int | None = None) -> str:
     """A regular file's UTF-8 text, bounded as `read_bytes` (UnicodeDecodeError is a ValueError)."""
     return read_bytes(path, max_bytes).decode("utf-8")
 
 
-def read_json(path: Path, *, allow_nan: bool = False, max_bytes: int = MAX_JSON_BYTES,
-              max_depth: int = MAX_DEPTH) -> Any:
+def read_json(path: Path, *, allow_nan: bool = False, max_bytes: int | None = None,
+              max_depth: int | None = None) -> Any:
     """A JSON file, bounded in size and nesting: OSError where it cannot be read, ValueError
     (naming the file) where it is over a limit or not JSON."""
     text = read_text(path, max_bytes)
@@ -115,9 +130,11 @@ def read_json(path: Path, *, allow_nan: bool = False, max_bytes: int = MAX_JSON_
         raise ValueError(f"{Path(path).name}: {exc}") from None
 
 
-def lines(fh, max_bytes: int = MAX_LINE_BYTES) -> Iterator[str]:
+def lines(fh, max_bytes: int | None = None) -> Iterator[str]:
     """The lines of a text file opened for reading, a line longer than `max_bytes` characters
-    given as its first `max_bytes` (the rest skipped), so no line costs more memory than that."""
+    (MAX_LINE_BYTES) given as its first `max_bytes` (the rest skipped), so no line costs more
+    memory than that."""
+    max_bytes = max_bytes or MAX_LINE_BYTES
     while True:
         line = fh.readline(max_bytes)
         if not line:
@@ -142,11 +159,12 @@ def zip_size(path: Path, max_members: int = 100_000) -> int:
     return sum(m.file_size for m in members)
 
 
-def toml_loads(text: str, max_depth: int = MAX_DEPTH) -> dict:
+def toml_loads(text: str, max_depth: int | None = None) -> dict:
     """tomllib.loads with the nesting of arrays and tables bounded, before parsing (brackets)
     and after (dotted keys): ValueError past `max_depth` (tomllib's errors are ValueErrors)."""
     import tomllib
 
+    max_depth = max_depth or MAX_DEPTH
     check_nesting(text, max_depth)
     try:
         data = tomllib.loads(text)
