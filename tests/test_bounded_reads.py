@@ -357,3 +357,119 @@ def test_a_diverged_run_fails_with_one_message(tmp_path: Path) -> None:
     assert "error: the run diverged: the model's fused outputs on the val split are not finite (NaN or " \
            "infinity) at epoch 1" in res.stderr
     assert "Traceback" not in res.stderr and "Input contains NaN" not in res.stderr
+
+
+# ---------------------------------------------------------------------- every reader, any hostile JSON
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LIMIT = 4096  # the size limits while the property runs: files past them cost little to make
+scalars = st.none() | st.booleans() | st.integers(-10 ** 6, 10 ** 6) | st.floats(allow_nan=False, allow_infinity=False) \
+    | st.text(alphabet='ab"\\[]{}#\'', max_size=6)
+json_values = st.recursive(scalars, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c,
+                                                                                           max_size=3), max_leaves=10)
+
+
+@st.composite
+def hostile_json(draw) -> str:
+    """JSON text that no reader may take down: nested past the limit (closed or not, arrays or
+    objects), larger than the size limit, holding NaN, infinities or numbers past a float, or
+    an ordinary value."""
+    kind = draw(st.sampled_from(["nested", "open", "huge", "non-finite", "plain"]))
+    if kind in ("nested", "open"):
+        depth = draw(st.integers(65, 30_000))
+        head, tail = draw(st.sampled_from([("[", "]"), ('{"a":', "}"), ('{"v":1,"type":"step","x":[', "]}")]))
+        return head * depth + "1" + (tail * depth if kind == "nested" else "")
+    if kind == "huge":
+        return json.dumps({"status": "ok", "pad": "x" * draw(st.integers(LIMIT, 3 * LIMIT))})
+    if kind == "non-finite":
+        bad = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e999"]))
+        return ('{"status": "ok", "seed": 0, "test": {"acc": %s}, "name": "x", "overrides": [], "grid": [], '
+                '"seeds": [%s]}' % (bad, bad))
+    return json.dumps(draw(json_values))
+
+
+def read_everything(folder: Path) -> None:
+    """Every reader of a run folder, a sweep folder and a recipe: each returns or says why."""
+    from engine import layout
+    from engine import recipe as recipes
+    from engine.events import ProtocolError, parse_line, read_events
+    from lfm_plot.series import PlotError, read_curves
+    from lfm_tui import compare
+    from lfm_tui import history
+    from lfm_tui import sweep as sweeps
+    from lfm_tui.catalog import read_recipe
+    from lfm_tui.sweep_status import SweepStatus
+
+    run = folder / "seed-0"
+    for line in (run / "events.jsonl").read_text().splitlines():
+        try:
+            parse_line(line)
+        except ProtocolError:
+            pass
+    try:
+        read_events(str(run / "events.jsonl"))
+    except ProtocolError:  # a line of a newer protocol: said, not raised past the reader's caller
+        pass
+    assert layout.read_summary(run) is None or isinstance(layout.read_summary(run), dict)
+    assert isinstance(layout.lock_owner(run), dict)
+    info = history.read_run(run)
+    assert info is not None and isinstance(info.status, str)
+    assert isinstance(compare.load_run(run).status, str)
+    try:
+        read_curves(run)
+    except PlotError:
+        pass
+    try:
+        rows = SweepStatus(folder).refresh()
+        assert all(isinstance(r.status, str) for r in rows)
+    except sweeps.SweepError as exc:
+        assert str(exc)
+    assert isinstance(read_recipe(folder / "r.toml").problems, tuple)
+    try:
+        recipes.load(RECIPES / "mfeat.toml", [f"alpha.coefficients={(folder / 'value.txt').read_text()}"])
+    except recipes.RecipeError as exc:
+        assert exc.problems
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(events=hostile_json(), summary=hostile_json(), plan=hostile_json(), owner=hostile_json(),
+       value=hostile_json())
+def test_every_reader_takes_hostile_json_without_a_traceback_or_unbounded_memory(events, summary, plan, owner,
+                                                                                  value) -> None:
+    import tempfile
+
+    from engine import untrusted
+    from tests.tui_helpers import FIXTURE
+
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(untrusted, "MAX_JSON_BYTES", LIMIT)
+        mp.setattr(untrusted, "MAX_LINE_BYTES", LIMIT)
+        folder = Path(tmp)
+        run = folder / "seed-0"
+        run.mkdir()
+        recorded = FIXTURE.read_text().splitlines()
+        (run / "events.jsonl").write_text("\n".join([recorded[0], events, *recorded[1:4], events]) + "\n")
+        (run / "summary.json").write_text(summary)
+        (run / ".lock.owner").write_text(owner)
+        (run / "recipe.toml").write_text(f"name = \"x\"\nvalue = {value}\n")
+        (folder / "sweep.json").write_text(plan)
+        (folder / "base-recipe.toml").write_text((RECIPES / "mfeat.toml").read_text())
+        (folder / "r.toml").write_text(f"x = {value}\n")
+        (folder / "value.txt").write_text(value)
+        tracemalloc.start()
+        try:
+            read_everything(folder)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 64 * 1024 ** 2
+
+
+@given(json_values)
+def test_the_nesting_scan_measures_what_the_parser_builds(value) -> None:
+    from engine import untrusted
+
+    text = json.dumps(value)
+    assert untrusted.nesting(text) == untrusted.depth_of(value) == untrusted.depth_of(json.loads(text))
