@@ -67,22 +67,26 @@ def _count(state: dict, key: str) -> int | None:
 def counters_problem(state: dict, epochs: int) -> str | None:
     """What is wrong with a checkpoint's progress counters for a recipe of `epochs` epochs, or
     None: the epoch to continue from is 1 .. epochs + 1, the best epoch before it, the step
-    counts and the loss sums non-negative."""
+    counts and the loss sums non-negative. Absent keys are left to the trainer, which names
+    every key a checkpoint lacks."""
     epoch, best = _count(state, "epoch"), _count(state, "best_epoch")
-    if epoch is None or not 1 <= epoch <= epochs + 1:
+    if "epoch" in state and (epoch is None or not 1 <= epoch <= epochs + 1):
         return f"epoch is {state.get('epoch')!r}, not an epoch of this run's 1 .. {epochs + 1}"
-    if best is None or not 0 <= best < epoch:
-        return f"best_epoch is {state.get('best_epoch')!r}, not an epoch before {epoch}"
+    if "best_epoch" in state and (best is None or not 0 <= best < (epoch or epochs + 1)):
+        return f"best_epoch is {state.get('best_epoch')!r}, not an epoch before {epoch or epochs + 1}"
     for key in ("step_in_epoch", "global_step"):
         n = _count(state, key)
-        if n is None or n < 0:
+        if key in state and (n is None or n < 0):
             return f"{key} is {state.get(key)!r}, not a count of steps"
-    sums = state.get("sums")
-    if not isinstance(sums, dict) or not all(
-            isinstance(sums.get(k), (int, float)) and not isinstance(sums.get(k), bool)
-            and math.isfinite(sums[k]) for k in ("total", "cls", "mm", "n")) or sums["n"] < 0:
+    if "sums" in state and not _loss_sums(state["sums"]):
         return "sums are not the finite loss sums of an epoch"
     return None
+
+
+def _loss_sums(sums) -> bool:
+    keys = ("total", "cls", "mm", "n")
+    return (isinstance(sums, dict) and all(isinstance(sums.get(k), (int, float)) and not isinstance(sums.get(k), bool)
+                                           and math.isfinite(sums[k]) for k in keys) and sums["n"] >= 0)
 
 
 def copy(src: Path, dst: Path) -> None:
