@@ -7,15 +7,19 @@ rebuilt from it), so a resumed run tests the weights its summary names.
 """
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
 import torch
 
-from engine import layout
+from engine import layout, untrusted
 from engine.errors import UserError
 
 FORMAT = 1
+# torch.save stores its members uncompressed, so a checkpoint's members add up to about its own
+# size; more than this beyond it is a file that would inflate in memory (a zip bomb)
+INFLATE_SLACK = 1024 ** 2
 
 
 def save(state: dict, path: Path) -> None:
@@ -40,6 +44,13 @@ def load(path: Path) -> dict:
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint there")
     try:
+        declared, size = untrusted.zip_size(path), path.stat().st_size
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: the checkpoint does not load ({exc})") from None
+    if declared > size + INFLATE_SLACK:
+        raise UserError(f"{path}: the checkpoint declares {declared} bytes uncompressed in a file of {size}; "
+                        f"a checkpoint holds its tensors uncompressed, so it is refused before loading")
+    try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated, foreign or unsafe file: the user's to fix
         # torch's own message may suggest weights_only=False, which would run code from the file
@@ -50,6 +61,36 @@ def load(path: Path) -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise UserError(f"{path}: not a checkpoint of this project (format {FORMAT} expected)")
     return state
+
+
+def _count(state: dict, key: str) -> int | None:
+    v = state.get(key)
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def counters_problem(state: dict, epochs: int) -> str | None:
+    """What is wrong with a checkpoint's progress counters for a recipe of `epochs` epochs, or
+    None: the epoch to continue from is 1 .. epochs + 1, the best epoch before it, the step
+    counts and the loss sums non-negative. Absent keys are left to the trainer, which names
+    every key a checkpoint lacks."""
+    epoch, best = _count(state, "epoch"), _count(state, "best_epoch")
+    if "epoch" in state and (epoch is None or not 1 <= epoch <= epochs + 1):
+        return f"epoch is {state.get('epoch')!r}, not an epoch of this run's 1 .. {epochs + 1}"
+    if "best_epoch" in state and (best is None or not 0 <= best < (epoch or epochs + 1)):
+        return f"best_epoch is {state.get('best_epoch')!r}, not an epoch before {epoch or epochs + 1}"
+    for key in ("step_in_epoch", "global_step"):
+        n = _count(state, key)
+        if key in state and (n is None or n < 0):
+            return f"{key} is {state.get(key)!r}, not a count of steps"
+    if "sums" in state and not _loss_sums(state["sums"]):
+        return "sums are not the finite loss sums of an epoch"
+    return None
+
+
+def _loss_sums(sums) -> bool:
+    keys = ("total", "cls", "mm", "n")
+    return (isinstance(sums, dict) and all(isinstance(sums.get(k), (int, float)) and not isinstance(sums.get(k), bool)
+                                           and math.isfinite(sums[k]) for k in keys) and sums["n"] >= 0)
 
 
 def copy(src: Path, dst: Path) -> None:

@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from engine import layout
+from engine import layout, untrusted
 from engine.errors import UserError
 from engine.metrics import classification_metrics
 from engine.outcome import shown
 
 RULES = ("mean", "logmean")
+MAX_PREDICTIONS_BYTES = 512 * 1024 ** 2  # a predictions.npz's arrays, uncompressed
 
 
 def load_predictions(run_dir: Path) -> dict[str, np.ndarray]:
@@ -36,16 +38,47 @@ def load_predictions(run_dir: Path) -> dict[str, np.ndarray]:
         hint = ("it is not a run folder" if not layout.is_run(run_dir)
                 else "the run did not reach its test (or predates predictions.npz)")
         raise UserError(f"{path} is missing: {hint}")
+    problem = npz_problem(path)
+    if problem:
+        raise UserError(f"{path} is not readable ({problem})")
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except Exception as e:  # an untrusted file: zip, npy and pickle errors alike are the user's to fix
-        raise UserError(f"{path} is not readable ({type(e).__name__}: {e})") from None
+    except Exception as e:  # an untrusted file: zip and npy errors alike are the user's to fix
+        raise UserError(f"{path} is not readable ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     problem = predictions_problem(data)
     if problem:
         raise UserError(f"{path}: {problem} (expected index and label: n integers; fused: n x classes "
                         f"probabilities; modalities: names)")
     return data
+
+
+def npz_problem(path: Path, max_bytes: int = MAX_PREDICTIONS_BYTES) -> str | None:
+    """What makes an .npz unsafe to load, read from its zip directory and each array's header
+    without loading an array: more than `max_bytes` uncompressed, an array larger than its
+    member, or Python objects (which are never loaded). None where it may be loaded."""
+    import zipfile
+
+    try:
+        declared = untrusted.zip_size(path)
+        if declared > max_bytes:
+            return (f"its arrays take {declared} bytes uncompressed, more than the "
+                    f"{max_bytes // 1024 ** 2} MiB predictions of a test split may take")
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(fh, max_header_size=10_000)
+                    header = fh.tell()
+                if dtype.hasobject:
+                    return f"{info.filename} holds Python objects, which are never loaded"
+                if math.prod(shape) * dtype.itemsize > info.file_size - header:
+                    return f"{info.filename} declares an array of shape {shape}, larger than its {info.file_size} bytes"
+    except Exception as e:  # not a zip, not .npy members: the user's to fix
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'damaged'}"
+    return None
 
 
 def predictions_problem(z: dict) -> str | None:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from engine import confusion, layout
 from engine.context import RunContext
+from engine.errors import Diverged
 from engine.data.base import iter_batches
 from engine.metrics import classification_metrics, modality_gap, performance_gap
 
@@ -96,14 +97,18 @@ class Evaluator:
         labels = p["labels"]
         y = labels.numpy()
         c = ctx.data.num_classes
-        loss = float(F.cross_entropy(p["logits"], labels))
-        probs = p["logits"].softmax(1)
-        fused = classification_metrics(probs.numpy(), y, c)
         feats = {m: f.to(ctx.dist.device) for m, f in p["features"].items()}
         if self.probes is not None:
             parts = self.probes.parts(feats)
         else:
             parts = {m: v.float().cpu() for m, v in ctx.model.unimodal_logits(feats).items()}
+        for name, out in (("fused", p["logits"]), *parts.items()):  # every rank holds the same: all stop
+            if not bool(torch.isfinite(out).all()):
+                raise Diverged(f"the run diverged: the model's {name} outputs on the {split} split are not finite "
+                               f"(NaN or infinity) at epoch {epoch}; a lower optim.lr may keep it stable")
+        loss = float(F.cross_entropy(p["logits"], labels))
+        probs = p["logits"].softmax(1)
+        fused = classification_metrics(probs.numpy(), y, c)
         per_mod = {m: classification_metrics(v.softmax(1).numpy(), y, c) for m, v in parts.items()}
         result = {"split": split, "epoch": epoch, "loss": loss, "fused": fused, "modalities": per_mod,
                   "gap": performance_gap(per_mod), "modality_gap": modality_gap(p["features"]),

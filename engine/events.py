@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
+from engine import untrusted
+
 PROTOCOL_VERSION = 1
 
 # Event type -> fields every event of that type carries (others may be added freely; e.g. an
@@ -131,9 +133,13 @@ def parse_line(line: str) -> Event | LogLine | None:
     text = line.rstrip("\r\n")
     if not text.strip():
         return None
+    if len(text) >= untrusted.MAX_LINE_BYTES:
+        return LogLine(f"(a line of {len(text)}+ characters, longer than any event: {text[:200]})", "stderr")
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
+        obj = untrusted.loads(text, allow_nan=True)  # a diverged run's loss is NaN
+    except ValueError as exc:
+        if str(exc).startswith("nested deeper"):
+            return LogLine(f"(a line {exc}: {text[:200]})", "stderr")
         return LogLine(text)
     if not isinstance(obj, dict) or "type" not in obj or "v" not in obj:
         return LogLine(text)
@@ -156,11 +162,12 @@ def parse_line(line: str) -> Event | LogLine | None:
 
 def read_events(path: str) -> list[Event]:
     """Every event of an events.jsonl file, skipping lines that are not well-formed events
-    (bytes that are not UTF-8 read as replacement characters). Raises OSError for a file that
-    cannot be read and ProtocolError for a stream of a newer protocol."""
+    (bytes that are not UTF-8 read as replacement characters; a line nested too deep or longer
+    than untrusted.MAX_LINE_BYTES is skipped). Raises OSError for a file that cannot be read (a
+    folder included) and ProtocolError for a stream of a newer protocol."""
     out = []
     with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
+        for line in untrusted.lines(fh):
             item = parse_line(line)
             if isinstance(item, Event):
                 out.append(item)

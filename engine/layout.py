@@ -34,7 +34,7 @@ import time
 import uuid
 from pathlib import Path
 
-from engine import faults
+from engine import faults, untrusted
 from engine.errors import UserError
 
 RECIPE = "recipe.toml"
@@ -144,9 +144,10 @@ def is_sweep(path: Path) -> bool:
 
 
 def read_summary(run_dir: Path) -> dict | None:
-    """summary.json as a dict, or None where it is absent or unreadable."""
+    """summary.json as a dict, or None where it is absent or unreadable (over a limit of
+    engine/untrusted.py, NaN or Infinity included)."""
     try:
-        data = json.loads((Path(run_dir) / SUMMARY).read_text(encoding="utf-8"))
+        data = untrusted.read_json(Path(run_dir) / SUMMARY)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -380,7 +381,7 @@ class FolderLock:
 def lock_owner(folder: Path) -> dict:
     """What `.lock.owner` says of the folder's holder ({} where it says nothing readable)."""
     try:
-        data = json.loads((Path(folder) / LOCK_OWNER).read_text(encoding="utf-8"))
+        data = untrusted.read_json(Path(folder) / LOCK_OWNER, max_bytes=4096)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -98,17 +98,19 @@ def sweep_resume_command(folder: str | Path) -> str:
     return command("lfm", "sweep", "--resume", folder)
 
 
-def write_failure(exc: OSError, run_dir: str | Path | None) -> str:
-    """The one message for a file the engine could not write (a full disk, a quota, a
-    read-only or vanished folder): which file, why, and how to continue."""
+def write_failure(exc: OSError, run_dir: str | Path | None, resume: str | None = None) -> str:
+    """The one message for a file the engine (or a sweep) could not write (a full disk, a
+    quota, a read-only or vanished folder): which file, why, and how to continue (`resume`: the
+    command that continues it, else `lfm run --resume run_dir` where there is a run_dir)."""
     what = exc.filename or "a file of the run"
+    resume = resume or (resume_command(run_dir) if run_dir else None)
     if exc.errno in DISK_FULL:
         head = f"no space left on the device while writing {what}"
-        advice = "free some space, then continue the run with: " + resume_command(run_dir) if run_dir else \
+        advice = "free some space, then continue the run with: " + resume if resume else \
             "free some space and start again"
     else:
         head = f"could not write {what}: {exc.strerror or exc}"
-        advice = "fix that, then continue the run with: " + resume_command(run_dir) if run_dir else \
+        advice = "fix that, then continue the run with: " + resume if resume else \
             "fix that and start again"
     return f"{head}; what was already written is intact; {advice}"
 

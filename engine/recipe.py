@@ -12,11 +12,11 @@ runs, e.g. `[sweep.slurm]`: lfm_tui/executors) is not part of a run and is left 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from engine import method_registry as registry
+from engine import untrusted
 from engine.schema import *  # noqa: F401,F403  (the schema's names, as before the split)
 from engine.schema import MethodConfig, Recipe
 from engine.validation import RecipeError, from_dict, name_from_stem  # noqa: F401
@@ -34,8 +34,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise ValueError(f"override {text!r}: expected a dotted key such as alpha.strategy")
     try:
-        parsed = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
+        untrusted.check_nesting(value)
+    except ValueError as exc:
+        raise ValueError(f"override {key}=...: the value is {exc}") from None
+    try:
+        parsed = untrusted.toml_loads(f"v = {value}")["v"]
+    except ValueError:
         if value.startswith("[") and value.endswith("]"):
             parsed = [v.strip() for v in value[1:-1].split(",") if v.strip()]
         else:
@@ -76,8 +80,14 @@ def read_toml(path: str | Path) -> dict:
     if not p.is_file():
         raise RecipeError(str(p), ["file not found" if not p.exists() else "not a file"])
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = untrusted.read_text(p)
+    except OSError as exc:
+        raise RecipeError(str(p), [f"cannot be read: {exc.strerror or exc}"]) from None
+    except ValueError as exc:  # past the size limit, or not UTF-8
+        raise RecipeError(str(p), [f"not a recipe file: {exc}"]) from None
+    try:
+        return untrusted.toml_loads(text)
+    except ValueError as exc:
         raise RecipeError(str(p), [f"not valid TOML: {exc}"]) from None
 
 
@@ -162,7 +172,7 @@ def dumps(recipe: Recipe) -> str:
 def header_comment(path: str | Path) -> str:
     """The comment block that opens a recipe file, without the '#' marks."""
     out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for line in untrusted.read_text(Path(path)).splitlines():  # ValueError past its size or not UTF-8
         if line.startswith("#"):
             out.append(line[1:].removeprefix(" "))
         elif line.strip() == "" and not out:

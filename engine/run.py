@@ -24,7 +24,7 @@ from pathlib import Path
 
 from engine import layout
 from engine import recipe as recipes
-from engine.errors import UserError
+from engine.errors import Diverged, UserError
 from engine.events import Emitter
 from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, is_write_failure,
                             write_failure)
@@ -48,6 +48,9 @@ def check_run_dir(run_dir: Path) -> tuple[recipes.Recipe, dict]:
     except recipes.RecipeError as exc:
         raise UserError(f"{run_dir}/{layout.RECIPE} no longer validates:\n{exc.render()}") from None
     state = ckpt.load(layout.checkpoint(run_dir))
+    problem = ckpt.counters_problem(state, recipe.train.epochs)
+    if problem:
+        raise UserError(f"{layout.checkpoint(run_dir)}: {problem}: the checkpoint is damaged or belongs to another run")
     changed = ckpt.recipe_changes(recipes.to_dict(recipe), state)
     if changed:
         raise UserError(f"{run_dir}/{layout.RECIPE} was changed after the run: " + "; ".join(changed[:5])
@@ -197,6 +200,8 @@ class EngineRun:
                                         "checkpoint")
         except UserError as exc:
             return Outcome("failed", str(exc), traceback.format_exc(), user_error=True)
+        except Diverged as exc:  # a failed run, not a bug: one message
+            return Outcome("failed", str(exc))
         except OSError as exc:
             if self.written_by_run(exc):  # a full disk, a quota: one message, no traceback
                 return Outcome("failed", write_failure(exc, self._resumable()))

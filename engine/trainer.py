@@ -86,6 +86,10 @@ class Trainer:
             self.method.load_state_dict(s.get("method") or {})
             if self.probes is not None:
                 self.probes.load_state_dict(s)
+            step, total = int(s["step_in_epoch"]), int(s["global_step"])
+            if not 0 <= step <= self.steps_per_epoch or not 0 <= total <= int(s["epoch"]) * self.steps_per_epoch:
+                raise ValueError(f"step_in_epoch {step} and global_step {total} are not steps of this run's "
+                                 f"{self.steps_per_epoch} per epoch")
             self.epoch, self.step_in_epoch = int(s["epoch"]), int(s["step_in_epoch"])
             self.global_step = int(s["global_step"])
             self.best, self.best_epoch = s["best"], int(s["best_epoch"])

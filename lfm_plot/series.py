@@ -60,14 +60,14 @@ def read_curves(run: Path) -> RunCurves:
     for e in events:
         if e.type == "run_started":
             steps_per_epoch = e["steps_per_epoch"]
-        elif e.type == "step":
+        elif e.type == "step" and cmp.finite(e["alpha"]):  # a diverged run's NaN is left out
             out.alpha[_progress(e, steps_per_epoch)] = float(e["alpha"])
         elif e.type == "eval" and e["split"] == "val":
             acc = e["fused"].get("acc")
-            if acc is not None:
+            if cmp.finite(acc):
                 out.val.setdefault(FUSED, {})[e["epoch"]] = float(acc)
             for mod, metrics in e["modalities"].items():
-                if metrics.get("acc") is not None:
+                if cmp.finite(metrics.get("acc")):
                     out.val.setdefault(mod, {})[e["epoch"]] = float(metrics["acc"])
     if FUSED not in out.val:
         raise PlotError(f"{path}: no validation result in it (expected \"eval\" events with split \"val\", "

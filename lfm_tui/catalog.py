@@ -57,7 +57,7 @@ def describe(r: recipes.Recipe) -> dict:
 def read_recipe(path: Path, overrides: list[str] | None = None) -> RecipeInfo:
     try:
         header = recipes.header_comment(path)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, past the size of a recipe
         return RecipeInfo(path, "", problems=(f"cannot read: {exc}",))
     try:
         r = recipes.load(path, overrides or [])

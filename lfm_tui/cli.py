@@ -3,6 +3,7 @@ finished runs (compare, plot, ensemble, tensorboard) in lfm_tui/cli_review.py, o
 Heavy imports happen inside the commands."""
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,21 @@ def validate(
                f"alpha {r.alpha.strategy}; {r.train.epochs} epochs)")
 
 
+def _ctrl_c_is_130(command):
+    """A Ctrl-C before the command has handed it to the engine's client (while it validates and
+    imports): one line and exit status 130, where Click would print `Aborted!` with status 1."""
+    @functools.wraps(command)
+    def guarded(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            _err("interrupted: stopped before the run started")
+            raise typer.Exit(130) from None
+    return guarded
+
+
 @app.command()
+@_ctrl_c_is_130
 def run(
     recipe: Annotated[Optional[Path], typer.Argument(help="recipe TOML file")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. train.epochs=3")] = None,
@@ -155,6 +170,7 @@ def _console():
 
 
 @app.command()
+@_ctrl_c_is_130
 def sweep(
     recipe: Annotated[Optional[Path], typer.Argument(help="recipe TOML file")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides for every run")] = None,

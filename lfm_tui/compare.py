@@ -12,13 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import layout
 from engine import recipe as recipes
+from engine import untrusted
 from engine import method_registry as registry
 
 IGNORED_KEYS = ("train.seed", "name", "train.threads")  # threads: how a run was executed (lfm_tui/executors)
@@ -66,6 +67,16 @@ class Row:
         return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else None)
 
 
+def finite(v) -> bool:
+    """A number a mean and deviation can take: not a bool, NaN, infinite or past a float."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int past a float's range
+        return False
+
+
 def is_run_folder(path: Path) -> bool:
     """A run folder that got as far as its summary."""
     return layout.is_run(path) and (path / layout.SUMMARY).is_file()
@@ -108,8 +119,8 @@ def load_run(path: Path) -> Run:
 
 def _load_run(path: Path) -> Run:
     try:
-        summary = json.loads((path / layout.SUMMARY).read_text(encoding="utf-8"))
-        recipe = tomllib.loads((path / layout.RECIPE).read_text(encoding="utf-8"))
+        summary = untrusted.read_json(path / layout.SUMMARY)
+        recipe = untrusted.toml_loads(untrusted.read_text(path / layout.RECIPE))
     except (OSError, ValueError) as exc:  # JSON, TOML and UTF-8 errors are ValueErrors
         return Run(path, f"unreadable: {exc}", 0, {}, None)
     if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
@@ -124,8 +135,7 @@ def _load_run(path: Path) -> Run:
         return Run(path, f"unreadable: {layout.RECIPE} or {layout.SUMMARY} holds values of the wrong type", 0, {},
                    None)
     config = {k: v for k, v in flatten(recipe).items() if k not in IGNORED_KEYS}
-    test = {k: v for k, v in (test or {}).items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)} if test is not None else None
+    test = {k: float(v) for k, v in (test or {}).items() if finite(v)} if test is not None else None
     return Run(path, summary["status"], seed, config, test)
 
 

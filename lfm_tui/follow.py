@@ -29,7 +29,7 @@ async def follow(session: RunSession, run_dir: Path, poll_s: float = POLL_S) -> 
                     session.following = False
             if session.following:
                 await asyncio.sleep(poll_s)
-    except ProtocolError as exc:
+    except (ProtocolError, OSError) as exc:  # a newer protocol; events.jsonl replaced by a folder
         session.add_log("error", f"{run_dir}: {exc}")
     finally:
         session.following = False

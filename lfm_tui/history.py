@@ -9,8 +9,6 @@ read gives `unreadable: why`, never an exception."""
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 from engine import layout
 from engine import method_registry as registry
 from engine import recipe as recipes
+from engine import untrusted
 from engine.events import Event, ProtocolError, parse_line
 from lfm_tui.compare import flatten, resolved_config, varying_keys
 from lfm_tui.state import RunState
@@ -68,7 +67,7 @@ def _table(v) -> dict:
 
 def _event(line: str) -> dict:
     try:
-        obj = json.loads(line)
+        obj = untrusted.loads(line, allow_nan=True)
     except ValueError:
         return {}
     return obj if isinstance(obj, dict) else {}
@@ -101,7 +100,7 @@ def run_seconds(lines: list[str]) -> float | None:
 def _config(folder: Path, lines: list[str]) -> dict[str, str]:
     """The run's recipe, flat: recipe.toml, else the one its first run_started carries."""
     try:
-        return resolved_config(tomllib.loads((folder / layout.RECIPE).read_text(encoding="utf-8")),
+        return resolved_config(untrusted.toml_loads(untrusted.read_text(folder / layout.RECIPE)),
                                str(folder / layout.RECIPE))
     except (OSError, ValueError):
         pass

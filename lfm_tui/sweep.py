@@ -34,13 +34,16 @@ from rich.text import Text
 
 from engine import layout
 from engine import recipe as recipes
-from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, exit_text, shown, sweep_resume_command
+from engine import untrusted
+from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, exit_text, shown, sweep_resume_command,
+                            write_failure)
 from lfm_tui import executors
 from lfm_tui.executors.task import Task
 
 PREFIX_CHARS = 120     # of a grid point's folder name, before its hash
 HASH_CHARS = 10        # hex digits of the hash of its values
 FOLDER_NAMING = "values-hash"   # sweep.json `point_folders`: plans naming folders by folder_name
+MAX_RUNS = 10_000  # runs in one sweep (grid points x seeds), counted before any is listed
 
 
 class SweepError(Exception):
@@ -68,13 +71,17 @@ class Point:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """`0,1,2` (or `0-2`) into [0, 1, 2]."""
-    seeds: list[int] = []
+    """`0,1,2` (or `0-2`) into [0, 1, 2]; more than MAX_RUNS seeds are refused before any is listed."""
+    ranges: list[range] = []
     for part in (p.strip() for p in text.split(",")):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"(\d{1,30})(?:-(\d{1,30}))?", part)
         if not m or (m[2] is not None and int(m[2]) < int(m[1])):
             raise SweepError([f"--seeds {text!r}: expected non-negative integers such as 0,1,2 or 0-4"])
-        seeds += list(range(int(m[1]), int(m[2] or m[1]) + 1))
+        ranges.append(range(int(m[1]), int(m[2] or m[1]) + 1))
+    count = sum(len(r) for r in ranges)
+    if count > MAX_RUNS:
+        raise SweepError([f"--seeds {text[:80]!r}: {count} seeds, more than the {MAX_RUNS} runs a sweep may hold"])
+    seeds = [s for r in ranges for s in r]
     if len(set(seeds)) != len(seeds):
         raise SweepError([f"--seeds {text!r}: a seed is repeated"])
     return seeds
@@ -138,6 +145,21 @@ def folder_name(values: dict[str, str]) -> str:
     return f"{_readable(values)[:PREFIX_CHARS]}-{digest[:HASH_CHARS]}"
 
 
+def check_size(grid: list[tuple[str, list[str]]], seeds: int) -> None:
+    """Raises SweepError where the grid's points times `seeds` exceed MAX_RUNS (counted, not listed)."""
+    count = seeds
+    for _, values in grid:
+        count *= len(values)
+        if count > MAX_RUNS:
+            break
+    if count > MAX_RUNS:
+        total = seeds
+        for _, values in grid:
+            total *= len(values)
+        sizes = " x ".join([*(str(len(v)) for _, v in grid), f"{seeds} seeds"])
+        raise SweepError([f"the sweep holds {total} runs ({sizes}), more than the {MAX_RUNS} a sweep may hold"])
+
+
 def legacy_folder_name(values: dict[str, str]) -> str:
     """How plans written before `point_folders` named a grid point's folder (values alone)."""
     return _readable(values)[:200] if values else ""
@@ -151,7 +173,9 @@ def point_naming(spec: dict) -> str:
 def points(grid: list[tuple[str, list[str]]], seeds: list[int], naming: str = FOLDER_NAMING) -> list[Point]:
     """The plan's points, in order, unvalidated: every grid point with the first seed, then
     with the next (a sweep stopped early still has every configuration). Raises SweepError
-    where two grid points would share a folder (an older plan's names, cut short)."""
+    where two grid points would share a folder (an older plan's names, cut short), or where the
+    sweep holds more than MAX_RUNS runs."""
+    check_size(grid, len(seeds))
     keys = [k for k, _ in grid]
     name = folder_name if naming == FOLDER_NAMING else legacy_folder_name
     out = []
@@ -254,16 +278,23 @@ def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid, seeds
 def read_spec(sweep_dir: Path) -> dict:
     """sweep.json, checked for the shape lfm sweep writes: raises SweepError otherwise."""
     problem = [f"{sweep_dir}: not a sweep folder (expected {layout.SWEEP_PLAN}, written by lfm sweep or lfm run --seeds)"]
+    path = Path(sweep_dir) / layout.SWEEP_PLAN
     try:
-        spec = json.loads((Path(sweep_dir) / layout.SWEEP_PLAN).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        spec = untrusted.read_json(path)
+    except OSError:
         raise SweepError(problem) from None
+    except ValueError as exc:  # not JSON, or past a limit (size, nesting, NaN)
+        raise SweepError([f"{path}: damaged ({exc})"]) from None
     ok = (isinstance(spec, dict) and isinstance(spec.get("name"), str)
           and isinstance(spec.get("overrides"), list) and isinstance(spec.get("seeds"), list)
           and all(isinstance(x, int) for x in spec["seeds"]) and isinstance(spec.get("grid"), list)
           and all(isinstance(g, list) and len(g) == 2 and isinstance(g[1], list) for g in spec["grid"]))
     if not ok:
         raise SweepError([f"{sweep_dir}/{layout.SWEEP_PLAN}: damaged (not the plan lfm sweep writes)"])
+    try:
+        check_size(grid_of(spec), len(spec["seeds"]))
+    except SweepError as exc:
+        raise SweepError([f"{path}: {exc}"]) from None
     return spec
 
 
@@ -331,6 +362,8 @@ def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str
             with contextlib.suppress(OSError):
                 made.rmdir()   # empty: nothing was written into it
         return report_problem(exc, console)
+    except OSError as exc:  # the sweep folder cannot be made or written (read-only, full)
+        return report_problem(SweepError([write_failure(exc, None)]), console)
     console.print(f"{len(planned)} runs into {folder}" + executor.describe(len(planned)))
     return run(folder, raw_events, console, options, executor)
 
@@ -345,8 +378,13 @@ def run(folder: Path, raw_events: bool, console, options: executors.Options | No
         lock = layout.FolderLock(folder).acquire() if folder.is_dir() else None
     except (layout.FolderInUse, layout.LinkRefused) as exc:
         return report_problem(SweepError([str(exc)]), console)
+    except OSError as exc:  # a read-only or full sweep folder: nothing has run
+        return report_problem(SweepError([write_failure(exc, None, sweep_resume_command(folder))]), console)
     try:
         return _run(folder, raw_events, console, options, executor)
+    except OSError as exc:  # mid-sweep (its summary, a run folder): what ran is kept
+        print(f"error: {write_failure(exc, None, sweep_resume_command(folder))}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if lock is not None:
             lock.release()

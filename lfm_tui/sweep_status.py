@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import layout
+from engine import layout, untrusted
 from engine.events import Event, ProtocolError, parse_line
 from lfm_tui import sweep as sweeps
 
@@ -105,12 +105,16 @@ class RunProgress:
 
 
 class EventTail:
-    """The events appended to an events.jsonl since the last read (complete lines only)."""
+    """The events appended to an events.jsonl since the last read (complete lines only), at most
+    READ_BYTES a read; a line longer than untrusted.MAX_LINE_BYTES is skipped, not held."""
+
+    READ_BYTES = 64 * 1024 ** 2
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.offset = 0
         self.rest = b""
+        self.skipping = False    # inside a line too long to hold: dropped up to its end
         self.restarted = False   # the file was replaced since the last read: start over
 
     def read(self) -> list[Event]:
@@ -121,14 +125,18 @@ class EventTail:
         except OSError:
             return []
         if size < self.offset:
-            self.offset, self.rest, self.restarted = 0, b"", True
+            self.offset, self.rest, self.skipping, self.restarted = 0, b"", False, True
         if size == self.offset:
             return []
         with open(self.path, "rb") as fh:
             fh.seek(self.offset)
-            data = fh.read(size - self.offset)
+            data = fh.read(min(size - self.offset, self.READ_BYTES))
         self.offset += len(data)
         *lines, self.rest = (self.rest + data).split(b"\n")
+        if self.skipping and lines:
+            lines, self.skipping = lines[1:], False
+        if len(self.rest) > untrusted.MAX_LINE_BYTES:
+            self.rest, self.skipping = b"", True
         out = []
         for raw in lines:
             item = parse_line(raw.decode("utf-8", errors="replace"))
@@ -168,7 +176,7 @@ class RunProbe:
                     self.progress, self.tail.restarted = RunProgress(), False
                 for ev in events:
                     self.progress.apply(ev)
-            except (ProtocolError, KeyError, TypeError, ValueError) as exc:
+            except (ProtocolError, KeyError, TypeError, ValueError, OSError) as exc:  # OSError: a folder, say
                 self.broken = str(exc)
             if self.progress.status in ("", "running"):
                 self._settle()

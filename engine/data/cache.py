@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from engine import untrusted
 from engine.data.manifest import Source
 from engine.data.media import MediaError
 
@@ -52,9 +53,10 @@ def samples_digest(sources: list[Source]) -> str:
 
 def read_meta(folder: Path, modality: str) -> dict | None:
     try:
-        return json.loads((folder / f"{modality}.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        meta = untrusted.read_json(folder / f"{modality}.json")
+    except (OSError, ValueError):  # absent, damaged, past a limit: the cache is rebuilt
         return None
+    return meta if isinstance(meta, dict) else None
 
 
 def is_current(meta: dict | None, spec: ModalitySpec, digest: str, n: int) -> bool:
