@@ -349,21 +349,18 @@ def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str
         grid = parse_grid(grid_items)
         planned = plan(recipe, overrides, grid, seed_list)
         if fresh:
-            try:
-                folder = made = layout.new_folder(folder)
-            except OSError as exc:
-                raise SweepError([f"{folder}: cannot make the sweep folder ({exc.strerror or exc})"]) from None
+            folder = made = layout.new_folder(folder)
         check_new(folder)
         executor = executor or executors.make(options, raw_events, slurm_table=executors.slurm_table(recipe))
         executor.prepare(folder)
         create(folder, recipe, overrides, grid, seed_list, command)
-    except (SweepError, recipes.RecipeError, executors.OptionsError) as exc:
+    except (SweepError, recipes.RecipeError, executors.OptionsError, OSError) as exc:
         if made is not None:
             with contextlib.suppress(OSError):
                 made.rmdir()   # empty: nothing was written into it
+        if isinstance(exc, OSError):  # the sweep folder cannot be made or written (read-only, full)
+            exc = SweepError([write_failure(exc, None)])
         return report_problem(exc, console)
-    except OSError as exc:  # the sweep folder cannot be made or written (read-only, full)
-        return report_problem(SweepError([write_failure(exc, None)]), console)
     console.print(f"{len(planned)} runs into {folder}" + executor.describe(len(planned)))
     return run(folder, raw_events, console, options, executor)
 

@@ -131,8 +131,8 @@ def test_an_older_sweep_keeps_its_folders_and_one_whose_points_share_a_folder_is
     done = fake_finished(old / "method.name=concat" / "seed-0", tiny_mfeat,
                          ["name=tiny_mfeat", "train.seed=0", "method.name=concat"])
     rows = SweepStatus(old).refresh()
-    # the status reads the older folders (the run with no event yet: starting; the other: queued)
-    assert [(r.run_dir, r.status) for r in rows] == [(done, "starting"), (old / "method.name=lfm" / "seed-0", "queued")]
+    # the status reads the older folders (the finished run from its summary.json; the other: queued)
+    assert [(r.run_dir, r.status) for r in rows] == [(done, "ok"), (old / "method.name=lfm" / "seed-0", "queued")]
     (_, _, _, planned) = sweep.load_plan(old)
     assert [p.folder for p in planned] == ["method.name=concat", "method.name=lfm"]
 
