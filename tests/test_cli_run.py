@@ -21,6 +21,7 @@ def lfm(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complete
     return subprocess.run(LFM + args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=ENV)
 
 
+@pytest.mark.slow
 def test_run_prints_a_summary_and_exits_with_the_engine_status(tiny_mfeat: Path, tmp_path: Path) -> None:
     res = lfm(["run", str(tiny_mfeat), "--runs-dir", str(tmp_path / "runs")], tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -43,6 +44,7 @@ def test_events_flag_passes_the_raw_stream(tiny_mfeat: Path, tmp_path: Path) -> 
     assert json.loads(lines[-1])["type"] == "run_finished"
 
 
+@pytest.mark.slow
 def test_bad_recipe_and_bad_run_folder_exit_2_without_traceback(tiny_mfeat: Path, tmp_path: Path) -> None:
     res = lfm(["run", str(tiny_mfeat), "optim.lr=-1", "--runs-dir", str(tmp_path / "runs")], tmp_path)
     assert res.returncode == 2 and "optim.lr: expected a value > 0.0, found -1.0" in res.stderr

@@ -472,6 +472,7 @@ def test_one_epoch_twitter2015_with_clip(made, tmp_path: Path, cache_dir: Path) 
     _check_run(_run(tmp_path, r, "twitter2015", cache_dir), 3)
 
 
+@pytest.mark.slow
 def test_run_with_missing_media_exits_2_without_a_traceback(made, tmp_path: Path, cache_dir: Path) -> None:
     cre = copy(made["cremad"], tmp_path)
     (cre / "AudioWAV" / "1000_TIE_NEU_XX.wav").unlink()

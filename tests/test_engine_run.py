@@ -52,6 +52,7 @@ def test_seeded_two_epoch_run_logs_the_recorded_epoch_means(tiny_mfeat: Path, tm
     assert lines == RECORDED_EPOCHS
 
 
+@pytest.mark.slow
 def test_run_folder_stream_and_tensorboard_tags(tiny_mfeat: Path, tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

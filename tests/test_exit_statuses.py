@@ -78,6 +78,7 @@ def test_double_ctrl_c_stops_at_once_with_130_and_no_temporary_file(tiny_mfeat: 
     assert res.returncode == 0, res.stdout + res.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_mid_write_removes_the_temporary_file(tiny_mfeat: Path, tmp_path: Path) -> None:
     """SIGTERM while a checkpoint is being written (held there by a test hook): the engine ends
     with 130, reports the run as cancelled and leaves neither a temporary file nor a damaged

@@ -198,6 +198,7 @@ def _run(tmp_path: Path, root: Path, recipe: str, *overrides: str) -> Path:
     return only_run_dir(runs)
 
 
+@pytest.mark.slow
 def test_short_run_learns_and_saves_test_predictions(small_root, tmp_path: Path) -> None:
     run = _run(tmp_path, small_root, "fashion")
     s = json.loads((run / "summary.json").read_text())
