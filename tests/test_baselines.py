@@ -672,6 +672,7 @@ def test_greedy_takes_the_mmtm_keys(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- resume
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method,extra", [
     ("mses", ["method.mses.patience=1"]),
     ("mslr", ["method.mslr.window=1"]),

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import only_run_dir
 
 LFM = [sys.executable, "-c", "from lfm_tui.cli import main; main()"]
@@ -19,6 +21,7 @@ def lfm(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complete
     return subprocess.run(LFM + args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=ENV)
 
 
+@pytest.mark.slow
 def test_run_prints_a_summary_and_exits_with_the_engine_status(tiny_mfeat: Path, tmp_path: Path) -> None:
     res = lfm(["run", str(tiny_mfeat), "--runs-dir", str(tmp_path / "runs")], tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -31,6 +34,7 @@ def test_run_prints_a_summary_and_exits_with_the_engine_status(tiny_mfeat: Path,
     assert "lfm tensorboard" in out
 
 
+@pytest.mark.slow
 def test_events_flag_passes_the_raw_stream(tiny_mfeat: Path, tmp_path: Path) -> None:
     res = lfm(["run", str(tiny_mfeat), "train.epochs=1", "--events", "--runs-dir", str(tmp_path / "runs")],
               tmp_path)
@@ -40,6 +44,7 @@ def test_events_flag_passes_the_raw_stream(tiny_mfeat: Path, tmp_path: Path) -> 
     assert json.loads(lines[-1])["type"] == "run_finished"
 
 
+@pytest.mark.slow
 def test_bad_recipe_and_bad_run_folder_exit_2_without_traceback(tiny_mfeat: Path, tmp_path: Path) -> None:
     res = lfm(["run", str(tiny_mfeat), "optim.lr=-1", "--runs-dir", str(tmp_path / "runs")], tmp_path)
     assert res.returncode == 2 and "optim.lr: expected a value > 0.0, found -1.0" in res.stderr
@@ -51,6 +56,7 @@ def test_bad_recipe_and_bad_run_folder_exit_2_without_traceback(tiny_mfeat: Path
     assert "Traceback" not in res.stderr + res.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_with_a_checkpoint_and_says_how_to_resume(tiny_mfeat: Path, tmp_path: Path) -> None:
     proc = subprocess.Popen(LFM + ["run", str(tiny_mfeat), "train.epochs=4", "data.batch_size=8",
                                    "--runs-dir", str(tmp_path / "runs")],

@@ -37,6 +37,7 @@ def test_emoji_is_1906_items_9_classes_with_fixed_stratified_splits() -> None:
     assert not np.array_equal(other.test.indices, d.test.indices)
 
 
+@pytest.mark.slow
 def test_minilm_frozen_gives_normalised_sentence_embeddings(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LFM_CACHE", str(tmp_path))
     d = load_dataset(emoji())
@@ -95,6 +96,7 @@ def test_model_shapes_and_split_head(image_kind: str, fusion: str) -> None:
     assert torch.allclose(parts["image"] + parts["text"], out.logits, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_short_emoji_run_with_probes(tmp_path: Path) -> None:
     res = run_engine([str(RECIPES / "emoji.toml"), "train.epochs=1", "eval.unimodal=probe",
                       "model.encoders.text.kind=text_bow", "--runs-dir", str(tmp_path / "runs")], tmp_path)

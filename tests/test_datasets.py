@@ -113,6 +113,7 @@ def test_layout_details_in_the_report(made, capsys) -> None:
     assert "videos at 1 fps VideoFlash/" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_lfm_prepare_builds_the_cache_and_exits_0(made, tmp_path: Path, cache_dir: Path) -> None:
     env = {"LFM_CACHE": str(cache_dir), "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-c", "from lfm_tui.cli import main; main()", "prepare", "cremad",
@@ -429,6 +430,7 @@ def _check_run(evs: list[dict], n_test: int) -> dict:
     return started
 
 
+@pytest.mark.slow
 def test_one_epoch_cremad_resnet18_skipping_a_missing_clip(made, tmp_path: Path, cache_dir: Path) -> None:
     cre = copy(made["cremad"], tmp_path)
     shutil.rmtree(cre / "Image-01-FPS" / "1002_TIE_NEU_XX")  # a test clip
@@ -442,6 +444,7 @@ def test_one_epoch_cremad_resnet18_skipping_a_missing_clip(made, tmp_path: Path,
     assert "1002_TIE_NEU_XX" in warn[0]["message"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,workers", [("ks_ogm_fbank", 1), ("ks_lab", 0), ("vggsound", 0), ("nvgesture", 0)])
 def test_one_epoch_audio_video_and_gestures(name, workers, made, tmp_path: Path, cache_dir: Path) -> None:
     dataset, _, (train, val, test), _ = LAYOUTS[name]
@@ -450,6 +453,7 @@ def test_one_epoch_audio_video_and_gestures(name, workers, made, tmp_path: Path,
     assert started["skipped_samples"] == 0 and started["modalities"] == list(recipes.DATASETS[dataset])
 
 
+@pytest.mark.slow
 def test_one_epoch_sarcasm_with_resnet50_and_bert_folders(made, tmp_path: Path, cache_dir: Path) -> None:
     bert = L.tiny_bert(tmp_path / "bert")
     resnet = L.tiny_hf_resnet(tmp_path / "resnet50")
@@ -459,6 +463,7 @@ def test_one_epoch_sarcasm_with_resnet50_and_bert_folders(made, tmp_path: Path, 
     _check_run(_run(tmp_path, r, "sarcasm", cache_dir), 2)
 
 
+@pytest.mark.slow
 def test_one_epoch_twitter2015_with_clip(made, tmp_path: Path, cache_dir: Path) -> None:
     clip = L.tiny_clip(tmp_path / "clip")
     r = tiny("twitter2015", made["twitter2015"], encoders={
@@ -467,6 +472,7 @@ def test_one_epoch_twitter2015_with_clip(made, tmp_path: Path, cache_dir: Path) 
     _check_run(_run(tmp_path, r, "twitter2015", cache_dir), 3)
 
 
+@pytest.mark.slow
 def test_run_with_missing_media_exits_2_without_a_traceback(made, tmp_path: Path, cache_dir: Path) -> None:
     cre = copy(made["cremad"], tmp_path)
     (cre / "AudioWAV" / "1000_TIE_NEU_XX.wav").unlink()

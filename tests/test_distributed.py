@@ -33,6 +33,7 @@ def torchrun(args: list[str], cwd: Path) -> list[str]:
             "-m", "engine", *args]
 
 
+@pytest.mark.slow
 def test_two_processes_stay_in_step_and_write_once(tiny_mfeat: Path, tmp_path: Path) -> None:
     from engine import layout
 
@@ -60,6 +61,7 @@ def test_two_processes_stay_in_step_and_write_once(tiny_mfeat: Path, tmp_path: P
     assert json.loads((run / "summary.json").read_text())["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_a_stopped_two_process_run_resumes(tiny_mfeat: Path, tmp_path: Path) -> None:
     args = [str(tiny_mfeat), "train.epochs=12", "data.batch_size=8", "train.threads=1",
             "--runs-dir", str(tmp_path / "runs")]
@@ -82,6 +84,7 @@ def test_a_stopped_two_process_run_resumes(tiny_mfeat: Path, tmp_path: Path) -> 
     assert [e["epoch"] for e in resumed if e["type"] == "eval" and e["split"] == "val"][-1] == 12
 
 
+@pytest.mark.slow
 def test_resume_with_another_world_size_is_refused(tiny_mfeat: Path, tmp_path: Path) -> None:
     args = [str(tiny_mfeat), "train.epochs=1", "train.threads=1", "--runs-dir", str(tmp_path / "runs")]
     proc = subprocess.Popen(torchrun(args, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,

@@ -41,6 +41,7 @@ def test_seeded_two_epoch_run_logs_the_recorded_losses(tiny_mfeat: Path, tmp_pat
 RECORDED_EPOCHS = {1: "train loss 2.9239 (cls 2.0587, mm 3.4275)", 2: "train loss 1.8714 (cls 1.3662, mm 2.6501)"}
 
 
+@pytest.mark.slow
 def test_seeded_two_epoch_run_logs_the_recorded_epoch_means(tiny_mfeat: Path, tmp_path: Path) -> None:
     """The epoch's loss sums are kept on the device and read once per epoch: the numbers are
     those the engine logged when it read every step's losses to the host."""
@@ -51,6 +52,7 @@ def test_seeded_two_epoch_run_logs_the_recorded_epoch_means(tiny_mfeat: Path, tm
     assert lines == RECORDED_EPOCHS
 
 
+@pytest.mark.slow
 def test_run_folder_stream_and_tensorboard_tags(tiny_mfeat: Path, tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -97,6 +99,7 @@ def _stop_during_epoch_2(cmd: list[str], cwd: Path) -> tuple[int, list[dict]]:
     return proc.wait(timeout=120), events
 
 
+@pytest.mark.slow
 def test_sigint_checkpoints_and_resume_equals_uninterrupted(tiny_mfeat: Path, tmp_path: Path) -> None:
     args = ["train.epochs=3", "train.log_every=1", "data.batch_size=8"]
     full = run_engine([str(tiny_mfeat), *args, "--runs-dir", str(tmp_path / "full")], tmp_path)
@@ -164,6 +167,7 @@ def test_invalid_recipe_in_the_engine(tiny_mfeat: Path, tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_resume_refuses_bad_folders_and_checkpoints(tiny_mfeat: Path, tmp_path: Path) -> None:
     res = run_engine(["--resume", str(tmp_path)], tmp_path)
     assert res.returncode == 2 and "not a run folder" in res.stderr and "Traceback" not in res.stderr

@@ -43,6 +43,7 @@ def resume_line(out: str) -> list[str]:
     return shlex.split(line[line.index("lfm run --resume"):])
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_engine_is_a_failure_with_the_resume_command(tiny_mfeat: Path, tmp_path: Path) -> None:
     runs = tmp_path / HOSTILE
     proc = start_lfm(["run", str(tiny_mfeat), "train.epochs=6", "data.batch_size=8", "--runs-dir", str(runs)], tmp_path)
@@ -58,6 +59,7 @@ def test_sigkill_of_the_engine_is_a_failure_with_the_resume_command(tiny_mfeat: 
     assert not stale.exists() and not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_double_ctrl_c_stops_at_once_with_130_and_no_temporary_file(tiny_mfeat: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     proc = start_lfm(["run", str(tiny_mfeat), "train.epochs=6", "data.batch_size=8", "--runs-dir", str(runs)], tmp_path)
@@ -76,6 +78,7 @@ def test_double_ctrl_c_stops_at_once_with_130_and_no_temporary_file(tiny_mfeat: 
     assert res.returncode == 0, res.stdout + res.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_mid_write_removes_the_temporary_file(tiny_mfeat: Path, tmp_path: Path) -> None:
     """SIGTERM while a checkpoint is being written (held there by a test hook): the engine ends
     with 130, reports the run as cancelled and leaves neither a temporary file nor a damaged

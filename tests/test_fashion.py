@@ -198,6 +198,7 @@ def _run(tmp_path: Path, root: Path, recipe: str, *overrides: str) -> Path:
     return only_run_dir(runs)
 
 
+@pytest.mark.slow
 def test_short_run_learns_and_saves_test_predictions(small_root, tmp_path: Path) -> None:
     run = _run(tmp_path, small_root, "fashion")
     s = json.loads((run / "summary.json").read_text())
@@ -211,6 +212,7 @@ def test_short_run_learns_and_saves_test_predictions(small_root, tmp_path: Path)
     assert acc == pytest.approx(s["test"]["acc"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_ensemble_of_single_modality_runs(small_root, tmp_path: Path) -> None:
     thumb = _run(tmp_path, small_root, "fashion_thumb")
     noisy = _run(tmp_path, small_root, "fashion_noisy")
@@ -226,6 +228,7 @@ def test_ensemble_of_single_modality_runs(small_root, tmp_path: Path) -> None:
     assert ensemble([thumb, noisy], "logmean")["samples"] == 100
 
 
+@pytest.mark.slow
 def test_ensemble_of_seed_groups_pairs_runs_by_seed(small_root, tmp_path: Path) -> None:
     groups = {}
     for recipe in ("fashion_thumb", "fashion_noisy"):
@@ -245,6 +248,7 @@ def test_ensemble_of_seed_groups_pairs_runs_by_seed(small_root, tmp_path: Path) 
     assert mixed.returncode == 2 and "not both" in mixed.stderr
 
 
+@pytest.mark.slow
 def test_ensemble_refuses_mismatched_or_unfinished_runs(small_root, tmp_path: Path, tiny_mfeat: Path) -> None:
     thumb = _run(tmp_path, small_root, "fashion_thumb")
     res = run_engine([str(tiny_mfeat), "--runs-dir", str(tmp_path / "m")], tmp_path)

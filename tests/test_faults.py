@@ -3,6 +3,7 @@ or a write failing for lack of space, then `--resume`, gives the numbers of the 
 run; nothing already written is damaged and no temporary file is left behind."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -41,6 +42,7 @@ def assert_same_result(finished: dict, reference: dict) -> None:
     assert finished["test"] == pytest.approx(reference["test"], rel=1e-6)  # the best epoch's weights were tested
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["after:last.pt@2", "partial:best.pt@2", "after:best.pt@2", "after:predictions.npz",
                                    pytest.param("before:best.pt@2", marks=pytest.mark.slow),
                                    pytest.param("partial:last.pt@2", marks=pytest.mark.slow)])
@@ -59,6 +61,7 @@ def test_a_kill_at_any_write_then_resume_gives_the_uninterrupted_result(referenc
     assert temporaries(run) == []
 
 
+@pytest.mark.slow
 def test_disk_full_at_a_checkpoint_is_one_message_and_resume_continues(reference: dict, tmp_path: Path) -> None:
     """last.pt of epoch 2 cannot be written: exit 1 with what to do, epoch 1's checkpoints intact,
     no temporary file, a whole summary.json; with space again, --resume ends as uninterrupted."""
@@ -83,6 +86,7 @@ def test_disk_full_at_a_checkpoint_is_one_message_and_resume_continues(reference
     assert_same_result(events_of(resumed.stdout)[-1], reference["finished"])
 
 
+@pytest.mark.slow
 def test_disk_full_when_a_run_starts_leaves_no_folder(reference: dict, tmp_path: Path) -> None:
     res = run_engine([str(reference["recipe"]), *ARGS, "--runs-dir", str(tmp_path / "runs")], tmp_path,
                      env={"LFM_FAULT": "enospc:recipe.toml"})
@@ -91,6 +95,7 @@ def test_disk_full_when_a_run_starts_leaves_no_folder(reference: dict, tmp_path:
     assert [p for p in (tmp_path / "runs").rglob("*") if p.is_file()] == []  # no 0-byte recipe.toml
 
 
+@pytest.mark.slow
 def test_disk_full_at_the_summary_keeps_the_run_resumable(reference: dict, tmp_path: Path) -> None:
     res = run_engine([str(reference["recipe"]), *ARGS, "--runs-dir", str(tmp_path / "runs")], tmp_path,
                      env={"LFM_FAULT": "enospc:summary.json"})
@@ -110,6 +115,7 @@ def _mount_tmpfs(path: Path, size: str) -> bool:
                           capture_output=True).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_really_full_disk_then_more_space_then_resume(reference: dict, tmp_path: Path) -> None:
     """A 1 MiB tmpfs holds the run folder and one checkpoint, not two: the real ENOSPC of a
     write, then the same folder with room (remounted at 8 MiB) resumes to the uninterrupted
@@ -160,3 +166,21 @@ def test_a_line_cut_short_by_a_full_disk_is_dropped_when_the_stream_is_continued
         fh.write('{"v":1,"type":"run_started"}\n')
     lines = path.read_text().splitlines()
     assert len(lines) == 5001 and all(json.loads(line) for line in lines)
+
+
+def test_an_enospc_rule_fails_the_nth_write_of_its_file_only(tmp_path: Path, monkeypatch) -> None:
+    """In process: LFM_FAULT=enospc:NAME@2 lets the first write of NAME through, fails the second
+    with ENOSPC naming the file (the old content kept, no temporary file), and leaves other files alone."""
+    from engine import layout
+
+    name = f"state-{uuid.uuid4().hex[:8]}.json"  # the write counts live for the whole process
+    monkeypatch.setenv("LFM_FAULT", f"enospc:{name}@2")
+    path, other = tmp_path / name, tmp_path / "other.json"
+    layout.write_atomic(path, "first")
+    with pytest.raises(OSError) as info:
+        layout.write_atomic(path, "second")
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(path)
+    layout.write_atomic(other, "untouched by the rule")
+    layout.write_atomic(path, "third")  # the rule named the second write only
+    assert path.read_text() == "third" and other.read_text() == "untouched by the rule"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "other.json"])

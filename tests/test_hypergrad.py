@@ -188,6 +188,7 @@ def test_last_layers_agree_with_all_parameters_restricted_to_them(tmp_path, tiny
     assert fast["hypergradient"] == pytest.approx(ref["hypergradient"], rel=1e-4, abs=1e-7)
 
 
+@pytest.mark.slow
 def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajectory(tmp_path, tiny_mfeat) -> None:
     import signal
     import subprocess
@@ -232,6 +233,7 @@ def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajecto
     assert [u["alpha"] for u in resumed] == pytest.approx([u["alpha"] for u in ups[1:]], rel=1e-9)
 
 
+@pytest.mark.slow
 def test_update_every_n_steps(tmp_path, tiny_mfeat) -> None:
     from conftest import events_of, run_engine
 
@@ -272,6 +274,7 @@ def test_sign_step_and_the_adam_state_survive_a_checkpoint() -> None:
     assert [a.apply(g, 2) for g in (0.05, -0.4)] == [b.apply(g, 2) for g in (0.05, -0.4)]
 
 
+@pytest.mark.slow
 def test_default_learned_alpha_moves_against_the_hypergradient_on_mfeat(tmp_path, tiny_mfeat) -> None:
     """With the defaults (cg, Adam, lr 0.1), every update moves alpha by about lr, the first by
     exactly lr against the sign of dF/dalpha, and the solver's report is in each event."""

@@ -292,6 +292,7 @@ def model_problem():
         torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 def test_engine_model_cg_equals_finite_differences_and_defaults_are_close(model_problem) -> None:
     """At theta*(alpha) (H > 0, condition number ~1,900 here): cg to convergence equals the
     central difference of F within 1e-5; the defaults (automatic damping, CG_TERMS) within 1e-4;

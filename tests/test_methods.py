@@ -339,6 +339,7 @@ def test_method_errors_are_clear(overrides: list[str], message: str) -> None:
     assert any(p.startswith(message) for p in info.value.problems), info.value.problems
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["pmr", "gblend", "ogm_ge", "mla"])
 def test_resume_equals_uninterrupted_with_method_state(tmp_path: Path, method: str) -> None:
     extra = ["method.gblend.super_epoch=1"] if method == "gblend" else []

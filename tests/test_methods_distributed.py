@@ -14,7 +14,7 @@ import pytest
 
 from engine import method_registry as registry
 
-pytestmark = pytest.mark.distributed
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]  # three epochs of every method under two processes
 
 HERE = Path(__file__).resolve().parent
 

@@ -105,6 +105,7 @@ def test_the_engine_and_lfm_refuse_before_a_folder_exists(tiny_mfeat: Path, tmp_
         assert sorted(p.name for p in tmp_path.rglob("*")) == ["tiny_mfeat.toml"]  # nothing, anywhere
 
 
+@pytest.mark.slow
 def test_a_runs_folder_that_looks_like_markup_is_shown_as_text(tiny_mfeat: Path, tmp_path: Path) -> None:
     runs = tmp_path / "r[/]x" / "[bold]runs"
     res = subprocess.run(LFM + ["run", str(tiny_mfeat), "train.epochs=1", "--runs-dir", str(runs)], cwd=tmp_path,

@@ -37,6 +37,7 @@ def refused(run: Path, cwd: Path) -> str:
     return res.stderr
 
 
+@pytest.mark.slow
 def test_a_recipe_edited_after_the_run_is_refused(stopped_run: Path, tmp_path: Path) -> None:
     run, recipe = stopped_run, stopped_run / "recipe.toml"
     before = (run / "events.jsonl").read_text()
@@ -53,6 +54,7 @@ def test_a_recipe_edited_after_the_run_is_refused(stopped_run: Path, tmp_path: P
     assert (run / "events.jsonl").read_text() == before  # nothing written to the run folder
 
 
+@pytest.mark.slow
 def test_a_checkpoint_missing_keys_or_unsafe_is_refused(stopped_run: Path, tmp_path: Path) -> None:
     run, last = stopped_run, stopped_run / "checkpoints" / "last.pt"
     state = torch.load(last, weights_only=True)

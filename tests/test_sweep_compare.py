@@ -116,6 +116,7 @@ def _events(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_skipping_finished_runs(tiny_mfeat: Path, tmp_path: Path) -> None:
     sw = tmp_path / "sw"
     cmd = LFM + ["sweep", str(tiny_mfeat), "train.epochs=3", "data.batch_size=16", "--grid",
@@ -150,6 +151,7 @@ def test_interrupted_sweep_resumes_skipping_finished_runs(tiny_mfeat: Path, tmp_
     assert again.returncode == 2 and "lfm sweep --resume" in again.stderr
 
 
+@pytest.mark.slow
 def test_run_with_seeds_writes_a_summary_next_to_the_runs(tiny_mfeat: Path, tmp_path: Path) -> None:
     res = lfm(["run", str(tiny_mfeat), "train.epochs=1", "method.name=sum", "--seeds", "0,1",
                "--runs-dir", str(tmp_path / "runs")], tmp_path)

@@ -23,6 +23,7 @@ async def launch_mfeat(app, pilot, overrides: str):
     return app.current
 
 
+@pytest.mark.slow
 def test_dashboard_runs_a_real_recipe_to_the_end(tmp_path: Path) -> None:
     app = make_app(ROOT / "recipes", tmp_path / "runs", cursor_blink=False)
 
