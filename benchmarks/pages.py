@@ -190,16 +190,35 @@ def merged_commands(old: list[str], new: list[str]) -> list[str]:
 
 
 def command_line(script: str, argv: list[str]) -> str:
-    """How this regeneration was invoked, as a shell line (--report-only left out: the command
-    that runs what the page shows)."""
-    return " ".join(["python", script, *(shlex.quote(a) for a in argv if a != "--report-only")])
+    """How this regeneration was invoked, as a shell line: --report-only left out (the command
+    that runs what the page shows), the reason given to --why shown as "…" (the page states it
+    beside the command)."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip:
+            shown.append('"…"')
+            skip = False
+        elif arg == "--why":
+            shown.append(arg)
+            skip = True
+        elif arg.startswith("--why="):
+            shown.append('--why="…"')
+        elif arg != "--report-only":
+            shown.append(shlex.quote(arg))
+    return " ".join(["python", script, *shown])
 
 
 def provenance(rerun: str, date: str, command: str, old_header: str, why: str) -> str:
     """The header sentence of a partially regenerated table: what was rerun (`rerun`, e.g.
     "rows mmtm, reconboost"), when and by which command, and that every other row is the
-    earlier generation's (the dates `old_header` names), and why it holds."""
-    dates = sorted(set(re.findall(r"\b\d{4}-\d{2}-\d{2}\b", old_header)))
+    earlier generation's (the dates `old_header` names; where it is the header of a partial
+    regeneration of the same rows, the dates of the rows it carried), and why it holds."""
+    again = re.search(r"Partial regeneration: (.*?) regenerated \d{4}-\d{2}-\d{2} by .*? carried over unchanged "
+                      r"from the earlier generations? \(([^)]*)\)", old_header)
+    if again and again.group(1) == rerun:  # the same rows rerun again: the others are as old as they were
+        dates = again.group(2).split(", ")
+    else:
+        dates = sorted(set(re.findall(r"\b\d{4}-\d{2}-\d{2}\b", old_header)))
     earlier = f"the earlier generation{'s' if len(dates) > 1 else ''} ({', '.join(dates)})" if dates \
         else "the earlier generation"
     return (f"Partial regeneration: {rerun} regenerated {date} by `{command}`; every other "

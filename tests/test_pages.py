@@ -76,10 +76,18 @@ def test_provenance_names_the_rerun_rows_the_command_and_the_earlier_dates():
                     "from the earlier generation (2026-11-29): their code did not change.")
 
 
-def test_command_line_quotes_arguments_and_leaves_report_only_out():
-    assert pages.command_line("benchmarks/make_results.py", ["--methods", "mmtm", "--why", "code unchanged",
-                                                             "--report-only"]) == \
-        "python benchmarks/make_results.py --methods mmtm --why 'code unchanged'"
+def test_provenance_of_the_same_rows_rerun_again_keeps_the_carried_rows_dates():
+    first = pages.provenance("rows mmtm", "2026-12-06", "cmd", "generated 2026-11-29", "why")
+    assert pages.provenance("rows mmtm", "2026-12-07", "cmd", first, "why").endswith(
+        "from the earlier generation (2026-11-29): why.")
+    assert pages.provenance("rows agm", "2026-12-07", "cmd", first, "why").endswith(
+        "from the earlier generations (2026-11-29, 2026-12-06): why.")
+
+
+def test_command_line_quotes_arguments_elides_the_reason_and_leaves_report_only_out():
+    assert pages.command_line("benchmarks/make_results.py", ["--only", "mfeat", "--methods", "mmtm", "--why",
+                                                             "code's unchanged", "--report-only", "--out", "a b.md"]) == \
+        "python benchmarks/make_results.py --only mfeat --methods mmtm --why \"…\" --out 'a b.md'"
 
 
 def test_sections_split_a_page_by_its_level_two_headings():
