@@ -178,7 +178,12 @@ def partial(old_block: str, block: str, methods: list[str], command_line: str, w
     table (and the learned alpha's line where `learned` was not rerun) carried over, and a first
     line that says so."""
     rerun = ["concatenation", *(LFM_ROWS.get(m, m) for m in methods)]
-    merged = pages.merge_rows(pages.table_rows(old_block, METHODS_HEAD), pages.table_rows(block, METHODS_HEAD), rerun)
+    new = {lab: line for lab, line in pages.table_rows(block, METHODS_HEAD).items() if pages.cells(line)[1] != "0"}
+    merged = pages.merge_rows(pages.table_rows(old_block, METHODS_HEAD), new, rerun)
+    seeds = len(SEEDS.split(","))
+    counts = [(lab, pages.cells(line)[-1]) for lab, line in pages.table_rows(block, SYMPTOM_HEAD).items()]
+    counts += [(lab, pages.cells(new[lab])[1]) for lab in rerun]
+    short = [f"{lab} ({n})" for lab, n in counts if n != str(seeds)]
     text = pages.replace_rows(block, METHODS_HEAD, merged)
     lines = [ln for ln in text.splitlines() if not ln.startswith("The learned alpha")]
     if "learned" not in methods:
@@ -196,7 +201,9 @@ def partial(old_block: str, block: str, methods: list[str], command_line: str, w
                 + (" The references reproduced the earlier generation's symptom table exactly, so the carried rows' "
                    "`Δ` columns, paired against the earlier references, hold against these." if same else
                    " The references did not reproduce the earlier generation's symptom table exactly: the carried "
-                   "rows' `Δ` columns are paired against the earlier references, the rerun rows' against these."))
+                   "rows' `Δ` columns are paired against the earlier references, the rerun rows' against these.")
+                + (f" **Incomplete: fewer than {seeds} seeds in {', '.join(short)}**; rerun the command to finish "
+                   "(finished runs are skipped)." if short else ""))
     text = "\n".join(lines).rstrip("\n") + "\n"
     return pages.replace_bash(text, pages.merged_commands(pages.bash_lines(old_block), pages.bash_lines(block)))
 

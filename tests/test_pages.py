@@ -151,6 +151,13 @@ def test_the_fashion_partial_merge_rewrites_the_rerun_rows_and_carries_the_rest(
     changed = block.replace("| 85.68 ± 0.13 | 5 |", "| 85.70 ± 0.13 | 5 |")
     first = fi.partial(old, changed, ["mmtm", "reconboost"], "cmd", "why").splitlines()[0]
     assert "did not reproduce the earlier generation's symptom table" in first
+    assert "Incomplete" not in first
+    three = block.replace(new_mmtm, new_mmtm.replace("| mmtm | 5 |", "| mmtm | 3 |"))
+    first = fi.partial(old, three, ["mmtm", "reconboost"], "cmd", "why").splitlines()[0]
+    assert "**Incomplete: fewer than 5 seeds in mmtm (3)**" in first
+    unrun = block.replace(old_rows["reconboost"], "| reconboost | 0 | not run | | | | | | | |")
+    with pytest.raises(pages.PageError, match="rows reconboost were to be regenerated"):
+        fi.partial(old, unrun, ["mmtm", "reconboost"], "cmd", "why")
 
 
 @pytest.mark.parametrize("script,args,message", [
