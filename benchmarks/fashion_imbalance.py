@@ -4,12 +4,21 @@ five seeds, through `lfm sweep`, then the tables (between the page's results mar
     nice -n 10 python benchmarks/fashion_imbalance.py                  # everything
     nice -n 10 python benchmarks/fashion_imbalance.py --phase symptom  # single modalities + concat only
     python benchmarks/fashion_imbalance.py --report-only               # the tables from the runs done so far
+    nice -n 10 python benchmarks/fashion_imbalance.py --methods mmtm,reconboost \
+        --why "the other methods' code did not change"                 # a partial regeneration
 
 Phase `symptom` trains each view alone and plain concatenation (the construction is fixed on
 these alone); phase `methods` trains LFM (heuristic and learned alpha) and the rebalancing
 baselines. Runs go to runs/fashion-benchmark/<configuration>/ (a sweep folder that exists is
 resumed, so an interrupted regeneration continues where it stopped). The tables are computed
 from the runs' summary.json and predictions.npz files only; nothing in them is typed by hand.
+
+A partial regeneration (`--methods`, baselines or LFM's configurations heuristic, learned,
+constant) runs those and the references of the paired columns (thumb, noisy, concat; into
+their usual folders, the baselines named into a folder of their own), rewrites the symptom
+table and those rows of the methods table, carries every other row over from the page as it
+stands, and says so in the results' first line, with whether the references reproduced the
+earlier generation's symptom table (the carried rows' `Δ` columns are paired against it).
 """
 from __future__ import annotations
 
@@ -21,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+import pages
 from pages import TABLE1_HEAD, finished_runs, mean_sd, run_sweep, table1, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,15 +51,29 @@ CONFIGS = {
 }
 
 
-def sweep(name: str, runs: Path, jobs: int) -> str:
-    out = runs / name
-    args = [*CONFIGS[name][1], "--seeds", SEEDS]
-    run_sweep(args, out, jobs)
-    return "lfm sweep " + " ".join([*args, "--out", str(out)]).replace(str(ROOT) + "/", "")
+# the configurations of the methods table's LFM rows, by label
+LFM_ROWS = {"heuristic": "LFM, heuristic alpha", "learned": "LFM, learned alpha", "constant": "LFM, alpha = 0.5 fixed"}
+REFERENCES = ("thumb", "noisy", "concat")
+SYMPTOM_HEAD = "| | test ACC | n |"
+METHODS_HEAD = ("| method | n | fused ACC | Δ fused vs concat | Δ fused vs ensemble (mean) | thumb part | noisy part "
+                f"| Δ noisy part vs concat | gap | {TABLE1_HEAD} |")
 
 
+def plan(methods: list[str]) -> dict[str, tuple[list[str], str]]:
+    """configuration -> (lfm sweep arguments before --seeds, folder under the runs root): every
+    configuration, or (a partial regeneration) the references and the `methods` named."""
+    if not methods:
+        return {name: (args, name) for name, (_, args) in CONFIGS.items()}
+    out = {name: (CONFIGS[name][1], name) for name in (*REFERENCES, *(m for m in methods if m in LFM_ROWS))}
+    named = [m for m in methods if m not in LFM_ROWS]
+    if named:
+        out["baselines"] = (["recipes/fashion_concat.toml", "--grid", f"method.name={','.join(named)}"],
+                            "baselines-" + "-".join(named))
+    return out
 
 
+def command(args: list[str], out: Path) -> str:
+    return "lfm sweep " + " ".join([*args, "--seeds", SEEDS, "--out", str(out)]).replace(str(ROOT) + "/", "")
 
 
 def paired(xs: dict[int, float], ref: dict[int, float]) -> str:
@@ -87,8 +111,11 @@ def learned_alphas(runs: list[dict]) -> list[float]:
     return out
 
 
-def report(runs_root: Path, cmds: list[str]) -> str:
-    got = {name: finished_runs(runs_root / name) for name in CONFIGS}
+def report(runs_root: Path, cmds: list[str], folders: dict[str, str] | None = None) -> str:
+    """The results block from the runs under `runs_root` (`folders`: configuration -> its
+    folder, by default every configuration's own; a configuration left out has no runs)."""
+    folders = {name: name for name in CONFIGS} if folders is None else folders
+    got = {name: finished_runs(runs_root / folders[name]) if name in folders else [] for name in CONFIGS}
     thumb, noisy, concat = got["thumb"], got["noisy"], got["concat"]
     ens = {rule: ensembles(runs_root, rule) for rule in ("mean", "logmean")}
     c_acc = by_seed(concat, "acc")
@@ -97,7 +124,7 @@ def report(runs_root: Path, cmds: list[str]) -> str:
              f"checkpoint). Mean ± sample standard deviation over the seeds; differences are taken seed "
              f"by seed, mean ± standard error.", "", "```bash", *cmds, "```", "",
              "### The symptom: plain concatenation against each view alone", "",
-             "| | test ACC | n |", "|---|---|---|"]
+             SYMPTOM_HEAD, "|---|---|---|"]
     lines.append(f"| thumb alone | {mean_sd(list(by_seed(thumb, 'acc').values()))} | {len(thumb)} |")
     lines.append(f"| noisy alone | {mean_sd(list(by_seed(noisy, 'acc').values()))} | {len(noisy)} |")
     for rule, label in (("mean", "late-fusion ensemble (mean of probabilities)"),
@@ -114,16 +141,14 @@ def report(runs_root: Path, cmds: list[str]) -> str:
               f"- concatenation − ensemble (mean of probabilities): {paired(c_acc, ens['mean'])}",
               f"- concatenation − ensemble (mean of log-probabilities): {paired(c_acc, ens['logmean'])}",
               f"- concatenation − thumb alone: {paired(c_acc, by_seed(thumb, 'acc'))}", ""]
-    methods = [("concatenation", "concat", concat), ("LFM, heuristic alpha", "lfm", got["heuristic"]),
-               ("LFM, learned alpha", "", got["learned"]), ("LFM, alpha = 0.5 fixed", "", got["constant"])]
+    methods = [("concatenation", "concat", concat), (LFM_ROWS["heuristic"], "lfm", got["heuristic"]),
+               (LFM_ROWS["learned"], "", got["learned"]), (LFM_ROWS["constant"], "", got["constant"])]
     for m in BASELINES.split(","):
         methods.append((m, m, [r for r in got["baselines"] if r["method"] == m]))
     lines += ["### LFM and the baselines on it", "",
               "`Δ` columns are paired seed by seed. The last column quotes the paper's Table 1 for "
               "orientation only (other datasets, encoders and budgets).", "",
-              "| method | n | fused ACC | Δ fused vs concat | Δ fused vs ensemble (mean) | thumb part | noisy part "
-              f"| Δ noisy part vs concat | gap | {TABLE1_HEAD} |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              METHODS_HEAD, "|---|---|---|---|---|---|---|---|---|---|"]
     for label, name, rs in methods:
         if not rs:
             lines.append(f"| {label} | 0 | not run | | | | | | | {table1(name)} |")
@@ -147,6 +172,42 @@ def report(runs_root: Path, cmds: list[str]) -> str:
 
 
 
+def partial(old_block: str, block: str, methods: list[str], command_line: str, why: str) -> str:
+    """The page's results block as it stands, with the symptom table, the ensembles' line and the
+    rows of concatenation and `methods` taken from the new `block`, every other row of the methods
+    table (and the learned alpha's line where `learned` was not rerun) carried over, and a first
+    line that says so."""
+    rerun = ["concatenation", *(LFM_ROWS.get(m, m) for m in methods)]
+    new = {lab: line for lab, line in pages.table_rows(block, METHODS_HEAD).items() if pages.cells(line)[1] != "0"}
+    merged = pages.merge_rows(pages.table_rows(old_block, METHODS_HEAD), new, rerun)
+    seeds = len(SEEDS.split(","))
+    counts = [(lab, pages.cells(line)[-1]) for lab, line in pages.table_rows(block, SYMPTOM_HEAD).items()]
+    counts += [(lab, pages.cells(new[lab])[1]) for lab in rerun]
+    short = [f"{lab} ({n})" for lab, n in counts if n != str(seeds)]
+    text = pages.replace_rows(block, METHODS_HEAD, merged)
+    lines = [ln for ln in text.splitlines() if not ln.startswith("The learned alpha")]
+    if "learned" not in methods:
+        alpha = [ln for ln in old_block.splitlines() if ln.startswith("The learned alpha")]
+        at = next((i + 1 for i, ln in enumerate(lines) if ln.startswith("Ensembles for reference")), len(lines))
+        lines[at:at] = ["", *alpha] if alpha else []
+    same = pages.table_rows(old_block, SYMPTOM_HEAD) == pages.table_rows(block, SYMPTOM_HEAD)
+    old_header = old_block.strip().splitlines()[0] if old_block.strip() else ""
+    lines[0] = (f"Seeds {SEEDS}; test split, 10,000 images, one image = 0.01 points; best-on-validation checkpoint. "
+                "Mean ± sample standard deviation over the seeds; differences are taken seed by seed, mean ± "
+                "standard error. " + pages.provenance(
+                    "the symptom table (thumb, noisy and concat: the references of the paired columns), the "
+                    f"ensembles' line and the methods table's rows {', '.join(rerun)}", time.strftime("%Y-%m-%d"),
+                    command_line, old_header, why)
+                + (" The references reproduced the earlier generation's symptom table exactly, so the carried rows' "
+                   "`Δ` columns, paired against the earlier references, hold against these." if same else
+                   " The references did not reproduce the earlier generation's symptom table exactly: the carried "
+                   "rows' `Δ` columns are paired against the earlier references, the rerun rows' against these.")
+                + (f" **Incomplete: fewer than {seeds} seeds in {', '.join(short)}**; rerun the command to finish "
+                   "(finished runs are skipped)." if short else ""))
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    return pages.replace_bash(text, pages.merged_commands(pages.bash_lines(old_block), pages.bash_lines(block)))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--phase", choices=("symptom", "methods", "all"), default="all")
@@ -154,15 +215,40 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "fashion.md")
     p.add_argument("--report-only", action="store_true", help="run nothing: the tables from the runs so far")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (lfm sweep --jobs)")
+    p.add_argument("--threads", type=int, help="CPU threads of each run (lfm sweep --cpus-per-run)")
+    p.add_argument("--methods", help="partial regeneration: run only these baselines or LFM configurations "
+                   "(heuristic, learned, constant), comma-separated, and the references thumb, noisy, concat; "
+                   "every other row of the methods table is carried over from the existing page")
+    p.add_argument("--why", help="with --methods: why the rows not rerun still hold (said on the page)")
     a = p.parse_args()
-    cmds = []
-    for name, (phase, args) in CONFIGS.items():
-        if a.phase in ("all", phase) and not a.report_only:
-            cmds.append(sweep(name, a.runs, a.jobs))
-        else:
-            cmds.append("lfm sweep " + " ".join([*args, "--seeds", SEEDS, "--out", str(a.runs / name)])
-                        .replace(str(ROOT) + "/", ""))
-    write_results(a.out, report(a.runs, cmds))
+    methods = a.methods.split(",") if a.methods else []
+    unknown = [m for m in methods if m not in BASELINES.split(",") and m not in LFM_ROWS]
+    if unknown:
+        p.error(f"--methods: unknown {', '.join(unknown)}; choose from {BASELINES},{','.join(LFM_ROWS)}")
+    if methods and not (a.why or "").strip():
+        p.error("--methods needs --why: the page says why the rows not rerun still hold")
+    if methods and a.phase != "all":
+        p.error("--methods runs the references and the methods named; leave --phase out")
+    try:
+        old_block = ""
+        if methods:
+            old_page = pages.read_page(a.out)
+            if pages.START not in old_page or pages.END not in old_page:
+                raise pages.PageError(f"{a.out}: the results markers {pages.START} / {pages.END} are missing")
+            old_block = old_page.split(pages.START, 1)[1].split(pages.END, 1)[0]
+        todo = plan(methods)
+        cmds = []
+        for name, (args, folder) in todo.items():
+            if a.phase in ("all", CONFIGS[name][0]) and not a.report_only:
+                run_sweep([*args, "--seeds", SEEDS], a.runs / folder, a.jobs, a.threads)
+            cmds.append(command(args, a.runs / folder))
+        block = report(a.runs, cmds, {name: folder for name, (_, folder) in todo.items()})
+        if methods:
+            block = partial(old_block, block, methods, pages.command_line("benchmarks/fashion_imbalance.py",
+                                                                          sys.argv[1:]), a.why)
+        write_results(a.out, block)
+    except pages.PageError as e:
+        sys.exit(print(f"error: {e}", file=sys.stderr) or 2)
 
 
 if __name__ == "__main__":

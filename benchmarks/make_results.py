@@ -4,6 +4,12 @@ recipes, three seeds, through `lfm sweep`, then the comparison tables of `lfm co
     nice -n 10 python benchmarks/make_results.py               # both datasets
     nice -n 10 python benchmarks/make_results.py --only mfeat  # one of them
     python benchmarks/make_results.py --report-only            # the page from the runs done so far
+    nice -n 10 python benchmarks/make_results.py --only emoji --methods mmtm,reconboost \
+        --why "the other methods' code did not change"          # a partial regeneration
+
+A partial regeneration (`--methods`) runs only the named methods, puts their rows in place of theirs in the existing page, carries every other row over from it
+unchanged, recomputes the observations from the table's cells, and says so in the section's
+first line; datasets left out by `--only` keep their sections as the page has them.
 
 The runs go to runs/results/<dataset>/ (a finished sweep folder is resumed, so an interrupted
 regeneration continues where it stopped; remove the folder to start again). The page is written
@@ -15,12 +21,14 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lfm_tui import compare  # noqa: E402
+import pages  # noqa: E402
 from pages import TABLE1_HEAD, run_sweep, table1  # noqa: E402
 
 # every method of the registry but the unimodal one (its own sweep, one row per modality)
@@ -49,28 +57,65 @@ def run_minutes(rows: list[compare.Row]) -> float:
     return total / 60
 
 
-def observations(rows: list[compare.Row]) -> list[str]:
+@dataclass
+class Entry:
+    """What the observations read of a table row: its label, its method ("unimodal" for an
+    `X alone` row), the fused ACC (mean, std or None), the fused ACC's cell and the gap's mean (None where none)."""
+    label: str
+    method: str
+    acc: tuple[float, float | None]
+    acc_cell: str
+    gap: float | None
+
+    @classmethod
+    def of_row(cls, r: compare.Row) -> "Entry":
+        g = r.stat("gap")
+        return cls(r.label, r.config.get("method.name", ""), r.stat("acc"), compare.cell(r, "acc"),
+                   g[0] if g else None)
+
+    @classmethod
+    def of_cells(cls, head: list[str], row: list[str], mods: tuple[str, ...]) -> "Entry":
+        """From a page's table row (the numbers as shown, rounded to two decimals)."""
+        c = dict(zip(head, row))
+
+        def stat(text: str) -> tuple[float, float | None] | None:
+            parts = [x.strip() for x in text.split("±")]
+            try:
+                return (float(parts[0]), float(parts[1]) if len(parts) > 1 else None) if parts[0] not in ("", "-") else None
+            except ValueError:
+                raise pages.PageError(f"row {row[0]!r}: {text!r} is no 'mean ± std' cell") from None
+
+        acc = stat(c.get("ACC", ""))
+        if acc is None:
+            raise pages.PageError(f"row {row[0]!r} has no fused ACC")
+        gap = stat(c.get("gap (ACC)", "-"))
+        words = row[0].split()
+        unimodal = len(words) == 2 and words[1] == "alone" and words[0] in mods
+        return cls(row[0], "unimodal" if unimodal else words[0], acc, c["ACC"], gap[0] if gap else None)
+
+
+def observations(entries: list[Entry]) -> list[str]:
     """What the table says, computed from it: which methods beat the best single modality on
     fused test ACC (mean over seeds), and where LFM ranks."""
-    uni = [r for r in rows if r.config.get("method.name") == "unimodal"]
-    multi = [r for r in rows if r.config.get("method.name") != "unimodal"]
-    best_uni = max(uni, key=lambda r: r.stat("acc")[0])
-    b_mean, b_std = best_uni.stat("acc")
-    beat = [r for r in multi if r.stat("acc")[0] > b_mean]
-    clear = [r for r in beat if r.stat("acc")[1] is not None and b_std is not None
-             and r.stat("acc")[0] - r.stat("acc")[1] > b_mean + b_std]
-    ranked = sorted(multi, key=lambda r: -r.stat("acc")[0])
-    lfm_rows = [r for r in multi if r.config.get("method.name") == "lfm"]
-    lines = [f"- Best single modality: {best_uni.label}, {compare.cell(best_uni, 'acc')} ACC.",
+    uni = [r for r in entries if r.method == "unimodal"]
+    multi = [r for r in entries if r.method != "unimodal"]
+    best_uni = max(uni, key=lambda r: r.acc[0])
+    b_mean, b_std = best_uni.acc
+    beat = [r for r in multi if r.acc[0] > b_mean]
+    clear = [r for r in beat if r.acc[1] is not None and b_std is not None
+             and r.acc[0] - r.acc[1] > b_mean + b_std]
+    ranked = sorted(multi, key=lambda r: -r.acc[0])
+    lfm_rows = [r for r in multi if r.method == "lfm"]
+    lines = [f"- Best single modality: {best_uni.label}, {best_uni.acc_cell} ACC.",
              f"- Fused ACC above it (mean): {', '.join(r.label for r in beat) or 'none'}"
              f" ({len(beat)} of {len(multi)}); by more than one standard deviation on both sides: "
              f"{', '.join(r.label for r in clear) or 'none'} (rows with two or more seeds)."]
     for r in lfm_rows:
         rank = ranked.index(r) + 1
-        lines.append(f"- {r.label}: {compare.cell(r, 'acc')} ACC, rank {rank} of {len(multi)} multimodal rows by mean "
-                     f"fused ACC (best: {ranked[0].label}, {ranked[0].stat('acc')[0]:.2f}).")
-        gaps = sorted((x.stat("gap")[0], x.label) for x in multi if x.stat("gap"))
-        g = r.stat("gap")[0]
+        lines.append(f"- {r.label}: {r.acc_cell} ACC, rank {rank} of {len(multi)} multimodal rows by mean "
+                     f"fused ACC (best: {ranked[0].label}, {ranked[0].acc[0]:.2f}).")
+        gaps = sorted((x.gap, x.label) for x in multi if x.gap is not None)
+        g = r.gap
         lines.append(f"- Gap between the modalities' parts: {r.label} {g:.2f}, rank "
                      f"{[lab for _, lab in gaps].index(r.label) + 1} of {len(gaps)} from smallest "
                      f"(smallest: {gaps[0][1]}, {gaps[0][0]:.2f}"
@@ -86,23 +131,90 @@ def main() -> None:
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: write the page from the runs finished so far")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (lfm sweep --jobs)")
+    p.add_argument("--threads", type=int, help="CPU threads of each run (lfm sweep --cpus-per-run)")
+    p.add_argument("--methods", help="partial regeneration: run only these methods (comma-separated); every "
+                   "other row of the existing page (the unimodal ones among them) is carried over from it")
+    p.add_argument("--why", help="with --methods: why the rows not rerun still hold (said on the page)")
     a = p.parse_args()
-    sections = []
-    for name in a.only or list(DATASETS):
-        recipe = f"recipes/{name}.toml"
-        base = a.runs / name
-        mods = ",".join(DATASETS[name])
-        cmds = []
-        for args, out in (
-            ([recipe, "method.name=unimodal", "--grid", f"method.modality={mods}", "--seeds", SEEDS],
-             base / "unimodal"),
-            ([recipe, "--grid", f"method.name={METHODS}", "--seeds", SEEDS], base / "methods"),
-        ):
-            if not a.report_only:
-                run_sweep(args, out, a.jobs)
-            cmds.append(" ".join(["lfm", "sweep", *args, "--out", str(out)]).replace(str(ROOT) + "/", ""))
-        sections.append(section(name, recipe, cmds, base, a.runs))
-        write_page(a.out, sections)
+    methods = a.methods.split(",") if a.methods else []
+    unknown = [m for m in methods if m not in METHODS.split(",")]
+    if unknown:
+        p.error(f"--methods: unknown {', '.join(unknown)}; choose from {METHODS}")
+    if methods and not (a.why or "").strip():
+        p.error("--methods needs --why: the page says why the rows not rerun still hold")
+    try:
+        old = pages.read_page(a.out) if methods or (a.only and a.out.is_file()) else ""
+        kept = pages.sections(old)
+        done: dict[str, str] = {}
+        for name in a.only or list(DATASETS):
+            plan = sweeps(name, a.runs, methods)
+            for args, out in plan:
+                if not a.report_only:
+                    run_sweep(args, out, a.jobs, a.threads)
+            cmds = [" ".join(["lfm", "sweep", *args, "--out", str(out)]).replace(str(ROOT) + "/", "") for args, out in plan]
+            if methods:
+                if name not in kept:
+                    raise pages.PageError(f"{a.out}: no section '## {name}' to regenerate rows of")
+                done[name] = partial_section(name, cmds, [out for _, out in plan], a.runs, methods, kept[name],
+                                             pages.command_line("benchmarks/make_results.py", sys.argv[1:]), a.why)
+            else:
+                done[name] = section(name, f"recipes/{name}.toml", cmds, a.runs / name, a.runs)
+            write_page(a.out, [done.get(n) or kept[n] for n in DATASETS if n in done or n in kept])
+    except pages.PageError as e:
+        sys.exit(print(f"error: {e}", file=sys.stderr) or 2)
+
+
+def sweeps(name: str, runs_root: Path, methods: list[str]) -> list[tuple[list[str], Path]]:
+    """(lfm sweep arguments, sweep folder) of a dataset: the unimodal references and every
+    method, or only `methods` in a folder of their own (a partial regeneration: the unimodal
+    rows, which the observations read, are carried over with the others)."""
+    recipe, base = f"recipes/{name}.toml", runs_root / name
+    if methods:
+        return [([recipe, "--grid", f"method.name={','.join(methods)}", "--seeds", SEEDS],
+                 base / ("methods-" + "-".join(methods)))]
+    return [([recipe, "method.name=unimodal", "--grid", f"method.modality={','.join(DATASETS[name])}",
+              "--seeds", SEEDS], base / "unimodal"),
+            ([recipe, "--grid", f"method.name={METHODS}", "--seeds", SEEDS], base / "methods")]
+
+
+def partial_section(name: str, cmds: list[str], folders: list[Path], runs_root: Path, methods: list[str],
+                    old: str, command: str, why: str) -> str:
+    """The dataset's section as the page has it, with the rows of the runs in `folders` (those
+    of `methods`) in place of theirs, the observations recomputed from
+    the table's cells, and a first line that says what was rerun, when and how."""
+    try:
+        rows, _ = compare.compare([f for f in folders if f.is_dir()])
+    except compare.CompareError:
+        rows = []
+    planned = len(methods) * len(SEEDS.split(","))
+    done = sum(len(r.runs) for r in rows)
+    if not rows:
+        raise pages.PageError(f"{name}: no finished run in {', '.join(map(str, folders))}")
+    table = markdown(rows).splitlines()
+    head = table[0]
+    new = {pages.row_label(line): line for line in table[2:]}
+    rerun = [r.label for r in rows]
+    merged = pages.merge_rows(pages.table_rows(old, head), new, rerun)
+    text = pages.replace_rows(old, head, merged)
+    head_cells = pages.cells(head)
+    entries = [Entry.of_cells(head_cells, pages.cells(line), DATASETS[name]) for line in merged]
+    status = "" if done == planned else (
+        f" **Incomplete: {done} of {planned} regenerated runs finished**; the `seeds` column says how many "
+        "seeds each row holds; rerun the command to finish (finished runs are skipped).")
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if i > 0 and line.strip())  # the line under the heading
+    lines[at] = (f"`recipes/{name}.toml` as shipped, test split, best-on-validation checkpoint, seeds {SEEDS}. "
+                 + pages.provenance("rows " + ", ".join(rerun), time.strftime("%Y-%m-%d"), command, lines[at], why)
+                 + f" The rerun rows took {run_minutes(rows):.1f} min of training summed over their runs on this "
+                 "machine (2 CPU cores shared with other jobs; run time depends on that load, the metrics do not). "
+                 f"The observations below are computed from the table's cells as shown.{status}")
+    shown = [str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f) for f in folders]
+    text = pages.replace_bash("\n".join(lines) + "\n", pages.merged_commands(
+        pages.bash_lines(old), [*cmds, "lfm compare " + " ".join(shown)]))
+    obs = [i for i, line in enumerate(text.splitlines()) if line.startswith("- ")]
+    lines = text.splitlines()
+    lines = [*lines[:obs[0]], *observations(entries), *lines[obs[-1] + 1:]] if obs else [*lines, "", *observations(entries)]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def section(name: str, recipe: str, cmds: list[str], base: Path, runs_root: Path) -> str:
@@ -117,7 +229,7 @@ def section(name: str, recipe: str, cmds: list[str], base: Path, runs_root: Path
         f" **Incomplete: {done} of {planned} runs finished**; the `seeds` column says how many "
         "seeds each row holds; rerun the script to finish (finished runs are skipped).")
     shown = runs_root.relative_to(ROOT) if runs_root.is_relative_to(ROOT) else runs_root
-    body = [markdown(rows), *observations(rows)] if rows and any(
+    body = [markdown(rows), *observations([Entry.of_row(r) for r in rows])] if rows and any(
         r.config.get("method.name") == "unimodal" for r in rows) else [markdown(rows)] if rows else []
     return "\n".join([
         f"## {name} ({' + '.join(DATASETS[name])})", "",

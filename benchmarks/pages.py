@@ -1,9 +1,13 @@
 """What the results generators share: running a sweep (resumed where its folder exists), the
-finished runs of a sweep folder, mean ± std, and writing a generated block between a page's
-results markers (the rest of the page is kept)."""
+finished runs of a sweep folder, mean ± std, writing a generated block between a page's
+results markers (the rest of the page is kept), and a partial regeneration's edits of a page
+written before: its table rows read by their first cell, the rows rerun put in place of theirs,
+every other row carried over as it stands, and a header line that says which is which."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -46,11 +50,12 @@ def table1(method: str) -> str:
     return " / ".join(row) if row else ""
 
 
-def run_sweep(args: list[str], out: Path, jobs: int) -> None:
-    """`lfm sweep ARGS --out OUT --jobs JOBS`, or `lfm sweep --resume OUT` where OUT holds a
-    sweep already (an interrupted regeneration continues where it stopped); exits on failure."""
+def run_sweep(args: list[str], out: Path, jobs: int, threads: int | None = None) -> None:
+    """`lfm sweep ARGS --out OUT --jobs JOBS [--cpus-per-run THREADS]`, or `lfm sweep --resume OUT`
+    where OUT holds a sweep already (an interrupted regeneration continues where it stopped);
+    exits on failure."""
     run = ["sweep", "--resume", str(out)] if (Path(out) / "sweep.json").is_file() else ["sweep", *args, "--out", str(out)]
-    run += ["--jobs", str(jobs)]
+    run += ["--jobs", str(jobs)] + (["--cpus-per-run", str(threads)] if threads else [])
     code = subprocess.call([sys.executable, "-c", "from lfm_tui.cli import main; main()", *run], cwd=ROOT)
     if code != 0:
         sys.exit(f"lfm {' '.join(run)} exited with status {code}")
@@ -87,3 +92,145 @@ def write_results(page: Path, text: str) -> None:
     tail = rest.split(END, 1)[1]
     page.write_text(f"{head}{START}\n{text}\n{END}{tail}", encoding="utf-8")
     print(f"wrote {page}")
+
+
+# ---- partial regeneration: a page written before, some of its rows rerun ----
+
+MAX_PAGE = 1_000_000  # characters of a page read back
+
+
+class PageError(Exception):
+    """The page a partial regeneration edits lacks what it needs (a table, a row, a section)."""
+
+
+def read_page(page: Path) -> str:
+    """The page a partial regeneration edits, bounded in size."""
+    if not page.is_file():
+        raise PageError(f"{page}: no such page; a partial regeneration (--methods) edits a page written before")
+    if page.stat().st_size > MAX_PAGE:
+        raise PageError(f"{page}: over {MAX_PAGE} bytes, not a page these generators wrote")
+    return page.read_text(encoding="utf-8")
+
+
+def cells(line: str) -> list[str]:
+    """The cells of a markdown table row, stripped: '| a | b |' -> ['a', 'b']."""
+    return [c.strip() for c in line.strip()[1:-1].split("|")]
+
+
+def row_label(line: str) -> str | None:
+    """A markdown table row's first cell (its label); None for a line that is no table row and
+    for the separator row under a table's header."""
+    s = line.strip()
+    if len(s) < 2 or not (s.startswith("|") and s.endswith("|")):
+        return None
+    first = cells(s)
+    return None if all(c and set(c) <= set("-: ") for c in first) else first[0]
+
+
+def table_rows(text: str, head: str) -> dict[str, str]:
+    """The body rows of the table whose header line is `head` (exactly), by label, in page
+    order. PageError where the table is missing or two rows share a label."""
+    lines = text.splitlines()
+    try:
+        i = [ln.strip() for ln in lines].index(head.strip())
+    except ValueError:
+        raise PageError(f"no table with the header {head!r}") from None
+    rows: dict[str, str] = {}
+    for line in lines[i + 2:]:  # past the header and its separator
+        label = row_label(line)
+        if label is None:
+            break
+        if label in rows:
+            raise PageError(f"two rows labelled {label!r} in the table {head!r}")
+        rows[label] = line
+    return rows
+
+
+def merge_rows(old: dict[str, str], new: dict[str, str], rerun: list[str]) -> list[str]:
+    """The table's rows after a partial regeneration: in the old page's order, the rows labelled
+    in `rerun` taken from `new` and every other row from `old` unchanged; a rerun row the old
+    page lacks goes last. PageError where a rerun row has no new line (its runs gave none)."""
+    missing = [lab for lab in rerun if lab not in new]
+    if missing:
+        raise PageError(f"rows {', '.join(missing)} were to be regenerated but their runs gave no row "
+                        "(a sweep did not finish?)")
+    return [new[lab] if lab in rerun else line for lab, line in old.items()] + \
+        [new[lab] for lab in rerun if lab not in old]
+
+
+def replace_rows(text: str, head: str, rows: list[str]) -> str:
+    """`text` with the body of the table headed `head` replaced by `rows`."""
+    old = table_rows(text, head)
+    lines = text.splitlines()
+    i = [ln.strip() for ln in lines].index(head.strip())
+    return "\n".join([*lines[:i + 2], *rows, *lines[i + 2 + len(old):]]) + ("\n" if text.endswith("\n") else "")
+
+
+def bash_lines(text: str) -> list[str]:
+    """The lines of the first ```bash block of `text` ([] where it has none)."""
+    lines = text.splitlines()
+    if "```bash" not in lines:
+        return []
+    i = lines.index("```bash")
+    end = lines.index("```", i + 1) if "```" in lines[i + 1:] else len(lines)
+    return lines[i + 1:end]
+
+
+def replace_bash(text: str, commands: list[str]) -> str:
+    """`text` with its first ```bash block holding `commands`."""
+    lines = text.splitlines()
+    i = lines.index("```bash")
+    end = lines.index("```", i + 1)
+    return "\n".join([*lines[:i + 1], *commands, *lines[end:]]) + ("\n" if text.endswith("\n") else "")
+
+
+def merged_commands(old: list[str], new: list[str]) -> list[str]:
+    """The earlier generation's commands, then this regeneration's that are not among them."""
+    return old + [c for c in new if c not in old]
+
+
+def command_line(script: str, argv: list[str]) -> str:
+    """How this regeneration was invoked, as a shell line: --report-only left out (the command
+    that runs what the page shows), the reason given to --why shown as "…" (the page states it
+    beside the command)."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip:
+            shown.append('"…"')
+            skip = False
+        elif arg == "--why":
+            shown.append(arg)
+            skip = True
+        elif arg.startswith("--why="):
+            shown.append('--why="…"')
+        elif arg != "--report-only":
+            shown.append(shlex.quote(arg))
+    return " ".join(["python", script, *shown])
+
+
+def provenance(rerun: str, date: str, command: str, old_header: str, why: str) -> str:
+    """The header sentence of a partially regenerated table: what was rerun (`rerun`, e.g.
+    "rows mmtm, reconboost"), when and by which command, and that every other row is the
+    earlier generation's (the dates `old_header` names; where it is the header of a partial
+    regeneration of the same rows, the dates of the rows it carried), and why it holds."""
+    again = re.search(r"Partial regeneration: (.*?) regenerated \d{4}-\d{2}-\d{2} by .*? carried over unchanged "
+                      r"from the earlier generations? \(([^)]*)\)", old_header)
+    if again and again.group(1) == rerun:  # the same rows rerun again: the others are as old as they were
+        dates = again.group(2).split(", ")
+    else:
+        dates = sorted(set(re.findall(r"\b\d{4}-\d{2}-\d{2}\b", old_header)))
+    earlier = f"the earlier generation{'s' if len(dates) > 1 else ''} ({', '.join(dates)})" if dates \
+        else "the earlier generation"
+    return (f"Partial regeneration: {rerun} regenerated {date} by `{command}`; every other "
+            f"row carried over unchanged from {earlier}: {why.strip().rstrip('.')}.")
+
+
+def sections(text: str) -> dict[str, str]:
+    """A page's `## ` sections by the heading's first word, each as written (without the blank
+    lines that separate it from the next)."""
+    out = {}
+    for part in re.split(r"(?m)^(?=## )", text)[1:]:
+        words = part.split("\n", 1)[0].split()
+        if len(words) > 1:
+            out[words[1]] = part.rstrip("\n") + "\n"
+    return out
