@@ -204,19 +204,19 @@ def sweep(
     Every grid point is validated before anything runs; runs go one after another, or --jobs N
     at once, or on a Ray cluster or a Slurm cluster (--executor). Slurm settings may also come
     from a \\[sweep.slurm] table of the recipe."""
-    from lfm_tui import executors
+    from lfm_tui.executors.base import Options
 
     if status is not None:
         if recipe is not None or overrides or grid or out is not None or resume is not None:
             _err("--status takes only the sweep folder")
             raise typer.Exit(2)
-        from lfm_tui.executors.view import print_status
+        from lfm_tui.sweep import print_status
 
         raise typer.Exit(print_status(status, _console()))
-    options = executors.Options(executor=executor, jobs=jobs, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
-                                address=address, detach=detach,
-                                slurm={"partition": partition, "time": time_limit, "account": account,
-                                       "mem_gb": mem})
+    options = Options(executor=executor, jobs=jobs, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+                      address=address, detach=detach,
+                      slurm={"partition": partition, "time": time_limit, "account": account,
+                             "mem_gb": mem})
     if resume is not None:
         if recipe is not None or overrides or grid or out is not None:
             _err("--resume takes only the sweep folder (and how to run it: --jobs, --executor, ...): "
@@ -229,7 +229,7 @@ def sweep(
         _err("give a recipe file (e.g. lfm sweep recipes/mfeat.toml --grid method.name=concat,lfm) "
              "or --resume SWEEP_FOLDER")
         raise typer.Exit(2)
-    from lfm_tui.sweep import recipe_name
+    from lfm_tui.plan import recipe_name
 
     try:
         name = recipe_name(recipe, overrides or [])
