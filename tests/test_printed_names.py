@@ -20,7 +20,7 @@ from engine.outcome import command, exit_text, shown
 from lfm_tui import plan as plans
 from lfm_tui import sweep
 from lfm_tui.cli import app
-from lfm_tui.executors import Report
+from lfm_tui.executors.base import Report
 from lfm_tui.executors.task import Task
 from lfm_tui.executors.view import SweepView
 from lfm_tui.sweep_status import SweepStatus

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lfm_tui import compare, sweep
+from lfm_tui import compare
 from lfm_tui import plan as plans
 from lfm_tui.cli import app
 
