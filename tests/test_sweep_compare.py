@@ -188,3 +188,16 @@ def test_rows_are_labelled_only_by_the_keys_that_apply_to_their_method() -> None
                {"method.name": "ogm_ge", "alpha.strategy": "heuristic", "method.ogm_ge.alpha": "0.2"}]
     # concat uses no alpha and no OGM-GE keys; LFM no OGM-GE keys
     assert labels(configs) == ["concat", "lfm alpha.strategy=constant", "ogm_ge method.ogm_ge.alpha=0.2"]
+
+
+def test_a_plan_read_back_is_the_plan_written(tmp_path: Path, tiny_mfeat: Path) -> None:
+    """sweep.json is read once into a typed Plan: every field as written, the grid as pairs."""
+    written = plans.new(tiny_mfeat, ["train.epochs=1"], [("method.name", ["concat", "lfm"])], [0, 3],
+                        ["lfm", "sweep", "x"])
+    written.write(tmp_path)
+    back = plans.Plan.read(tmp_path)
+    assert back == written and back.name == "tiny_mfeat" and back.naming == plans.FOLDER_NAMING
+    assert back.grid == [("method.name", ["concat", "lfm"])] and back.seeds == [0, 3]
+    assert back.run_overrides == ["train.epochs=1", "name=tiny_mfeat"]
+    assert [(p.values["method.name"], p.seed) for p in back.points()] == [
+        ("concat", 0), ("lfm", 0), ("concat", 3), ("lfm", 3)]

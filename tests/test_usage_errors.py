@@ -71,3 +71,12 @@ def test_the_commands_write_no_exit_status_as_a_number() -> None:
                     and ast.unparse(node.args[0]) == "EXIT_USAGE" and name != "cli_app.py":
                 found.append(f"{name}:{node.lineno} {ast.unparse(node)} (raise UserError instead)")
     assert found == []
+
+
+def test_the_launcher_names_130_as_outcome_does() -> None:
+    """lfm_tui/launch.py keeps its own EXIT_CANCELLED (it must not import before its Ctrl-C
+    guard): the same number as engine/outcome.py's."""
+    from engine.outcome import EXIT_CANCELLED
+    from lfm_tui import launch
+
+    assert launch.EXIT_CANCELLED == EXIT_CANCELLED == 130
