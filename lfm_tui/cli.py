@@ -13,8 +13,9 @@ import typer
 
 from engine import layout
 from engine import recipe as recipes
-
-from lfm_tui.cli_app import app, err as _err
+from engine.errors import UserError
+from engine.outcome import EXIT_CANCELLED
+from lfm_tui.cli_app import Command, app, err as _err
 
 
 @app.command()
@@ -23,11 +24,7 @@ def validate(
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides")] = None,
 ) -> None:
     """Check a recipe and its overrides; list every problem at once (exit status 2 if any)."""
-    try:
-        r = recipes.load(recipe, overrides or [])
-    except recipes.RecipeError as exc:
-        _err(exc.render())
-        raise typer.Exit(2)
+    r = _load(recipe, overrides or [])
     mods = ", ".join(r.data.modalities)
     typer.echo(f"{recipe}: valid ({r.data.name}: {mods}; method {r.method.name}; "
                f"alpha {r.alpha.strategy}; {r.train.epochs} epochs)")
@@ -42,7 +39,7 @@ def _ctrl_c_is_130(command):
             return command(*args, **kwargs)
         except KeyboardInterrupt:
             _err("interrupted: stopped before the run started")
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_CANCELLED) from None
     return guarded
 
 
@@ -71,51 +68,39 @@ def run(
     from lfm_tui.headless import LOG_FORMATS, run_headless
 
     if log_format not in LOG_FORMATS:
-        _err(f"--log-format: expected one of {', '.join(LOG_FORMATS)}, found {log_format!r}")
-        raise typer.Exit(2)
+        raise UserError(f"--log-format: expected one of {', '.join(LOG_FORMATS)}, found {log_format!r}")
     if events and (quiet or log_format != "auto"):
-        _err("--events prints the raw event stream: it takes neither --quiet nor --log-format")
-        raise typer.Exit(2)
+        raise UserError("--events prints the raw event stream: it takes neither --quiet nor --log-format")
 
     if nnodes > 1 and (":" not in rdzv_endpoint or node_rank >= nnodes):
-        _err("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (of the rank-0 machine) and "
-             "--node-rank below --nnodes")
-        raise typer.Exit(2)
+        raise UserError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (of the rank-0 machine) and "
+                        "--node-rank below --nnodes")
     launch = Launch(nproc_per_node, nnodes, node_rank, rdzv_endpoint)
 
     if seeds is not None:
         if quiet or log_format != "auto":
-            _err("--seeds: --quiet and --log-format are for a single run (a series prints plain lines "
-                 "when its output is not a terminal)")
-            raise typer.Exit(2)
+            raise UserError("--seeds: --quiet and --log-format are for a single run (a series prints plain lines "
+                            "when its output is not a terminal)")
         if resume is not None or recipe is None:
-            _err("--seeds takes a recipe file (continue a stopped seed series with lfm sweep --resume FOLDER)")
-            raise typer.Exit(2)
-        name = _load_or_exit(recipe, overrides or []).name
+            raise UserError("--seeds takes a recipe file (continue a stopped seed series with "
+                            "lfm sweep --resume FOLDER)")
+        name = _load(recipe, overrides or []).name
         folder = runs_dir / name / layout.stamped_name("seeds")
         raise typer.Exit(_start_sweep(folder, recipe, overrides or [], [], seeds, events, fresh=True))
     if resume is not None:
         if recipe is not None or overrides:
-            _err("--resume takes only the run folder: the run continues with the recipe saved in it")
-            raise typer.Exit(2)
+            raise UserError("--resume takes only the run folder: the run continues with the recipe saved in it")
         if not (resume / layout.RECIPE).is_file() or not layout.checkpoint(resume).is_file():
-            _err(f"{resume}: not a run folder that can be resumed "
-                 f"(expected {layout.RECIPE} and {layout.CHECKPOINTS}/{layout.LAST})")
-            raise typer.Exit(2)
+            raise UserError(f"{resume}: not a run folder that can be resumed "
+                            f"(expected {layout.RECIPE} and {layout.CHECKPOINTS}/{layout.LAST})")
         busy = layout.in_use(resume)  # the engine checks again; this also covers torchrun's ranks
-        if busy is not None:
-            _err(str(busy))
-            raise typer.Exit(2)
+        if busy is not None:   # layout.FolderInUse: the holder's message
+            raise UserError(str(busy))
         args = ["--resume", str(resume)]
     else:
         if recipe is None:
-            _err("give a recipe file (e.g. lfm run recipes/emoji.toml) or --resume RUN_FOLDER")
-            raise typer.Exit(2)
-        try:
-            recipes.load(recipe, overrides or [])
-        except recipes.RecipeError as exc:
-            _err(exc.render())
-            raise typer.Exit(2)
+            raise UserError("give a recipe file (e.g. lfm run recipes/emoji.toml) or --resume RUN_FOLDER")
+        _load(recipe, overrides or [])
         args = [str(recipe), *(overrides or []), "--runs-dir", str(runs_dir)]
     raise typer.Exit(run_headless(args, raw_events=events, launch=launch, log_format=log_format, quiet=quiet))
 
@@ -133,8 +118,7 @@ def prepare(
     """Read a dataset folder, report what it holds, and build the prepared cache (spectrograms,
     frames, images) that runs read. Exit status 2 if anything is missing or unreadable."""
     if dataset not in recipes.DISK_DATASETS:
-        _err(f"DATASET: expected one of {', '.join(recipes.DISK_DATASETS)}, found {dataset!r}")
-        raise typer.Exit(2)
+        raise UserError(f"DATASET: expected one of {', '.join(recipes.DISK_DATASETS)}, found {dataset!r}")
     args = [sys.executable, "-m", "engine.prepare", dataset, "--root", str(root), *(overrides or [])]
     if check:
         args.append("--check")
@@ -143,15 +127,15 @@ def prepare(
     try:
         raise typer.Exit(subprocess.call(args))
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_CANCELLED)
 
 
-def _load_or_exit(recipe: Path, overrides: list[str]):
+def _load(recipe: Path, overrides: list[str]):
+    """The recipe with its overrides, validated: UserError listing every problem otherwise."""
     try:
         return recipes.load(recipe, overrides)
     except recipes.RecipeError as exc:
-        _err(exc.render())
-        raise typer.Exit(2)
+        raise UserError(exc.render()) from None
 
 
 def _start_sweep(folder: Path, recipe: Path, overrides: list[str], grid: list[str], seeds: str,
@@ -204,38 +188,34 @@ def sweep(
     Every grid point is validated before anything runs; runs go one after another, or --jobs N
     at once, or on a Ray cluster or a Slurm cluster (--executor). Slurm settings may also come
     from a \\[sweep.slurm] table of the recipe."""
-    from lfm_tui import executors
+    from lfm_tui.executors.base import Options
 
     if status is not None:
         if recipe is not None or overrides or grid or out is not None or resume is not None:
-            _err("--status takes only the sweep folder")
-            raise typer.Exit(2)
-        from lfm_tui.executors.view import print_status
+            raise UserError("--status takes only the sweep folder")
+        from lfm_tui.sweep import print_status
 
         raise typer.Exit(print_status(status, _console()))
-    options = executors.Options(executor=executor, jobs=jobs, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
-                                address=address, detach=detach,
-                                slurm={"partition": partition, "time": time_limit, "account": account,
-                                       "mem_gb": mem})
+    options = Options(executor=executor, jobs=jobs, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+                      address=address, detach=detach,
+                      slurm={"partition": partition, "time": time_limit, "account": account,
+                             "mem_gb": mem})
     if resume is not None:
         if recipe is not None or overrides or grid or out is not None:
-            _err("--resume takes only the sweep folder (and how to run it: --jobs, --executor, ...): "
-                 "the sweep continues with its saved plan")
-            raise typer.Exit(2)
+            raise UserError("--resume takes only the sweep folder (and how to run it: --jobs, --executor, ...): "
+                            "the sweep continues with its saved plan")
         from lfm_tui import sweep as sweeps
 
         raise typer.Exit(sweeps.run(resume, events, _console(), options))
     if recipe is None:
-        _err("give a recipe file (e.g. lfm sweep recipes/mfeat.toml --grid method.name=concat,lfm) "
-             "or --resume SWEEP_FOLDER")
-        raise typer.Exit(2)
-    from lfm_tui.sweep import recipe_name
+        raise UserError("give a recipe file (e.g. lfm sweep recipes/mfeat.toml --grid method.name=concat,lfm) "
+                        "or --resume SWEEP_FOLDER")
+    from lfm_tui.plan import recipe_name
 
     try:
         name = recipe_name(recipe, overrides or [])
     except recipes.RecipeError as exc:
-        _err(exc.render())
-        raise typer.Exit(2)
+        raise UserError(exc.render()) from None
     folder = out or runs_dir / name / layout.stamped_name("sweep")
     raise typer.Exit(_start_sweep(folder, recipe, overrides or [], grid or [], seeds, events, options,
                                   fresh=out is None))
@@ -253,14 +233,11 @@ def tui(
     follow sweeps."""
     bad = [p for p in sweep or [] if not layout.is_sweep(p)]
     if bad:
-        _err("; ".join(f"{p}: not a sweep folder (expected {layout.SWEEP_PLAN})" for p in bad))
-        raise typer.Exit(2)
+        raise UserError("; ".join(f"{p}: not a sweep folder (expected {layout.SWEEP_PLAN})" for p in bad))
     if not recipes_dir.is_dir():
-        _err(f"{recipes_dir}: no such folder of recipes (give one: lfm tui path/to/recipes)")
-        raise typer.Exit(2)
+        raise UserError(f"{recipes_dir}: no such folder of recipes (give one: lfm tui path/to/recipes)")
     if runs_dir.exists() and not runs_dir.is_dir():
-        _err(f"{runs_dir}: not a folder (--runs-dir is the parent folder of run folders)")
-        raise typer.Exit(2)
+        raise UserError(f"{runs_dir}: not a folder (--runs-dir is the parent folder of run folders)")
     from lfm_tui.app import make_app  # Textual only for this command
 
     from lfm_tui.client import Launch
@@ -274,7 +251,9 @@ def main() -> None:
 
 def tui_main() -> None:
     """`lfm-tui [RECIPES] [--runs-dir RUNS]`: the dashboard on its own."""
-    typer.run(tui)
+    solo = typer.Typer(add_completion=False)
+    solo.command(cls=Command)(tui)
+    solo()
 
 
 from lfm_tui import cli_review  # noqa: E402, F401  (registers compare, plot, ensemble, tensorboard on the app)

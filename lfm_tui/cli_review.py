@@ -13,7 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from engine.layout import LinkRefused
+from engine.errors import UserError
+from engine.outcome import EXIT_CANCELLED, EXIT_FAILED
 from lfm_tui.cli_app import app, err as _err
 
 
@@ -35,7 +36,7 @@ def ensemble(
     try:
         raise typer.Exit(subprocess.call(args))
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_CANCELLED)
 
 
 @app.command()
@@ -56,11 +57,9 @@ def compare(
     try:
         rows, runs = cmp.compare(folders)
     except cmp.CompareError as exc:
-        _err(str(exc))
-        raise typer.Exit(2)
+        raise UserError(str(exc)) from None
     if not rows:
-        _err("no finished run among: " + ", ".join(f"{r.path} ({r.status})" for r in runs))
-        raise typer.Exit(2)
+        raise UserError("no finished run among: " + ", ".join(f"{r.path} ({r.status})" for r in runs))
     from lfm_tui.headless import print_table
 
     console = Console()
@@ -74,12 +73,9 @@ def compare(
     if out is not None:
         try:
             paths = cmp.write_outputs(out, rows, runs, title=f"# {title}")
-        except LinkRefused as exc:
-            _err(str(exc))
-            raise typer.Exit(2)
         except OSError as exc:
             _err(f"could not write {exc.filename or out}: {exc.strerror or exc}")
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_FAILED)
         console.print(Text("written: " + ", ".join(str(p) for p in paths)))
 
 
@@ -114,7 +110,7 @@ def plot(
     try:
         raise typer.Exit(subprocess.call(args, env=env))
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_CANCELLED)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -133,16 +129,13 @@ def tensorboard(
     if str(runs).startswith("-"):  # a TensorBoard option before any folder: the folder is the default
         extra, runs = [str(runs), *extra], Path("runs")
     if not runs.exists():
-        _err(f"{runs}: no such folder")
-        raise typer.Exit(2)
+        raise UserError(f"{runs}: no such folder")
     try:
         cmd = tb.command(runs, port, extra)
     except tb.TensorBoardError as exc:
-        _err(str(exc))
-        raise typer.Exit(2)
+        raise UserError(str(exc)) from None
     problem = tb.port_problem(cmd)
     if problem:
-        _err(problem)
-        raise typer.Exit(2)
+        raise UserError(problem)
     typer.echo(f"TensorBoard on {shlex.quote(str(runs))}: tensorboard {shlex.join(cmd[3:])} (Ctrl-C to stop)")
     raise typer.Exit(tb.serve(cmd))

@@ -1,15 +1,11 @@
-"""Seeds and grids: the product of `--grid KEY=V1,V2` values and seeds, run one after another,
-each in its own run folder under one sweep folder, then the comparison table. The plan, the
-sweep folder and the loop that runs it live here; the CLI only parses and prints.
+"""A sweep run: the runs of a plan (lfm_tui/plan.py: seeds, grid, points, sweep.json) executed
+one after another, each in its own run folder under one sweep folder, then the comparison
+table. The CLI only parses and prints.
 
 A sweep folder holds `sweep.json` (the plan), `base-recipe.toml` (a copy of the recipe, so
 that the plan does not change when the file does), one folder per grid point with one run
-folder per seed (`<point>/seed-<s>/`; without a grid, `seed-<s>/`), and `summary.{md,csv,json}` once runs have finished.
-A grid point's folder is its `key=value` pairs made safe for a file name and cut to
-PREFIX_CHARS, then `-` and a hash of them all (`folder_name`): `method.name=lfm-0f5c7c55a6`. Two
-grid points never share a folder, however long their values. Plans written before this name
-their folders by the values alone, cut at 200 characters (`legacy_folder_name`); such a plan
-whose grid points share a folder is refused rather than run or shown.
+folder per seed (`<point>/seed-<s>/`; without a grid, `seed-<s>/`), and `summary.{md,csv,json}`
+once runs have finished.
 `lfm sweep --resume SWEEP_DIR` continues it: finished runs are skipped, stopped runs resume
 from their checkpoint, runs that never reached one start again (the partial folder is kept,
 renamed). A run folder is skipped or resumed only where its recipe.toml is the planned
@@ -20,203 +16,21 @@ run folders are the same whichever runs them.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import itertools
-import json
-import re
 import sys
-import time
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.text import Text
 
 from engine import layout
 from engine import recipe as recipes
-from engine import untrusted
-from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, exit_text, shown, sweep_resume_command,
-                            write_failure)
+from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_text, shown,
+                            sweep_resume_command, write_failure)
 from lfm_tui import executors
+from lfm_tui import plan as plans
+from lfm_tui.executors.base import Options, OptionsError
 from lfm_tui.executors.task import Task
-
-PREFIX_CHARS = 120     # of a grid point's folder name, before its hash
-HASH_CHARS = 10        # hex digits of the hash of its values
-FOLDER_NAMING = "values-hash"   # sweep.json `point_folders`: plans naming folders by folder_name
-MAX_RUNS = 10_000  # runs in one sweep (grid points x seeds), counted before any is listed
-
-
-class SweepError(Exception):
-    """Bad seeds, grid or sweep folder: one message per problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
-@dataclass
-class Point:
-    values: dict[str, str]   # grid key -> value text
-    seed: int
-    folder: str              # the grid point's folder name
-    threads: int = 0         # the resolved recipe's train.threads (0: the executor may set it)
-    config: dict[str, str] = field(default_factory=dict, repr=False)  # its resolved recipe, flat (plan)
-
-    @property
-    def overrides(self) -> list[str]:
-        return [f"{k}={v}" for k, v in self.values.items()] + [f"train.seed={self.seed}"]
-
-    def label(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in self.values.items()) or "recipe"
-
-
-def parse_seeds(text: str) -> list[int]:
-    """`0,1,2` (or `0-2`) into [0, 1, 2]; more than MAX_RUNS seeds are refused before any is listed."""
-    ranges: list[range] = []
-    for part in (p.strip() for p in text.split(",")):
-        m = re.fullmatch(r"(\d{1,30})(?:-(\d{1,30}))?", part)
-        if not m or (m[2] is not None and int(m[2]) < int(m[1])):
-            raise SweepError([f"--seeds {text!r}: expected non-negative integers such as 0,1,2 or 0-4"])
-        ranges.append(range(int(m[1]), int(m[2] or m[1]) + 1))
-    count = sum(len(r) for r in ranges)
-    if count > MAX_RUNS:
-        raise SweepError([f"--seeds {text[:80]!r}: {count} seeds, more than the {MAX_RUNS} runs a sweep may hold"])
-    seeds = [s for r in ranges for s in r]
-    if len(set(seeds)) != len(seeds):
-        raise SweepError([f"--seeds {text!r}: a seed is repeated"])
-    return seeds
-
-
-def split_values(text: str) -> list[str]:
-    """Comma-separated values; commas inside [...] belong to a list value."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "," and depth == 0:
-            out.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur.strip())
-    return out
-
-
-def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
-    grid, problems = [], []
-    for item in items:
-        key, sep, values = item.partition("=")
-        key = key.strip()
-        vals = split_values(values) if sep else []
-        if not sep or not key or not all(vals):
-            problems.append(f"--grid {item!r}: expected KEY=VALUE1,VALUE2,... such as method.name=concat,lfm")
-        elif key in (k for k, _ in grid):
-            problems.append(f"--grid {item!r}: {key} is already a grid key")
-        elif key == "train.seed":
-            problems.append(f"--grid {item!r}: give seeds with --seeds")
-        else:
-            grid.append((key, vals))
-    if problems:
-        raise SweepError(problems)
-    return grid
-
-
-def recipe_name(recipe_path: Path, overrides: list[str]) -> str:
-    """The run name the recipe gives (a `name=` override, its `name`, else the file's stem),
-    read without validating: the base recipe alone may need a grid value to be valid."""
-    for o in reversed(overrides):
-        key, _, value = o.partition("=")
-        if key.strip() == "name" and value.strip():
-            return value.strip().strip('"')
-    raw = recipes.read_toml(recipe_path)
-    return str(raw.get("name") or recipes.name_from_stem(Path(recipe_path).stem))
-
-
-def _readable(values: dict[str, str]) -> str:
-    text = ",".join(f"{k}={v}" for k, v in values.items())
-    return re.sub(r"[^A-Za-z0-9._=,+-]", "_", text)
-
-
-def folder_name(values: dict[str, str]) -> str:
-    """A grid point's folder: its values, readable and cut short, and a hash of them all."""
-    if not values:
-        return ""  # no grid: the seed folders sit in the sweep folder itself
-    digest = hashlib.sha256("\n".join(f"{k}={v}" for k, v in values.items()).encode("utf-8")).hexdigest()
-    return f"{_readable(values)[:PREFIX_CHARS]}-{digest[:HASH_CHARS]}"
-
-
-def check_size(grid: list[tuple[str, list[str]]], seeds: int) -> None:
-    """Raises SweepError where the grid's points times `seeds` exceed MAX_RUNS (counted, not listed)."""
-    count = seeds
-    for _, values in grid:
-        count *= len(values)
-        if count > MAX_RUNS:
-            break
-    if count > MAX_RUNS:
-        total = seeds
-        for _, values in grid:
-            total *= len(values)
-        sizes = " x ".join([*(str(len(v)) for _, v in grid), f"{seeds} seeds"])
-        raise SweepError([f"the sweep holds {total} runs ({sizes}), more than the {MAX_RUNS} a sweep may hold"])
-
-
-def legacy_folder_name(values: dict[str, str]) -> str:
-    """How plans written before `point_folders` named a grid point's folder (values alone)."""
-    return _readable(values)[:200] if values else ""
-
-
-def point_naming(spec: dict) -> str:
-    """How a plan names its grid points' folders: FOLDER_NAMING, or "legacy" (older plans)."""
-    return FOLDER_NAMING if spec.get("point_folders") == FOLDER_NAMING else "legacy"
-
-
-def points(grid: list[tuple[str, list[str]]], seeds: list[int], naming: str = FOLDER_NAMING) -> list[Point]:
-    """The plan's points, in order, unvalidated: every grid point with the first seed, then
-    with the next (a sweep stopped early still has every configuration). Raises SweepError
-    where two grid points would share a folder (an older plan's names, cut short), or where the
-    sweep holds more than MAX_RUNS runs."""
-    check_size(grid, len(seeds))
-    keys = [k for k, _ in grid]
-    name = folder_name if naming == FOLDER_NAMING else legacy_folder_name
-    out = []
-    for seed in seeds:
-        for combo in itertools.product(*(v for _, v in grid)):
-            values = dict(zip(keys, combo))
-            out.append(Point(values, seed, name(values)))
-    shared: dict[str, list[Point]] = {}
-    for p in out[:len(out) // max(1, len(seeds))]:  # the grid points of the first seed
-        shared.setdefault(p.folder, []).append(p)
-    why = ("a hash collision: run the sweep again as a new sweep" if naming == FOLDER_NAMING else
-           "this plan names folders by their values, cut at 200 characters: run the sweep again as a "
-           "new sweep, which adds a hash of the values to every folder name")
-    clashes = [ps for ps in shared.values() if len(ps) > 1]
-    if clashes:
-        raise SweepError([f"grid points {' and '.join(repr(p.label()) for p in ps)} share the folder "
-                          f"{ps[0].folder!r}, so their runs cannot be told apart ({why})" for ps in clashes])
-    return out
-
-
-def plan(recipe_path: Path, overrides: list[str], grid: list[tuple[str, list[str]]],
-         seeds: list[int], naming: str = FOLDER_NAMING) -> list[Point]:
-    """Every (seed, grid point), each validated with the recipe loader first: raises
-    recipes.RecipeError naming the first grid point with problems."""
-    from lfm_tui.compare import resolved_config
-
-    out = points(grid, seeds, naming)
-    for p in out:
-        try:
-            r = recipes.load(recipe_path, [*overrides, *p.overrides])
-        except recipes.RecipeError as exc:
-            where = f"grid point {p.label()}" if p.values else "recipe"
-            raise recipes.RecipeError(f"{exc.source} ({where})", exc.problems) from None
-        p.threads = r.train.threads
-        p.config = resolved_config(recipes.to_dict(r), str(recipe_path))
-    return out
-
-
-def run_dir(sweep_dir: Path, point: Point) -> Path:
-    return sweep_dir / point.folder / f"seed-{point.seed}"
-
+from lfm_tui.plan import Point, SweepError
 
 RECIPE_MAX_BYTES = 1 << 20   # a run folder's recipe.toml read back to check it
 
@@ -227,7 +41,7 @@ def foreign_run(sweep_dir: Path, point: Point) -> str:
     it is resumed or skipped."""
     from lfm_tui.compare import resolved_config
 
-    folder = run_dir(sweep_dir, point)
+    folder = plans.run_dir(sweep_dir, point)
     if layout.run_state(folder) not in ("done", "resume"):
         return ""  # nothing there to skip or continue: a partial folder is set aside
     where = f"{folder}/{layout.RECIPE}"
@@ -260,55 +74,16 @@ def check_new(sweep_dir: Path) -> None:
         raise SweepError([f"{sweep_dir}: the sweep folder exists and is not empty{hint}"])
 
 
-def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid, seeds: list[int],
-           command: list[str]) -> dict:
-    """Write the plan and the recipe copy into a new sweep folder."""
+def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid: list[tuple[str, list[str]]],
+           seeds: list[int], command: list[str]) -> plans.Plan:
+    """A new sweep folder: the recipe copy first, the plan last and both whole (a folder with a
+    plan can be resumed)."""
     check_new(sweep_dir)
-    name = recipe_name(recipe_path, overrides)
+    spec = plans.new(recipe_path, overrides, grid, seeds, command)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    # the recipe copy first, the plan last and both whole: a folder with a plan can be resumed
     layout.write_atomic(sweep_dir / layout.SWEEP_RECIPE, recipe_path.read_text(encoding="utf-8"))
-    spec = {"recipe": str(recipe_path), "name": name, "overrides": overrides,
-            "grid": [[k, v] for k, v in grid], "seeds": seeds, "command": command,
-            "point_folders": FOLDER_NAMING, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
-    layout.write_atomic(sweep_dir / layout.SWEEP_PLAN, json.dumps(spec, indent=2) + "\n")
+    spec.write(sweep_dir)
     return spec
-
-
-def read_spec(sweep_dir: Path) -> dict:
-    """sweep.json, checked for the shape lfm sweep writes: raises SweepError otherwise."""
-    problem = [f"{sweep_dir}: not a sweep folder (expected {layout.SWEEP_PLAN}, written by lfm sweep or lfm run --seeds)"]
-    path = Path(sweep_dir) / layout.SWEEP_PLAN
-    try:
-        spec = untrusted.read_json(path)
-    except OSError:
-        raise SweepError(problem) from None
-    except ValueError as exc:  # not JSON, or past a limit (size, nesting, NaN)
-        raise SweepError([f"{path}: damaged ({exc})"]) from None
-    ok = (isinstance(spec, dict) and isinstance(spec.get("name"), str)
-          and isinstance(spec.get("overrides"), list) and isinstance(spec.get("seeds"), list)
-          and all(isinstance(x, int) for x in spec["seeds"]) and isinstance(spec.get("grid"), list)
-          and all(isinstance(g, list) and len(g) == 2 and isinstance(g[1], list) for g in spec["grid"]))
-    if not ok:
-        raise SweepError([f"{sweep_dir}/{layout.SWEEP_PLAN}: damaged (not the plan lfm sweep writes)"])
-    try:
-        check_size(grid_of(spec), len(spec["seeds"]))
-    except SweepError as exc:
-        raise SweepError([f"{path}: {exc}"]) from None
-    return spec
-
-
-def grid_of(spec: dict) -> list[tuple[str, list[str]]]:
-    return [(str(k), [str(x) for x in v]) for k, v in spec["grid"]]
-
-
-def load_plan(sweep_dir: Path) -> tuple[dict, Path, list[str], list[Point]]:
-    """A sweep folder's plan: (spec, recipe copy, base overrides, points)."""
-    spec = read_spec(sweep_dir)
-    recipe_copy = sweep_dir / layout.SWEEP_RECIPE
-    overrides = [*spec["overrides"], f"name={spec['name']}"]
-    return spec, recipe_copy, overrides, plan(recipe_copy, overrides, grid_of(spec), spec["seeds"],
-                                              point_naming(spec))
 
 
 def tasks(sweep_dir: Path, recipe_copy: Path, overrides: list[str], planned: list[Point],
@@ -318,7 +93,7 @@ def tasks(sweep_dir: Path, recipe_copy: Path, overrides: list[str], planned: lis
     out = []
     for i, p in enumerate(planned):
         share = [f"train.threads={threads}"] if threads and not p.threads else []
-        folder = run_dir(sweep_dir, p)
+        folder = plans.run_dir(sweep_dir, p)
         out.append(Task(i, f"{p.label()} seed {p.seed}", str(folder),
                         [str(recipe_copy), *overrides, *p.overrides, *share, "--run-dir", str(folder)], threads))
     return out
@@ -332,29 +107,29 @@ def report_problem(exc: Exception, console=None) -> int:
     else:
         text = "\n".join(shown(p) for p in getattr(exc, "problems", None) or [str(exc)])
     print(text, file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str], seeds: str,
-          command: list[str], raw_events: bool, console, options: executors.Options | None = None,
+          command: list[str], raw_events: bool, console, options: Options | None = None,
           executor=None, fresh: bool = False) -> int:
     """A new sweep: its plan validated, the executor checked (options, cluster, shared folder),
     the plan written into `folder`, then run (by `executor`, else the one `options` make).
     `fresh`: `folder` is a default name (`sweep-<time>`), made here once the plan is valid, with
     a suffix where another command took it in the same second (layout.new_folder)."""
-    options = options or executors.Options()
+    options = options or Options()
     made = None
     try:
-        seed_list = parse_seeds(seeds)
-        grid = parse_grid(grid_items)
-        planned = plan(recipe, overrides, grid, seed_list)
+        seed_list = plans.parse_seeds(seeds)
+        grid = plans.parse_grid(grid_items)
+        planned = plans.validated(recipe, overrides, grid, seed_list)
         if fresh:
             folder = made = layout.new_folder(folder)
         check_new(folder)
         executor = executor or executors.make(options, raw_events, slurm_table=executors.slurm_table(recipe))
         executor.prepare(folder)
         create(folder, recipe, overrides, grid, seed_list, command)
-    except (SweepError, recipes.RecipeError, executors.OptionsError, OSError) as exc:
+    except (SweepError, recipes.RecipeError, OptionsError, OSError) as exc:
         if made is not None:
             with contextlib.suppress(OSError):
                 made.rmdir()   # empty: nothing was written into it
@@ -365,7 +140,7 @@ def start(folder: Path, recipe: Path, overrides: list[str], grid_items: list[str
     return run(folder, raw_events, console, options, executor)
 
 
-def run(folder: Path, raw_events: bool, console, options: executors.Options | None = None,
+def run(folder: Path, raw_events: bool, console, options: Options | None = None,
         executor=None) -> int:
     """Runs a sweep folder's plan with the executor of `options`, skipping finished runs and
     resuming stopped ones; then writes and prints its comparison table. Returns the exit
@@ -389,24 +164,24 @@ def run(folder: Path, raw_events: bool, console, options: executors.Options | No
 
 def _run(folder: Path, raw_events: bool, console, options, executor) -> int:
     try:
-        spec, recipe_copy, overrides, planned = load_plan(folder)
+        spec, planned = plans.load(folder)
         if executor is None:  # else start() made and checked it
-            executor = executors.make(options or executors.Options(), raw_events,
-                                      slurm_table=executors.slurm_table(recipe_copy))
+            executor = executors.make(options or Options(), raw_events,
+                                      slurm_table=executors.slurm_table(folder / layout.SWEEP_RECIPE))
             executor.prepare(folder)
-    except (SweepError, recipes.RecipeError, executors.OptionsError) as exc:
+    except (SweepError, recipes.RecipeError, OptionsError) as exc:
         return report_problem(exc, console)
     foreign = [why for p in planned if (why := foreign_run(folder, p))]
     if foreign:
         return report_problem(SweepError(foreign), console)
     base = folder.resolve() if executor.remote else folder
-    todo = tasks(base, base / layout.SWEEP_RECIPE, overrides, planned, executor.threads_per_run)
+    todo = tasks(base, base / layout.SWEEP_RECIPE, spec.run_overrides, planned, executor.threads_per_run)
     try:
-        report = executor.run(todo, console, title=spec["name"])
-    except executors.OptionsError as exc:   # a cluster refused the work (sbatch's message)
+        report = executor.run(todo, console, title=spec.name)
+    except OptionsError as exc:   # a cluster refused the work (sbatch's message)
         return report_problem(exc, console)
     if report.detached:
-        return 0
+        return EXIT_OK
     try:
         write_summary(folder, spec, console, raw_events)
     except layout.LinkRefused as exc:  # summary.md planted as a link: refused, the runs are written
@@ -423,7 +198,7 @@ def _run(folder: Path, raw_events: bool, console, options, executor) -> int:
     return EXIT_OK
 
 
-def write_summary(folder: Path, spec: dict, console, raw_events: bool) -> None:
+def write_summary(folder: Path, spec: plans.Plan, console, raw_events: bool) -> None:
     """summary.{md,csv,json} of the finished runs, and the table printed."""
     from lfm_tui import compare
     from lfm_tui.headless import print_table
@@ -434,9 +209,24 @@ def write_summary(folder: Path, spec: dict, console, raw_events: bool) -> None:
         return
     if not rows:
         return
-    title = f"{spec['name']}: test metrics, mean ± std over seeds"
+    title = f"{spec.name}: test metrics, mean ± std over seeds"
     compare.write_outputs(folder / "summary", rows, runs,
-                          title=f"# {title}\n\n`{' '.join(spec.get('command') or [])}`")
+                          title=f"# {title}\n\n`{' '.join(spec.command)}`")
     if not raw_events:
         print_table(console, rows, title)
         console.print(Text.assemble("summary      ", (str(folder / "summary.md"), "bold"), " (and .csv, .json)"))
+
+
+def print_status(folder: Path, console) -> int:
+    """`lfm sweep --status FOLDER`: the status table; exit status 2 for a folder that is not a
+    sweep."""
+    from lfm_tui.executors.view import status_table
+    from lfm_tui.sweep_status import SweepStatus
+
+    try:
+        status = SweepStatus(folder)
+    except SweepError as exc:
+        return report_problem(exc)
+    rows = status.refresh()
+    console.print(status_table(rows, [k for k, _ in status.grid], f"{status.name}: {folder}"))
+    return EXIT_OK

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from engine import layout, untrusted
 from engine.events import Event, ProtocolError, parse_line
-from lfm_tui import sweep as sweeps
+from lfm_tui import plan as plans
 
 STALE_S = 900.0   # a running run silent this long is shown as stalled
 STATUSES = ("ok", "running", "starting", "stalled", "cancelled", "failed", "unreadable", "queued")
@@ -147,7 +147,7 @@ class EventTail:
 
 @dataclass
 class RunRow:
-    point: sweeps.Point
+    point: plans.Point
     run_dir: Path
     status: str
     progress: RunProgress
@@ -161,7 +161,7 @@ class RunRow:
 class RunProbe:
     """One planned run folder, followed through its event file."""
 
-    def __init__(self, point: sweeps.Point, run_dir: Path):
+    def __init__(self, point: plans.Point, run_dir: Path):
         self.point, self.run_dir = point, Path(run_dir)
         self.tail = EventTail(self.run_dir / layout.EVENTS)
         self.progress = RunProgress()
@@ -210,18 +210,17 @@ class RunProbe:
 class SweepStatus:
     """A sweep folder: its plan (read, not validated: a sweep made by an older version still
     shows) and a probe per planned run. SweepError where it is not a sweep folder, or where its
-    plan puts two grid points into one folder (sweep.points)."""
+    plan puts two grid points into one folder (plan.points)."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.spec = sweeps.read_spec(self.folder)
-        self.grid = sweeps.grid_of(self.spec)
-        self.probes = [RunProbe(p, sweeps.run_dir(self.folder, p))
-                       for p in sweeps.points(self.grid, self.spec["seeds"], sweeps.point_naming(self.spec))]
+        self.plan = plans.Plan.read(self.folder)
+        self.grid = self.plan.grid
+        self.probes = [RunProbe(p, plans.run_dir(self.folder, p)) for p in self.plan.points()]
 
     @property
     def name(self) -> str:
-        return self.spec["name"]
+        return self.plan.name
 
     def refresh(self, now: float | None = None) -> list[RunRow]:
         now = time.time() if now is None else now

@@ -61,14 +61,14 @@ def test_a_grid_of_a_million_points_is_refused_with_its_count(tmp_path: Path) ->
 def test_a_small_sweep_json_of_a_huge_grid_is_refused_at_once(tmp_path: Path) -> None:
     """30 KB of sweep.json naming a 100 x 100 x 100 grid: `lfm sweep --status` and the sweep
     screen's reader refuse it in a moment, with the count, instead of listing a million runs."""
-    from lfm_tui import sweep as sweeps
+    from lfm_tui import plan as plans
     from lfm_tui.sweep_status import SweepStatus
 
     axis = [str(i) for i in range(100)]
     plan = {"name": "x", "overrides": [], "grid": [["a", axis], ["b", axis], ["c", axis]], "seeds": [0]}
     (tmp_path / "sweep.json").write_text(json.dumps(plan))
     started = time.perf_counter()
-    with pytest.raises(sweeps.SweepError, match="1000000 runs .* more than the 10000"):
+    with pytest.raises(plans.SweepError, match="1000000 runs .* more than the 10000"):
         SweepStatus(tmp_path)
     assert time.perf_counter() - started < 1.0
     res = lfm(["sweep", "--status", str(tmp_path)], tmp_path, capped=True)
@@ -398,7 +398,7 @@ def read_everything(folder: Path) -> None:
     from lfm_plot.series import PlotError, read_curves
     from lfm_tui import compare
     from lfm_tui import history
-    from lfm_tui import sweep as sweeps
+    from lfm_tui import plan as plans
     from lfm_tui.catalog import read_recipe
     from lfm_tui.sweep_status import SweepStatus
 
@@ -424,7 +424,7 @@ def read_everything(folder: Path) -> None:
     try:
         rows = SweepStatus(folder).refresh()
         assert all(isinstance(r.status, str) for r in rows)
-    except sweeps.SweepError as exc:
+    except plans.SweepError as exc:
         assert str(exc)
     assert isinstance(read_recipe(folder / "r.toml").problems, tuple)
     try:

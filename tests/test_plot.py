@@ -18,7 +18,7 @@ from PIL import Image
 from engine import events as ev
 from lfm_plot.__main__ import main as plot_main
 from lfm_plot.series import PlotError, read_curves
-from lfm_tui import sweep as sweeps
+from lfm_tui import plan as plans
 
 from test_cli_run import ENV, LFM
 from test_sweep_compare import fake_run
@@ -247,7 +247,7 @@ def test_real_runs_plot_their_own_events_and_summaries(tiny_mfeat: Path, tmp_pat
     assert res.returncode == 0, res.stdout + res.stderr
     res = lfm(["plot", str(sw), "--format", "svg"], tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
-    run = sw / sweeps.folder_name({"method.name": "lfm"}) / "seed-0"
+    run = sw / plans.folder_name({"method.name": "lfm"}) / "seed-0"
     steps = [e for e in map(json.loads, (run / "events.jsonl").read_text().splitlines()) if e["type"] == "step"]
     (alpha,) = json.loads((sw / "curves.json").read_text())["panels"][0]["rows"]
     assert alpha["label"] == "lfm" and alpha["mean"] == [e["alpha"] for e in steps]

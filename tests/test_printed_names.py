@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 from engine.ensemble import render
 from engine.events import LogLine
 from engine.outcome import command, exit_text, shown
+from lfm_tui import plan as plans
 from lfm_tui import sweep
 from lfm_tui.cli import app
-from lfm_tui.executors import Report
+from lfm_tui.executors.base import Report
 from lfm_tui.executors.task import Task
 from lfm_tui.executors.view import SweepView
 from lfm_tui.sweep_status import SweepStatus
@@ -61,7 +62,7 @@ def test_ensemble_prints_run_folders_escaped() -> None:
 def test_sweep_status_prints_names_escaped_and_a_cut_finished_run_as_finished(tiny_mfeat: Path, tmp_path: Path) -> None:
     folder = tmp_path / NASTY
     sweep.create(folder, tiny_mfeat, [], [("method.name", ["concat", "lfm\x1b[5m"])], [0], ["lfm", "sweep"])
-    run = folder / sweep.folder_name({"method.name": "concat"}) / "seed-0"
+    run = folder / plans.folder_name({"method.name": "concat"}) / "seed-0"
     run.mkdir(parents=True)
     lines = FIXTURE.read_text().splitlines()
     (run / "events.jsonl").write_text("\n".join(lines[:21]) + '\n{"v":1,"type":"st')  # cut short mid-run

@@ -12,24 +12,25 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lfm_tui import compare, sweep
+from lfm_tui import compare
+from lfm_tui import plan as plans
 from lfm_tui.cli import app
 
 from test_cli_run import ENV, LFM, lfm
 
 
 def test_parse_seeds_and_grid() -> None:
-    assert sweep.parse_seeds("0,1,2") == [0, 1, 2]
-    assert sweep.parse_seeds("3-5,9") == [3, 4, 5, 9]
+    assert plans.parse_seeds("0,1,2") == [0, 1, 2]
+    assert plans.parse_seeds("3-5,9") == [3, 4, 5, 9]
     for bad in ("a", "1,1", "2-1", ""):
-        with pytest.raises(sweep.SweepError):
-            sweep.parse_seeds(bad)
-    assert sweep.parse_grid(["method.name=concat,lfm", "data.modalities=[pix,mor],[pix,fou]"]) == [
+        with pytest.raises(plans.SweepError):
+            plans.parse_seeds(bad)
+    assert plans.parse_grid(["method.name=concat,lfm", "data.modalities=[pix,mor],[pix,fou]"]) == [
         ("method.name", ["concat", "lfm"]), ("data.modalities", ["[pix,mor]", "[pix,fou]"])]
-    with pytest.raises(sweep.SweepError, match="expected KEY=VALUE1,VALUE2"):
-        sweep.parse_grid(["method.name"])
-    with pytest.raises(sweep.SweepError, match="give seeds with --seeds"):
-        sweep.parse_grid(["train.seed=1,2"])
+    with pytest.raises(plans.SweepError, match="expected KEY=VALUE1,VALUE2"):
+        plans.parse_grid(["method.name"])
+    with pytest.raises(plans.SweepError, match="give seeds with --seeds"):
+        plans.parse_grid(["train.seed=1,2"])
 
 
 @pytest.mark.parametrize("grid,message", [
@@ -46,11 +47,11 @@ def test_a_bad_grid_is_refused_before_anything_runs(tiny_mfeat: Path, tmp_path: 
 
 def test_a_grid_value_can_complete_the_base_recipe(tiny_mfeat: Path, tmp_path: Path) -> None:
     """method.name=unimodal alone is invalid (no modality); each grid point supplies one."""
-    pts = sweep.plan(tiny_mfeat, ["method.name=unimodal"], [("method.modality", ["pix", "mor"])], [0, 1])
-    pix, mor = sweep.folder_name({"method.modality": "pix"}), sweep.folder_name({"method.modality": "mor"})
+    pts = plans.validated(tiny_mfeat, ["method.name=unimodal"], [("method.modality", ["pix", "mor"])], [0, 1])
+    pix, mor = plans.folder_name({"method.modality": "pix"}), plans.folder_name({"method.modality": "mor"})
     assert [(p.folder, p.seed) for p in pts] == [(pix, 0), (mor, 0), (pix, 1), (mor, 1)]
     assert pix.startswith("method.modality=pix-") and pix != mor
-    assert sweep.recipe_name(tiny_mfeat, ["method.name=unimodal"]) == "tiny_mfeat"
+    assert plans.recipe_name(tiny_mfeat, ["method.name=unimodal"]) == "tiny_mfeat"
     res = CliRunner().invoke(app, ["sweep", str(tiny_mfeat), "method.name=unimodal", "--grid",
                                    "method.modality=pix,fou", "--out", str(tmp_path / "sw")])
     assert res.exit_code == 2 and "grid point method.modality=fou" in res.output
@@ -122,8 +123,8 @@ def test_interrupted_sweep_resumes_skipping_finished_runs(tiny_mfeat: Path, tmp_
     cmd = LFM + ["sweep", str(tiny_mfeat), "train.epochs=3", "data.batch_size=16", "--grid",
                  "method.name=concat,ogm_ge", "--seeds", "0,1", "--out", str(sw)]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    first = sw / sweep.folder_name({"method.name": "concat"}) / "seed-0"
-    second = sw / sweep.folder_name({"method.name": "ogm_ge"}) / "seed-0"  # every grid point with seed 0 first
+    first = sw / plans.folder_name({"method.name": "concat"}) / "seed-0"
+    second = sw / plans.folder_name({"method.name": "ogm_ge"}) / "seed-0"  # every grid point with seed 0 first
     deadline = time.time() + 240
     while time.time() < deadline and not (second / "checkpoints" / "last.pt").is_file():
         time.sleep(0.05)
@@ -187,3 +188,16 @@ def test_rows_are_labelled_only_by_the_keys_that_apply_to_their_method() -> None
                {"method.name": "ogm_ge", "alpha.strategy": "heuristic", "method.ogm_ge.alpha": "0.2"}]
     # concat uses no alpha and no OGM-GE keys; LFM no OGM-GE keys
     assert labels(configs) == ["concat", "lfm alpha.strategy=constant", "ogm_ge method.ogm_ge.alpha=0.2"]
+
+
+def test_a_plan_read_back_is_the_plan_written(tmp_path: Path, tiny_mfeat: Path) -> None:
+    """sweep.json is read once into a typed Plan: every field as written, the grid as pairs."""
+    written = plans.new(tiny_mfeat, ["train.epochs=1"], [("method.name", ["concat", "lfm"])], [0, 3],
+                        ["lfm", "sweep", "x"])
+    written.write(tmp_path)
+    back = plans.Plan.read(tmp_path)
+    assert back == written and back.name == "tiny_mfeat" and back.naming == plans.FOLDER_NAMING
+    assert back.grid == [("method.name", ["concat", "lfm"])] and back.seeds == [0, 3]
+    assert back.run_overrides == ["train.epochs=1", "name=tiny_mfeat"]
+    assert [(p.values["method.name"], p.seed) for p in back.points()] == [
+        ("concat", 0), ("lfm", 0), ("concat", 3), ("lfm", 3)]

@@ -24,6 +24,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from lfm_tui import compare, executors, sweep
+from lfm_tui import plan as plans
 from lfm_tui.cli import app
 from lfm_tui.executors import resources
 from lfm_tui.executors.ray_cluster import problem_of
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "runs" / "mfeat" / "20261127-092227-0" / "events.jsonl"
 BASE = ["train.epochs=8", "train.threads=1", "data.batch_size=16"]   # 8 x ~90 steps: time to interrupt
 GRID = ["method.name=concat,lfm"]
-POINTS = tuple(sweep.folder_name({"method.name": m}) for m in ("concat", "lfm"))   # the grid points' folders
+POINTS = tuple(plans.folder_name({"method.name": m}) for m in ("concat", "lfm"))   # the grid points' folders
 
 
 # ---------------------------------------------------------------------------- without the engine
@@ -60,7 +61,7 @@ def test_slots_share_the_cpus_and_give_each_run_its_own_gpus() -> None:
 
 
 def test_tasks_take_the_thread_share_only_where_the_recipe_leaves_it(tiny_mfeat: Path, tmp_path: Path) -> None:
-    plan = sweep.plan(tiny_mfeat, [], [("train.threads", ["0", "3"])], [0])
+    plan = plans.validated(tiny_mfeat, [], [("train.threads", ["0", "3"])], [0])
     assert [p.threads for p in plan] == [0, 3]
     free, fixed = sweep.tasks(tmp_path, tmp_path / "base-recipe.toml", ["name=x"], plan, threads=2)
     assert "train.threads=2" in free.args and free.extra_env()["OMP_NUM_THREADS"] == "2"
@@ -71,7 +72,7 @@ def test_tasks_take_the_thread_share_only_where_the_recipe_leaves_it(tiny_mfeat:
 
 
 def test_a_task_decides_from_its_run_folder_when_it_starts(tmp_path: Path) -> None:
-    (t,) = sweep.tasks(tmp_path, tmp_path / "b.toml", [], [sweep.Point({}, 0, "")])
+    (t,) = sweep.tasks(tmp_path, tmp_path / "b.toml", [], [plans.Point({}, 0, "")])
     run = Path(t.run_dir)
     assert t.engine_args() == t.args                       # new
     run.mkdir()

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from engine import layout
 from engine import recipe as recipes
 from lfm_tui import compare, sweep
+from lfm_tui import plan as plans
 from lfm_tui.cli import app
 from lfm_tui.sweep_status import SweepStatus
 
@@ -37,14 +38,14 @@ def console() -> tuple[Console, io.StringIO]:
 
 def test_folder_names_are_readable_short_and_differ_where_the_values_do() -> None:
     values = dict(kv.split("=") for kv in LONG_GRID[:-1])
-    low, high = sweep.folder_name({**values, "optim.lr": "0.0001"}), sweep.folder_name({**values, "optim.lr": "0.1"})
+    low, high = plans.folder_name({**values, "optim.lr": "0.0001"}), plans.folder_name({**values, "optim.lr": "0.1"})
     assert low != high
     assert low.startswith("model.encoders.pix.dropout=0.1,model.encoders.mor.dropout=0.1,")
-    assert len(low) == sweep.PREFIX_CHARS + 1 + sweep.HASH_CHARS
-    assert re.fullmatch(r"method\.name=lfm-[0-9a-f]{10}", sweep.folder_name({"method.name": "lfm"}))
+    assert len(low) == plans.PREFIX_CHARS + 1 + plans.HASH_CHARS
+    assert re.fullmatch(r"method\.name=lfm-[0-9a-f]{10}", plans.folder_name({"method.name": "lfm"}))
     # values that read alike once made safe for a file name still differ
-    assert sweep.folder_name({"data.root": "a/b"}) != sweep.folder_name({"data.root": "a_b"})
-    assert sweep.folder_name({}) == ""   # no grid: seed folders in the sweep folder itself
+    assert plans.folder_name({"data.root": "a/b"}) != plans.folder_name({"data.root": "a_b"})
+    assert plans.folder_name({}) == ""   # no grid: seed folders in the sweep folder itself
 
 
 def test_a_long_grid_runs_every_point_in_its_own_folder(tiny_mfeat: Path, tmp_path: Path) -> None:
@@ -86,7 +87,7 @@ def fake_finished(run: Path, recipe: Path, overrides: list[str]) -> Path:
 
 def two_point_sweep(sw: Path, recipe: Path) -> dict[str, Path]:
     sweep.create(sw, recipe, [], [("method.name", ["concat", "lfm"])], [0], ["lfm", "sweep"])
-    return {m: sw / sweep.folder_name({"method.name": m}) / "seed-0" for m in ("concat", "lfm")}
+    return {m: sw / plans.folder_name({"method.name": m}) / "seed-0" for m in ("concat", "lfm")}
 
 
 def test_a_run_folder_holding_another_configuration_is_never_skipped(tiny_mfeat: Path, tmp_path: Path) -> None:
@@ -133,7 +134,7 @@ def test_an_older_sweep_keeps_its_folders_and_one_whose_points_share_a_folder_is
     rows = SweepStatus(old).refresh()
     # the status reads the older folders (the finished run from its summary.json; the other: queued)
     assert [(r.run_dir, r.status) for r in rows] == [(done, "ok"), (old / "method.name=lfm" / "seed-0", "queued")]
-    (_, _, _, planned) = sweep.load_plan(old)
+    (_, planned) = plans.load(old)
     assert [p.folder for p in planned] == ["method.name=concat", "method.name=lfm"]
 
     cut = tmp_path / "cut"
@@ -177,7 +178,7 @@ def test_sweeps_and_seed_series_started_in_the_same_second_get_their_own_folders
                                     "method.name=sum",
                                     "--runs-dir", str(runs)])
     assert grid.exit_code == 0, grid.output
-    point = base / f"sweep-{frozen_clock}-1" / sweep.folder_name({"method.name": "sum"}) / "seed-0"
+    point = base / f"sweep-{frozen_clock}-1" / plans.folder_name({"method.name": "sum"}) / "seed-0"
     assert json.loads((point / "summary.json").read_text())["status"] == "ok"
     for prefix in ("seeds", "sweep"):   # the other command's folders are untouched
         assert [p.name for p in (base / f"{prefix}-{frozen_clock}").iterdir()] == ["sweep.json"]

@@ -195,15 +195,15 @@ def test_ensemble_refuses_any_bad_predictions_with_one_message(arrays: dict, raw
                                              "seeds": json_values}).map(json.dumps)))
 def test_a_damaged_sweep_plan_is_bad_input(plan) -> None:
     from engine import recipe as recipes
-    from lfm_tui import sweep as sweeps
+    from lfm_tui import plan as plans
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "sweep.json").write_bytes(plan if isinstance(plan, bytes) else plan.encode())
         (folder / "base-recipe.toml").write_text('[data]\nname = "mfeat"\nmodalities = ["pix", "mor"]\n')
         try:
-            sweeps.load_plan(folder)
-        except (sweeps.SweepError, recipes.RecipeError):
+            plans.load(folder)
+        except (plans.SweepError, recipes.RecipeError):
             pass
 
 

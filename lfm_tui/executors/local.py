@@ -13,14 +13,15 @@ from rich.live import Live
 from engine.events import Event
 from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
 from lfm_tui.client import EngineClient, Exited
-from lfm_tui.executors import OptionsError, Report, resources
+from lfm_tui.executors import resources
+from lfm_tui.executors.base import Executor, OptionsError, Report
 from lfm_tui.executors.task import Task
 from lfm_tui.executors.view import SweepView
 
 STATUS_EXIT = {"ok": EXIT_OK, "cancelled": EXIT_CANCELLED}
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     remote = False
 
     def __init__(self, options, raw_events: bool = False):

@@ -6,23 +6,22 @@ worker or node is lost is submitted again and resumes from its last checkpoint (
 from the run folder; executors/task.py). Ctrl-C asks every task to stop its engine with a
 checkpoint (again: the tasks are killed).
 
-Ray is imported here only, inside the functions that use it.
+The task that runs on a node is executors/ray_task.py; the loop that submits and watches the
+tasks is executors/ray_driver.py. Ray is imported only inside the functions that use it.
 """
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 import uuid
 from pathlib import Path
 
-from lfm_tui.executors import OptionsError, Report
+from lfm_tui.executors.base import Executor, OptionsError, Report
+from lfm_tui.executors.ray_task import sees
 from lfm_tui.executors.reaper import Reaper
-from lfm_tui.executors.task import EngineProcess, Task
+from lfm_tui.executors.task import Task
 
-MAX_RESTARTS = 3          # times a run is submitted again after its worker or node was lost
-STOP_POLL_S = 0.2         # how often a task asks whether the sweep is stopping (seconds)
 SHARED_CHECK_S = 120.0    # how long the shared-folder check waits for every node
 CAPACITY_S = 10.0         # how often the cluster's resources are read again
 
@@ -35,60 +34,7 @@ def _ray():
     return ray
 
 
-class Stopper:
-    """A Ray actor the tasks ask whether the sweep is stopping."""
-
-    def __init__(self) -> None:
-        self.flag = False
-
-    def stop(self) -> None:
-        self.flag = True
-
-    def requested(self) -> bool:
-        return self.flag
-
-
-def sees(path: str, token: str) -> tuple[bool, str]:
-    """On a node: whether it sees the file the driver wrote (and its hostname)."""
-    try:
-        ok = Path(path).read_text(encoding="utf-8") == token
-    except OSError:
-        ok = False
-    return ok, socket.gethostname()
-
-
-def run_task(task: Task, stopper):
-    """The Ray task of one run (a generator: what it yields streams back to the driver)."""
-    import ray
-
-    args = task.engine_args()
-    if args is None:
-        yield {"kind": "skip"}
-        return
-    yield {"kind": "start", "host": socket.gethostname(), "pid": os.getpid(), "resume": args[0] == "--resume"}
-    proc = EngineProcess(task, args, events=True)
-    proc.start()
-    next_check = 0.0
-    try:
-        while True:
-            code = proc.poll()   # once it is not None, every line has been read
-            lines = proc.take_lines()
-            if lines:
-                yield {"kind": "lines", "lines": lines}
-            if code is not None:
-                break
-            if not proc.interrupted and time.monotonic() >= next_check:
-                next_check = time.monotonic() + STOP_POLL_S
-                if ray.get(stopper.requested.remote()):
-                    proc.interrupt()
-            time.sleep(0.2)
-    finally:
-        if proc.poll() is None:   # the driver went away: stop with a checkpoint
-            proc.stop()
-    yield {"kind": "end", "code": code, "stderr": list(proc.stderr_tail), "stopped": proc.interrupted}
-
-
-class RayExecutor:
+class RayExecutor(Executor):
     remote = True
 
     def __init__(self, options):

@@ -8,15 +8,21 @@ import collections
 import queue
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from rich.live import Live
 
 from engine.events import LogLine, ProtocolError, parse_line
 from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
-from lfm_tui.executors import Report
-from lfm_tui.executors.ray_cluster import MAX_RESTARTS, RayExecutor, Stopper, run_task
+from lfm_tui.executors.base import Report
+from lfm_tui.executors.ray_task import Stopper, run_task
 from lfm_tui.executors.task import Task
 from lfm_tui.executors.view import SweepView
+
+if TYPE_CHECKING:
+    from lfm_tui.executors.ray_cluster import RayExecutor
+
+MAX_RESTARTS = 3          # times a run is submitted again after its worker or node was lost
 
 
 class Driver:

@@ -19,7 +19,7 @@ from rich.live import Live
 
 from engine import layout
 from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
-from lfm_tui.executors import OptionsError, Report
+from lfm_tui.executors.base import Executor, OptionsError, Report
 from lfm_tui.executors.task import EngineProcess, Task
 
 STOP_GRACE_S = 60.0   # how long a preempted job waits for the engine's checkpoint
@@ -117,7 +117,7 @@ class SlurmRun:
         return DelayedSubmission(SlurmRun(), task)
 
 
-class SlurmExecutor:
+class SlurmExecutor(Executor):
     remote = True
     watch_s = WATCH_S
 

@@ -133,18 +133,3 @@ def status_table(rows: list[RunRow], grid_keys: list[str], title: str, now: floa
                   _acc(p.best_acc), _acc(p.test_acc), age_text(r.updated, now) + (" ago" if r.updated else ""))
     t.caption = ", ".join(f"{n} {s}" for s, n in counts(rows).items())
     return t
-
-
-def print_status(folder, console) -> int:
-    """`lfm sweep --status FOLDER`: the status table; exit status 2 for a folder that is not a
-    sweep."""
-    from lfm_tui import sweep as sweeps
-    from lfm_tui.sweep_status import SweepStatus
-
-    try:
-        status = SweepStatus(folder)
-    except sweeps.SweepError as exc:
-        return sweeps.report_problem(exc)
-    rows = status.refresh()
-    console.print(status_table(rows, [k for k, _ in status.grid], f"{status.name}: {folder}"))
-    return 0
