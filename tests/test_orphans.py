@@ -125,3 +125,4 @@ def test_what_a_killed_lfm_started_for_ray_ends_with_it(closed: bool, tmp_path: 
         for p in tree:
             if not gone(p):
                 os.kill(p, signal.SIGKILL)
+
