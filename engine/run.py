@@ -177,7 +177,7 @@ class EngineRun:
         """The remaining epochs, then the test split with the best checkpoint."""
         try:
             run_report.announce(self.emitter.emit, self.recipe, self.data, self.trainer, self.run_dir,
-                                self.resume_state is not None, self.dist.world, self.notes)
+                                bool(self.resume_state), self.dist.world, self.notes)
             if self.trainer.train() != "ok":
                 return Outcome("cancelled")
             self.test_result = self.trainer.test()
