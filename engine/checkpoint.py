@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from engine import layout, untrusted
+from engine import layout, untrusted, writes
 from engine.errors import UserError
 
 FORMAT = 1
@@ -24,8 +24,8 @@ INFLATE_SLACK = 1024 ** 2
 
 def save(state: dict, path: Path) -> None:
     """`path`: a run folder's checkpoints/<name> (layout.checkpoint); a link there is refused."""
-    layout.make_folders(path.parent, path.parent.parent)
-    with layout.atomic_open(path) as fh:
+    writes.make_folders(path.parent, path.parent.parent)
+    with writes.atomic_open(path) as fh:
         try:
             torch.save({"format": FORMAT, **state}, fh)
         except RuntimeError as exc:  # torch's writer hides a failed write (a full disk) behind its own error
@@ -95,7 +95,7 @@ def _loss_sums(sums) -> bool:
 
 def copy(src: Path, dst: Path) -> None:
     """`dst` becomes a copy of `src`, atomically."""
-    with open(src, "rb") as fin, layout.atomic_open(dst) as fout:
+    with open(src, "rb") as fin, writes.atomic_open(dst) as fout:
         shutil.copyfileobj(fin, fout)
 
 

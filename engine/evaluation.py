@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine import confusion, layout
+from engine import confusion, layout, writes
 from engine.context import RunContext
 from engine.errors import Diverged
 from engine.data.base import iter_batches
@@ -128,7 +128,7 @@ class Evaluator:
         class probabilities of the fused prediction and of each modality's part (logits in
         `parts`); what `lfm ensemble` combines across runs."""
         path = self.run_dir / layout.PREDICTIONS
-        with layout.atomic_open(path) as fh:
+        with writes.atomic_open(path) as fh:
             np.savez_compressed(fh, index=np.asarray(self.ctx.data.test.indices, dtype=np.int64),
                                 label=labels.numpy(), fused=probs.numpy().astype(np.float32),
                                 modalities=np.array(list(parts)),

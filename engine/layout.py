@@ -18,24 +18,23 @@ uuid4 hex written into `run-id` when the engine creates the run folder, and neve
 resumed run keeps it). A copied folder holds the same run (`lfm compare` counts it once); a
 folder made before run ids existed has none (`read_run_id` gives None).
 
-Writes are whole or nothing (`atomic_open`: a temporary file moved into place), and a folder is
-locked while a process writes to it (`FolderLock`: `.lock`, its holder named in `.lock.owner`).
-Nothing is written through a symbolic link inside a folder (`LinkRefused`): a link planted as
-`events.jsonl` or `checkpoints/` could point anywhere, and the file it names stays untouched.
+Writes are whole or nothing and never go through a symbolic link (engine/writes.py), and a
+folder is locked while a process writes to it (engine/folder_lock.py). Both are named here too,
+so that what works with a run folder needs this one module.
 """
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
-import socket
 import time
 import uuid
 from pathlib import Path
 
-from engine import faults, untrusted
-from engine.errors import UserError
+from engine import untrusted
+# the writes and the lock of a folder, named here for the callers that work with run folders
+from engine.folder_lock import LOCK, LOCK_OWNER, FolderInUse, FolderLock, in_use, lock_owner
+from engine.writes import (LinkRefused, atomic_open, make_folders, open_append, refuse_link, temporary,
+                           write_atomic)
 
 RECIPE = "recipe.toml"
 SPLITS = "splits.json"
@@ -47,7 +46,6 @@ CHECKPOINTS = "checkpoints"
 LAST, BEST = "last.pt", "best.pt"
 SWEEP_PLAN = "sweep.json"
 SWEEP_RECIPE = "base-recipe.toml"
-LOCK, LOCK_OWNER = ".lock", ".lock.owner"
 RUN_ID = "run-id"
 NAME_MAX = 80  # characters of a recipe name, which names folders (engine/validation.py)
 
@@ -106,7 +104,7 @@ def read_run_id(run_dir: Path) -> str | None:
 
 
 def create_run_folder(path: Path | None, runs_dir: Path, name: str, seed: int,
-                      files: dict[str, str]) -> tuple[Path, "FolderLock"]:
+                      files: dict[str, str]) -> tuple[Path, FolderLock]:
     """A new run folder, locked, holding `files` (name -> text) and a new run id (`RUN_ID`):
     `path` (new or empty) or a new folder under `runs_dir/<name>`. If a file cannot be written
     (a full disk), the folder is left as it was found (removed if it was made here) and the
@@ -199,98 +197,9 @@ def finished_runs_by_seed(folder: Path) -> dict[int, list[Path]]:
     return out
 
 
-# ---------------------------------------------------------------------- writing
-
-class LinkRefused(UserError):
-    """A file or folder to be written inside a run or sweep folder is a symbolic link."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        super().__init__(f"{path} is a symbolic link: files of a run folder are never written through a link "
-                         f"(it could point outside the folder); replace it with a plain file or folder, then try again")
-
-
-NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def refuse_link(path: Path) -> None:
-    if os.path.islink(path):
-        raise LinkRefused(path)
-
-
-def _nofollow(path: str, flags: int) -> int:
-    return os.open(path, flags | NOFOLLOW, 0o666)
-
-
-def open_nofollow(path: Path, mode: str, **kwargs):
-    """open() of `path` that never follows a link there (LinkRefused instead)."""
-    try:
-        return open(path, mode, opener=_nofollow, **kwargs)
-    except OSError:
-        if os.path.islink(path):
-            raise LinkRefused(path) from None
-        raise
-
-
-def make_folders(folder: Path, root: Path) -> Path:
-    """`folder`, inside `root`, made where absent with the folders between; a link among them is
-    refused (LinkRefused), so that what is written there stays inside `root`."""
-    folder, root = Path(folder), Path(root)
-    rel = folder.relative_to(root)
-    here = root
-    for part in rel.parts:
-        here = here / part
-        refuse_link(here)
-        here.mkdir(exist_ok=True)
-        refuse_link(here)  # made as a link meanwhile
-    return folder
-
-
-def temporary(path: Path) -> Path:
-    """Where `path` is written before it is moved into place (removed if the write fails)."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-@contextlib.contextmanager
-def atomic_open(path: Path):
-    """A binary file to write `path` through: the content lands in a temporary file beside it,
-    flushed to disk, then replaces `path` in one step. If anything fails (a full disk, a
-    signal), the temporary file is removed and `path` keeps what it held. Test hooks:
-    engine/faults.py."""
-    path = Path(path)
-    refuse_link(path)  # os.replace would put the file in the link's place; refused all the same
-    faults.begin(path)
-    tmp = temporary(path)
-    try:
-        with open_nofollow(tmp, "wb") as fh:
-            yield fh
-            faults.point("enospc", path)
-            fh.flush()
-            os.fsync(fh.fileno())
-        faults.point("partial", path)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if exc.filename is None:  # a failed write() names no file: name the one being written
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
-        raise
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    faults.point("after", path)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """`path` holds `text` (UTF-8) afterwards, or what it held before: never a part of it."""
-    with atomic_open(path) as fh:
-        fh.write(text.encode("utf-8"))
-
-
 def remove_temporaries(folder: Path) -> list[Path]:
-    """Temporary files a killed writer left in a run folder and its checkpoints; the removed."""
+    """Temporary files (engine/writes.py `temporary`) a killed writer left in a run folder and its
+    checkpoints; the removed."""
     removed = []
     for d in (Path(folder), Path(folder) / CHECKPOINTS):
         for p in d.glob(".*.tmp") if d.is_dir() else ():
@@ -298,104 +207,3 @@ def remove_temporaries(folder: Path) -> list[Path]:
                 p.unlink()
                 removed.append(p)
     return removed
-
-
-def open_append(path: Path):
-    """`path` opened to append lines; a last line cut short by a failed write is dropped first.
-    A link there is refused (LinkRefused): what it points to is neither cut nor appended to."""
-    path = Path(path)
-    with open_nofollow(path, "ab+") as fh:
-        end = fh.seek(0, os.SEEK_END)
-        pos = end
-        while pos > 0:  # back to the last newline, a block at a time
-            start = max(0, pos - 65536)
-            fh.seek(start)
-            block = fh.read(pos - start)
-            if pos == end and block.endswith(b"\n"):
-                break
-            cut = block.rfind(b"\n")
-            if cut >= 0:
-                fh.truncate(start + cut + 1)
-                break
-            pos = start
-        else:
-            fh.truncate(0)
-    return open_nofollow(path, "a", encoding="utf-8")
-
-
-# ---------------------------------------------------------------------- locking
-
-class FolderInUse(Exception):
-    """Another process holds the folder's lock."""
-
-    def __init__(self, folder: Path, owner: dict):
-        self.folder, self.owner = Path(folder), owner
-        pid = owner.get("pid")
-        who = f"process {pid}" if isinstance(pid, int) else "another process"
-        host = owner.get("host")
-        where = f" on {host}" if isinstance(host, str) and host != socket.gethostname() else ""
-        super().__init__(f"{folder} is in use by {who}{where}; wait for it to end or stop it, then try again")
-
-
-class FolderLock:
-    """The lock a process holds while it writes to a run or sweep folder (filelock's flock:
-    released by the system if the process dies); `.lock.owner` names the holder."""
-
-    def __init__(self, folder: Path):
-        from filelock import FileLock
-
-        self.folder = Path(folder)
-        self._lock = FileLock(str(self.folder / LOCK), timeout=0)
-
-    def acquire(self) -> "FolderLock":
-        from filelock import Timeout
-
-        refuse_link(self.folder / LOCK)  # filelock opens it to write, through a link too
-        try:
-            self._lock.acquire()
-        except Timeout:
-            raise FolderInUse(self.folder, lock_owner(self.folder)) from None
-        owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-        try:
-            write_atomic(self.folder / LOCK_OWNER, json.dumps(owner) + "\n")
-        except LinkRefused:
-            self._lock.release()
-            raise
-        except OSError:
-            pass  # the lock holds without its note
-        return self
-
-    def release(self) -> None:
-        if self._lock.is_locked:
-            with contextlib.suppress(OSError):
-                (self.folder / LOCK_OWNER).unlink()
-            self._lock.release()
-
-    def __enter__(self) -> "FolderLock":
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def lock_owner(folder: Path) -> dict:
-    """What `.lock.owner` says of the folder's holder ({} where it says nothing readable)."""
-    try:
-        data = untrusted.read_json(Path(folder) / LOCK_OWNER, max_bytes=4096)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def in_use(folder: Path) -> FolderInUse | None:
-    """The holder of the folder's lock, if a process holds it now (checked, not waited for)."""
-    p = Path(folder)
-    if not (p / LOCK).exists():
-        return None
-    try:
-        FolderLock(p).acquire().release()
-    except FolderInUse as exc:
-        return exc
-    except (OSError, LinkRefused):
-        return None
-    return None

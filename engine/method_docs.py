@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.catalog import BUILTIN
-from engine.layout import write_atomic
+from engine.writes import write_atomic
 from engine.method_info import FUSIONS, MethodInfo
 from engine.method_registry import METHODS
 

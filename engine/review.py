@@ -29,7 +29,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from engine import layout
+from engine import layout, writes
 from engine.context import RunContext
 from engine.data.base import steps_per_epoch
 
@@ -121,7 +121,7 @@ class Review:
         folder = logdir / str(step).zfill(5) / tag
         for f in (folder.parent, folder, folder / "tensors.tsv", folder / "metadata.tsv",
                   logdir / "projector_config.pbtxt"):
-            layout.refuse_link(f)
+            writes.refuse_link(f)
         w.add_embedding(mat, metadata=meta, metadata_header=["modality", "class"], tag=tag, global_step=step)
         w.add_scalar(f"review/{tag.replace('modality_gap', 'modality_gap_distance')}", dist, step)
         which = f"best checkpoint, epoch {epoch}" if final else f"epoch {epoch}"
@@ -178,8 +178,8 @@ class Review:
                               f"{folder.relative_to(self.run_dir)}/ ({time.perf_counter() - tick:.1f} s)")
 
     def _write(self, path: Path, data: bytes) -> None:
-        layout.make_folders(path.parent, self.run_dir)
-        with layout.atomic_open(path) as fh:
+        writes.make_folders(path.parent, self.run_dir)
+        with writes.atomic_open(path) as fh:
             fh.write(data)
 
 

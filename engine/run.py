@@ -3,32 +3,35 @@ bottom as setup -> train -> test -> cleanup (`EngineRun`), and `main` is argv to
 
     setup:   recipe (or the stopped run's recipe and checkpoint), processes, data, model and
              method, then the run folder (so bad input leaves nothing), its sinks (events.jsonl,
-             engine.log, TensorBoard), and the trainer around the model
-    train:   run_started, the epochs (engine/trainer.py), then the test split once
-    finish:  the outcome (engine/outcome.py) into summary.json, run_finished and the exit status
+             engine.log, TensorBoard: engine/run_sinks.py), and the trainer around the model
+    train:   run_started (engine/run_report.py), the epochs (engine/trainer.py), then the test
+             split once
+    finish:  the outcome (engine/outcome.py) into summary.json and run_finished
+             (engine/run_report.py), and the exit status
     cleanup: sinks, process group and the run folder's lock released
 
-The run folder is locked (engine/layout.py) while this process writes to it; every file is
+The run folder is locked (engine/folder_lock.py) while this process writes to it; every file is
 written whole or not at all, and one that cannot be (a full disk) ends the run with one message,
 exit status 1, and `--resume` continues it once there is space. Arguments, signals, the event
 stream and leaving the process: engine/process.py.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
 import traceback
 from pathlib import Path
 
-from engine import layout
+from engine import layout, run_report
 from engine import recipe as recipes
 from engine.errors import Diverged, UserError
 from engine.events import Emitter
+from engine.folder_lock import FolderInUse, FolderLock
 from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, is_write_failure,
                             write_failure)
 from engine.process import Signals, StoppedEarly, Terminated, event_stream, launch_rank, leave, parse_args
+from engine.run_sinks import RunSinks
+from engine.writes import refuse_link
 
 
 def check_run_dir(run_dir: Path) -> tuple[recipes.Recipe, dict]:
@@ -42,7 +45,7 @@ def check_run_dir(run_dir: Path) -> tuple[recipes.Recipe, dict]:
                         f"{layout.CHECKPOINTS}/{layout.LAST})")
     if layout.finished(run_dir):
         raise UserError(f"{run_dir}: this run already finished; start a new run instead")
-    layout.refuse_link(run_dir / layout.CHECKPOINTS)  # its checkpoints are written there again
+    refuse_link(run_dir / layout.CHECKPOINTS)  # its checkpoints are written there again
     try:
         recipe = recipes.load(run_dir / layout.RECIPE)
     except recipes.RecipeError as exc:
@@ -73,10 +76,10 @@ class EngineRun:
         self.resume_state: dict | None = None
         self.stream = stream
         self.emitter = Emitter([])
-        self.dist = self.trainer = self.tb = self.review = None
-        self.files: list = []
+        self.dist = self.trainer = None
+        self.sinks = RunSinks()
         self.test_result: dict | None = None
-        self.lock: layout.FolderLock | None = None
+        self.lock: FolderLock | None = None
         self.notes: list[str] = []   # logged once the sinks are open
         self.signals = signals or Signals()
         self.signals.on_stop = self._on_stop
@@ -130,8 +133,8 @@ class EngineRun:
 
     def _lock(self, folder: Path) -> None:
         try:
-            self.lock = layout.FolderLock(folder).acquire()
-        except layout.FolderInUse as exc:
+            self.lock = FolderLock(folder).acquire()
+        except FolderInUse as exc:
             raise UserError(str(exc)) from None
 
     def _setup_run_folder(self) -> None:
@@ -146,29 +149,14 @@ class EngineRun:
             try:
                 run_dir, self.lock = layout.create_run_folder(self.requested_dir, self.runs_dir, self.recipe.name,
                                                               self.recipe.train.seed, files)
-            except (FileExistsError, ValueError, layout.FolderInUse) as exc:
+            except (FileExistsError, ValueError, FolderInUse) as exc:
                 raise UserError(str(exc)) from None
         self.run_dir = Path(self.dist.broadcast(str(run_dir) if self.dist.main else None))
 
     def _setup_sinks(self) -> None:
-        """events.jsonl, engine.log and TensorBoard, on rank 0."""
-        if not self.dist.main:
-            return
-        from engine.hparams import run_hparams
-        from engine.sinks import TensorBoardSink, jsonl_writer, log_writer
-
-        self.files = [layout.open_append(self.run_dir / layout.EVENTS), layout.open_append(self.run_dir / layout.LOG)]
-        done = (self.resume_state or {}).get("global_step")  # a resumed run redraws what followed its checkpoint
-        purge = done + 1 if isinstance(done, int) and not isinstance(done, bool) else None
-        self.tb = TensorBoardSink(layout.tensorboard_dir(self.run_dir), run_hparams(recipes.to_dict(self.recipe)),
-                                  recipes.dumps(self.recipe), purge_step=purge)
-        # the file copy of the stream fails loudly (a full disk stops the run); a client pipe that
-        # went away is dropped by the emitter
-        self.emitter.listeners += [jsonl_writer(self.files[0]), self.tb, log_writer(self.files[1])]
-        from engine.review import Review  # review figures (recipe [review]): the periodic gap listens last
-
-        self.review = Review(self.ctx, self.run_dir, self.emitter.emit)
-        self.emitter.listeners.append(self.review.on_event)
+        """events.jsonl, engine.log, TensorBoard and the review figures, on rank 0 (engine/run_sinks.py)."""
+        if self.dist.main:
+            self.sinks.open(self.run_dir, self.recipe, self.resume_state, self.ctx, self.emitter)
 
     def _setup_trainer(self) -> None:
         from engine import setup
@@ -188,12 +176,13 @@ class EngineRun:
     def train(self) -> Outcome:
         """The remaining epochs, then the test split with the best checkpoint."""
         try:
-            self._announce()
+            run_report.announce(self.emitter.emit, self.recipe, self.data, self.trainer, self.run_dir,
+                                bool(self.resume_state), self.dist.world, self.notes)
             if self.trainer.train() != "ok":
                 return Outcome("cancelled")
             self.test_result = self.trainer.test()
-            if self.review is not None:  # rank 0, on the weights just tested (best.pt)
-                self.review.final(self.trainer.best_epoch)
+            if self.sinks.review is not None:  # rank 0, on the weights just tested (best.pt)
+                self.sinks.review.final(self.trainer.best_epoch)
             return Outcome("ok")
         except Terminated:
             return Outcome("cancelled", "terminated (SIGTERM): stopped at once; the run continues from its last "
@@ -221,26 +210,6 @@ class EngineRun:
     def written_by_run(self, exc: OSError) -> bool:  # a write of the run's files failed, or the disk is full
         return is_write_failure(exc, self.run_dir, self.requested_dir, self.runs_dir)
 
-    def _announce(self) -> None:
-        tr, data, recipe = self.trainer, self.data, self.recipe
-        self.emitter.emit(
-            "run_started", run_id=f"{recipe.name}/{self.run_dir.name}", recipe=recipes.to_dict(recipe),
-            recipe_name=recipe.name, dataset=recipe.data.name, modalities=list(data.modalities),
-            run_dir=str(self.run_dir), epochs=recipe.train.epochs, steps_per_epoch=tr.steps_per_epoch,
-            resumed_from=({"epoch": tr.epoch, "step": tr.step_in_epoch} if self.resume_state else None),
-            split_sizes={k: len(data.split(k)) for k in ("train", "val", "test")},
-            classes=data.class_names, skipped_samples=len(data.skipped), pid=os.getpid(),
-            world_size=self.dist.world)
-        for note in data.notes:
-            self.emitter.emit("log", level="info", message=note)
-        for note in self.notes:
-            self.emitter.emit("log", level="warning", message=note)
-        if data.skipped:
-            shown = "; ".join(data.skipped[:5]) + (" ..." if len(data.skipped) > 5 else "")
-            self.emitter.emit("log", level="warning",
-                              message=f"skipped {len(data.skipped)} samples with missing or unreadable files "
-                                      f"(data.on_missing = \"skip\"): {shown}", skipped=len(data.skipped))
-
     def finish(self, outcome: Outcome) -> int:
         """summary.json and run_finished (rank 0) for `outcome`; returns its exit status."""
         self.signals.shielded = True  # a SIGTERM now waits until the outcome is written
@@ -248,27 +217,8 @@ class EngineRun:
             if outcome.user_error:
                 print(f"error: {outcome.error}", file=sys.stderr)
             return outcome.exit_code
-        test = self.test_result if outcome.status == "ok" else None
-        test_summary = None
-        if test is not None:
-            test_summary = {**test["fused"], "loss": test["loss"], "gap": test["gap"],
-                            "modality_gap": test["modality_gap"],
-                            **{f"{k}_{m}": v for m, mm in test["modalities"].items() for k, v in mm.items()}}
-        tr, recipe = self.trainer, self.recipe
-        summary = {"status": outcome.status, "recipe_name": recipe.name, "dataset": recipe.data.name,
-                   "modalities": list(self.data.modalities), "seed": recipe.train.seed,
-                   "method": recipe.method.name, "alpha_strategy": recipe.alpha.strategy,
-                   "epochs_done": tr.epoch - 1, "best": tr.best, "test": test_summary, "error": outcome.error}
-        try:
-            layout.write_atomic(self.run_dir / layout.SUMMARY, json.dumps(summary, indent=2))
-        except OSError as exc:  # the run's result stays unwritten: --resume tests it again
-            outcome = Outcome("failed", write_failure(exc, self._resumable()))
-        try:
-            self.emitter.emit("run_finished", status=outcome.status, best=tr.best, test=test_summary,
-                              error=outcome.error, traceback=outcome.traceback, run_dir=str(self.run_dir),
-                              exit_code=outcome.exit_code)
-        except OSError:
-            pass  # the client has the event (stdout goes first); the file copy lacks it
+        outcome = run_report.record(outcome, self.emitter.emit, self.recipe, self.data.modalities, self.trainer,
+                                    self.test_result, self.run_dir, self._resumable)
         if outcome.status == "failed" and not outcome.traceback:
             print(f"error: {outcome.error}", file=sys.stderr)
         return outcome.exit_code
@@ -277,11 +227,7 @@ class EngineRun:
     def cleanup(self) -> None:
         """Everything released, whatever state the run is in; nothing here raises."""
         self.signals.shielded = True
-        closers = [x.close for x in (self.tb, self.review) if x is not None] + [f.close for f in self.files]
-        for close in closers:
-            with contextlib.suppress(Exception):
-                close()  # a full disk may refuse the last flush: what was written stays
-        self.files, self.tb, self.review = [], None, None
+        self.sinks.close()
         if self.dist is not None:
             self.dist.close()
         if self.lock is not None:

@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from engine import layout
+from engine import layout, writes
 from lfm_plot.series import PlotError
 
 FORMATS = ("png", "svg")
@@ -109,9 +109,9 @@ def write(out: Path, files: list[tuple[str, object]], fmt: str) -> list[Path]:
     for name, item in files:
         path = out / name
         if isinstance(item, dict):
-            layout.write_atomic(path, json.dumps(item, indent=1) + "\n")
+            writes.write_atomic(path, json.dumps(item, indent=1) + "\n")
         else:
-            with layout.atomic_open(path) as fh:
+            with writes.atomic_open(path) as fh:
                 figures.save(item, fh, fmt)
         written.append(path)
     return written
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     try:
         written = write(a.out, files, a.format)
-    except layout.LinkRefused as exc:
+    except writes.LinkRefused as exc:
         print(exc, file=sys.stderr)
         return 2
     except OSError as exc:
