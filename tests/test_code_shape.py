@@ -13,7 +13,6 @@ PACKAGES = ("engine", "lfm_tui", "lfm_plot")
 MODULE_MAX, CLASS_MAX = 300, 200
 # known to be over a limit, with their size in lines today: none of them may grow
 OVER = {
-    "lfm_tui/sweep.py": 442,
     "lfm_tui/compare.py": 304,
 }
 
