@@ -52,7 +52,7 @@ def compare(
     from rich.console import Console
     from rich.text import Text
 
-    from lfm_tui import compare as cmp
+    from lfm_tui import compare as cmp, compare_files
 
     try:
         rows, runs = cmp.compare(folders)
@@ -72,7 +72,7 @@ def compare(
                                     ", ".join(f"{r.path} ({r.status})" for r in skipped)))
     if out is not None:
         try:
-            paths = cmp.write_outputs(out, rows, runs, title=f"# {title}")
+            paths = compare_files.write_outputs(out, rows, runs, title=f"# {title}")
         except OSError as exc:
             _err(f"could not write {exc.filename or out}: {exc.strerror or exc}")
             raise typer.Exit(EXIT_FAILED)

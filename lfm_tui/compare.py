@@ -9,9 +9,6 @@ existed are known by their folder.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -230,39 +227,6 @@ def table_rows(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
     return head, body
 
 
-def to_markdown(rows: list[Row]) -> str:
-    head, body = table_rows(rows)
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|"]
-    lines += ["| " + " | ".join(b) + " |" for b in body]
-    return "\n".join(lines) + "\n"
-
-
-def to_csv(rows: list[Row]) -> str:
-    cols = columns(rows)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["method", "seeds", "n", *(f"{k}_{s}" for k, _ in cols for s in ("mean", "std"))])
-    for r in rows:
-        vals = []
-        for k, _ in cols:
-            s = None if (k == "gap" and len(r.modalities) < 2) else r.stat(k)
-            vals += ["", ""] if s is None else [f"{s[0]:.4f}", "" if s[1] is None else f"{s[1]:.4f}"]
-        w.writerow([r.label, " ".join(map(str, r.seeds)), len(r.runs), *vals])
-    return buf.getvalue()
-
-
-def to_json(rows: list[Row], runs: list[Run]) -> dict:
-    cols = columns(rows)
-    return {
-        "rows": [{"label": r.label, "config": r.config, "seeds": r.seeds,
-                  "runs": [str(x.path) for x in r.runs],
-                  "metrics": {k: (dict(zip(("mean", "std"), r.stat(k))) if r.stat(k) else None)
-                              for k, _ in cols if not (k == "gap" and len(r.modalities) < 2)}}
-                 for r in rows],
-        "not_finished": [{"run": str(r.path), "status": r.status} for r in runs if r.status != "ok"],
-    }
-
-
 def dedupe(runs: list[Run]) -> list[Run]:
     """One Run per run: folders holding the same run id (a copied run folder) are counted
     once, as the first of them that finished (the others in its `copies`)."""
@@ -289,16 +253,3 @@ def compare(paths: list[Path]) -> tuple[list[Row], list[Run]]:
     """The table's rows and every run found (each run once, however many folders hold it)."""
     runs = dedupe([load_run(p) for p in find_runs(paths)])
     return group(runs), runs
-
-
-def write_outputs(prefix: Path, rows: list[Row], runs: list[Run], title: str = "") -> list[Path]:
-    """PREFIX.md, PREFIX.csv and PREFIX.json."""
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    md = (f"{title}\n\n" if title else "") + to_markdown(rows)
-    out = []
-    for suffix, text in ((".md", md), (".csv", to_csv(rows)),
-                         (".json", json.dumps(to_json(rows, runs), indent=2) + "\n")):
-        path = prefix.with_name(prefix.name + suffix)
-        layout.write_atomic(path, text)
-        out.append(path)
-    return out

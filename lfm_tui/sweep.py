@@ -200,7 +200,7 @@ def _run(folder: Path, raw_events: bool, console, options, executor) -> int:
 
 def write_summary(folder: Path, spec: plans.Plan, console, raw_events: bool) -> None:
     """summary.{md,csv,json} of the finished runs, and the table printed."""
-    from lfm_tui import compare
+    from lfm_tui import compare, compare_files
     from lfm_tui.headless import print_table
 
     try:
@@ -210,7 +210,7 @@ def write_summary(folder: Path, spec: plans.Plan, console, raw_events: bool) -> 
     if not rows:
         return
     title = f"{spec.name}: test metrics, mean ± std over seeds"
-    compare.write_outputs(folder / "summary", rows, runs,
+    compare_files.write_outputs(folder / "summary", rows, runs,
                           title=f"# {title}\n\n`{' '.join(spec.command)}`")
     if not raw_events:
         print_table(console, rows, title)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lfm_tui import compare
+from lfm_tui import compare, compare_files
 from lfm_tui import plan as plans
 from lfm_tui.cli import app
 
@@ -89,12 +89,12 @@ def test_compare_groups_seeds_and_computes_mean_and_std(tmp_path: Path) -> None:
     assert head == ["method", "seeds", "ACC", "MAP", "macro-F1", "ACC pix", "ACC mor", "gap (ACC)"]
     assert body[1][2] == f"93.00 ± {statistics.stdev(accs.values()):.2f}"
     assert body[0][-1] == "-" and body[0][5] == "-"  # one modality: no gap, no pix
-    md = compare.to_markdown(rows)
+    md = compare_files.to_markdown(rows)
     assert md.splitlines()[0].startswith("| method | seeds | ACC |") and "| lfm | 3 | 93.00 ±" in md
-    csv_lines = compare.to_csv(rows).splitlines()
+    csv_lines = compare_files.to_csv(rows).splitlines()
     assert csv_lines[0].startswith("method,seeds,n,acc_mean,acc_std,map_mean")
     assert csv_lines[2].startswith("lfm,0 1 2,3,93.0000,")
-    data = compare.to_json(rows, runs)
+    data = compare_files.to_json(rows, runs)
     assert data["not_finished"] == [{"run": str(tmp_path / "lfm-9"), "status": "cancelled"}]
 
     # the CLI: the table, and Markdown / CSV / JSON files

@@ -138,7 +138,7 @@ def good_run(runs: Path, name: str, seed: int, acc: float) -> Path:
 @given(summary=st.one_of(st.binary(max_size=100), json_values.map(json.dumps)),
        recipe=st.one_of(st.binary(max_size=100), st.text(max_size=100)))
 def test_compare_shows_a_bad_run_as_unreadable_and_tables_the_rest(summary, recipe) -> None:
-    from lfm_tui import compare
+    from lfm_tui import compare, compare_files
 
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
@@ -149,7 +149,7 @@ def test_compare_shows_a_bad_run_as_unreadable_and_tables_the_rest(summary, reci
         rows, found = compare.compare([runs])
         assert len(found) == 2 and all(isinstance(r.status, str) for r in found)
         assert any(r.label == "lfm" and r.stat("acc") for r in rows)
-        compare.to_markdown(rows), compare.to_csv(rows), json.dumps(compare.to_json(rows, found))
+        compare_files.to_markdown(rows), compare_files.to_csv(rows), json.dumps(compare_files.to_json(rows, found))
 
 
 def test_lfm_compare_lists_an_unreadable_run_and_exits_0(tmp_path: Path) -> None:
