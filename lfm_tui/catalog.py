@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine import recipe as recipes
 from engine.data_folders import missing_data, prepare_commands
+from lfm_tui.limits import RECIPES_MAX
 
 
 @dataclass
@@ -66,8 +67,9 @@ def read_recipe(path: Path, overrides: list[str] | None = None) -> RecipeInfo:
     return RecipeInfo(path, header, overrides=tuple(overrides or ()), **describe(r))
 
 
-def list_recipes(folder: Path) -> list[RecipeInfo]:
-    return [read_recipe(p) for p in sorted(folder.glob("*.toml"))]
+def list_recipes(folder: Path, limit: int = RECIPES_MAX) -> list[RecipeInfo]:
+    """The first `limit` recipe files of `folder` by name, read."""
+    return [read_recipe(p) for p in sorted(folder.glob("*.toml"))[:max(0, limit)]]
 
 
 def split_overrides(text: str) -> tuple[list[str], str | None]:
