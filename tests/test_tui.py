@@ -15,7 +15,7 @@ from lfm_tui.screens.recipes import RecipesScreen
 from lfm_tui.screens.run import RunScreen
 from lfm_tui.widgets.event_log import EventLog
 from lfm_tui.widgets.metrics_table import MetricsTable
-from tests.tui_helpers import FIXED_NOW, ROOT, fake, recorded_run, until
+from tests.tui_helpers import FIXED_NOW, ROOT, fake, reads_done, recorded_run, until
 
 RECIPES = ROOT / "tests" / "fixtures" / "recipes"  # emoji and mfeat, in that order
 
@@ -211,6 +211,7 @@ def test_history_lists_replays_and_compares_runs(tmp_path: Path) -> None:
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("3")
+            await reads_done(pilot)
             assert isinstance(app.screen, HistoryScreen)
             table = app.screen.query_one(DataTable)
             rows = [table.get_row_at(i) for i in range(table.row_count)]
