@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 from engine.events import ProtocolError
 from lfm_tui.client import EngineClient, Launch
 from lfm_tui.history import recorded_events
-from lfm_tui.limits import REPLAY_MAX_BYTES
+from lfm_tui import limits
 from lfm_tui.early_keys import HoldKeysUntilReady
 from lfm_tui.screens.dialogs import ConfirmQuit, FailureDialog, HelpScreen
 from lfm_tui.screens.recipes import RecipesScreen
@@ -185,7 +185,7 @@ class LfmApp(HoldKeysUntilReady, App):
     @work(thread=True, exit_on_error=False, group="recorded")
     def _read_recorded(self, run_dirs: list[Path], compare: bool) -> None:
         """Each run folder's events.jsonl as a session: its files are untrusted, so a bad one is
-        a line in `problems` and the rest goes on; past REPLAY_MAX_BYTES it is cut, and says so."""
+        a line in `problems` and the rest goes on; past limits.REPLAY_MAX_BYTES it is cut, and says so."""
         sessions, problems = [], []
         for run_dir in run_dirs:
             try:
@@ -197,7 +197,8 @@ class LfmApp(HoldKeysUntilReady, App):
                                              clock=self.clock)
             if cut:
                 session.add_log("warning", f"{run_dir / 'events.jsonl'}: cut after its first "
-                                           f"{REPLAY_MAX_BYTES // 1024 ** 2} MiB; the events after it are not shown")
+                                           f"{limits.REPLAY_MAX_BYTES / 1024 ** 2:.4g} MiB (the most a replay "
+                                           f"reads); the events after it are not shown")
             sessions.append(session)
         self.post_message(RecordedRead(sessions, problems, compare))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine import recipe as recipes
 from engine.data_folders import missing_data, prepare_commands
-from lfm_tui.limits import RECIPES_MAX
+from lfm_tui import limits
 
 
 @dataclass
@@ -67,8 +67,9 @@ def read_recipe(path: Path, overrides: list[str] | None = None) -> RecipeInfo:
     return RecipeInfo(path, header, overrides=tuple(overrides or ()), **describe(r))
 
 
-def list_recipes(folder: Path, limit: int = RECIPES_MAX) -> list[RecipeInfo]:
-    """The first `limit` recipe files of `folder` by name, read."""
+def list_recipes(folder: Path, limit: int | None = None) -> list[RecipeInfo]:
+    """The first `limit` (limits.RECIPES_MAX) recipe files of `folder` by name, read."""
+    limit = limits.RECIPES_MAX if limit is None else limit
     return [read_recipe(p) for p in sorted(folder.glob("*.toml"))[:max(0, limit)]]
 
 

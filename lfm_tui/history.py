@@ -20,8 +20,7 @@ from engine import recipe as recipes
 from engine import untrusted
 from engine.events import Event, ProtocolError, parse_line
 from lfm_tui.compare import flatten, resolved_config, varying_keys
-from lfm_tui.limits import (HISTORY_EVENTS_HEAD_BYTES, HISTORY_EVENTS_TAIL_BYTES, HISTORY_MAX_RUNS,
-                            REPLAY_MAX_BYTES)
+from lfm_tui import limits
 from lfm_tui.state import RunState
 
 # keys shown in their own columns or that do not change what a run computes
@@ -122,8 +121,7 @@ def _replay(lines: list[str]) -> RunState:
     return state
 
 
-def event_lines(path: Path, head: int = HISTORY_EVENTS_HEAD_BYTES,
-                tail: int = HISTORY_EVENTS_TAIL_BYTES) -> list[str]:
+def event_lines(path: Path, head: int, tail: int) -> list[str]:
     """An events.jsonl's lines, at most `head` + `tail` bytes of it: a longer file gives the
     complete lines of its first `head` bytes (the run_started that carries the recipe) and of
     its last `tail` bytes (how it went and ended)."""
@@ -140,10 +138,11 @@ def event_lines(path: Path, head: int = HISTORY_EVENTS_HEAD_BYTES,
     return data.decode("utf-8", errors="replace").splitlines()
 
 
-def recorded_events(run_dir: Path, max_bytes: int = REPLAY_MAX_BYTES) -> tuple[list[Event], bool]:
+def recorded_events(run_dir: Path, max_bytes: int | None = None) -> tuple[list[Event], bool]:
     """The events of a run folder's events.jsonl, read up to `max_bytes` (complete lines), and
     whether the file went on past that. OSError for a file that cannot be read, ProtocolError
     for a stream of a newer protocol (engine/events.read_events' rules otherwise)."""
+    max_bytes = limits.REPLAY_MAX_BYTES if max_bytes is None else max_bytes
     with open(Path(run_dir) / layout.EVENTS, "rb") as fh:
         data = fh.read(max_bytes + 1)
     cut = len(data) > max_bytes
@@ -160,7 +159,8 @@ def recorded_events(run_dir: Path, max_bytes: int = REPLAY_MAX_BYTES) -> tuple[l
 def _read(folder: Path) -> RunInfo:
     recipe, date = folder.parent.name, _date(folder)
     try:
-        lines = event_lines(folder / layout.EVENTS)
+        lines = event_lines(folder / layout.EVENTS, limits.HISTORY_EVENTS_HEAD_BYTES,
+                            limits.HISTORY_EVENTS_TAIL_BYTES)
     except OSError as exc:
         return RunInfo(folder, recipe, f"unreadable: {exc}", date, None, None)
     config = _config(folder, lines)
@@ -263,9 +263,10 @@ def _mtime(folder: Path) -> float:
         return 0.0
 
 
-def scan_runs(runs_dir: Path, recipes_dir: Path | None = None, limit: int = HISTORY_MAX_RUNS) -> RunListing:
-    """The `limit` newest runs under `runs_dir` (by their folders' modification time), newest
+def scan_runs(runs_dir: Path, recipes_dir: Path | None = None, limit: int | None = None) -> RunListing:
+    """The `limit` (limits.HISTORY_MAX_RUNS) newest runs under `runs_dir` (by their folders' modification time), newest
     first by name, their overrides against `recipes_dir`'s recipes; `found` counts them all."""
+    limit = limits.HISTORY_MAX_RUNS if limit is None else limit
     if not runs_dir.is_dir():
         return RunListing([], 0)
     folders = [events.parent for events in runs_dir.glob(f"*/*/{layout.EVENTS}")]
@@ -276,6 +277,6 @@ def scan_runs(runs_dir: Path, recipes_dir: Path | None = None, limit: int = HIST
     return RunListing(runs, len(folders))
 
 
-def list_runs(runs_dir: Path, recipes_dir: Path | None = None, limit: int = HISTORY_MAX_RUNS) -> list[RunInfo]:
+def list_runs(runs_dir: Path, recipes_dir: Path | None = None, limit: int | None = None) -> list[RunInfo]:
     """The runs `scan_runs` lists."""
     return scan_runs(runs_dir, recipes_dir, limit).runs
