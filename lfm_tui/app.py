@@ -127,8 +127,14 @@ class LfmApp(HoldKeysUntilReady, App):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that raised (the engine could not start, a bug in the client): the run fails,
-        the app stays."""
-        if event.state != WorkerState.ERROR or not (event.worker.name or "").startswith("run-"):
+        the app stays. A read that raised says so."""
+        if event.state != WorkerState.ERROR:
+            return
+        if event.worker.group.endswith("-read"):  # the screens' reads of folders and files
+            err = event.worker.error
+            self.notify(f"reading failed: {type(err).__name__}: {err}", severity="error", markup=False)
+            return
+        if not (event.worker.name or "").startswith("run-"):
             return
         session = next((s for s in self.sessions if f"run-{s.id}" == event.worker.name), None)
         if session is None:
@@ -182,7 +188,7 @@ class LfmApp(HoldKeysUntilReady, App):
                 self.notify(f"reading {what}…", timeout=60, markup=False)
         self.set_timer(READING_NOTE_S, still_reading)
 
-    @work(thread=True, exit_on_error=False, group="recorded")
+    @work(thread=True, exit_on_error=False, group="recorded-read")
     def _read_recorded(self, run_dirs: list[Path], compare: bool) -> None:
         """Each run folder's events.jsonl as a session: its files are untrusted, so a bad one is
         a line in `problems` and the rest goes on; past limits.REPLAY_MAX_BYTES it is cut, and says so."""

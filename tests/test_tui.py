@@ -250,8 +250,10 @@ def test_replayed_state_matches_a_live_one(tmp_path: Path) -> None:
             await pilot.press("enter")
             await until(pilot, lambda: not app.current.live)
             live = app.current
-            replayed = app.open_recorded(folder)
-            return live, replayed
+            app.open_recorded(folder)  # read in a worker, shown once read
+            await reads_done(pilot)
+            assert app.current is not live
+            return live, app.current
     live, replayed = asyncio.run(scenario())
     for field in ("val_history", "alpha_by_epoch", "best", "test", "status", "global_step"):
         assert getattr(live.state, field) == getattr(replayed.state, field), field

@@ -188,3 +188,29 @@ def test_recipes_list_is_read_in_a_worker(tmp_path: Path, monkeypatch) -> None:
             assert listing.option_count == len(list(RECIPES.glob("*.toml"))) > 0
             assert str(listing.border_title) == str(RECIPES)
     asyncio.run(scenario())
+
+
+def test_sweeps_screen_looks_for_sweep_folders_in_a_worker(tiny_mfeat: Path, tmp_path: Path,
+                                                           monkeypatch) -> None:
+    from lfm_tui.screens import sweeps as screen
+
+    fake_sweep(tmp_path / "runs" / "tiny_mfeat" / "sweep-20261128-100000", tiny_mfeat)
+    slowed(monkeypatch, screen, "find_sweeps")
+    app = app_for(tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)
+            await pilot.press("4")
+            table = app.screen.query_one("#sweeps-list", DataTable)
+            assert reading(app, "sweeps-read") and table.border_title == "sweeps (reading…)"
+            t0 = time.monotonic()
+            await pilot.press("1")
+            answered = time.monotonic() - t0
+            assert isinstance(app.screen, RecipesScreen)
+            assert answered < ANSWER_S and reading(app, "sweeps-read"), f"the key waited {answered:.2f} s"
+            await pilot.press("4")
+            await reads_done(pilot)
+            await reads_done(pilot)  # the sweep found, then its runs read
+            assert table.border_title == "sweeps (1)" and app.screen.query_one(SweepGrid).row_count == 4
+    asyncio.run(scenario())

@@ -56,7 +56,7 @@ async def until(pilot, condition, timeout: float = 15.0, what: str = "condition"
         waited += 0.05
 
 
-READ_GROUPS = ("history-read", "sweep-read", "recipes-read", "recorded")  # the dashboard's file reads
+READ_GROUPS = ("history-read", "sweeps-read", "sweep-read", "recipes-read", "recorded-read")  # the reading workers
 
 
 async def reads_done(pilot) -> None:

@@ -25,6 +25,12 @@ REFRESH_S = 1.0
 
 
 @dataclass
+class SweepsFound(Message):
+    """The sweep folders found (in a worker)."""
+    folders: list[Path]
+
+
+@dataclass
 class SweepRead(Message):
     """A sweep folder read (in a worker): its status and rows at `now`, or why it is not one."""
     folder: Path
@@ -59,9 +65,17 @@ class SweepScreen(Screen):
         self.reload()
 
     def reload(self) -> None:
-        """The sweep folders again; the one shown stays shown."""
-        extra = [p for p in getattr(self.app, "sweep_dirs", []) if Path(p).is_dir()]
-        self.folders = list(dict.fromkeys([*map(Path, extra), *find_sweeps(self.app.runs_dir)]))
+        """The sweep folders again, looked for in a worker; the one shown stays shown."""
+        self.query_one("#sweeps-list", DataTable).border_title = "sweeps (reading…)"
+        self._find()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweeps-read")
+    def _find(self) -> None:
+        extra = [Path(p) for p in getattr(self.app, "sweep_dirs", []) if Path(p).is_dir()]
+        self.post_message(SweepsFound(list(dict.fromkeys([*extra, *find_sweeps(self.app.runs_dir)]))))
+
+    def on_sweeps_found(self, message: SweepsFound) -> None:
+        self.folders = message.folders
         table = self.query_one("#sweeps-list", DataTable)
         table.clear()
         for f in self.folders:
