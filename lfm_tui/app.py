@@ -19,11 +19,11 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from engine.events import ProtocolError
-from lfm_tui.client import EngineClient, Launch
-from lfm_tui.history import recorded_events
 from lfm_tui import limits
+from lfm_tui.client import EngineClient, Launch
 from lfm_tui.early_keys import HoldKeysUntilReady
 from lfm_tui.screens.dialogs import ConfirmQuit, FailureDialog, HelpScreen
+from lfm_tui.screens.reading import read_failed
 from lfm_tui.screens.recipes import RecipesScreen
 from lfm_tui.session import RunSession
 
@@ -130,11 +130,7 @@ class LfmApp(HoldKeysUntilReady, App):
         the app stays. A read that raised says so."""
         if event.state != WorkerState.ERROR:
             return
-        if event.worker.group.endswith("-read"):  # the screens' reads of folders and files
-            err = event.worker.error
-            self.notify(f"reading failed: {type(err).__name__}: {err}", severity="error", markup=False)
-            return
-        if not (event.worker.name or "").startswith("run-"):
+        if read_failed(self, event) or not (event.worker.name or "").startswith("run-"):
             return
         session = next((s for s in self.sessions if f"run-{s.id}" == event.worker.name), None)
         if session is None:
@@ -192,6 +188,8 @@ class LfmApp(HoldKeysUntilReady, App):
     def _read_recorded(self, run_dirs: list[Path], compare: bool) -> None:
         """Each run folder's events.jsonl as a session: its files are untrusted, so a bad one is
         a line in `problems` and the rest goes on; past limits.REPLAY_MAX_BYTES it is cut, and says so."""
+        from lfm_tui.history import recorded_events  # imported here: not needed to start
+
         sessions, problems = [], []
         for run_dir in run_dirs:
             try:

@@ -214,3 +214,21 @@ def test_sweeps_screen_looks_for_sweep_folders_in_a_worker(tiny_mfeat: Path, tmp
             await reads_done(pilot)  # the sweep found, then its runs read
             assert table.border_title == "sweeps (1)" and app.screen.query_one(SweepGrid).row_count == 4
     asyncio.run(scenario())
+
+
+def test_a_read_that_raises_is_said_and_the_dashboard_goes_on(tmp_path: Path, monkeypatch) -> None:
+    from lfm_tui.screens import history as screen
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr(screen, "scan_runs", broken)
+    app = app_for(tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("3")
+            await reads_done(pilot)
+            assert [n.message for n in app._notifications] == ["reading failed: RuntimeError: disk on fire"]
+            await pilot.press("1")
+            assert isinstance(app.screen, RecipesScreen) and app.is_running
+    asyncio.run(scenario())

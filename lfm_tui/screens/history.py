@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 
 from engine.outcome import tensorboard_command
 from lfm_tui.history import RunInfo, RunListing, scan_runs
+from lfm_tui.screens.reading import ReadsInWorkers
 from lfm_tui.widgets.run_header import clock_text
 
 OVERRIDES_WIDTH = 24  # characters of the overrides column; the hint line shows them whole
@@ -45,7 +46,7 @@ class RunsRead(Message):
     listing: RunListing
 
 
-class HistoryScreen(Screen):
+class HistoryScreen(ReadsInWorkers, Screen):
     BINDINGS = [
         Binding("enter", "open", "open", priority=True),
         Binding("space", "mark", "mark"),

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 
 from lfm_tui.catalog import RecipeInfo, list_recipes, read_recipe, split_overrides
+from lfm_tui.screens.reading import ReadsInWorkers
 from lfm_tui.widgets.recipe_details import RecipeDetails
 
 
@@ -32,7 +33,7 @@ class RecipesRead(Message):
     recipes: list[RecipeInfo]
 
 
-class RecipesScreen(Screen):
+class RecipesScreen(ReadsInWorkers, Screen):
     BINDINGS = [Binding("escape", "focus_list", "recipe list"),
                 Binding("o", "focus_overrides", "overrides")]
 

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker
 
 from lfm_tui import sweep as sweeps
+from lfm_tui.screens.reading import ReadsInWorkers
 from lfm_tui.sweep_status import RunRow, SweepStatus, counts, find_sweeps
 from lfm_tui.widgets.sweep_grid import SweepGrid
 
@@ -40,7 +41,7 @@ class SweepRead(Message):
     problem: str = ""
 
 
-class SweepScreen(Screen):
+class SweepScreen(ReadsInWorkers, Screen):
     BINDINGS = [Binding("f5", "reload", "reload")]
 
     def __init__(self) -> None:
