@@ -67,6 +67,7 @@ def test_history_tells_apart_runs_that_differ_in_alpha_strategy(tmp_path: Path) 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("3")
             await reads_done(pilot)
             assert isinstance(app.screen, HistoryScreen)
@@ -126,6 +127,7 @@ def test_compare_labels_runs_by_what_differs_and_tables_their_numbers(tmp_path: 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("3")
             await reads_done(pilot)
             await pilot.press("space", "down", "space", "c")

@@ -244,6 +244,7 @@ def test_history_screen_survives_bad_run_folders(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("3")
             await reads_done(pilot)
             assert isinstance(app.screen, HistoryScreen)
