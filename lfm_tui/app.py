@@ -8,17 +8,22 @@ from __future__ import annotations
 import importlib
 import time
 import traceback as tb
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from engine.events import ProtocolError, read_events
+from engine.events import ProtocolError
+from lfm_tui import limits
 from lfm_tui.client import EngineClient, Launch
 from lfm_tui.early_keys import HoldKeysUntilReady
 from lfm_tui.screens.dialogs import ConfirmQuit, FailureDialog, HelpScreen
+from lfm_tui.screens.reading import read_failed
 from lfm_tui.screens.recipes import RecipesScreen
 from lfm_tui.session import RunSession
 
@@ -41,6 +46,18 @@ def screen_class(spec: str) -> type[Screen]:
 
 def later(spec: str) -> Callable[[], Screen]:
     return lambda: screen_class(spec)()
+
+
+READING_NOTE_S = 0.3  # a recorded run still being read after this long says so
+
+
+@dataclass
+class RecordedRead(Message):
+    """Run folders' events read (in a worker): their sessions, and a line for each that could
+    not be read; `compare` puts them side by side, else the first is shown."""
+    sessions: list[RunSession]
+    problems: list[str]
+    compare: bool
 
 
 SCREENS = Binding.Group("screens")  # one footer hint, "1 2 3 screens", so that the keys fit in 80 columns
@@ -67,6 +84,7 @@ class LfmApp(HoldKeysUntilReady, App):
                  sweep_dirs: Sequence[Path] = ()) -> None:
         super().__init__()
         self.hold_keys()  # keys typed while it starts wait for the first screen (on_mount)
+        self._keys_held = True
         self.sweep_dirs = [Path(p) for p in sweep_dirs]  # shown in the sweeps screen besides runs_dir's
         self.launch_spec = launch or Launch()  # processes per run (torchrun when more than one)
         self.recipes_dir, self.runs_dir = Path(recipes_dir), Path(runs_dir)
@@ -74,6 +92,7 @@ class LfmApp(HoldKeysUntilReady, App):
         self.cursor_blink = cursor_blink
         self.sessions: list[RunSession] = []
         self.current: RunSession | None = None
+        self._reading_note = False  # "reading RUN…" shown: cleared once read
 
     # ------------------------------------------------------------------ runs
     def show_session(self, session: RunSession) -> None:
@@ -108,8 +127,10 @@ class LfmApp(HoldKeysUntilReady, App):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that raised (the engine could not start, a bug in the client): the run fails,
-        the app stays."""
-        if event.state != WorkerState.ERROR or not (event.worker.name or "").startswith("run-"):
+        the app stays. A read that raised says so."""
+        if event.state != WorkerState.ERROR:
+            return
+        if read_failed(self, event) or not (event.worker.name or "").startswith("run-"):
             return
         session = next((s for s in self.sessions if f"run-{s.id}" == event.worker.name), None)
         if session is None:
@@ -149,33 +170,72 @@ class LfmApp(HoldKeysUntilReady, App):
         previous = s.latest()
         previous.resumed_as = self._start(RunSession.resuming(previous, clock=self.clock))
 
-    def open_recorded(self, run_dir: Path) -> RunSession | None:
-        """Replay a run folder's events.jsonl into the run panels."""
-        session = self._recorded(run_dir)
-        if session is not None:
-            self.show_session(session)
-        return session
+    def open_recorded(self, run_dir: Path | str) -> None:
+        """Replay a run folder's events.jsonl into the run panels (read in a worker)."""
+        self.read_recorded([Path(run_dir)], compare=False)
 
-    def _recorded(self, run_dir: Path) -> RunSession | None:
-        """A run folder's events.jsonl as a session, or None (said in a notification): its
-        files are untrusted, so a bad one is reported and the rest goes on."""
-        try:
-            events = read_events(str(Path(run_dir) / "events.jsonl"))
-        except (OSError, ProtocolError) as exc:
-            self.notify(f"{run_dir}: unreadable: {exc}", severity="error", markup=False)
-            return None
-        return RunSession.from_events(events, label=f"{Path(run_dir).parent.name}/{Path(run_dir).name}",
-                                      clock=self.clock)
+    def read_recorded(self, run_dirs: list[Path], compare: bool) -> None:
+        worker = self._read_recorded(run_dirs, compare)
+        what = str(run_dirs[0]) if len(run_dirs) == 1 else f"{len(run_dirs)} runs"
+
+        def still_reading() -> None:
+            if not worker.is_finished:
+                self._reading_note = True
+                self.notify(f"reading {what}…", timeout=60, markup=False)
+        self.set_timer(READING_NOTE_S, still_reading)
+
+    @work(thread=True, exit_on_error=False, group="recorded-read")
+    def _read_recorded(self, run_dirs: list[Path], compare: bool) -> None:
+        """Each run folder's events.jsonl as a session: its files are untrusted, so a bad one is
+        a line in `problems` and the rest goes on; past limits.REPLAY_MAX_BYTES it is cut, and says so."""
+        from lfm_tui.history import recorded_events  # imported here: not needed to start
+
+        sessions, problems = [], []
+        for run_dir in run_dirs:
+            try:
+                events, cut = recorded_events(run_dir)
+            except (OSError, ProtocolError) as exc:
+                problems.append(f"{run_dir}: unreadable: {exc}")
+                continue
+            session = RunSession.from_events(events, label=f"{run_dir.parent.name}/{run_dir.name}",
+                                             clock=self.clock)
+            if cut:
+                session.add_log("warning", f"{run_dir / 'events.jsonl'}: cut after its first "
+                                           f"{limits.REPLAY_MAX_BYTES / 1024 ** 2:.4g} MiB (the most a replay "
+                                           f"reads); the events after it are not shown")
+            sessions.append(session)
+        self.post_message(RecordedRead(sessions, problems, compare))
+
+    def on_recorded_read(self, message: RecordedRead) -> None:
+        if self._reading_note:
+            self._reading_note = False
+            self.clear_notifications()
+        for problem in message.problems:
+            self.notify(problem, severity="error", markup=False)
+        if message.compare and message.sessions:
+            from lfm_tui.screens.compare import CompareScreen
+
+            self.push_screen(CompareScreen(message.sessions))
+        elif message.sessions:
+            self.show_session(message.sessions[0])
 
     def on_mount(self) -> None:
         if self.sweep_dirs:
             self.switch_mode("sweeps")
         self.call_after_refresh(self.preload)
 
+    def first_screen_ready(self) -> None:
+        """The recipes screen has its list (read in a worker): keys typed meanwhile go to it."""
+        if self._keys_held:
+            self._keys_held = False
+            self.release_keys()
+
     def preload(self) -> None:
-        """Once the first screen is up: the keys typed meanwhile are replayed, and the other
-        screens are imported in a thread, so that the first switch to one does not wait."""
-        self.release_keys()
+        """Once the first screen is up (and, for the recipes screen, its list read): the keys
+        typed meanwhile are replayed, and the other screens are imported in a thread, so that
+        the first switch to one does not wait."""
+        if not isinstance(self.screen, RecipesScreen) or self.screen.listed:
+            self.first_screen_ready()
 
         def load() -> None:
             for spec in [*LATER_SCREENS.values(), "lfm_tui.screens.compare:CompareScreen"]:
@@ -197,11 +257,7 @@ class LfmApp(HoldKeysUntilReady, App):
             self.open_recorded(event.run_dir)
 
     def compare(self, run_dirs: list[Path]) -> None:
-        sessions = [s for s in map(self._recorded, run_dirs) if s is not None]
-        if sessions:
-            from lfm_tui.screens.compare import CompareScreen
-
-            self.push_screen(CompareScreen(sessions))
+        self.read_recorded([Path(p) for p in run_dirs], compare=True)
 
     # ------------------------------------------------------------------ app keys
     @property

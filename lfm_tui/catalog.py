@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine import recipe as recipes
 from engine.data_folders import missing_data, prepare_commands
+from lfm_tui import limits
 
 
 @dataclass
@@ -66,8 +67,10 @@ def read_recipe(path: Path, overrides: list[str] | None = None) -> RecipeInfo:
     return RecipeInfo(path, header, overrides=tuple(overrides or ()), **describe(r))
 
 
-def list_recipes(folder: Path) -> list[RecipeInfo]:
-    return [read_recipe(p) for p in sorted(folder.glob("*.toml"))]
+def list_recipes(folder: Path, limit: int | None = None) -> list[RecipeInfo]:
+    """The first `limit` (limits.RECIPES_MAX) recipe files of `folder` by name, read."""
+    limit = limits.RECIPES_MAX if limit is None else limit
+    return [read_recipe(p) for p in sorted(folder.glob("*.toml"))[:max(0, limit)]]
 
 
 def split_overrides(text: str) -> tuple[list[str], str | None]:

@@ -23,7 +23,7 @@ async def follow(session: RunSession, run_dir: Path, poll_s: float = POLL_S) -> 
     tail = EventTail(Path(run_dir) / layout.EVENTS)
     try:
         while session.following:
-            for ev in tail.read():
+            for ev in await asyncio.to_thread(tail.read):  # the file read off the event loop
                 session.feed(ev)
                 if ev.type == "run_finished":
                     session.following = False

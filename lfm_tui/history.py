@@ -9,6 +9,7 @@ read gives `unreadable: why`, never an exception."""
 from __future__ import annotations
 
 import dataclasses
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from engine import recipe as recipes
 from engine import untrusted
 from engine.events import Event, ProtocolError, parse_line
 from lfm_tui.compare import flatten, resolved_config, varying_keys
+from lfm_tui import limits
 from lfm_tui.state import RunState
 
 # keys shown in their own columns or that do not change what a run computes
@@ -119,10 +121,46 @@ def _replay(lines: list[str]) -> RunState:
     return state
 
 
+def event_lines(path: Path, head: int, tail: int) -> list[str]:
+    """An events.jsonl's lines, at most `head` + `tail` bytes of it: a longer file gives the
+    complete lines of its first `head` bytes (the run_started that carries the recipe) and of
+    its last `tail` bytes (how it went and ended)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(0)
+        if size <= head + tail:
+            data = fh.read(head + tail)
+        else:
+            first = fh.read(head)
+            fh.seek(size - tail)
+            last = fh.read(tail)
+            data = first[:first.rfind(b"\n") + 1] + last[last.find(b"\n") + 1:]
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def recorded_events(run_dir: Path, max_bytes: int | None = None) -> tuple[list[Event], bool]:
+    """The events of a run folder's events.jsonl, read up to `max_bytes` (complete lines), and
+    whether the file went on past that. OSError for a file that cannot be read, ProtocolError
+    for a stream of a newer protocol (engine/events.read_events' rules otherwise)."""
+    max_bytes = limits.REPLAY_MAX_BYTES if max_bytes is None else max_bytes
+    with open(Path(run_dir) / layout.EVENTS, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    cut = len(data) > max_bytes
+    if cut:
+        data = data[:data.rfind(b"\n", 0, max_bytes) + 1]
+    events = []
+    for line in untrusted.lines(io.StringIO(data.decode("utf-8", errors="replace"))):
+        item = parse_line(line)
+        if isinstance(item, Event):
+            events.append(item)
+    return events, cut
+
+
 def _read(folder: Path) -> RunInfo:
     recipe, date = folder.parent.name, _date(folder)
     try:
-        lines = (folder / layout.EVENTS).read_bytes().decode("utf-8", errors="replace").splitlines()
+        lines = event_lines(folder / layout.EVENTS, limits.HISTORY_EVENTS_HEAD_BYTES,
+                            limits.HISTORY_EVENTS_TAIL_BYTES)
     except OSError as exc:
         return RunInfo(folder, recipe, f"unreadable: {exc}", date, None, None)
     config = _config(folder, lines)
@@ -207,14 +245,38 @@ def mark_overrides(runs: list[RunInfo], recipes_dir: Path | None = None) -> None
             r.overrides = " ".join(f"{k}={r.config[k]}" for k in differ)
 
 
-def list_runs(runs_dir: Path, recipes_dir: Path | None = None) -> list[RunInfo]:
-    """Every run under `runs_dir`, newest first, its overrides against `recipes_dir`'s recipes."""
+@dataclass
+class RunListing:
+    """The runs the history lists and how many run folders there are in all."""
+    runs: list[RunInfo]
+    found: int
+
+    @property
+    def left_out(self) -> int:
+        return self.found - len(self.runs)
+
+
+def _mtime(folder: Path) -> float:
+    try:
+        return folder.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def scan_runs(runs_dir: Path, recipes_dir: Path | None = None, limit: int | None = None) -> RunListing:
+    """The `limit` (limits.HISTORY_MAX_RUNS) newest runs under `runs_dir` (by their folders' modification time), newest
+    first by name, their overrides against `recipes_dir`'s recipes; `found` counts them all."""
+    limit = limits.HISTORY_MAX_RUNS if limit is None else limit
     if not runs_dir.is_dir():
-        return []
-    found = []
-    for events in runs_dir.glob(f"*/*/{layout.EVENTS}"):
-        info = read_run(events.parent)
-        if info is not None:
-            found.append(info)
-    mark_overrides(found, recipes_dir)
-    return sorted(found, key=lambda r: (r.path.name, r.path.parent.name), reverse=True)
+        return RunListing([], 0)
+    folders = [events.parent for events in runs_dir.glob(f"*/*/{layout.EVENTS}")]
+    newest = sorted(folders, key=_mtime, reverse=True)[:max(0, limit)]
+    runs = [info for info in map(read_run, newest) if info is not None]
+    mark_overrides(runs, recipes_dir)
+    runs.sort(key=lambda r: (r.path.name, r.path.parent.name), reverse=True)
+    return RunListing(runs, len(folders))
+
+
+def list_runs(runs_dir: Path, recipes_dir: Path | None = None, limit: int | None = None) -> list[RunInfo]:
+    """The runs `scan_runs` lists."""
+    return scan_runs(runs_dir, recipes_dir, limit).runs

@@ -15,7 +15,7 @@ from lfm_tui.screens.recipes import RecipesScreen
 from lfm_tui.screens.run import RunScreen
 from lfm_tui.widgets.event_log import EventLog
 from lfm_tui.widgets.metrics_table import MetricsTable
-from tests.tui_helpers import FIXED_NOW, ROOT, fake, recorded_run, until
+from tests.tui_helpers import FIXED_NOW, ROOT, fake, reads_done, recorded_run, until
 
 RECIPES = ROOT / "tests" / "fixtures" / "recipes"  # emoji and mfeat, in that order
 
@@ -30,6 +30,7 @@ def test_launch_replays_events_into_the_panels(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             assert isinstance(app.screen, RecipesScreen)
             await pilot.press("down", "enter")  # emoji, mfeat: mfeat
             await until(pilot, lambda: app.current is not None and not app.current.live, what="run end")
@@ -58,6 +59,7 @@ def test_overrides_are_checked_as_typed_and_block_a_bad_launch(tmp_path: Path) -
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("down", "o")
             await pilot.press(*"train.epochs=0 alpha.strategy=constnt")
             check = str(app.screen.query_one("#override-check", Static).render())
@@ -81,6 +83,7 @@ def test_stop_sends_sigint_and_resume_starts_from_the_run_folder(tmp_path: Path)
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("down", "enter")
             s = app.current
             await until(pilot, lambda: s.state.global_step >= 12, what="a few steps")
@@ -106,6 +109,7 @@ def test_engine_ignoring_sigint_is_terminated_on_the_second_stop(tmp_path: Path)
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("down", "enter")
             s = app.current
             await until(pilot, lambda: s.state.status == "ok", what="replayed events")  # still alive
@@ -126,6 +130,7 @@ def test_crash_shows_the_traceback_and_the_app_keeps_working(tmp_path: Path) -> 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, FailureDialog), what="failure dialog")
             s = app.current
@@ -149,6 +154,7 @@ def test_garbage_output_marks_the_run_failed(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, FailureDialog), what="failure dialog")
             s = app.current
@@ -163,6 +169,7 @@ def test_engine_that_cannot_start_fails_in_a_dialog(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, FailureDialog), what="failure dialog")
             assert "FileNotFoundError" in app.current.state.error
@@ -175,6 +182,7 @@ def test_quit_asks_while_a_run_is_live_and_stops_it(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("enter")
             s = app.current
             await until(pilot, lambda: s.state.global_step > 0)
@@ -194,6 +202,7 @@ def test_quit_without_live_runs_exits_at_once(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(80, 24)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
             await pilot.press("escape", "q")
@@ -210,7 +219,9 @@ def test_history_lists_replays_and_compares_runs(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("3")
+            await reads_done(pilot)
             assert isinstance(app.screen, HistoryScreen)
             table = app.screen.query_one(DataTable)
             rows = [table.get_row_at(i) for i in range(table.row_count)]
@@ -246,11 +257,14 @@ def test_replayed_state_matches_a_live_one(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("enter")
             await until(pilot, lambda: not app.current.live)
             live = app.current
-            replayed = app.open_recorded(folder)
-            return live, replayed
+            app.open_recorded(folder)  # read in a worker, shown once read
+            await reads_done(pilot)
+            assert app.current is not live
+            return live, app.current
     live, replayed = asyncio.run(scenario())
     for field in ("val_history", "alpha_by_epoch", "best", "test", "status", "global_step"):
         assert getattr(live.state, field) == getattr(replayed.state, field), field

@@ -11,7 +11,7 @@ from textual.widgets import Input
 from lfm_tui.app import make_app
 from lfm_tui.screens.run import RunScreen
 from lfm_tui.widgets.metrics_table import MetricsTable
-from tests.tui_helpers import ROOT, until
+from tests.tui_helpers import ROOT, reads_done, until
 
 
 async def launch_mfeat(app, pilot, overrides: str):
@@ -29,6 +29,7 @@ def test_dashboard_runs_a_real_recipe_to_the_end(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             s = await launch_mfeat(app, pilot, "train.epochs=1 train.threads=1 train.log_every=5")
             await until(pilot, lambda: not s.live, timeout=240, what="the engine to finish")
             await pilot.pause(0.3)
@@ -53,6 +54,7 @@ def test_dashboard_resumes_a_real_run_with_its_whole_history(tmp_path: Path) -> 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             first = await launch_mfeat(app, pilot, "train.epochs=3 train.threads=1 train.log_every=5")
             await until(pilot, lambda: first.state.epoch >= 2, timeout=240, what="epoch 2")
             await pilot.press("s")

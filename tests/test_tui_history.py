@@ -14,7 +14,7 @@ from lfm_tui.history import list_runs, run_seconds
 from lfm_tui.screens.compare import CompareScreen
 from lfm_tui.screens.history import HistoryScreen
 from lfm_tui.widgets.compare_chart import CompareChart
-from tests.tui_helpers import FIXTURE, ROOT, fake, until
+from tests.tui_helpers import FIXTURE, ROOT, fake, reads_done, until
 
 RECIPES = ROOT / "tests" / "fixtures" / "recipes"  # mfeat.toml: heuristic alpha, 30 epochs
 
@@ -67,7 +67,9 @@ def test_history_tells_apart_runs_that_differ_in_alpha_strategy(tmp_path: Path) 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("3")
+            await reads_done(pilot)
             assert isinstance(app.screen, HistoryScreen)
             table = app.screen.query_one(DataTable)
             heads = [str(c.label) for c in table.ordered_columns]
@@ -125,7 +127,10 @@ def test_compare_labels_runs_by_what_differs_and_tables_their_numbers(tmp_path: 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("3", "space", "down", "space", "c")
+            await reads_done(pilot)  # the first screen's files read
+            await pilot.press("3")
+            await reads_done(pilot)
+            await pilot.press("space", "down", "space", "c")
             await until(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare screen")
             cmp = app.screen
             assert cmp.labels == ["lfm alpha.strategy=constant", "lfm alpha.strategy=heuristic"]

@@ -14,7 +14,7 @@ from engine.data_folders import ANNOTATIONS, LAYOUTS, missing_data, prepare_comm
 from engine.schema import DISK_DATASETS
 from lfm_tui.app import make_app
 from lfm_tui.screens.recipes import RecipesScreen
-from tests.tui_helpers import ROOT, fake, screen_text, until
+from tests.tui_helpers import ROOT, fake, reads_done, screen_text, until
 
 
 def recipes_with_cremad(tmp_path: Path, root: Path) -> Path:
@@ -42,6 +42,7 @@ def test_recipe_without_its_data_is_marked_and_enter_launches_nothing(tmp_path: 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             screen = app.screen
             assert isinstance(screen, RecipesScreen)
             listed = screen.query_one(OptionList)
@@ -85,6 +86,7 @@ def test_summary_shows_the_values_after_the_overrides(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("down")  # mfeat: 30 epochs, heuristic alpha
             await until(pilot, lambda: "epochs      30" in screen_text(app), what="mfeat's summary")
             before = screen_text(app)
@@ -153,6 +155,7 @@ def test_keys_typed_before_the_first_screen_is_ready_are_applied(tmp_path: Path)
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             field = app.screen.query_one("#overrides", Input)
             await until(pilot, lambda: field.value == "train.epochs=3", what="the typed override")
             assert isinstance(app.screen, RecipesScreen) and app.focused is field

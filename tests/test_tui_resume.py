@@ -16,7 +16,7 @@ from lfm_tui.session import RunSession
 from lfm_tui.state import RunState
 from lfm_tui.widgets.event_log import EventLog
 from lfm_tui.widgets.metrics_table import MetricsTable
-from tests.tui_helpers import FIXTURE, ROOT, fake, until
+from tests.tui_helpers import FIXTURE, ROOT, fake, reads_done, until
 
 RECIPES = ROOT / "tests" / "fixtures" / "recipes"  # emoji and mfeat, in that order
 RESUMABLE = str(ROOT / "tests" / "fakes" / "resumable_engine.py")
@@ -59,6 +59,7 @@ def test_a_resumed_run_shows_its_whole_history(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             notes = notes_of(app)
             await pilot.press("down", "enter")  # mfeat
             first = app.current
@@ -112,6 +113,7 @@ def test_r_on_a_finished_run_is_refused_and_starts_no_engine(tmp_path: Path) -> 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             notes = notes_of(app)
             await pilot.press("down", "enter")
             await until(pilot, lambda: not app.current.live, what="run end")

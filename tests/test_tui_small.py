@@ -12,7 +12,7 @@ from lfm_tui.widgets.alpha_chart import AlphaChart
 from lfm_tui.widgets.loss_chart import LossChart
 from lfm_tui.widgets.series import int_ticks, row_ticks, unit_ticks
 from tests.test_tui_snapshots import app as snapshot_app, live_session
-from tests.tui_helpers import ROOT, screen_text, until
+from tests.tui_helpers import ROOT, reads_done, screen_text, until
 
 MIN_ROWS = 5  # plotted rows each chart keeps at 80x24
 BRAILLE = re.compile("[\u2801-\u28ff]")
@@ -42,6 +42,7 @@ def run_small(session, check, size=(80, 24)):
     async def scenario():
         app = snapshot_app()
         async with app.run_test(size=size) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await until(pilot, lambda: hints_shown(app), what="first screen")
             app.show_session(session)
             await until(pilot, lambda: type(app.screen).__name__ == "RunScreen" and hints_shown(app), what="key hints")

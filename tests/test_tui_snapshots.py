@@ -9,7 +9,7 @@ import pytest
 from engine.events import read_events
 from lfm_tui.app import make_app
 from lfm_tui.session import RunSession
-from tests.tui_helpers import FIXED_NOW, FIXTURE, ROOT, fake, until
+from tests.tui_helpers import FIXED_NOW, FIXTURE, ROOT, fake, reads_done, until
 
 RECIPES = "tests/fixtures/recipes"   # relative: the snapshots must not hold this checkout's path
 RUNS = "tests/fixtures/runs"
@@ -51,6 +51,7 @@ def test_recipe_browser_small_terminal(snap_compare) -> None:
 def test_finished_run_small_terminal(snap_compare) -> None:
     async def show(pilot):
         pilot.app.open_recorded(f"{RUNS}/mfeat/20261127-092227-0")
+        await reads_done(pilot)
         await pilot.pause(0.3)
     assert snap_compare(app(), run_before=show, terminal_size=(80, 24))
 
@@ -72,6 +73,7 @@ def test_live_run_small_terminal(snap_compare) -> None:
 def test_finished_run(snap_compare) -> None:
     async def show(pilot):
         pilot.app.open_recorded(f"{RUNS}/mfeat/20261127-092227-0")
+        await reads_done(pilot)
         await pilot.pause(0.3)
     assert snap_compare(app(), run_before=show, terminal_size=(120, 40))
 
@@ -85,7 +87,10 @@ def test_failed_run(snap_compare) -> None:
 
 
 def test_history(snap_compare) -> None:
-    assert snap_compare(app(), press=["3"], terminal_size=(120, 40))
+    async def show(pilot):
+        await pilot.press("3")
+        await reads_done(pilot)
+    assert snap_compare(app(), run_before=show, terminal_size=(120, 40))
 
 
 def test_compare(snap_compare, tmp_path) -> None:
@@ -96,5 +101,6 @@ def test_compare(snap_compare, tmp_path) -> None:
 
     async def show(pilot):
         pilot.app.compare([b, a])
+        await reads_done(pilot)
         await pilot.pause(0.3)
     assert snap_compare(app(), run_before=show, terminal_size=(120, 40))

@@ -13,7 +13,7 @@ from lfm_tui.cli import app as cli
 from lfm_tui.screens.run import RunScreen
 from lfm_tui.screens.sweeps import SweepScreen
 from lfm_tui.widgets.sweep_grid import SweepGrid
-from tests.tui_helpers import ROOT, until
+from tests.tui_helpers import ROOT, reads_done, until
 
 from test_sweep_exec import FIXTURE, fake_sweep
 
@@ -36,6 +36,7 @@ def test_the_sweeps_screen_follows_a_sweep_and_opens_its_runs(tiny_mfeat: Path, 
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("4")
             assert isinstance(app.screen, SweepScreen)
             grid = app.screen.query_one(SweepGrid)
@@ -85,6 +86,7 @@ def test_lfm_tui_opens_on_a_given_sweep_and_refuses_a_folder_that_is_not_one(tin
 
     async def scenario():
         async with app.run_test(size=(80, 24)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await until(pilot, lambda: isinstance(app.screen, SweepScreen), what="the sweeps screen")
             grid = app.screen.query_one(SweepGrid)
             await until(pilot, lambda: grid.row_count == 4, what="the sweep's runs")

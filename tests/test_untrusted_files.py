@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 
 from engine.events import EVENT_FIELDS, Event, LogLine, ProtocolError, parse_line, read_events
 from test_cli_run import ENV, LFM
-from tests.tui_helpers import FIXTURE, recorded_run
+from tests.tui_helpers import FIXTURE, reads_done, recorded_run
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RECORDED = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
@@ -244,7 +244,9 @@ def test_history_screen_survives_bad_run_folders(tmp_path: Path) -> None:
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
+            await reads_done(pilot)  # the first screen's files read
             await pilot.press("3")
+            await reads_done(pilot)
             assert isinstance(app.screen, HistoryScreen)
             table = app.screen.query_one(DataTable)
             rows = {app.screen.runs[i].run_id: table.get_row_at(i) for i in range(table.row_count)}
@@ -253,13 +255,14 @@ def test_history_screen_survives_bad_run_folders(tmp_path: Path) -> None:
             assert str(rows["mfeat/20261127-000005-0"][2]) == "a[/]b"
             for _ in range(table.row_count):  # open every run, the bad ones included
                 await pilot.press("enter")
-                await pilot.pause()
+                await reads_done(pilot)
                 if isinstance(app.screen, RunScreen):
                     await pilot.press("3")
+                    await reads_done(pilot)
                 await pilot.press("down")
             await pilot.pause()
             assert app.is_running
             app.open_recorded(good)
-            await pilot.pause()
+            await reads_done(pilot)
             assert isinstance(app.screen, RunScreen) and app.current.status == "ok"
     asyncio.run(scenario())

@@ -56,6 +56,17 @@ async def until(pilot, condition, timeout: float = 15.0, what: str = "condition"
         waited += 0.05
 
 
+READ_GROUPS = ("history-read", "sweeps-read", "sweep-read", "recipes-read", "recorded-read")  # the reading workers
+
+
+async def reads_done(pilot) -> None:
+    """Until the files the dashboard is reading in its workers are read and shown (a live run's
+    worker is not waited for)."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete([w for w in pilot.app.workers if w.group in READ_GROUPS])
+    await pilot.pause()
+
+
 def copy_recipes(dest: Path) -> Path:
     shutil.copytree(ROOT / "recipes", dest)
     return dest

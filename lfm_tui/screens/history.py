@@ -3,15 +3,20 @@ that set it apart, best validation and test ACC and how long it ran; Enter repla
 marks runs to compare."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
 
 from engine.outcome import tensorboard_command
-from lfm_tui.history import RunInfo, list_runs
+from lfm_tui.history import RunInfo, RunListing, scan_runs
+from lfm_tui.screens.reading import ReadsInWorkers
 from lfm_tui.widgets.run_header import clock_text
 
 OVERRIDES_WIDTH = 24  # characters of the overrides column; the hint line shows them whole
@@ -35,7 +40,13 @@ def _acc(v: float | None) -> str:
     return "" if v is None else f"{v:.2f}"
 
 
-class HistoryScreen(Screen):
+@dataclass
+class RunsRead(Message):
+    """The runs folder read (in a worker): the listing to show."""
+    listing: RunListing
+
+
+class HistoryScreen(ReadsInWorkers, Screen):
     BINDINGS = [
         Binding("enter", "open", "open", priority=True),
         Binding("space", "mark", "mark"),
@@ -47,6 +58,8 @@ class HistoryScreen(Screen):
         super().__init__()
         self.runs: list[RunInfo] = []
         self.marked: set[str] = set()
+        self.left_out = 0
+        self.reading = False
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
@@ -64,7 +77,23 @@ class HistoryScreen(Screen):
         self.reload()
 
     def reload(self) -> None:
-        self.runs = list_runs(self.app.runs_dir, self.app.recipes_dir)
+        """The runs folder read again in a worker (the screen answers keys meanwhile)."""
+        self.reading = True
+        self.query_one(DataTable).border_title = Text(f"runs in {self.app.runs_dir} (reading…)")
+        self.show_hint()
+        self._read_runs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history-read")
+    def _read_runs(self) -> None:
+        listing = scan_runs(self.app.runs_dir, self.app.recipes_dir)
+        if not get_current_worker().is_cancelled:
+            self.post_message(RunsRead(listing))
+
+    def on_runs_read(self, message: RunsRead) -> None:
+        self.show_runs(message.listing)
+
+    def show_runs(self, listing: RunListing) -> None:
+        self.runs, self.left_out, self.reading = listing.runs, listing.left_out, False
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
@@ -75,7 +104,8 @@ class HistoryScreen(Screen):
                           Text(over), _acc(r.best_acc), _acc(r.test_acc),
                           "" if r.seconds is None else clock_text(r.seconds),
                           "" if r.epochs_done is None else str(r.epochs_done), key=str(r.path))
-        table.border_title = Text(f"runs in {self.app.runs_dir} ({len(self.runs)})")
+        more = f", {self.left_out} older not listed" if self.left_out else ""
+        table.border_title = Text(f"runs in {self.app.runs_dir} ({len(self.runs)}{more})")
         if self.runs:
             table.move_cursor(row=min(row, len(self.runs) - 1))
         self.show_hint()
@@ -88,7 +118,9 @@ class HistoryScreen(Screen):
     def show_hint(self) -> None:
         r = self.highlighted
         t = Text()
-        if r is None:
+        if r is None and self.reading:
+            t.append(f"reading {self.app.runs_dir}…", style="dim")
+        elif r is None:
             t.append(f"no runs in {self.app.runs_dir} yet", style="dim")
         else:
             t.append(r.run_id, style="bold")

@@ -2,15 +2,19 @@
 dataset is read from disk and whose `data.root` does not hold it is marked, and not launched."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 
 from lfm_tui.catalog import RecipeInfo, list_recipes, read_recipe, split_overrides
+from lfm_tui.screens.reading import ReadsInWorkers
 from lfm_tui.widgets.recipe_details import RecipeDetails
 
 
@@ -23,13 +27,20 @@ def list_label(r: RecipeInfo) -> Text:
     return Text(r.name)
 
 
-class RecipesScreen(Screen):
+@dataclass
+class RecipesRead(Message):
+    """The recipes folder read (in a worker)."""
+    recipes: list[RecipeInfo]
+
+
+class RecipesScreen(ReadsInWorkers, Screen):
     BINDINGS = [Binding("escape", "focus_list", "recipe list"),
                 Binding("o", "focus_overrides", "overrides")]
 
     def __init__(self) -> None:
         super().__init__()
         self.recipes: list[RecipeInfo] = []
+        self.listed = False  # the folder read at least once
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="recipes-body"):
@@ -46,7 +57,21 @@ class RecipesScreen(Screen):
         self.reload()
 
     def reload(self) -> None:
-        self.recipes = list_recipes(self.app.recipes_dir)
+        """The recipes folder read in a worker; the list says `reading…` meanwhile."""
+        lv = self.query_one("#recipe-list", OptionList)
+        lv.border_title = Text(f"{self.app.recipes_dir} (reading…)")
+        self._read_recipes()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="recipes-read")
+    def _read_recipes(self) -> None:
+        try:
+            recipes = list_recipes(self.app.recipes_dir)
+        except OSError:  # the folder cannot be listed: no recipes (keys are not held for ever)
+            recipes = []
+        self.post_message(RecipesRead(recipes))
+
+    def on_recipes_read(self, message: RecipesRead) -> None:
+        self.recipes = message.recipes
         lv = self.query_one("#recipe-list", OptionList)
         lv.clear_options()
         lv.add_options([list_label(r) for r in self.recipes])
@@ -56,6 +81,9 @@ class RecipesScreen(Screen):
             lv.highlighted = 0
         lv.focus()
         self.show_selected()
+        if not self.listed:
+            self.listed = True
+            self.app.first_screen_ready()
 
     @property
     def selected(self) -> RecipeInfo | None:

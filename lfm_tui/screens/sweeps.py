@@ -5,29 +5,50 @@ replayed, a running one followed through its event file (the grid's `RunChosen` 
 to the app, which owns the run sessions)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker
 
 from lfm_tui import sweep as sweeps
-from lfm_tui.sweep_status import SweepStatus, counts, find_sweeps
+from lfm_tui.screens.reading import ReadsInWorkers
+from lfm_tui.sweep_status import RunRow, SweepStatus, counts, find_sweeps
 from lfm_tui.widgets.sweep_grid import SweepGrid
 
 REFRESH_S = 1.0
 
 
-class SweepScreen(Screen):
+@dataclass
+class SweepsFound(Message):
+    """The sweep folders found (in a worker)."""
+    folders: list[Path]
+
+
+@dataclass
+class SweepRead(Message):
+    """A sweep folder read (in a worker): its status and rows at `now`, or why it is not one."""
+    folder: Path
+    status: SweepStatus | None
+    rows: list[RunRow]
+    now: float
+    problem: str = ""
+
+
+class SweepScreen(ReadsInWorkers, Screen):
     BINDINGS = [Binding("f5", "reload", "reload")]
 
     def __init__(self) -> None:
         super().__init__()
         self.folders: list[Path] = []
         self.current: Path | None = None
+        self.reader: Worker | None = None  # the read in progress, if any
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="sweeps-body"):
@@ -45,9 +66,17 @@ class SweepScreen(Screen):
         self.reload()
 
     def reload(self) -> None:
-        """The sweep folders again; the one shown stays shown."""
-        extra = [p for p in getattr(self.app, "sweep_dirs", []) if Path(p).is_dir()]
-        self.folders = list(dict.fromkeys([*map(Path, extra), *find_sweeps(self.app.runs_dir)]))
+        """The sweep folders again, looked for in a worker; the one shown stays shown."""
+        self.query_one("#sweeps-list", DataTable).border_title = "sweeps (reading…)"
+        self._find()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweeps-read")
+    def _find(self) -> None:
+        extra = [Path(p) for p in getattr(self.app, "sweep_dirs", []) if Path(p).is_dir()]
+        self.post_message(SweepsFound(list(dict.fromkeys([*extra, *find_sweeps(self.app.runs_dir)]))))
+
+    def on_sweeps_found(self, message: SweepsFound) -> None:
+        self.folders = message.folders
         table = self.query_one("#sweeps-list", DataTable)
         table.clear()
         for f in self.folders:
@@ -65,18 +94,43 @@ class SweepScreen(Screen):
         if folder is not None and folder == self.current and grid.status is not None:
             return
         self.current = folder
-        status = None
-        if folder is not None:
-            try:
-                status = SweepStatus(folder)
-            except sweeps.SweepError as exc:
-                self.notify(str(exc), severity="error")
-        grid.show(status)
+        if folder is None:
+            grid.show(None)
+        else:
+            grid.show(None, title=f"reading {folder.name}…")
+            self.reader = self._read(folder, None)
+        self.show_hint()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep-read")
+    def _read(self, folder: Path, status: SweepStatus | None) -> None:
+        """The sweep's plan (when `status` is None) and what its run folders gained since."""
+        now = self.app.clock()
+        try:
+            status = status or SweepStatus(folder)
+        except sweeps.SweepError as exc:
+            self.post_message(SweepRead(folder, None, [], now, str(exc)))
+            return
+        self.post_message(SweepRead(folder, status, status.refresh(now), now))
+
+    def on_sweep_read(self, message: SweepRead) -> None:
+        if message.folder != self.current:
+            return  # another sweep was chosen meanwhile
+        grid = self.query_one(SweepGrid)
+        if message.problem:
+            self.notify(message.problem, severity="error")
+            grid.show(None)
+        elif grid.status is message.status:
+            grid.show_rows(message.rows, message.now)
+        else:
+            grid.show(message.status, message.rows, message.now)
         self.show_hint()
 
     def tick(self) -> None:
-        self.query_one(SweepGrid).refresh_rows()
-        self.show_hint()
+        """Every REFRESH_S: what the shown sweep's run folders gained, read in a worker (one
+        read of a sweep at a time)."""
+        status = self.query_one(SweepGrid).status
+        if status is not None and (self.reader is None or self.reader.is_finished):
+            self.reader = self._read(status.folder, status)
 
     def show_hint(self) -> None:
         grid = self.query_one(SweepGrid)

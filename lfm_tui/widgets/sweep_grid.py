@@ -18,7 +18,8 @@ COLUMNS = ("seed", "status", "epoch", "progress", "best val ACC", "test ACC", "u
 
 
 class SweepGrid(DataTable):
-    """Shows one SweepStatus; `refresh_rows()` reads what the run folders gained since."""
+    """Shows one SweepStatus and its rows, read elsewhere (the sweeps screen reads them in a
+    worker: `SweepStatus.refresh` reads what the run folders gained since)."""
 
     class RunChosen(Message):
         """Enter on a run: its planned folder and its status now."""
@@ -33,21 +34,21 @@ class SweepGrid(DataTable):
         self.status: SweepStatus | None = None
         self.rows_now: list[RunRow] = []
 
-    def show(self, status: SweepStatus | None) -> None:
+    def show(self, status: SweepStatus | None, rows: list[RunRow] = (), now: float | None = None,
+             title: str = "no sweep") -> None:
         self.status = status
         self.clear(columns=True)
         self.rows_now = []
         if status is None:
-            self.border_title = "no sweep"
+            self.border_title, self.border_subtitle = title, ""
             return
         self.add_columns(*(k for k, _ in status.grid), *COLUMNS)
-        self.refresh_rows()
+        self.show_rows(list(rows), now)
 
-    def refresh_rows(self) -> None:
+    def show_rows(self, rows: list[RunRow], now: float | None = None) -> None:
         if self.status is None:
             return
-        now = self.clock()
-        rows = self.status.refresh(now)
+        now = self.clock() if now is None else now
         keys = [k for k, _ in self.status.grid]
         for i, r in enumerate(rows):
             cells = [*(r.point.values.get(k, "") for k in keys), *self._cells(r, now)]

@@ -1,0 +1,9 @@
+"""How much the dashboard reads of the files under the runs folder, all read in workers off its
+event loop (each file also bounded by engine/untrusted.py)."""
+from __future__ import annotations
+
+HISTORY_MAX_RUNS = 2_000                 # runs the history lists: the newest by folder mtime
+HISTORY_EVENTS_HEAD_BYTES = 256 * 1024   # of a run's events.jsonl: its start (the recipe it ran)
+HISTORY_EVENTS_TAIL_BYTES = 4 * 1024 ** 2  # and its end (status, best, how long it ran)
+REPLAY_MAX_BYTES = 64 * 1024 ** 2        # of events.jsonl replayed into the run screen; the rest is cut
+RECIPES_MAX = 1_000                      # recipe files the recipes screen lists (by name)
