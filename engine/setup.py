@@ -112,6 +112,7 @@ def build_trainer(recipe, run_dir: Path, emitter, resume_state: dict | None = No
     """A trainer for `recipe` writing checkpoints into `run_dir` and events to `emitter`,
     built in one call (tests, benchmarks); `lfm run` goes through engine/run.py."""
     dist = dist or Dist()
+    Path(run_dir).mkdir(parents=True, exist_ok=True)  # the run folder `lfm run` makes (layout.create_run_folder)
     data = load_data(recipe)
     ctx, method, net, autocast = build_parts(recipe, data, dist)
     return setup_trainer(ctx, method, net, autocast, Path(run_dir), emitter.emit, resume_state)

@@ -8,20 +8,16 @@ from __future__ import annotations
 import importlib
 import time
 import traceback as tb
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from textual import work
 from textual.app import App
 from textual.binding import Binding
-from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from engine.events import ProtocolError
-from lfm_tui import limits
 from lfm_tui.client import EngineClient, Launch
 from lfm_tui.early_keys import HoldKeysUntilReady
+from lfm_tui.recorded import RecordedRuns
 from lfm_tui.screens.dialogs import ConfirmQuit, FailureDialog, HelpScreen
 from lfm_tui.screens.reading import read_failed
 from lfm_tui.screens.recipes import RecipesScreen
@@ -48,22 +44,10 @@ def later(spec: str) -> Callable[[], Screen]:
     return lambda: screen_class(spec)()
 
 
-READING_NOTE_S = 0.3  # a recorded run still being read after this long says so
-
-
-@dataclass
-class RecordedRead(Message):
-    """Run folders' events read (in a worker): their sessions, and a line for each that could
-    not be read; `compare` puts them side by side, else the first is shown."""
-    sessions: list[RunSession]
-    problems: list[str]
-    compare: bool
-
-
 SCREENS = Binding.Group("screens")  # one footer hint, "1 2 3 screens", so that the keys fit in 80 columns
 
 
-class LfmApp(HoldKeysUntilReady, App):
+class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
     CSS_PATH = "app.tcss"
     TITLE = "LFM console"
     MODES = {"recipes": RecipesScreen, **{mode: later(spec) for mode, spec in LATER_SCREENS.items()}}
@@ -169,55 +153,6 @@ class LfmApp(HoldKeysUntilReady, App):
             return
         previous = s.latest()
         previous.resumed_as = self._start(RunSession.resuming(previous, clock=self.clock))
-
-    def open_recorded(self, run_dir: Path | str) -> None:
-        """Replay a run folder's events.jsonl into the run panels (read in a worker)."""
-        self.read_recorded([Path(run_dir)], compare=False)
-
-    def read_recorded(self, run_dirs: list[Path], compare: bool) -> None:
-        worker = self._read_recorded(run_dirs, compare)
-        what = str(run_dirs[0]) if len(run_dirs) == 1 else f"{len(run_dirs)} runs"
-
-        def still_reading() -> None:
-            if not worker.is_finished:
-                self._reading_note = True
-                self.notify(f"reading {what}…", timeout=60, markup=False)
-        self.set_timer(READING_NOTE_S, still_reading)
-
-    @work(thread=True, exit_on_error=False, group="recorded-read")
-    def _read_recorded(self, run_dirs: list[Path], compare: bool) -> None:
-        """Each run folder's events.jsonl as a session: its files are untrusted, so a bad one is
-        a line in `problems` and the rest goes on; past limits.REPLAY_MAX_BYTES it is cut, and says so."""
-        from lfm_tui.history import recorded_events  # imported here: not needed to start
-
-        sessions, problems = [], []
-        for run_dir in run_dirs:
-            try:
-                events, cut = recorded_events(run_dir)
-            except (OSError, ProtocolError) as exc:
-                problems.append(f"{run_dir}: unreadable: {exc}")
-                continue
-            session = RunSession.from_events(events, label=f"{run_dir.parent.name}/{run_dir.name}",
-                                             clock=self.clock)
-            if cut:
-                session.add_log("warning", f"{run_dir / 'events.jsonl'}: cut after its first "
-                                           f"{limits.REPLAY_MAX_BYTES / 1024 ** 2:.4g} MiB (the most a replay "
-                                           f"reads); the events after it are not shown")
-            sessions.append(session)
-        self.post_message(RecordedRead(sessions, problems, compare))
-
-    def on_recorded_read(self, message: RecordedRead) -> None:
-        if self._reading_note:
-            self._reading_note = False
-            self.clear_notifications()
-        for problem in message.problems:
-            self.notify(problem, severity="error", markup=False)
-        if message.compare and message.sessions:
-            from lfm_tui.screens.compare import CompareScreen
-
-            self.push_screen(CompareScreen(message.sessions))
-        elif message.sessions:
-            self.show_session(message.sessions[0])
 
     def on_mount(self) -> None:
         if self.sweep_dirs:

@@ -703,7 +703,6 @@ def _equal(a, b) -> bool:
 def test_baseline_state_survives_a_checkpoint(tmp_path: Path, method: str, extra: list[str]) -> None:
     from engine import checkpoint as ckpt
 
-    (tmp_path / "a").mkdir()  # the run folder, as the engine makes it before training
     t = trainer(tmp_path / "a", method, "data.batch_size=256", *extra, epochs=2)
     assert t.train() == "ok"
     state = t.method.state_dict()
