@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import events_of, only_run_dir
+from lfm_tui import plan as plans
 from plugin_site import PLUGIN, ROOT, env_with, install, write_entry_points
 
 LFM = [sys.executable, "-c", "from lfm_tui.cli import main; main()"]
@@ -160,7 +161,7 @@ def test_a_sweep_over_the_plugins_key_two_at_a_time_and_its_comparison(site: Pat
     assert res.returncode == 0, res.stdout + res.stderr
     assert "2 runs into" in res.stdout and "2 at a time" in res.stdout
     for weight in (0.5, 2.0):
-        (rep,) = reports(sw / f"method.reweight.weight={weight:g}" / "seed-0")
+        (rep,) = reports(sw / plans.folder_name({"method.reweight.weight": f"{weight:g}"}) / "seed-0")
         assert sum(rep["weights"].values()) / 2 == pytest.approx(weight, abs=1e-4)
     table = lfm(["compare", str(sw)], site, tmp_path)
     assert table.returncode == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine import layout
+from lfm_tui import plan as plans
 from test_cli_run import ENV, LFM, lfm
 from test_headless_output import cmdline, gone, wait_for
 
@@ -70,7 +71,7 @@ def test_a_killed_lfm_sweep_jobs_2_leaves_no_engine_training_and_resumes(tiny_mf
     proc = subprocess.Popen(LFM + ["sweep", str(tiny_mfeat), *BASE, "--grid", "method.name=concat,lfm",
                                    "--jobs", "2", "--out", str(sw)],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    runs = [sw / p / "seed-0" for p in ("method.name=concat", "method.name=lfm")]
+    runs = [sw / plans.folder_name({"method.name": m}) / "seed-0" for m in ("concat", "lfm")]
     try:
         wait_for(lambda: all(evaluated(r) for r in runs), 180, "both engines to train")
         kill_lfm_and_check_engines_stop(proc, runs)
