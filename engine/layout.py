@@ -19,8 +19,8 @@ resumed run keeps it). A copied folder holds the same run (`lfm compare` counts 
 folder made before run ids existed has none (`read_run_id` gives None).
 
 Writes are whole or nothing and never go through a symbolic link (engine/writes.py), and a
-folder is locked while a process writes to it (engine/folder_lock.py). Both are named here too,
-so that what works with a run folder needs this one module.
+folder is locked while a process writes to it (engine/folder_lock.py); callers import those
+from there.
 """
 from __future__ import annotations
 
@@ -31,10 +31,8 @@ import uuid
 from pathlib import Path
 
 from engine import untrusted
-# the writes and the lock of a folder, named here for the callers that work with run folders
-from engine.folder_lock import LOCK, LOCK_OWNER, FolderInUse, FolderLock, in_use, lock_owner
-from engine.writes import (LinkRefused, atomic_open, make_folders, open_append, refuse_link, temporary,
-                           write_atomic)
+from engine.folder_lock import LOCK, LOCK_OWNER, FolderLock
+from engine.writes import write_atomic
 
 RECIPE = "recipe.toml"
 SPLITS = "splits.json"

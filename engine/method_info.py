@@ -10,6 +10,7 @@ when a run builds it. docs/writing-a-method.md walks through both.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -50,10 +51,8 @@ class MethodInfo:
 
     def label(self, config: dict[str, str]) -> str:
         """The row label of comparison tables, from a run's flattened recipe."""
-        out = self.label_template or self.name
-        for key, value in config.items():
-            out = out.replace("{" + key + "}", str(value))
-        return out.replace("{method.modality}", "?")
+        return re.sub(r"\{([^{}]+)\}", lambda m: str(config.get(m.group(1), "?")),
+                      self.label_template or self.name)
 
     def model_fusion(self, recipe) -> str:
         return self.fusion or recipe.model.fusion

@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from engine import layout
+from engine import folder_lock
 from engine import recipe as recipes
 from engine.errors import UserError
 from engine.outcome import EXIT_CANCELLED
@@ -93,8 +94,8 @@ def run(
         if not (resume / layout.RECIPE).is_file() or not layout.checkpoint(resume).is_file():
             raise UserError(f"{resume}: not a run folder that can be resumed "
                             f"(expected {layout.RECIPE} and {layout.CHECKPOINTS}/{layout.LAST})")
-        busy = layout.in_use(resume)  # the engine checks again; this also covers torchrun's ranks
-        if busy is not None:   # layout.FolderInUse: the holder's message
+        busy = folder_lock.in_use(resume)  # the engine checks again; this also covers torchrun's ranks
+        if busy is not None:   # folder_lock.FolderInUse: the holder's message
             raise UserError(str(busy))
         args = ["--resume", str(resume)]
     else:

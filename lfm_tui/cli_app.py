@@ -2,7 +2,7 @@
 on it from lfm_tui/cli.py and lfm_tui/cli_review.py.
 
 A command that finds a mistake in its command line or its input raises engine.errors.UserError
-(or a subclass, e.g. layout.LinkRefused) with the message; the app catches it once, around
+(or a subclass, e.g. writes.LinkRefused) with the message; the app catches it once, around
 every command: the message on stderr, in red, and exit status EXIT_USAGE (2)."""
 from __future__ import annotations
 

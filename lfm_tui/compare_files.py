@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from engine import layout
+from engine import writes
 from lfm_tui.compare import Row, Run, columns, table_rows
 
 
@@ -52,6 +52,6 @@ def write_outputs(prefix: Path, rows: list[Row], runs: list[Run], title: str = "
     for suffix, text in ((".md", md), (".csv", to_csv(rows)),
                          (".json", json.dumps(to_json(rows, runs), indent=2) + "\n")):
         path = prefix.with_name(prefix.name + suffix)
-        layout.write_atomic(path, text)
+        writes.write_atomic(path, text)
         out.append(path)
     return out

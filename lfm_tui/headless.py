@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine import layout
+from engine import folder_lock
 from engine.events import Event, LogLine
 from engine.outcome import (EXIT_CANCELLED, EXIT_OK, STATUS_EXIT, client_exit, command, resume_command,
                             tensorboard_command)
@@ -171,7 +172,7 @@ def settle(state: RunState, code: int, stop_sent: bool) -> tuple[int, str | None
     """`lfm`'s exit status (engine/outcome.py) for the engine's report and exit `code`; the
     temporary files of a writer that was killed are removed once no process holds the folder."""
     status, exit_code, note = client_exit(reported(state), code, stop_sent)
-    if state.run_dir and Path(state.run_dir).is_dir() and layout.in_use(Path(state.run_dir)) is None:
+    if state.run_dir and Path(state.run_dir).is_dir() and folder_lock.in_use(Path(state.run_dir)) is None:
         layout.remove_temporaries(Path(state.run_dir))
     return exit_code, note
 

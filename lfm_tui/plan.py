@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import layout
+from engine import writes
 from engine import recipe as recipes
 from engine import untrusted
 
@@ -251,7 +252,7 @@ class Plan:
                    created=str(spec.get("created", "")))
 
     def write(self, sweep_dir: Path) -> None:
-        layout.write_atomic(Path(sweep_dir) / layout.SWEEP_PLAN, json.dumps(self.to_json(), indent=2) + "\n")
+        writes.write_atomic(Path(sweep_dir) / layout.SWEEP_PLAN, json.dumps(self.to_json(), indent=2) + "\n")
 
 
 def new(recipe_path: Path, overrides: list[str], grid: list[tuple[str, list[str]]], seeds: list[int],

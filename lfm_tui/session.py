@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from engine import layout
+from engine import folder_lock
 from engine.events import Event, LogLine, ProtocolError, read_events
 from engine.outcome import client_exit, tensorboard_command
 from lfm_tui.client import EngineClient, Exited
@@ -188,7 +189,7 @@ class RunSession:
             return f"{s.state.run_id or run_dir} is running in another process"
         if not layout.resumable(Path(run_dir)):
             return f"{run_dir} has no {layout.CHECKPOINTS}/{layout.LAST} to continue from"
-        holder = layout.in_use(Path(run_dir)) if check_lock else None
+        holder = folder_lock.in_use(Path(run_dir)) if check_lock else None
         return str(holder) if holder is not None else None
 
     def tensorboard_command(self) -> str:

@@ -23,6 +23,8 @@ from pathlib import Path
 from rich.text import Text
 
 from engine import layout
+from engine import writes
+from engine import folder_lock
 from engine import recipe as recipes
 from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_text, shown,
                             sweep_resume_command, write_failure)
@@ -81,7 +83,7 @@ def create(sweep_dir: Path, recipe_path: Path, overrides: list[str], grid: list[
     check_new(sweep_dir)
     spec = plans.new(recipe_path, overrides, grid, seeds, command)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    layout.write_atomic(sweep_dir / layout.SWEEP_RECIPE, recipe_path.read_text(encoding="utf-8"))
+    writes.write_atomic(sweep_dir / layout.SWEEP_RECIPE, recipe_path.read_text(encoding="utf-8"))
     spec.write(sweep_dir)
     return spec
 
@@ -147,8 +149,8 @@ def run(folder: Path, raw_events: bool, console, options: Options | None = None,
     status (130 when stopped, 1 when a run failed, 2 for bad input or a sweep folder that
     another `lfm sweep` is running: the folder is locked while this one runs it)."""
     try:
-        lock = layout.FolderLock(folder).acquire() if folder.is_dir() else None
-    except (layout.FolderInUse, layout.LinkRefused) as exc:
+        lock = folder_lock.FolderLock(folder).acquire() if folder.is_dir() else None
+    except (folder_lock.FolderInUse, writes.LinkRefused) as exc:
         return report_problem(SweepError([str(exc)]), console)
     except OSError as exc:  # a read-only or full sweep folder: nothing has run
         return report_problem(SweepError([write_failure(exc, None, sweep_resume_command(folder))]), console)
@@ -184,7 +186,7 @@ def _run(folder: Path, raw_events: bool, console, options, executor) -> int:
         return EXIT_OK
     try:
         write_summary(folder, spec, console, raw_events)
-    except layout.LinkRefused as exc:  # summary.md planted as a link: refused, the runs are written
+    except writes.LinkRefused as exc:  # summary.md planted as a link: refused, the runs are written
         report_problem(exc, console)
     failed = [f"{shown(t.label)} ({exit_text(report.codes[t.index])}, {shown(t.run_dir)})" for t in todo
               if report.codes.get(t.index) not in (None, EXIT_OK, EXIT_CANCELLED)]

@@ -393,6 +393,7 @@ def hostile_json(draw) -> str:
 def read_everything(folder: Path) -> None:
     """Every reader of a run folder, a sweep folder and a recipe: each returns or says why."""
     from engine import layout
+    from engine import folder_lock
     from engine import recipe as recipes
     from engine.events import ProtocolError, parse_line, read_events
     from lfm_plot.series import PlotError, read_curves
@@ -413,7 +414,7 @@ def read_everything(folder: Path) -> None:
     except ProtocolError:  # a line of a newer protocol: said, not raised past the reader's caller
         pass
     assert layout.read_summary(run) is None or isinstance(layout.read_summary(run), dict)
-    assert isinstance(layout.lock_owner(run), dict)
+    assert isinstance(folder_lock.lock_owner(run), dict)
     info = history.read_run(run)
     assert info is not None and isinstance(info.status, str)
     assert isinstance(compare.load_run(run).status, str)

@@ -139,30 +139,30 @@ def test_a_really_full_disk_then_more_space_then_resume(reference: dict, tmp_pat
 
 
 def test_every_write_is_whole_or_nothing(tmp_path: Path) -> None:
-    """layout.atomic_open: a failure (or a signal's exception) mid-write leaves the old file and
+    """writes.atomic_open: a failure (or a signal's exception) mid-write leaves the old file and
     no temporary file."""
-    from engine import layout
+    from engine import writes
 
     path = tmp_path / "summary.json"
-    layout.write_atomic(path, "old")
+    writes.write_atomic(path, "old")
 
     class Interrupted(BaseException):
         pass
 
     for exc in (OSError(28, "No space left on device"), Interrupted()):
         with pytest.raises(type(exc)):
-            with layout.atomic_open(path) as fh:
+            with writes.atomic_open(path) as fh:
                 fh.write(b"half of the new")
                 raise exc
         assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
 
 
 def test_a_line_cut_short_by_a_full_disk_is_dropped_when_the_stream_is_continued(tmp_path: Path) -> None:
-    from engine import layout
+    from engine import writes
 
     path = tmp_path / "events.jsonl"
     path.write_bytes(b'{"v":1,"type":"log"}\n' * 5000 + b'{"v":1,"type":"st')  # the last write failed midway
-    with layout.open_append(path) as fh:
+    with writes.open_append(path) as fh:
         fh.write('{"v":1,"type":"run_started"}\n')
     lines = path.read_text().splitlines()
     assert len(lines) == 5001 and all(json.loads(line) for line in lines)
@@ -171,16 +171,16 @@ def test_a_line_cut_short_by_a_full_disk_is_dropped_when_the_stream_is_continued
 def test_an_enospc_rule_fails_the_nth_write_of_its_file_only(tmp_path: Path, monkeypatch) -> None:
     """In process: LFM_FAULT=enospc:NAME@2 lets the first write of NAME through, fails the second
     with ENOSPC naming the file (the old content kept, no temporary file), and leaves other files alone."""
-    from engine import layout
+    from engine import writes
 
     name = f"state-{uuid.uuid4().hex[:8]}.json"  # the write counts live for the whole process
     monkeypatch.setenv("LFM_FAULT", f"enospc:{name}@2")
     path, other = tmp_path / name, tmp_path / "other.json"
-    layout.write_atomic(path, "first")
+    writes.write_atomic(path, "first")
     with pytest.raises(OSError) as info:
-        layout.write_atomic(path, "second")
+        writes.write_atomic(path, "second")
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(path)
-    layout.write_atomic(other, "untouched by the rule")
-    layout.write_atomic(path, "third")  # the rule named the second write only
+    writes.write_atomic(other, "untouched by the rule")
+    writes.write_atomic(path, "third")  # the rule named the second write only
     assert path.read_text() == "third" and other.read_text() == "untouched by the rule"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "other.json"])

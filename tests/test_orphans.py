@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine import layout
+from engine import folder_lock
 from lfm_tui import plan as plans
 from test_cli_run import ENV, LFM, lfm
 from test_headless_output import cmdline, gone, wait_for
@@ -33,7 +34,7 @@ def evaluated(run: Path) -> bool:
 
 
 def engine_pid(run: Path) -> int:
-    return wait_for(lambda: layout.lock_owner(run).get("pid"), 60, f"{run}'s engine to lock it")
+    return wait_for(lambda: folder_lock.lock_owner(run).get("pid"), 60, f"{run}'s engine to lock it")
 
 
 def kill_lfm_and_check_engines_stop(proc: subprocess.Popen, runs: list[Path]) -> None:
@@ -49,7 +50,7 @@ def kill_lfm_and_check_engines_stop(proc: subprocess.Popen, runs: list[Path]) ->
         assert state.is_file()
         last = [json.loads(l) for l in (run / layout.EVENTS).read_text().splitlines()][-1]
         assert last["type"] == "run_finished" and last["status"] == "cancelled"
-        assert layout.in_use(run) is None
+        assert folder_lock.in_use(run) is None
 
 
 def test_a_killed_lfm_run_leaves_no_engine_training(tiny_mfeat: Path, tmp_path: Path) -> None:

@@ -97,12 +97,12 @@ def test_a_run_folder_in_use_is_refused_naming_the_holder(tiny_mfeat: Path, tmp_
 
 
 def test_a_sweep_folder_in_use_is_refused_naming_the_holder(tiny_mfeat: Path, tmp_path: Path) -> None:
-    from engine import layout
+    from engine import folder_lock
     from lfm_tui import sweep as sweeps
 
     folder = tmp_path / "sweep"
     sweeps.create(folder, tiny_mfeat, [], [], [0], ["lfm", "sweep"])
-    with layout.FolderLock(folder):
+    with folder_lock.FolderLock(folder):
         res = subprocess.run(LFM + ["sweep", "--resume", str(folder)], cwd=tmp_path, capture_output=True, text=True,
                              env=ENV, timeout=120)
     assert res.returncode == 2, res.stdout + res.stderr

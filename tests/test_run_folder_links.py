@@ -10,6 +10,8 @@ import pytest
 
 from conftest import run_engine
 from engine import layout
+from engine import writes
+from engine import folder_lock
 from test_run_folder_guards import stop_after_epoch_1
 
 OUTSIDE = b"a file outside the run folder\nwith a last line cut short"
@@ -24,7 +26,7 @@ def planted(run: Path, name: str, tmp_path: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize("name", [layout.EVENTS, layout.LOG, layout.LOCK])
+@pytest.mark.parametrize("name", [layout.EVENTS, layout.LOG, folder_lock.LOCK])
 def test_resume_refuses_a_file_of_the_run_that_is_a_link(name: str, tiny_mfeat: Path, tmp_path: Path) -> None:
     run = stop_after_epoch_1(tiny_mfeat, tmp_path)
     target = planted(run, name, tmp_path)
@@ -55,22 +57,22 @@ def test_atomic_writes_and_appends_refuse_links(tmp_path: Path) -> None:
     target.write_bytes(OUTSIDE)
     for name in (layout.SUMMARY, layout.EVENTS):
         (run / name).symlink_to(target)
-    with pytest.raises(layout.LinkRefused, match="summary.json is a symbolic link"):
-        layout.write_atomic(run / layout.SUMMARY, "{}")
-    with pytest.raises(layout.LinkRefused, match="events.jsonl is a symbolic link"):
-        layout.open_append(run / layout.EVENTS)
+    with pytest.raises(writes.LinkRefused, match="summary.json is a symbolic link"):
+        writes.write_atomic(run / layout.SUMMARY, "{}")
+    with pytest.raises(writes.LinkRefused, match="events.jsonl is a symbolic link"):
+        writes.open_append(run / layout.EVENTS)
     # a temporary file planted as a link is not followed either
-    layout.temporary(run / layout.RECIPE).symlink_to(target)
-    with pytest.raises(layout.LinkRefused):
-        layout.write_atomic(run / layout.RECIPE, "x")
+    writes.temporary(run / layout.RECIPE).symlink_to(target)
+    with pytest.raises(writes.LinkRefused):
+        writes.write_atomic(run / layout.RECIPE, "x")
     assert target.read_bytes() == OUTSIDE
     assert not (run / layout.RECIPE).exists() and os.path.islink(run / layout.SUMMARY)
     # folders inside the run folder: made where absent, a link among them refused
-    layout.make_folders(run / "figures" / "gradcam", run)
+    writes.make_folders(run / "figures" / "gradcam", run)
     assert (run / "figures" / "gradcam").is_dir()
     (run / "linked").symlink_to(tmp_path)
-    with pytest.raises(layout.LinkRefused, match="linked is a symbolic link"):
-        layout.make_folders(run / "linked" / "x", run)
+    with pytest.raises(writes.LinkRefused, match="linked is a symbolic link"):
+        writes.make_folders(run / "linked" / "x", run)
     assert not (tmp_path / "x").exists()
 
 
@@ -98,7 +100,7 @@ def test_a_lock_owner_note_that_is_a_link_is_refused_and_the_lock_released(tmp_p
     target.write_bytes(OUTSIDE)
     run = tmp_path / "run"
     run.mkdir()
-    (run / layout.LOCK_OWNER).symlink_to(target)
-    with pytest.raises(layout.LinkRefused, match=r"\.lock\.owner is a symbolic link"):
-        layout.FolderLock(run).acquire()
-    assert layout.in_use(run) is None and target.read_bytes() == OUTSIDE
+    (run / folder_lock.LOCK_OWNER).symlink_to(target)
+    with pytest.raises(writes.LinkRefused, match=r"\.lock\.owner is a symbolic link"):
+        folder_lock.FolderLock(run).acquire()
+    assert folder_lock.in_use(run) is None and target.read_bytes() == OUTSIDE

@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from engine.errors import UserError
-from engine.layout import LinkRefused
+from engine.writes import LinkRefused
 from engine.outcome import EXIT_USAGE
 from lfm_tui.cli import app
 from lfm_tui.cli_app import Group

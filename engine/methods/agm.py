@@ -133,7 +133,7 @@ class AGM(Method):
 
         return net(inputs, through=with_coalitions)
 
-    def coefficients(self, scores: dict[str, float], epoch: int) -> dict[str, float]:
+    def kappa(self, scores: dict[str, float], epoch: int) -> dict[str, float]:
         """kappa of this step from its scores and the running scores so far (1 outside the window)."""
         active = modulated(epoch, self.cfg.start, self.cfg.end)
         return coefficients(scores, self.running, self.cfg.alpha) if active else {m: 1.0 for m in scores}
@@ -143,7 +143,7 @@ class AGM(Method):
             scores = step.batch_means(
                 {m: float(-torch.log(torch.softmax(r, 1).gather(1, labels[:, None]).clamp_min(1e-8)).mean())
                  for m, r in out.responses.items()}, len(labels))  # over the global batch under DDP
-        kappa = self.coefficients(scores, step.epoch)
+        kappa = self.kappa(scores, step.epoch)
         fused = sum(GradScale.apply(r, kappa[m]) for m, r in out.responses.items())
         total = F.cross_entropy(fused, labels)
         return {"total": total, "cls": F.cross_entropy(out.logits, labels),
@@ -151,7 +151,7 @@ class AGM(Method):
 
     def on_after_backward(self, out, labels, losses, step):
         scores = {m: float(losses[f"score_{m}"]) for m in self.running}
-        kappa = self.coefficients(scores, step.epoch)  # as `loss` used them, before the update
+        kappa = self.kappa(scores, step.epoch)  # as `loss` used them, before the update
         self.steps += 1
         self.running = {m: v + (scores[m] - v) / self.steps for m, v in self.running.items()}
         self.last_coefficients = kappa
