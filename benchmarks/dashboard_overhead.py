@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.events import Event  # noqa: E402
+from engine.contract.events import Event  # noqa: E402
 from lfm_tui.client import EngineClient, Exited  # noqa: E402
 
 RECIPE = ROOT / "recipes" / "mfeat.toml"
@@ -51,7 +51,7 @@ async def headless(epochs: int, runs: Path) -> tuple[float, float]:
 
 
 async def dashboard(epochs: int, runs: Path) -> tuple[float, float]:
-    from engine.events import read_events
+    from engine.contract.events import read_events
     from lfm_tui.app import make_app
 
     app = make_app(ROOT / "recipes", runs)

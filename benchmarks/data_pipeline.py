@@ -103,7 +103,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from engine import recipe as recipes
+    from engine.contract import recipe as recipes
     from engine.data import load_dataset
     from engine.data.base import epoch_batches, iter_batches
     from engine.data.disk import CATALOG, scan

@@ -26,7 +26,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import recipe as recipes  # noqa: E402
+from engine.contract import recipe as recipes  # noqa: E402
 from engine.data import fashion  # noqa: E402
 from engine.data.base import asset_path  # noqa: E402
 

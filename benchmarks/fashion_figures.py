@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import layout  # noqa: E402  (after the path: run from anywhere)
+from engine.contract import layout  # noqa: E402  (after the path: run from anywhere)
 
 # every configuration of the benchmark (benchmarks/fashion_imbalance.py) and its row's label
 # (the baselines' grid points are labelled by their method)

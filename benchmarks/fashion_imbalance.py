@@ -92,7 +92,7 @@ def by_seed(runs: list[dict], key: str) -> dict[int, float]:
 def ensembles(runs_root: Path, rule: str) -> dict[int, float]:
     """Test ACC of the late-fusion ensemble of the two single-view runs, seed by seed."""
     from engine.ensemble import ensemble_groups
-    from engine.errors import UserError
+    from engine.contract.errors import UserError
 
     try:
         res = ensemble_groups([runs_root / "thumb", runs_root / "noisy"], rule)

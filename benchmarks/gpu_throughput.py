@@ -62,7 +62,7 @@ class GpuUtil:
 def model_and_data(device, batch: int):
     import torch
 
-    from engine import recipe as recipes
+    from engine.contract import recipe as recipes
     from engine.models import build_model
 
     r = recipes.load(ROOT / "recipes" / "cremad.toml", ["data.frames=1"])
@@ -87,7 +87,7 @@ def synthetic(device: str, batch: int, steps: int, precision: str, channels_last
 
     import torch
 
-    from engine.losses import classification_loss, matching_loss, total_loss
+    from engine.methods.losses import classification_loss, matching_loss, total_loss
 
     dev = torch.device(device)
     r, model, x, y = model_and_data(dev, batch)

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import layout  # noqa: E402
+from engine.contract import layout  # noqa: E402
 
 # (name, recipe, figure in the run folder, file in docs/figures)
 FIGURES = [

@@ -1,4 +1,4 @@
-"""The share of a run's wall time spent writing TensorBoard (engine/sinks.py), and within it drawing
+"""The share of a run's wall time spent writing TensorBoard (engine/review/sinks.py), and within it drawing
 the confusion matrices, measured in one in-process run and printed as ratios.
 
     python benchmarks/tensorboard_overhead.py                               # mfeat, 10 epochs
@@ -25,9 +25,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=10)
     args = p.parse_args()
 
-    from engine import recipe as recipes
+    from engine.contract import recipe as recipes
     from engine.run import EngineRun
-    from engine.sinks import TensorBoardSink
+    from engine.review.sinks import TensorBoardSink
 
     spent = {"sink": 0.0, "confusion": 0.0, "pictures": 0}
     call, draw = TensorBoardSink.__call__, TensorBoardSink.confusion_images

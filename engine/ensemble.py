@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import layout, untrusted
-from engine.errors import UserError
-from engine.metrics import classification_metrics
-from engine.outcome import shown
+from engine.contract import layout, untrusted
+from engine.contract.errors import UserError
+from engine.training.metrics import classification_metrics
+from engine.contract.outcome import shown
 
 RULES = ("mean", "logmean")
 MAX_PREDICTIONS_BYTES = 512 * 1024 ** 2  # a predictions.npz's arrays, uncompressed

@@ -13,9 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine import recipe as recipes
-from engine.validation import build_section
-from engine.errors import UserError
+from engine.contract import recipe as recipes
+from engine.contract.validation import build_section
+from engine.contract.errors import UserError
 
 SHIPPED = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -55,7 +55,7 @@ def data_config(dataset: str, root: str, recipe_file: str | None, overrides: lis
 def check_files(manifest, modalities, skip: dict) -> dict[int, list[str]]:
     """Open every file of every sample (those not already missing); sample -> problems."""
     from engine.data.media import MediaError, probe
-    from engine.progress import progress
+    from engine.contract.progress import progress
 
     bad: dict[int, list[str]] = {}
     for i, s in enumerate(progress(manifest.samples, f"checking {manifest.dataset}", "sample")):

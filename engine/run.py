@@ -3,17 +3,17 @@ bottom as setup -> train -> test -> cleanup (`EngineRun`), and `main` is argv to
 
     setup:   recipe (or the stopped run's recipe and checkpoint), processes, data, model and
              method, then the run folder (so bad input leaves nothing), its sinks (events.jsonl,
-             engine.log, TensorBoard: engine/run_sinks.py), and the trainer around the model
-    train:   run_started (engine/run_report.py), the epochs (engine/trainer.py), then the test
+             engine.log, TensorBoard: engine/review/run_sinks.py), and the trainer around the model
+    train:   run_started (engine/contract/run_report.py), the epochs (engine/training/trainer.py), then the test
              split once
-    finish:  the outcome (engine/outcome.py) into summary.json and run_finished
-             (engine/run_report.py), and the exit status
+    finish:  the outcome (engine/contract/outcome.py) into summary.json and run_finished
+             (engine/contract/run_report.py), and the exit status
     cleanup: sinks, process group and the run folder's lock released
 
-The run folder is locked (engine/folder_lock.py) while this process writes to it; every file is
+The run folder is locked (engine/contract/folder_lock.py) while this process writes to it; every file is
 written whole or not at all, and one that cannot be (a full disk) ends the run with one message,
 exit status 1, and `--resume` continues it once there is space. Arguments, signals, the event
-stream and leaving the process: engine/process.py.
+stream and leaving the process: engine/runtime/process.py.
 """
 from __future__ import annotations
 
@@ -22,22 +22,21 @@ import sys
 import traceback
 from pathlib import Path
 
-from engine import layout, run_report
-from engine import recipe as recipes
-from engine.errors import Diverged, UserError
-from engine.events import Emitter
-from engine.folder_lock import FolderInUse, FolderLock
-from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, is_write_failure,
+from engine.contract import layout, run_report
+from engine.contract import recipe as recipes
+from engine.contract.errors import Diverged, UserError
+from engine.contract.events import Emitter
+from engine.contract.folder_lock import FolderInUse, FolderLock
+from engine.contract.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, is_write_failure,
                             write_failure)
-from engine.process import Signals, StoppedEarly, Terminated, event_stream, launch_rank, leave, parse_args
-from engine.run_sinks import RunSinks
-from engine.writes import refuse_link
+from engine.runtime.process import Signals, StoppedEarly, Terminated, event_stream, launch_rank, leave, parse_args
+from engine.review.run_sinks import RunSinks
+from engine.contract.writes import refuse_link
 
 
 def check_run_dir(run_dir: Path) -> tuple[recipes.Recipe, dict]:
     """A stopped run's recipe and last checkpoint, or a UserError saying what is wrong."""
-    from engine import checkpoint as ckpt
-
+    from engine.training import checkpoint as ckpt
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: not a folder")
     if not layout.is_run(run_dir):
@@ -102,8 +101,7 @@ class EngineRun:
                 self._lock(self.run_dir)
             self.recipe, self.resume_state = check_run_dir(self.run_dir)
             if launch_rank() == 0:
-                from engine import checkpoint as ckpt
-
+                from engine.training import checkpoint as ckpt
                 layout.remove_temporaries(self.run_dir)
                 note = ckpt.reconcile(self.run_dir, self.resume_state)
                 self.notes += [note] if note else []
@@ -115,20 +113,17 @@ class EngineRun:
             raise UserError(f"{d}: --run-dir must be a new or empty folder")
 
     def _setup_dist(self) -> None:
-        from engine import dist
-
+        from engine.runtime import dist
         self.dist = dist.init(self.recipe.train.device)
         if self.dist.main and self.stream is not None:
             self.emitter.streams.append(self.stream)  # events from rank 0 only
 
     def _setup_data(self) -> None:
         from engine import setup
-
         self.data = setup.load_data(self.recipe)
 
     def _setup_model(self) -> None:
         from engine import setup
-
         self.ctx, self.method, self.net, self.autocast = setup.build_parts(self.recipe, self.data, self.dist)
 
     def _lock(self, folder: Path) -> None:
@@ -154,13 +149,12 @@ class EngineRun:
         self.run_dir = Path(self.dist.broadcast(str(run_dir) if self.dist.main else None))
 
     def _setup_sinks(self) -> None:
-        """events.jsonl, engine.log, TensorBoard and the review figures, on rank 0 (engine/run_sinks.py)."""
+        """events.jsonl, engine.log, TensorBoard and the review figures, on rank 0 (engine/review/run_sinks.py)."""
         if self.dist.main:
             self.sinks.open(self.run_dir, self.recipe, self.resume_state, self.ctx, self.emitter)
 
     def _setup_trainer(self) -> None:
         from engine import setup
-
         self.trainer = setup.setup_trainer(self.ctx, self.method, self.net, self.autocast, self.run_dir,
                                            self.emitter.emit, self.resume_state,
                                            source=str(layout.checkpoint(self.run_dir)))

@@ -13,15 +13,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine.alpha import build_strategy
-from engine.context import RunContext
+from engine.alpha.strategies import build_strategy
+from engine.contract.context import RunContext
 from engine.data import load_dataset
-from engine.dist import Dist
-from engine.evaluation import Evaluator, Probes
-from engine import method_registry as registry
+from engine.runtime.dist import Dist
+from engine.training.evaluation import Evaluator, Probes
+from engine.contract import method_registry as registry
 from engine.methods import build_method
 from engine.models import build_model
-from engine.trainer import Trainer
+from engine.training.trainer import Trainer
 
 
 def set_seed(seed: int) -> None:

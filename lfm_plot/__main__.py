@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from engine import layout, writes
+from engine.contract import layout, writes
 from lfm_plot.series import PlotError
 
 FORMATS = ("png", "svg")

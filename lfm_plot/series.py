@@ -2,7 +2,7 @@
 events.jsonl, then the mean and standard deviation over the seeds of a configuration.
 
 Standard library only. events.jsonl is untrusted: lines that are not well-formed events are
-skipped (engine/events.py); a file that cannot be read, speaks a newer protocol or holds no
+skipped (engine/contract/events.py); a file that cannot be read, speaks a newer protocol or holds no
 validation result at all is a PlotError naming it.
 """
 from __future__ import annotations
@@ -11,9 +11,9 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import events as ev
-from engine import layout
-from engine import method_registry as registry
+from engine.contract import events as ev
+from engine.contract import layout
+from engine.contract import method_registry as registry
 from lfm_tui import compare as cmp
 
 FUSED = "fused"

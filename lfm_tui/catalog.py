@@ -7,8 +7,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import recipe as recipes
-from engine.data_folders import missing_data, prepare_commands
+from engine.contract import recipe as recipes
+from engine.contract.data_folders import missing_data, prepare_commands
 from lfm_tui import limits
 
 

@@ -11,11 +11,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from engine import layout
-from engine import folder_lock
-from engine import recipe as recipes
-from engine.errors import UserError
-from engine.outcome import EXIT_CANCELLED
+from engine.contract import layout
+from engine.contract import folder_lock
+from engine.contract import recipe as recipes
+from engine.contract.errors import UserError
+from engine.contract.outcome import EXIT_CANCELLED
 from lfm_tui.cli_app import Command, app, err as _err
 
 

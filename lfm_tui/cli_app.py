@@ -1,7 +1,7 @@
 """The Typer app of `lfm` and its one way of reporting a user's mistake; the commands register
 on it from lfm_tui/cli.py and lfm_tui/cli_review.py.
 
-A command that finds a mistake in its command line or its input raises engine.errors.UserError
+A command that finds a mistake in its command line or its input raises engine.contract.errors.UserError
 (or a subclass, e.g. writes.LinkRefused) with the message; the app catches it once, around
 every command: the message on stderr, in red, and exit status EXIT_USAGE (2)."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from engine.errors import UserError
-from engine.outcome import EXIT_USAGE
+from engine.contract.errors import UserError
+from engine.contract.outcome import EXIT_USAGE
 
 
 def err(message: str) -> None:

@@ -13,8 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from engine.errors import UserError
-from engine.outcome import EXIT_CANCELLED, EXIT_FAILED
+from engine.contract.errors import UserError
+from engine.contract.outcome import EXIT_CANCELLED, EXIT_FAILED
 from lfm_tui.cli_app import app, err as _err
 
 

@@ -5,7 +5,7 @@ The engine runs in its own session (process group), so a Ctrl-C in the terminal 
 the client, which forwards one SIGINT (the engine then checkpoints and stops) and escalates to
 SIGTERM and SIGKILL when asked again or on time-outs.
 If the client dies without a word (SIGKILL), the kernel sends the engine (or torchrun, which
-passes it on to its ranks) SIGHUP, and the engine stops with a checkpoint (engine/lifeline.py):
+passes it on to its ranks) SIGHUP, and the engine stops with a checkpoint (engine/contract/lifeline.py):
 no engine trains on, holding its run folder, for a client that is gone.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import AsyncIterator, Sequence
 
-from engine import lifeline
-from engine.events import Event, LogLine, ProtocolError, parse_line
+from engine.contract import lifeline
+from engine.contract.events import Event, LogLine, ProtocolError, parse_line
 
 STREAM_LIMIT = 16 * 1024 * 1024  # bytes per line; asyncio's default of 64 KiB is too small
 

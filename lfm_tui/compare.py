@@ -3,7 +3,7 @@ resolved recipe without the seed), test metrics as mean and standard deviation o
 
 Standard library (and the engine's recipe, layout and method registry) only. Only runs whose
 summary.json says "ok" enter the table; the others are listed as not finished. A run is known
-by its run id (engine/layout.py), not its folder: a copied run folder is the same run, counted
+by its run id (engine/contract/layout.py), not its folder: a copied run folder is the same run, counted
 once (`dedupe`; `same_run_notes` says which folders were one run). Runs made before run ids
 existed are known by their folder.
 """
@@ -14,11 +14,10 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import layout
-from engine import recipe as recipes
-from engine import untrusted
-from engine import method_registry as registry
-
+from engine.contract import layout
+from engine.contract import recipe as recipes
+from engine.contract import untrusted
+from engine.contract import method_registry as registry
 IGNORED_KEYS = ("train.seed", "name", "train.threads")  # threads: how a run was executed (lfm_tui/executors)
 FUSED = (("acc", "ACC"), ("map", "MAP"), ("f1", "macro-F1"))
 

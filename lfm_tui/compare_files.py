@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from engine import writes
+from engine.contract import writes
 from lfm_tui.compare import Row, Run, columns, table_rows
 
 

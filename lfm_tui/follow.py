@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from engine import layout
-from engine.events import ProtocolError
+from engine.contract import layout
+from engine.contract.events import ProtocolError
 from lfm_tui.session import RunSession
 from lfm_tui.sweep_status import EventTail
 

@@ -18,10 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from engine import layout
-from engine import folder_lock
-from engine.events import Event, LogLine
-from engine.outcome import (EXIT_CANCELLED, EXIT_OK, STATUS_EXIT, client_exit, command, resume_command,
+from engine.contract import layout
+from engine.contract import folder_lock
+from engine.contract.events import Event, LogLine
+from engine.contract.outcome import (EXIT_CANCELLED, EXIT_OK, STATUS_EXIT, client_exit, command, resume_command,
                             tensorboard_command)
 from lfm_tui.client import EngineClient, Exited
 from lfm_tui.lines import JsonView, PlainView
@@ -169,7 +169,7 @@ def reported(state: RunState) -> dict | None:
 
 
 def settle(state: RunState, code: int, stop_sent: bool) -> tuple[int, str | None]:
-    """`lfm`'s exit status (engine/outcome.py) for the engine's report and exit `code`; the
+    """`lfm`'s exit status (engine/contract/outcome.py) for the engine's report and exit `code`; the
     temporary files of a writer that was killed are removed once no process holds the folder."""
     status, exit_code, note = client_exit(reported(state), code, stop_sent)
     if state.run_dir and Path(state.run_dir).is_dir() and folder_lock.in_use(Path(state.run_dir)) is None:

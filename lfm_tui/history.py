@@ -1,7 +1,7 @@
 """The runs under a runs folder, for the History screen: recipe, status, date, method, alpha
 strategy, the keys that differ from the recipe, best validation and test ACC, how long it ran.
 
-A run folder is `<runs>/<recipe>/<stamp>-<seed>/` (engine/layout.py); summary.json, when the run
+A run folder is `<runs>/<recipe>/<stamp>-<seed>/` (engine/contract/layout.py); summary.json, when the run
 got that far, gives its status and metrics, else its events replayed do (the engine's best
 checkpoint and reported status, not a re-derivation). Its recipe.toml, else the recipe its
 run_started event carries, gives its configuration. Every file is untrusted: one that cannot be
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from engine import layout
-from engine import method_registry as registry
-from engine import recipe as recipes
-from engine import untrusted
-from engine.events import Event, ProtocolError, parse_line
+from engine.contract import layout
+from engine.contract import method_registry as registry
+from engine.contract import recipe as recipes
+from engine.contract import untrusted
+from engine.contract.events import Event, ProtocolError, parse_line
 from lfm_tui.compare import flatten, resolved_config, varying_keys
 from lfm_tui import limits
 from lfm_tui.state import RunState
@@ -36,7 +36,7 @@ class RunInfo:
     date: str         # "YYYY-MM-DD HH:MM"
     best_acc: float | None
     epochs_done: int | None
-    method: str = ""                 # the method's label (engine/method_registry.py)
+    method: str = ""                 # the method's label (engine/contract/method_registry.py)
     alpha: str = ""                  # the alpha strategy; "-" for a method without alpha
     test_acc: float | None = None
     seconds: float | None = None     # how long the engine ran (a resumed run: every part of it)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_CANCELLED = 130  # engine/outcome.py's, not imported: that import is what is guarded
+EXIT_CANCELLED = 130  # engine/contract/outcome.py's, not imported: that import is what is guarded
 
 
 def _guarded(command: str) -> None:

@@ -1,5 +1,5 @@
 """How much the dashboard reads of the files under the runs folder, all read in workers off its
-event loop (each file also bounded by engine/untrusted.py)."""
+event loop (each file also bounded by engine/contract/untrusted.py)."""
 from __future__ import annotations
 
 HISTORY_MAX_RUNS = 2_000                 # runs the history lists: the newest by folder mtime

@@ -10,8 +10,8 @@ import sys
 import time
 from typing import TextIO
 
-from engine.events import Event, LogLine
-from engine.progress import interval
+from engine.contract.events import Event, LogLine
+from engine.contract.progress import interval
 from lfm_tui.state import RunState
 
 CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")

@@ -18,11 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import layout
-from engine import writes
-from engine import recipe as recipes
-from engine import untrusted
-
+from engine.contract import layout
+from engine.contract import writes
+from engine.contract import recipe as recipes
+from engine.contract import untrusted
 PREFIX_CHARS = 120     # of a grid point's folder name, before its hash
 HASH_CHARS = 10        # hex digits of the hash of its values
 FOLDER_NAMING = "values-hash"   # sweep.json `point_folders`: plans naming folders by folder_name

@@ -9,7 +9,7 @@ from pathlib import Path
 from textual import work
 from textual.message import Message
 
-from engine.events import ProtocolError
+from engine.contract.events import ProtocolError
 from lfm_tui import limits
 from lfm_tui.session import RunSession
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from engine import layout
-from engine import folder_lock
-from engine.events import Event, LogLine, ProtocolError, read_events
-from engine.outcome import client_exit, tensorboard_command
+from engine.contract import layout
+from engine.contract import folder_lock
+from engine.contract.events import Event, LogLine, ProtocolError, read_events
+from engine.contract.outcome import client_exit, tensorboard_command
 from lfm_tui.client import EngineClient, Exited
 from lfm_tui.state import RunState
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.events import Event
+from engine.contract.events import Event
 
 HISTORY = 5000  # points kept per series: charts draw from bounded buffers
 
@@ -46,7 +46,7 @@ class RunState:
 
     def apply(self, ev: Event) -> None:
         """Takes one event in; one the reader let through with fields it cannot use is counted
-        and skipped (engine/events.py checks the types of what arrives from a stream)."""
+        and skipped (engine/contract/events.py checks the types of what arrives from a stream)."""
         try:
             self._apply(ev)
         except (KeyError, TypeError, ValueError, AttributeError):

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from rich.text import Text
 
-from engine import layout
-from engine import writes
-from engine import folder_lock
-from engine import recipe as recipes
-from engine.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_text, shown,
+from engine.contract import layout
+from engine.contract import writes
+from engine.contract import folder_lock
+from engine.contract import recipe as recipes
+from engine.contract.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_text, shown,
                             sweep_resume_command, write_failure)
 from lfm_tui import executors
 from lfm_tui import plan as plans

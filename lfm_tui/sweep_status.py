@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import layout, untrusted
-from engine.events import Event, ProtocolError, parse_line
+from engine.contract import layout, untrusted
+from engine.contract.events import Event, ProtocolError, parse_line
 from lfm_tui import plan as plans
 
 STALE_S = 900.0   # a running run silent this long is shown as stalled

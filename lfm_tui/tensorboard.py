@@ -4,7 +4,7 @@ TensorBoard's own options are passed through. SIGTERM, SIGINT and SIGHUP of `lfm
 child (SIGTERM, then SIGKILL after a grace period) before `lfm` exits; on Linux the child also
 gets SIGTERM from the kernel when `lfm` dies without running any handler (PR_SET_PDEATHSIG).
 A port already in use is refused before TensorBoard starts (exit status 2); whatever way it ends,
-`lfm tensorboard` exits with a status of engine/outcome.py: 0, 1, 2 or 130.
+`lfm tensorboard` exits with a status of engine/contract/outcome.py: 0, 1, 2 or 130.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine import lifeline
-from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from engine.contract import lifeline
+from engine.contract.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 GRACE_S = 10.0          # from SIGTERM to SIGKILL of the child
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n))

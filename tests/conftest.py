@@ -55,7 +55,7 @@ def train_in_process(run_dir: Path, recipe=None, resume_state: dict | None = Non
 def stopped_and_resumed(tmp_path: Path, overrides: list[str]) -> tuple[dict, dict]:
     """(summary of an uninterrupted 3-epoch mfeat run, summary of the same run stopped while
     epoch 1 is evaluated and resumed from its checkpoint), both in process."""
-    from engine import recipe as recipes
+    from engine.contract import recipe as recipes
     from engine.run import check_run_dir
 
     def go(run_dir: Path, resume=None, stop_after=None):

@@ -16,8 +16,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine import dist as dists, method_registry as registry, recipe as recipes  # noqa: E402
-from engine.events import Emitter  # noqa: E402
+from engine.runtime import dist as dists  # noqa: E402
+
+from engine.contract import method_registry as registry, recipe as recipes
+from engine.contract.events import Emitter  # noqa: E402
 from engine.setup import build_trainer  # noqa: E402
 
 # settings that make each method's epoch-level decisions happen within three epochs

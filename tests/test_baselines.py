@@ -11,13 +11,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine import recipe as recipes
-from engine.events import Emitter
+from engine.contract import recipe as recipes
+from engine.contract.events import Emitter
 from engine.methods.base import Step, freeze, modality_parameters
 from engine.models.encoders import MLP, FramesPooled, ResNet18Small, SmallCNN
 from engine.models.mmtm import MMTM, MMTMFusion, squeeze
 from engine.setup import build_trainer
-from engine.trainer import Trainer
+from engine.training.trainer import Trainer
 
 from conftest import RECIPES, stopped_and_resumed
 
@@ -701,8 +701,7 @@ def _equal(a, b) -> bool:
     ("greedy", ["method.greedy.start=1"]),
 ])
 def test_baseline_state_survives_a_checkpoint(tmp_path: Path, method: str, extra: list[str]) -> None:
-    from engine import checkpoint as ckpt
-
+    from engine.training import checkpoint as ckpt
     t = trainer(tmp_path / "a", method, "data.batch_size=256", *extra, epochs=2)
     assert t.train() == "ok"
     state = t.method.state_dict()

@@ -1,4 +1,4 @@
-"""Files read back are bounded before they are parsed (engine/untrusted.py): sweeps are counted
+"""Files read back are bounded before they are parsed (engine/contract/untrusted.py): sweeps are counted
 before they are listed, a checkpoint or predictions.npz that would inflate is refused before it
 is loaded, a checkpoint's counters are checked, nesting and NaN never surface as a traceback;
 a read-only folder, an early Ctrl-C and a diverged run are one message each."""
@@ -80,8 +80,7 @@ def test_a_small_sweep_json_of_a_huge_grid_is_refused_at_once(tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def stopped_run(tmp_path_factory) -> Path:
     """A two-epoch mfeat run stopped after epoch 1: last.pt to continue from (epoch 2, step 0)."""
-    from engine import recipe as recipes
-
+    from engine.contract import recipe as recipes
     run = tmp_path_factory.mktemp("stopped") / "run"
     r = recipes.load(RECIPES / "mfeat.toml", ["train.epochs=2", "train.threads=1", "train.log_every=5"])
     code, _ = train_in_process(run, r, stop_after=1)
@@ -92,8 +91,7 @@ def stopped_run(tmp_path_factory) -> Path:
 def damaged_copy(stopped_run: Path, tmp_path: Path, **changes) -> Path:
     import torch
 
-    from engine import checkpoint as ckpt
-
+    from engine.training import checkpoint as ckpt
     run = tmp_path / "run"
     shutil.copytree(stopped_run, run)
     last = run / "checkpoints" / "last.pt"
@@ -163,7 +161,7 @@ def two_runs(tmp_path: Path, write) -> list[Path]:
 
 def refused_within(runs: list[Path], limit_bytes: int) -> str:
     from engine.ensemble import ensemble
-    from engine.errors import UserError
+    from engine.contract.errors import UserError
 
     tracemalloc.start()
     try:
@@ -392,10 +390,10 @@ def hostile_json(draw) -> str:
 
 def read_everything(folder: Path) -> None:
     """Every reader of a run folder, a sweep folder and a recipe: each returns or says why."""
-    from engine import layout
-    from engine import folder_lock
-    from engine import recipe as recipes
-    from engine.events import ProtocolError, parse_line, read_events
+    from engine.contract import layout
+    from engine.contract import folder_lock
+    from engine.contract import recipe as recipes
+    from engine.contract.events import ProtocolError, parse_line, read_events
     from lfm_plot.series import PlotError, read_curves
     from lfm_tui import compare
     from lfm_tui import history
@@ -441,7 +439,7 @@ def test_every_reader_takes_hostile_json_without_a_traceback_or_unbounded_memory
                                                                                   value) -> None:
     import tempfile
 
-    from engine import untrusted
+    from engine.contract import untrusted
     from tests.tui_helpers import FIXTURE
 
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
@@ -470,7 +468,6 @@ def test_every_reader_takes_hostile_json_without_a_traceback_or_unbounded_memory
 
 @given(json_values)
 def test_the_nesting_scan_measures_what_the_parser_builds(value) -> None:
-    from engine import untrusted
-
+    from engine.contract import untrusted
     text = json.dumps(value)
     assert untrusted.nesting(text) == untrusted.depth_of(value) == untrusted.depth_of(json.loads(text))

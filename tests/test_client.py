@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.events import Event, LogLine
+from engine.contract.events import Event, LogLine
 from lfm_tui.client import EngineClient, Exited
 
 FAKE = str(Path(__file__).parent / "fakes" / "fake_engine.py")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine import recipe as recipes
+from engine.contract import recipe as recipes
 from engine.data import load_dataset, stratified_split
 from engine.data.base import epoch_batches, steps_per_epoch
-from engine.errors import UserError
+from engine.contract.errors import UserError
 from engine.models import build_model
 
 from conftest import RECIPES, events_of, run_engine

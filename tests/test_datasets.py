@@ -16,10 +16,10 @@ import torch
 import layouts as L
 from conftest import ROOT, events_of, run_engine
 from engine import prepare
-from engine import recipe as recipes
+from engine.contract import recipe as recipes
 from engine.data import load_dataset
 from engine.data.base import epoch_batches, iter_batches
-from engine.errors import UserError
+from engine.contract.errors import UserError
 
 LAYOUTS = {
     # name: (dataset, writer, (train, val, test) in the files, classes)
@@ -97,8 +97,8 @@ def test_prepare_check_reports_samples_classes_and_layout(name, made, capsys) ->
 
 @pytest.mark.parametrize("name", list(LAYOUTS))
 def test_the_quick_data_folder_check_accepts_every_layout(name, made) -> None:
-    """engine.data_folders, the check the dashboard makes without torch, agrees with the loaders."""
-    from engine.data_folders import missing_data
+    """engine.contract.data_folders, the check the dashboard makes without torch, agrees with the loaders."""
+    from engine.contract.data_folders import missing_data
 
     assert missing_data(LAYOUTS[name][0], str(made[name])) is None
 

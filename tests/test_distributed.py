@@ -35,8 +35,7 @@ def torchrun(args: list[str], cwd: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_two_processes_stay_in_step_and_write_once(tiny_mfeat: Path, tmp_path: Path) -> None:
-    from engine import layout
-
+    from engine.contract import layout
     args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "train.threads=1",
             "--runs-dir", str(tmp_path / "runs")]
     res = subprocess.run(torchrun(args, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -1,15 +1,15 @@
-"""docs/methods.md is generated from the method registry (engine/method_docs.py): the page in the
+"""docs/methods.md is generated from the method registry (engine/contract/method_docs.py): the page in the
 repository is what the registry renders now, and every test a method's Reference names exists."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from engine import method_docs
-from engine.method_info import MethodInfo, Reference
+from engine.contract import method_docs
+from engine.contract.method_info import MethodInfo, Reference
 
 ROOT = Path(__file__).resolve().parents[1]
-REGENERATE = "PYTHONPATH=. python -m engine.method_docs"
+REGENERATE = "PYTHONPATH=. python -m engine.contract.method_docs"
 
 
 def _section(page: str, name: str) -> str:
@@ -83,7 +83,7 @@ def test_a_section_shows_keys_reference_and_facts() -> None:
 def test_a_plugin_method_renders_like_a_builtin_one(capsys) -> None:
     from dataclasses import dataclass
 
-    from engine.schema_fields import spec
+    from engine.contract.schema_fields import spec
 
     @dataclass(frozen=True)
     class ProbeConfig:

@@ -56,8 +56,7 @@ def test_seeded_two_epoch_run_logs_the_recorded_epoch_means(tiny_mfeat: Path, tm
 def test_run_folder_stream_and_tensorboard_tags(tiny_mfeat: Path, tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from engine import layout
-
+    from engine.contract import layout
     res = run_engine([str(tiny_mfeat), "--runs-dir", str(tmp_path / "runs")], tmp_path)
     assert res.returncode == 0, res.stderr
     run = only_run_dir(tmp_path / "runs" / "tiny_mfeat")
@@ -134,7 +133,7 @@ def test_sigint_checkpoints_and_resume_equals_uninterrupted(tiny_mfeat: Path, tm
 
 def test_stop_exactly_after_epoch_1_then_resume(tmp_path: Path, tiny_mfeat: Path) -> None:
     """In-process: stop requested while epoch 1 is evaluated, so the run stops at the boundary."""
-    from engine import recipe as recipes
+    from engine.contract import recipe as recipes
     from engine.run import check_run_dir
 
     def train(run_dir: Path, resume_state=None, stop_after=None):

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from engine.events import (EVENT_FIELDS, PROTOCOL_VERSION, Emitter, Event, LogLine, ProtocolError,
+from engine.contract.events import (EVENT_FIELDS, PROTOCOL_VERSION, Emitter, Event, LogLine, ProtocolError,
                            make, parse_line)
 
 
-# one well-formed event of each type (field types as engine/events.py FIELD_TYPES checks them)
+# one well-formed event of each type (field types as engine/contract/events.py FIELD_TYPES checks them)
 SAMPLES = {
     "run_started": {"run_id": "r/1", "recipe": {"name": "r"}, "recipe_name": "r", "dataset": "mfeat",
                     "modalities": ["pix", "mor"], "run_dir": "runs/r/1", "epochs": 2, "steps_per_epoch": 3,

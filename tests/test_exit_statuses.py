@@ -1,4 +1,4 @@
-"""Every way a run can end maps to 0, 1, 2 or 130 (engine/outcome.py), `lfm` says how to resume
+"""Every way a run can end maps to 0, 1, 2 or 130 (engine/contract/outcome.py), `lfm` says how to resume
 whenever a checkpoint exists, printed commands are quoted for a shell, and no temporary file is
 left: SIGKILL of the engine, a double Ctrl-C, Ctrl-C during start-up, a rank that aborts after
 the run reported its finish."""
@@ -83,7 +83,7 @@ def test_sigterm_mid_write_removes_the_temporary_file(tiny_mfeat: Path, tmp_path
     """SIGTERM while a checkpoint is being written (held there by a test hook): the engine ends
     with 130, reports the run as cancelled and leaves neither a temporary file nor a damaged
     last.pt."""
-    code = ("import os, signal, time, engine.faults as f\n"
+    code = ("import os, signal, time, engine.contract.faults as f\n"
             "orig = f.point\n"
             "def point(when, path):\n"
             "    if when == 'enospc' and path.name == 'last.pt' and f._writes.get('last.pt') == 2:\n"
@@ -143,7 +143,7 @@ def test_lfm_reports_a_run_by_what_the_engine_reported(tmp_path: Path) -> None:
     (None, 2, False, 2), (None, 130, False, 130), (None, 0, False, 1), (None, 247, False, 1), (None, 1, True, 130),
 ])
 def test_every_ending_maps_to_a_documented_status(reported, code, stop_sent, expected) -> None:
-    from engine.outcome import client_exit
+    from engine.contract.outcome import client_exit
 
     assert client_exit(reported, code, stop_sent)[1] == expected
 
@@ -153,9 +153,9 @@ def test_printed_commands_are_quoted_for_a_shell(tmp_path: Path) -> None:
 
     from rich.console import Console
 
-    from engine.outcome import resume_command, sweep_resume_command, tensorboard_command
+    from engine.contract.outcome import resume_command, sweep_resume_command, tensorboard_command
     from lfm_tui.headless import summary
-    from engine import layout
+    from engine.contract import layout
     from lfm_tui.state import RunState
 
     run = tmp_path / "a b" / "$(touch pwned)" / "it's [/]"

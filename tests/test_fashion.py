@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from conftest import RECIPES, ROOT, events_of, only_run_dir, run_engine
-from engine import method_registry as registry, recipe as recipes
+from engine.contract import method_registry as registry, recipe as recipes
 from engine.data import fashion, load_dataset
 from engine.ensemble import combine, ensemble
-from engine.errors import UserError
+from engine.contract.errors import UserError
 
 spec = importlib.util.spec_from_file_location("build_fashion", ROOT / "assets" / "build_fashion.py")
 build_fashion = importlib.util.module_from_spec(spec)
@@ -280,7 +280,7 @@ def test_every_method_trains_on_the_fashion_recipe(small_root, tmp_path: Path, n
     (two MLP views) validates with the method, and three epochs on the synthetic asset (a
     larger learning rate than the recipe's 0.01, for the few steps of 400 images) take every
     method to at least twice chance (10 %; the slowest, ML-LSTM, reaches 25 %)."""
-    from engine.events import Emitter
+    from engine.contract.events import Emitter
     from engine.setup import build_trainer
 
     extra = ["method.modality=thumb"] if name == "unimodal" else []

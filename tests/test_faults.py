@@ -1,4 +1,4 @@
-"""Faults at every write: the engine killed at each write point (LFM_FAULT, engine/faults.py)
+"""Faults at every write: the engine killed at each write point (LFM_FAULT, engine/contract/faults.py)
 or a write failing for lack of space, then `--resume`, gives the numbers of the uninterrupted
 run; nothing already written is damaged and no temporary file is left behind."""
 from __future__ import annotations
@@ -141,8 +141,7 @@ def test_a_really_full_disk_then_more_space_then_resume(reference: dict, tmp_pat
 def test_every_write_is_whole_or_nothing(tmp_path: Path) -> None:
     """writes.atomic_open: a failure (or a signal's exception) mid-write leaves the old file and
     no temporary file."""
-    from engine import writes
-
+    from engine.contract import writes
     path = tmp_path / "summary.json"
     writes.write_atomic(path, "old")
 
@@ -158,8 +157,7 @@ def test_every_write_is_whole_or_nothing(tmp_path: Path) -> None:
 
 
 def test_a_line_cut_short_by_a_full_disk_is_dropped_when_the_stream_is_continued(tmp_path: Path) -> None:
-    from engine import writes
-
+    from engine.contract import writes
     path = tmp_path / "events.jsonl"
     path.write_bytes(b'{"v":1,"type":"log"}\n' * 5000 + b'{"v":1,"type":"st')  # the last write failed midway
     with writes.open_append(path) as fh:
@@ -171,8 +169,7 @@ def test_a_line_cut_short_by_a_full_disk_is_dropped_when_the_stream_is_continued
 def test_an_enospc_rule_fails_the_nth_write_of_its_file_only(tmp_path: Path, monkeypatch) -> None:
     """In process: LFM_FAULT=enospc:NAME@2 lets the first write of NAME through, fails the second
     with ENOSPC naming the file (the old content kept, no temporary file), and leaves other files alone."""
-    from engine import writes
-
+    from engine.contract import writes
     name = f"state-{uuid.uuid4().hex[:8]}.json"  # the write counts live for the whole process
     monkeypatch.setenv("LFM_FAULT", f"enospc:{name}@2")
     path, other = tmp_path / name, tmp_path / "other.json"

@@ -211,7 +211,7 @@ def test_piped_prepare_writes_plain_progress_lines(tmp_path: Path) -> None:
 
 
 def test_progress_lines_at_an_interval() -> None:
-    from engine.progress import plain_lines
+    from engine.contract.progress import plain_lines
 
     out = io.StringIO()
     assert list(plain_lines(range(5), "items", "item", out, every=0)) == [0, 1, 2, 3, 4]
@@ -281,7 +281,7 @@ def test_tensorboard_gets_its_options_and_stops_with_lfm_on_sigterm(tmp_path: Pa
         assert argv[argv.index("--window_title") + 1] == "lfm test"
         assert argv[argv.index("--port") + 1] == str(port) and argv[argv.index("--logdir") + 1] == str(tmp_path / "runs")
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 130  # stopped (engine/outcome.py)
+        assert proc.wait(timeout=60) == 130  # stopped (engine/contract/outcome.py)
         wait_for(lambda: gone(child), 30, "the TensorBoard child to stop")
         assert not serving(port)
     finally:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.alpha import build_strategy
-from engine.hypergrad import hypergradient
+from engine.alpha.strategies import build_strategy
+from engine.alpha.hypergrad import hypergradient
 
 D = torch.float64  # exact enough for a 1e-4 comparison with finite differences
 N = 12
@@ -147,8 +147,8 @@ def test_update_clips_and_decays_its_learning_rate() -> None:
 # ----------------------------------------------------------------------------- on the engine
 
 def _trainer(tmp_path: Path, tiny_mfeat: Path, overrides: list[str]):
-    from engine import recipe as recipes
-    from engine.events import Emitter
+    from engine.contract import recipe as recipes
+    from engine.contract.events import Emitter
     from engine.setup import build_trainer
 
     recipe = recipes.load(tiny_mfeat, ["alpha.strategy=learned", *overrides])
@@ -177,7 +177,7 @@ def test_hypergradient_never_reads_the_test_split(tmp_path, tiny_mfeat, params, 
 
 def test_last_layers_agree_with_all_parameters_restricted_to_them(tmp_path, tiny_mfeat) -> None:
     """params=last (cached encoder forward) equals the generic functional path on the same subset."""
-    from engine.bilevel import ModelHypergradient
+    from engine.alpha.bilevel import ModelHypergradient
 
     trainer, _ = _trainer(tmp_path, tiny_mfeat, ["alpha.params=last", "alpha.hypergradient=cg"])
     fast = ModelHypergradient(trainer.ctx)(0.3, 1)
@@ -197,8 +197,7 @@ def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajecto
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from conftest import events_of, only_run_dir, run_engine
-    from engine import layout
-
+    from engine.contract import layout
     args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "alpha.terms=5",
             "alpha.neumann_step=0.01", "alpha.estimates=1", "train.epochs=3", "data.batch_size=8",
             "train.log_every=1"]

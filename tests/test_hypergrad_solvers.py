@@ -1,4 +1,4 @@
-"""The hypergradient solvers of engine/hypergrad.py on problems whose answer is known: the
+"""The hypergradient solvers of engine/alpha/hypergrad.py on problems whose answer is known: the
 Lanczos spectrum estimate against eigvalsh, CG on an indefinite Hessian shaped like the one
 measured during training (eigenvalues -0.7 .. 24), automatic damping and the Neumann step on
 positive-definite problems, and the engine's own model (last layers) against finite
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.hypergrad import HessianOperator, HyperResult, hypergradient
-from engine.krylov import (
+from engine.alpha.hypergrad import HessianOperator, HyperResult, hypergradient
+from engine.alpha.krylov import (
     SPECTRUM_ITERS,
     cg_solve,
     lanczos,
@@ -206,10 +206,10 @@ class ModelProblem:
     def __init__(self):
         from torch.func import functional_call
 
-        from engine import recipe as recipes
-        from engine.bilevel import last_layer_names
+        from engine.contract import recipe as recipes
+        from engine.alpha.bilevel import last_layer_names
         from engine.data import load_dataset
-        from engine.losses import classification_loss, matching_loss
+        from engine.methods.losses import classification_loss, matching_loss
         from engine.models import build_model
 
         r = recipes.load(Path(__file__).resolve().parents[1] / "recipes" / "mfeat.toml",

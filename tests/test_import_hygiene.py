@@ -18,7 +18,7 @@ def test_ui_modules_do_not_import_torch() -> None:
     code = ("import importlib, sys\n"
             f"for m in {MODULES!r}: importlib.import_module(m)\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'numpy') "
-            "or m in ('engine.trainer', 'engine.run', 'engine.models', 'engine.data'))\n"
+            "or m in ('engine.training.trainer', 'engine.run', 'engine.models', 'engine.data'))\n"
             "print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.alpha import build_strategy
-from engine.losses import classification_loss, matching_loss, matching_loss_pair, total_loss
-from engine.metrics import classification_metrics, modality_gap, performance_gap
+from engine.alpha.strategies import build_strategy
+from engine.methods.losses import classification_loss, matching_loss, matching_loss_pair, total_loss
+from engine.training.metrics import classification_metrics, modality_gap, performance_gap
 
 
 def infonce_by_hand(a: np.ndarray, b: np.ndarray, tau: float) -> float:

@@ -11,10 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine import recipe as recipes
-from engine.events import Emitter
+from engine.contract import recipe as recipes
+from engine.contract.events import Emitter
 from engine.setup import build_trainer
-from engine.trainer import Trainer
+from engine.training.trainer import Trainer
 
 from conftest import RECIPES
 

@@ -221,8 +221,8 @@ def test_pip_installs_the_package_and_its_method_validates(tmp_path: Path) -> No
 
 BROKEN_INFO = '''
 from dataclasses import dataclass
-from engine.method_info import MethodInfo
-from engine.schema_fields import spec
+from engine.contract.method_info import MethodInfo
+from engine.contract.schema_fields import spec
 
 @dataclass(frozen=True)
 class NoDefault:
@@ -264,7 +264,7 @@ def test_a_package_whose_method_cannot_be_used_is_left_out_with_a_warning(site: 
         "cannot be built from its defaults: TypeError: NoDefault.__init__() missing 1 required positional "
         "argument: 'rate'",
         "lfm: warning: method plug-in 'notinfo' (lfm_broken.info:NOT_INFO) left out: it is a dict, not an "
-        "engine.method_info.MethodInfo",
+        "engine.contract.method_info.MethodInfo",
         "lfm: warning: method plug-in 'tablekey' (lfm_broken.info:TABLE_KEY) left out: its config key 'weights' "
         "is a dict; keys are bool, int, float, str or tuple[one of them, ...]",
         "lfm: warning: method plug-in 'taken' (lfm_broken.info:TAKEN) left out: the name 'concat' is taken",
@@ -285,9 +285,9 @@ def test_a_package_whose_method_cannot_be_used_is_left_out_with_a_warning(site: 
 
 
 def test_the_registry_leaves_out_declarations_the_console_cannot_read() -> None:
-    from engine import method_registry as registry
-    from engine.method_info import MethodInfo
-    from engine.schema_fields import spec
+    from engine.contract import method_registry as registry
+    from engine.contract.method_info import MethodInfo
+    from engine.contract.schema_fields import spec
 
     @dataclasses.dataclass(frozen=True)
     class Good:
@@ -314,8 +314,8 @@ def test_the_registry_leaves_out_declarations_the_console_cannot_read() -> None:
 
 
 def test_a_check_of_a_method_that_fails_is_a_problem_not_a_traceback() -> None:
-    from engine import recipe as recipes
-    from engine.method_info import MethodInfo
+    from engine.contract import recipe as recipes
+    from engine.contract.method_info import MethodInfo
 
     def broken(recipe):
         raise RuntimeError("boom")

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import recipe as recipes
-from engine.events import Emitter
+from engine.contract import recipe as recipes
+from engine.contract.events import Emitter
 from engine.methods.base import Step
 from engine.methods.gblend import blend_weights
 from engine.methods.mmpareto import min_norm_weight, pareto_combine
 from engine.methods.ogm_ge import coefficients, modality_scores
 from engine.methods.pmr import class_means
 from engine.setup import build_trainer
-from engine.trainer import Trainer
+from engine.training.trainer import Trainer
 
 from conftest import RECIPES, stopped_and_resumed
 

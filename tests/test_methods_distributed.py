@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import method_registry as registry
-
+from engine.contract import method_registry as registry
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]  # three epochs of every method under two processes
 
 HERE = Path(__file__).resolve().parent

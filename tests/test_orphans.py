@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import layout
-from engine import folder_lock
+from engine.contract import layout
+from engine.contract import folder_lock
 from lfm_tui import plan as plans
 from test_cli_run import ENV, LFM, lfm
 from test_headless_output import cmdline, gone, wait_for

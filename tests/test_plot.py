@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from engine import events as ev
+from engine.contract import events as ev
 from lfm_plot.__main__ import main as plot_main
 from lfm_plot.series import PlotError, read_curves
 from lfm_tui import plan as plans

@@ -1,5 +1,5 @@
 """What the console prints of names read from disk and of how processes ended: a folder named
-with escape codes or a newline is printed escaped (`engine.outcome.shown`), never drawn on the
+with escape codes or a newline is printed escaped (`engine.contract.outcome.shown`), never drawn on the
 terminal; a library's colour codes are stripped; an engine killed by a signal is said so in
 words; a finished run whose event file was cut short reads as finished (its summary.json);
 `lfm tensorboard` on a port in use is exit status 2 with a message."""
@@ -15,8 +15,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from engine.ensemble import render
-from engine.events import LogLine
-from engine.outcome import command, exit_text, shown
+from engine.contract.events import LogLine
+from engine.contract.outcome import command, exit_text, shown
 from lfm_tui import plan as plans
 from lfm_tui import sweep
 from lfm_tui.cli import app

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine import recipe as recipes
+from engine.contract import recipe as recipes
 from lfm_tui.cli import app
 
 from conftest import RECIPES

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import recipe as recipes
-from engine.schema import Recipe
+from engine.contract import recipe as recipes
+from engine.contract.schema import Recipe
 from conftest import RECIPES
 from test_cli_run import ENV, LFM
 

@@ -1,4 +1,4 @@
-"""Review figures (engine/review.py): the modality gap in TensorBoard's projector, as a scalar
+"""Review figures (engine/review/figures.py): the modality gap in TensorBoard's projector, as a scalar
 and as a picture; Grad-CAM of the convolutional encoders; the [review] recipe keys."""
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ PER_CLASS = 2
 @pytest.fixture(scope="module")
 def emoji_run(tmp_path_factory) -> Path:
     """Two epochs of emoji (a CNN on the image), the gap also after each epoch."""
-    from engine import recipe as recipes
-
+    from engine.contract import recipe as recipes
     run_dir = tmp_path_factory.mktemp("review") / "emoji"
     r = recipes.load(RECIPES / "emoji.toml", ["train.epochs=2", "train.threads=1", "review.gap_every=1",
                                               f"review.gap_samples={GAP_SAMPLES}",
@@ -33,8 +32,7 @@ def emoji_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def mfeat_run(tmp_path_factory) -> Path:
     """One epoch of mfeat: vector views through MLP encoders."""
-    from engine import recipe as recipes
-
+    from engine.contract import recipe as recipes
     run_dir = tmp_path_factory.mktemp("review") / "mfeat"
     r = recipes.load(RECIPES / "mfeat.toml", ["train.epochs=1", "train.threads=1", "review.gap_samples=50"])
     code, _ = train_in_process(run_dir, r)
@@ -61,8 +59,7 @@ def end_of(run_dir: Path, epoch: int) -> int:
 
 
 def tb_dir(run_dir: Path) -> Path:
-    from engine import layout
-
+    from engine.contract import layout
     return layout.tensorboard_dir(run_dir)
 
 
@@ -211,16 +208,14 @@ def test_gradcam_skipped_without_a_convolutional_encoder(mfeat_run) -> None:
     ("review.gap_projection=tsne", "review.gap_projection: expected one of 'pca', 'umap', found 'tsne'"),
 ])
 def test_review_keys_are_validated(override, message) -> None:
-    from engine import recipe as recipes
-
+    from engine.contract import recipe as recipes
     with pytest.raises(recipes.RecipeError) as err:
         recipes.load(RECIPES / "mfeat.toml", [override])
     assert message in err.value.render()
 
 
 def test_umap_without_umap_learn_is_a_clear_error(monkeypatch) -> None:
-    from engine import recipe as recipes
-
+    from engine.contract import recipe as recipes
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "umap" else real(name, *a))
     with pytest.raises(recipes.RecipeError) as err:
@@ -246,7 +241,7 @@ def test_gradcam_of_video_frames_and_spectrograms() -> None:
 
     import torch
 
-    from engine import review_gradcam as rc
+    from engine.review.figures import gradcam as rc
     from engine.models.encoders import MLP, FramesPooled, ResNet18Small, SmallCNN
     from engine.models.multimodal import MultimodalModel
 
@@ -269,7 +264,7 @@ def test_gradcam_of_video_frames_and_spectrograms() -> None:
 def test_a_resumed_run_keeps_the_earlier_projector_entries(tmp_path) -> None:
     """The projector's config is rewritten whole by each writer: a resumed run's review starts
     from the entries the stopped process wrote; a damaged file counts as none."""
-    from engine.review import earlier_projector_config
+    from engine.review.figures import earlier_projector_config
 
     (tmp_path / "projector_config.pbtxt").write_text(
         'embeddings {\n  tensor_name: "modality_gap:00030"\n  tensor_path: "00030/modality_gap/tensors.tsv"\n}\n')

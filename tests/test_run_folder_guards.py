@@ -18,7 +18,7 @@ from test_cli_run import ENV, LFM
 
 
 def stop_after_epoch_1(recipe: Path, tmp_path: Path, *overrides: str) -> Path:
-    """A run killed after epoch 1's checkpoints (engine/faults.py): resumable."""
+    """A run killed after epoch 1's checkpoints (engine/contract/faults.py): resumable."""
     res = run_engine([str(recipe), "train.epochs=6", *overrides, "--runs-dir", str(tmp_path / "runs")], tmp_path,
                      env={"LFM_FAULT": "after:best.pt@1"})
     assert res.returncode == -9, res.stderr
@@ -97,7 +97,7 @@ def test_a_run_folder_in_use_is_refused_naming_the_holder(tiny_mfeat: Path, tmp_
 
 
 def test_a_sweep_folder_in_use_is_refused_naming_the_holder(tiny_mfeat: Path, tmp_path: Path) -> None:
-    from engine import folder_lock
+    from engine.contract import folder_lock
     from lfm_tui import sweep as sweeps
 
     folder = tmp_path / "sweep"

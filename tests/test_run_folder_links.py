@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run_engine
-from engine import layout
-from engine import writes
-from engine import folder_lock
+from engine.contract import layout
+from engine.contract import writes
+from engine.contract import folder_lock
 from test_run_folder_guards import stop_after_epoch_1
 
 OUTSIDE = b"a file outside the run folder\nwith a last line cut short"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.dist import Dist
+from engine.runtime.dist import Dist
 
 
 class RecordingWorld(Dist):
@@ -37,7 +37,7 @@ class RecordingWorld(Dist):
 
 
 def test_a_stop_during_evaluation_is_acted_on_only_once_every_rank_agreed(tiny_mfeat: Path, tmp_path: Path) -> None:
-    from engine import recipe as recipes
+    from engine.contract import recipe as recipes
     from engine.run import EngineRun
 
     run = EngineRun(recipes.load(tiny_mfeat, ["train.epochs=3"]), run_dir=tmp_path / "run")

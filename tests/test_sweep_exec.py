@@ -145,8 +145,7 @@ def test_without_ray_or_submitit_the_executor_says_what_to_install(monkeypatch, 
 def test_a_recipe_with_a_sweep_table_loads_and_runs_without_it(tiny_mfeat: Path) -> None:
     text = tiny_mfeat.read_text() + '\n[sweep.slurm]\npartition = "gpu"\ntime = 90\n'
     tiny_mfeat.write_text(text)
-    from engine import recipe as recipes
-
+    from engine.contract import recipe as recipes
     assert recipes.load(tiny_mfeat).train.epochs == 2 and "sweep" not in recipes.dumps(recipes.load(tiny_mfeat))
     assert executors.slurm_table(tiny_mfeat) == {"partition": "gpu", "time": 90}
 

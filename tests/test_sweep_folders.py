@@ -15,8 +15,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from engine import layout
-from engine import recipe as recipes
+from engine.contract import layout
+from engine.contract import recipe as recipes
 from lfm_tui import compare, sweep
 from lfm_tui import plan as plans
 from lfm_tui.cli import app

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from conftest import RECIPES, only_run_dir, run_engine
 
-from engine import confusion, layout
-from engine import recipe as recipes
-from engine.events import make
-from engine.hparams import run_hparams
+from engine.training import confusion
+
+from engine.contract import layout
+from engine.contract import recipe as recipes
+from engine.contract.events import make
+from engine.contract.hparams import run_hparams
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +148,7 @@ def test_the_recipe_as_text(tiny_run: Path, acc) -> None:
 
 
 def _sink(tmp_path: Path, purge_step: int | None = None):
-    from engine.sinks import TensorBoardSink
+    from engine.review.sinks import TensorBoardSink
 
     sink = TensorBoardSink(tmp_path, {"method.name": "lfm"}, "name = 'x'", purge_step=purge_step)
     sink(make("run_started", run_id="x", recipe={}, recipe_name="x", dataset="mfeat", modalities=["a", "b"],

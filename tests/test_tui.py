@@ -273,7 +273,7 @@ def test_replayed_state_matches_a_live_one(tmp_path: Path) -> None:
 
 
 def test_session_pace_gives_the_remaining_time() -> None:
-    from engine.events import parse_line
+    from engine.contract.events import parse_line
     from lfm_tui.session import RunSession
     from tests.tui_helpers import FIXTURE
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import OptionList, Static
 
-from engine.data_folders import ANNOTATIONS, LAYOUTS, missing_data, prepare_commands
-from engine.schema import DISK_DATASETS
+from engine.contract.data_folders import ANNOTATIONS, LAYOUTS, missing_data, prepare_commands
+from engine.contract.schema import DISK_DATASETS
 from lfm_tui.app import make_app
 from lfm_tui.screens.recipes import RecipesScreen
 from tests.tui_helpers import ROOT, fake, reads_done, screen_text, until

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.widgets import Tab
 
-from engine.events import parse_line, read_events
+from engine.contract.events import parse_line, read_events
 from lfm_tui.app import make_app
 from lfm_tui.screens.run import RunScreen, tab_label
 from lfm_tui.session import RunSession

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.events import read_events
+from engine.contract.events import read_events
 from lfm_tui.app import make_app
 from lfm_tui.session import RunSession
 from tests.tui_helpers import FIXED_NOW, FIXTURE, ROOT, fake, reads_done, until

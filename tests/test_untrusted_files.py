@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from engine.events import EVENT_FIELDS, Event, LogLine, ProtocolError, parse_line, read_events
+from engine.contract.events import EVENT_FIELDS, Event, LogLine, ProtocolError, parse_line, read_events
 from test_cli_run import ENV, LFM
 from tests.tui_helpers import FIXTURE, reads_done, recorded_run
 
@@ -171,7 +171,7 @@ predictions = st.dictionaries(
 @given(arrays=predictions, raw=st.none() | st.binary(max_size=64))
 def test_ensemble_refuses_any_bad_predictions_with_one_message(arrays: dict, raw) -> None:
     from engine.ensemble import ensemble
-    from engine.errors import UserError
+    from engine.contract.errors import UserError
 
     with tempfile.TemporaryDirectory() as tmp:
         a, b = Path(tmp) / "a", Path(tmp) / "b"
@@ -194,7 +194,7 @@ def test_ensemble_refuses_any_bad_predictions_with_one_message(arrays: dict, raw
                       st.fixed_dictionaries({"name": json_values, "overrides": json_values, "grid": json_values,
                                              "seeds": json_values}).map(json.dumps)))
 def test_a_damaged_sweep_plan_is_bad_input(plan) -> None:
-    from engine import recipe as recipes
+    from engine.contract import recipe as recipes
     from lfm_tui import plan as plans
 
     with tempfile.TemporaryDirectory() as tmp:

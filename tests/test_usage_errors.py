@@ -1,6 +1,6 @@
-"""A mistake in `lfm`'s command line or input is one error type (engine.errors.UserError), raised
+"""A mistake in `lfm`'s command line or input is one error type (engine.contract.errors.UserError), raised
 by the command and caught once by the Typer app (lfm_tui/cli_app.py): the message on stderr and
-exit status 2. The commands name every exit status (engine/outcome.py), never a number."""
+exit status 2. The commands name every exit status (engine/contract/outcome.py), never a number."""
 from __future__ import annotations
 
 import ast
@@ -11,9 +11,9 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from engine.errors import UserError
-from engine.writes import LinkRefused
-from engine.outcome import EXIT_USAGE
+from engine.contract.errors import UserError
+from engine.contract.writes import LinkRefused
+from engine.contract.outcome import EXIT_USAGE
 from lfm_tui.cli import app
 from lfm_tui.cli_app import Group
 
@@ -75,8 +75,8 @@ def test_the_commands_write_no_exit_status_as_a_number() -> None:
 
 def test_the_launcher_names_130_as_outcome_does() -> None:
     """lfm_tui/launch.py keeps its own EXIT_CANCELLED (it must not import before its Ctrl-C
-    guard): the same number as engine/outcome.py's."""
-    from engine.outcome import EXIT_CANCELLED
+    guard): the same number as engine/contract/outcome.py's."""
+    from engine.contract.outcome import EXIT_CANCELLED
     from lfm_tui import launch
 
     assert launch.EXIT_CANCELLED == EXIT_CANCELLED == 130

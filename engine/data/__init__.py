@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from engine.data.base import MultimodalData, Split, iter_batches, stratified_split  # noqa: F401
-from engine.errors import UserError
+from engine.contract.errors import UserError
 
 LOADERS: dict[str, Callable] = {}
 

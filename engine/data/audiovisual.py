@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.data.manifest import (LayoutError, Manifest, Sample, Source, class_index, csv_rows,
                                   dir_has, first_dir, require_root)
-from engine.data_folders import CREMAD_LAYOUT, KS_LAYOUT, VGGSOUND_LAYOUT  # the layouts, shared with the UI
+from engine.contract.data_folders import CREMAD_LAYOUT, KS_LAYOUT, VGGSOUND_LAYOUT  # the layouts, shared with the UI
 
 CREMAD_CLASSES = ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"]  # label indices 0..5 as the community uses
 

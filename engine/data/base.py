@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.errors import UserError
+from engine.contract.errors import UserError
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from engine import untrusted
+from engine.contract import untrusted
 from engine.data.manifest import Source
 from engine.data.media import MediaError
 
@@ -86,7 +86,7 @@ def ensure(folder: Path, modality: str, spec: ModalitySpec, sources: list[Source
     tmp = folder / f"{modality}.{os.getpid()}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=spec.dtype, shape=(len(sources), *spec.shape))
     bad: dict[str, str] = {}
-    from engine.progress import progress as report
+    from engine.contract.progress import progress as report
 
     for i, src in enumerate(report(sources, label or modality, "item", disable=not progress)):
         try:

@@ -24,7 +24,7 @@ from engine.data.media import (flow_jpg_frames, load_fbank, load_image, sampled_
                                spectrogram_params, video_frames)
 from engine.data.nvgesture import scan_nvgesture
 from engine.data.text import bow_tokens, minilm_embeddings, minilm_path, minilm_tokens
-from engine.errors import UserError
+from engine.contract.errors import UserError
 
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 CLIP = ([0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711])
@@ -166,7 +166,7 @@ def text_inputs(recipe, modality: str, texts: list[str], train_rows: np.ndarray)
             return emb, {"type": "embedding", "dim": emb.shape[1]}
         return minilm_tokens(texts, path, enc.max_tokens), {"type": "hf_tokens", "path": str(path), "kind": "minilm"}
     if enc.kind in ("bert", "clip_text"):
-        from engine.weights import hf_folder
+        from engine.contract.weights import hf_folder
 
         path = hf_folder(enc.path, f"{key}.path", enc.kind)
         return minilm_tokens(texts, path, enc.max_tokens), {"type": "hf_tokens", "path": str(path), "kind": enc.kind}

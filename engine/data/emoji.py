@@ -8,7 +8,7 @@ import torch
 from engine.data import register
 from engine.data.base import MultimodalData, asset_path, make_splits, stratified_split
 from engine.data.text import bow_tokens, minilm_embeddings, minilm_path, minilm_tokens
-from engine.errors import UserError
+from engine.contract.errors import UserError
 
 
 @register("emoji")

@@ -8,7 +8,7 @@ import csv
 from pathlib import Path
 
 from engine.data.manifest import LayoutError, Manifest, Sample, Source, csv_rows, first_dir, read_text, require_root
-from engine.data_folders import SARCASM_LAYOUT, TWITTER_LAYOUT  # the layouts, shared with the UI
+from engine.contract.data_folders import SARCASM_LAYOUT, TWITTER_LAYOUT  # the layouts, shared with the UI
 
 SARCASM_CLASSES = ["not sarcastic", "sarcastic"]
 TWITTER_CLASSES = ["negative", "neutral", "positive"]

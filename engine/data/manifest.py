@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import UserError
+from engine.contract.errors import UserError
 from engine.data.media import IMAGE_SUFFIXES
 
 

@@ -7,7 +7,7 @@ import torch
 
 from engine.data import register
 from engine.data.base import MultimodalData, asset_path, make_splits, standardize, stratified_split
-from engine.errors import UserError
+from engine.contract.errors import UserError
 
 
 @register("mfeat")

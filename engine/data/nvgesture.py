@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.data.manifest import LayoutError, Manifest, Sample, Source, read_text, require_root
-from engine.data_folders import NV_LAYOUT  # the layouts, shared with the UI
+from engine.contract.data_folders import NV_LAYOUT  # the layouts, shared with the UI
 
 SENSORS = {"rgb": "color", "depth": "depth"}
 

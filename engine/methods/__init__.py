@@ -1,13 +1,13 @@
 """Methods: LFM and the baselines, each a component of the one training loop (hooks in
 engine/methods/base.py), chosen by the recipe's method.name from the registry
-(engine/method_registry.py, standard library only). An implementation is imported when a run
+(engine/contract/method_registry.py, standard library only). An implementation is imported when a run
 builds it."""
 from __future__ import annotations
 
 import importlib
 
-from engine import method_registry
-from engine.errors import UserError
+from engine.contract import method_registry
+from engine.contract.errors import UserError
 
 
 def build_method(recipe):

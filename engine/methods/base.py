@@ -1,7 +1,7 @@
-"""The method protocol: the hooks the one training loop (engine/trainer.py) calls, named after
+"""The method protocol: the hooks the one training loop (engine/training/trainer.py) calls, named after
 the moment they run, each argument name always the same kind of object:
 
-    run        RunContext (engine/context.py): the recipe, the data, the model, the processes
+    run        RunContext (engine/contract/context.py): the recipe, the data, the model, the processes
     model      the model itself (MultimodalModel), never its DDP or compiled wrapper
     net        what the training step calls: the model under DDP and torch.compile where asked;
                only `forward` receives it, and every training pass goes through it
@@ -44,11 +44,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.context import RunContext
-from engine.dist import Dist
-from engine import method_registry as registry
-
-
+from engine.contract.context import RunContext
+from engine.runtime.dist import Dist
+from engine.contract import method_registry as registry
 @dataclass
 class Step:
     """One optimiser step of the training loop, as a method sees it."""

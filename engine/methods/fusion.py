@@ -17,4 +17,4 @@ from engine.methods.base import Method
 
 
 class FusionBaseline(Method):
-    """L_CLS of the fused prediction; `name` is the fusion it sets (engine/method_registry.py)."""
+    """L_CLS of the fused prediction; `name` is the fusion it sets (engine/contract/method_registry.py)."""

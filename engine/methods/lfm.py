@@ -1,10 +1,10 @@
 """LFM: "Facilitating Multimodal Classification via Dynamically Learning Modality Gap" (Yang,
 Wan, Jiang, Xu, NeurIPS 2024). L_Total = (1 - alpha) L_CLS + alpha L_MM, L_MM the symmetric
 InfoNCE between the modalities' projected features, alpha from the recipe's alpha strategy
-(engine/alpha.py: constant, stepwise, the heuristic Ours-H, polynomial, ...)."""
+(engine/alpha/strategies.py: constant, stepwise, the heuristic Ours-H, polynomial, ...)."""
 from __future__ import annotations
 
-from engine.losses import classification_loss, matching_loss, total_loss
+from engine.methods.losses import classification_loss, matching_loss, total_loss
 from engine.methods.base import Method
 
 

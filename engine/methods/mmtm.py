@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from engine.errors import UserError
+from engine.contract.errors import UserError
 from engine.methods.base import Method
 from engine.models.mmtm import MMTMFusion
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.errors import UserError
+from engine.contract.errors import UserError
 
 
 class MLP(nn.Module):

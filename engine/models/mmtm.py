@@ -134,7 +134,7 @@ class MMTMFusion(nn.Module):
 
 def staged(encoder: nn.Module) -> list[nn.Module]:
     """The encoder's stages; a TypeError for an encoder that has none (the recipe check in
-    engine/catalog/gradients.py names the kinds that do)."""
+    engine/contract/catalog/gradients.py names the kinds that do)."""
     if not hasattr(encoder, "stages"):
         raise TypeError(f"{type(encoder).__name__} does not expose its stages")
     return encoder.stages()

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.errors import UserError
-from engine.weights import WHAT, _missing, hf_folder
+from engine.contract.errors import UserError
+from engine.contract.weights import WHAT, _missing, hf_folder
 
 
 def _freeze(module: nn.Module, freeze: bool) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import recipe as recipes
+from engine.contract import recipe as recipes
 from lfm_tui.executors.base import Executor, Options, OptionsError, check
 
 

@@ -10,8 +10,8 @@ import signal
 
 from rich.live import Live
 
-from engine.events import Event
-from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
+from engine.contract.events import Event
+from engine.contract.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
 from lfm_tui.client import EngineClient, Exited
 from lfm_tui.executors import resources
 from lfm_tui.executors.base import Executor, OptionsError, Report

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from rich.live import Live
 
-from engine.events import LogLine, ProtocolError, parse_line
-from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
+from engine.contract.events import LogLine, ProtocolError, parse_line
+from engine.contract.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
 from lfm_tui.executors.base import Report
 from lfm_tui.executors.ray_task import Stopper, run_task
 from lfm_tui.executors.task import Task

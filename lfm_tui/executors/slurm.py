@@ -17,8 +17,8 @@ from pathlib import Path
 
 from rich.live import Live
 
-from engine import layout
-from engine.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
+from engine.contract import layout
+from engine.contract.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
 from lfm_tui.executors.base import Executor, OptionsError, Report
 from lfm_tui.executors.task import EngineProcess, Task
 

@@ -2,7 +2,7 @@
 job receives it whole), what to do with its run folder decided when it starts, and the engine as
 a blocking subprocess for executors that run it away from `lfm` (Ray tasks, Slurm jobs).
 
-What to do is read from the run folder at the moment the task starts (engine/layout.py): a
+What to do is read from the run folder at the moment the task starts (engine/contract/layout.py): a
 finished run is skipped, a run with a checkpoint resumes from it, a run that never reached one
 starts again (its partial folder kept, renamed). So a task that is retried after its node was
 lost, or requeued by Slurm after a preemption, continues from its last checkpoint.
@@ -19,15 +19,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import layout
-
-# Runs the engine in place of itself (exec), first asking the kernel to kill it when its parent
+from engine.contract import layout  # Runs the engine in place of itself (exec), first asking the kernel to kill it when its parent
 # dies (Linux), so that an engine never outlives a lost Ray worker or Slurm job and writes into
 # a run folder that its retry is resuming. It ignores the Slurm preemption signal (USR2, which
 # the job handles by stopping the engine with SIGINT), and takes SIGINT and SIGTERM as a plain
 # process does: a Ray worker's thread blocks them, and a child inherits that.
 GUARD = """import os, signal, sys
-from engine.lifeline import on_parent_death
+from engine.contract.lifeline import on_parent_death
 parent = int(sys.argv[1])
 on_parent_death(signal.SIGKILL)
 if os.getppid() != parent:

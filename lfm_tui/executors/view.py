@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from rich.table import Table
 from rich.text import Text
 
-from engine.events import Event, LogLine
-from engine.outcome import EXIT_CANCELLED, EXIT_OK, exit_text, shown, unreported_exit
+from engine.contract.events import Event, LogLine
+from engine.contract.outcome import EXIT_CANCELLED, EXIT_OK, exit_text, shown, unreported_exit
 from lfm_tui.executors.task import Task
 from lfm_tui.lines import clean
 from lfm_tui.sweep_status import RunProgress, RunRow, age_text, counts

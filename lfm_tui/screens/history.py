@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from engine.outcome import tensorboard_command
+from engine.contract.outcome import tensorboard_command
 from lfm_tui.history import RunInfo, RunListing, scan_runs
 from lfm_tui.screens.reading import ReadsInWorkers
 from lfm_tui.widgets.run_header import clock_text

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.data_folders import LAYOUTS
+from engine.contract.data_folders import LAYOUTS
 from lfm_tui.catalog import RecipeInfo
 
 

@@ -1,0 +1,30 @@
+"""Where pretrained weights come from: local files only. The checks of a configured path are
+shared by the data layer (tokenisers) and the models (encoders); standard library only."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.contract.errors import UserError
+
+WHAT = {
+    "bert": "a Hugging Face BERT folder (config.json, model weights, vocab.txt), e.g. bert-base-uncased",
+    "clip_text": "a Hugging Face CLIP folder (config.json, model weights, tokenizer files), e.g. clip-vit-base-patch32",
+    "clip_image": "a Hugging Face CLIP folder (config.json, model weights), e.g. clip-vit-base-patch32",
+    "resnet50": "a torchvision ResNet50 state dict file (e.g. resnet50-11ad3fa6.pth) or a Hugging Face "
+                "ResNet folder (e.g. microsoft/resnet-50)",
+}
+
+
+def _missing(key: str, kind: str, detail: str) -> UserError:
+    return UserError(f"{key}: {kind} needs local pretrained weights, {detail}; set {key} to {WHAT[kind]}")
+
+
+def hf_folder(configured: str, key: str, kind: str) -> Path:
+    if not configured:
+        raise _missing(key, kind, "and it is empty")
+    path = Path(configured).expanduser()
+    if not path.exists():
+        raise _missing(key, kind, f"and {path} does not exist")
+    if not (path / "config.json").is_file():
+        raise UserError(f"{key}: {path} is not a Hugging Face model folder (no config.json); expected {WHAT[kind]}")
+    return path

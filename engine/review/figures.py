@@ -1,0 +1,196 @@
+"""Review figures of a trained model, from the `[review]` recipe section, on rank 0:
+
+    the modality gap (engine/review/gap.py): a fixed sample of the test split, each modality's
+        normalised matching-loss embeddings into TensorBoard's embedding projector (metadata
+        columns `modality` and `class`; its files in `<global step, 5 digits>/<tag>/` of the run
+        folder), the centroid distance as the scalar `review/modality_gap_distance[_best]`, and a
+        2-D picture (PCA or UMAP) as `figures/gap.png` and the TensorBoard image
+        `review/modality_gap_picture[_best]` (a tag is never both a scalar and an image:
+        TensorBoard lists neither of such a pair); every `review.gap_every` epochs on
+        that epoch's weights (`figures/gap-epoch<NNN>.png`, tag `modality_gap`) and once at the
+        end on the best checkpoint's (tag `modality_gap_best`)
+    Grad-CAM (engine/review/gradcam.py): at the end, on the best checkpoint's weights,
+        `review.gradcam_per_class` test samples of each class per convolutional encoder:
+        `figures/gradcam/<modality>/<class>-<k>.png`, all of them in `figures/gradcam/<modality>.png`
+        and the TensorBoard image `review/gradcam_<modality>`; skipped, with one log line
+        saying why, where no encoder is convolutional
+
+It writes with its own TensorBoard writer into the run's TensorBoard folder (engine/contract/layout.py
+`tensorboard_dir`), at the global step of the end of the epoch whose weights are shown (the x-axis
+of the run's other summaries; the projector's entries are named `<tag>:<step>`). A figure that
+fails is one warning in the run's log: the run's training and test results stand.
+"""
+from __future__ import annotations
+
+import io
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from engine.contract import layout, writes
+from engine.contract.context import RunContext
+from engine.data.base import steps_per_epoch
+
+FIGURES = "figures"
+
+
+class Review:
+    """The review figures of one run: `on_event` (an emitter listener: the periodic modality
+    gap), `final(best_epoch)` once the test split is evaluated with the best checkpoint, and
+    `close()`."""
+
+    def __init__(self, ctx: RunContext, run_dir: Path, emit: Callable):
+        self.ctx, self.cfg, self.emit = ctx, ctx.recipe.review, emit
+        self.run_dir = Path(run_dir)
+        self.figures = self.run_dir / FIGURES
+        self._writer = None
+        self.steps_per_epoch = steps_per_epoch(len(ctx.data.train), ctx.recipe.data.batch_size)
+
+    def step(self, epoch: int) -> int:
+        """TensorBoard's x-axis, as for the run's other summaries: the global step at the end of `epoch`."""
+        return epoch * self.steps_per_epoch
+
+    # ------------------------------------------------------------------ entry points
+    def on_event(self, ev) -> None:
+        every = self.cfg.gap_every
+        if (ev.type == "eval" and ev["split"] == "val" and every and self.cfg.gap_samples
+                and ev["epoch"] % every == 0 and len(self.ctx.model.modalities) > 1):
+            self._guarded("modality gap", self.gap, ev["epoch"], False)
+
+    def final(self, best_epoch: int) -> None:
+        """The end-of-run figures, from the weights the test split was evaluated with."""
+        if self.cfg.gap_samples and len(self.ctx.model.modalities) < 2:
+            self.emit("log", level="info", message="review: modality gap skipped: the model has one modality")
+        elif self.cfg.gap_samples:
+            self._guarded("modality gap", self.gap, best_epoch, True)
+        if self.cfg.gradcam:
+            self._guarded("Grad-CAM", self.gradcam, best_epoch)
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _guarded(self, what: str, fn: Callable, *args) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # a figure is not the run's result: say so, keep going
+            print(traceback.format_exc(), file=sys.stderr)
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            self.emit("log", level="warning", message=f"review: {what} not written ({type(exc).__name__}: {first})")
+
+    # ------------------------------------------------------------------ TensorBoard
+    def writer(self):
+        """The review's SummaryWriter, made on first use; it keeps the projector entries an
+        earlier process of the same run wrote (a resumed run)."""
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            logdir = layout.tensorboard_dir(self.run_dir)
+            self._writer = SummaryWriter(log_dir=str(logdir))
+            self._writer._projector_config = earlier_projector_config(logdir)
+        return self._writer
+
+    def _add_png(self, tag: str, png: bytes, step: int) -> None:
+        import numpy as np
+        from PIL import Image
+
+        img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        self.writer().add_image(tag, img, step, dataformats="HWC")
+
+    # ------------------------------------------------------------------ the figures
+    def gap(self, epoch: int, final: bool) -> None:
+        import matplotlib.pyplot as plt
+
+        from engine.review.figures import gap as rg
+        tick = time.perf_counter()
+        ctx, cfg = self.ctx, self.cfg
+        emb, labels = rg.gap_embeddings(ctx, cfg.gap_samples)
+        dist = rg.centroid_distance(emb)
+        tag = "modality_gap_best" if final else "modality_gap"
+        w = self.writer()
+        mat, meta = rg.projector_rows(emb, labels, ctx.data.class_names)
+        step = self.step(epoch)
+        # TensorBoard writes <step>/<tag>/{tensors,metadata}.tsv and projector_config.pbtxt through links too
+        logdir = layout.tensorboard_dir(self.run_dir)
+        folder = logdir / str(step).zfill(5) / tag
+        for f in (folder.parent, folder, folder / "tensors.tsv", folder / "metadata.tsv",
+                  logdir / "projector_config.pbtxt"):
+            writes.refuse_link(f)
+        w.add_embedding(mat, metadata=meta, metadata_header=["modality", "class"], tag=tag, global_step=step)
+        w.add_scalar(f"review/{tag.replace('modality_gap', 'modality_gap_distance')}", dist, step)
+        which = f"best checkpoint, epoch {epoch}" if final else f"epoch {epoch}"
+        fig = rg.gap_figure(emb, labels, ctx.data.class_names, cfg.gap_projection, ctx.recipe.train.seed,
+                            f"{ctx.recipe.name}: modality gap, {len(labels)} test samples ({which})")
+        buf = io.BytesIO()
+        try:
+            fig.savefig(buf, format="png")
+        finally:
+            plt.close(fig)
+        path = self.figures / ("gap.png" if final else f"gap-epoch{epoch:03d}.png")
+        self._write(path, buf.getvalue())
+        self._add_png(f"review/{tag.replace('modality_gap', 'modality_gap_picture')}", buf.getvalue(), step)
+        self.emit("log", level="info",
+                  message=f"review: modality gap ({which}): centroid distance {dist:.4f} over {len(labels)} test "
+                          f"samples; {path.relative_to(self.run_dir)} ({time.perf_counter() - tick:.1f} s)")
+
+    def gradcam(self, epoch: int) -> None:
+        from PIL import Image
+
+        from engine.review.figures import gradcam as rc
+        tick = time.perf_counter()
+        ctx, per_class = self.ctx, self.cfg.gradcam_per_class
+        found, why = rc.targets(ctx)
+        if why:
+            self.emit("log", level="info", message=f"review: {why}")
+            return
+        split, names = ctx.data.test, ctx.data.class_names
+        chosen = rc.pick(split.labels, len(names), per_class)
+        for m, layer in found.items():
+            layer_name = next(n for n, mod in ctx.model.encoders[m].named_modules() if mod is layer)
+            folder = self.figures / "gradcam" / m
+            panels, seen = [], {}
+            for chunk in chosen.split(64):
+                inputs, labels = split.batch(chunk)
+                inputs, labels = ctx.dist.to_device(inputs, labels)
+                cams, preds = rc.attributions(ctx, m, layer, inputs, labels)
+                for i, (y, p) in enumerate(zip(labels.tolist(), preds.tolist())):
+                    k = seen[y] = seen.get(y, 0) + 1
+                    img = rc.panel(inputs[m][i].detach().cpu(), cams[i], f"true {names[y]} / pred {names[p]}")
+                    buf = io.BytesIO()
+                    Image.fromarray(img).save(buf, format="PNG")
+                    self._write(folder / f"{rc.file_stem(y, names[y], k)}.png", buf.getvalue())
+                    panels.append(img)
+            sheet = rc.grid(panels, per_class)
+            buf = io.BytesIO()
+            Image.fromarray(sheet).save(buf, format="PNG")
+            self._write(self.figures / "gradcam" / f"{m}.png", buf.getvalue())
+            self.writer().add_image(f"review/gradcam_{m}", sheet, self.step(epoch), dataformats="HWC")
+            self.emit("log", level="info",
+                      message=f"review: Grad-CAM of {m} at its encoder's last convolution ({layer_name}), "
+                              f"{len(panels)} test samples ({per_class} per class, best checkpoint): "
+                              f"{folder.relative_to(self.run_dir)}/ ({time.perf_counter() - tick:.1f} s)")
+
+    def _write(self, path: Path, data: bytes) -> None:
+        writes.make_folders(path.parent, self.run_dir)
+        with writes.atomic_open(path) as fh:
+            fh.write(data)
+
+
+def earlier_projector_config(logdir: Path):
+    """The projector entries already in `logdir` (an earlier process of a resumed run), as the
+    ProjectorConfig torch's SummaryWriter extends; an unreadable file counts as none."""
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    config = ProjectorConfig()
+    path = Path(logdir) / "projector_config.pbtxt"
+    try:
+        text_format.Merge(path.read_text(encoding="utf-8"), config)
+    except (OSError, UnicodeDecodeError, text_format.ParseError):
+        return ProjectorConfig()
+    return config

@@ -1,0 +1,127 @@
+"""Where each modality looks (the LFM paper's Fig. 4): Grad-CAM (Selvaraju et al., IJCV 2020)
+of the convolutional encoders (`cnn`, `resnet18`, `resnet50` on images, spectrograms or video
+frames) with captum's `LayerGradCam` at the encoder's last `nn.Conv2d`, upsampled to the input
+with `LayerAttribution.interpolate`.
+
+The attribution is of the fused logit of each sample's true class, the other modalities' inputs
+being the sample's own; ReLU applied (the positive evidence, as Grad-CAM defines it). Each
+panel is the input beside its heat map over the input, with the true and the predicted class
+written under them; a video shows its middle frame."""
+from __future__ import annotations
+
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+from torch import nn  # noqa: E402
+
+from engine.contract.context import RunContext  # noqa: E402
+
+CONV_KINDS = ("cnn", "resnet18", "resnet50")  # encoders whose last layers are convolutions
+PANEL_SIDE = 128  # pixels of the longer side of a panel's image, at least
+
+
+def conv_layer(encoder: nn.Module) -> nn.Conv2d | None:
+    """The encoder's last convolutional layer (in the order its modules are registered)."""
+    convs = [m for m in encoder.modules() if isinstance(m, nn.Conv2d)]
+    return convs[-1] if convs else None
+
+
+def targets(ctx: RunContext) -> tuple[dict[str, nn.Conv2d], str | None]:
+    """The modalities Grad-CAM can show (modality -> its encoder's last convolution), and, where
+    there is none, why."""
+    model, encs = ctx.model, ctx.recipe.model.encoders
+    found: dict[str, nn.Conv2d] = {}
+    for m in model.modalities:
+        kind, kind_of_input = encs[m].kind, ctx.data.input_spec[m].get("type")
+        layer = conv_layer(model.encoders[m]) if kind in CONV_KINDS and kind_of_input in ("image", "video") else None
+        if layer is not None:
+            found[m] = layer
+    if found:
+        return found, None
+    kinds = ", ".join(f"{m}: {encs[m].kind}" for m in model.modalities)
+    return found, (f"Grad-CAM skipped: no convolutional encoder ({kinds}); it shows the encoders "
+                   f"{', '.join(CONV_KINDS)} of image, spectrogram or video inputs")
+
+
+def pick(labels: torch.Tensor, num_classes: int, per_class: int) -> torch.Tensor:
+    """Positions of the first `per_class` samples of each class, class by class."""
+    out = [torch.nonzero(labels == c).flatten()[:per_class] for c in range(num_classes)]
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
+def attributions(ctx: RunContext, modality: str, layer: nn.Conv2d, inputs: dict, labels: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grad-CAM maps of `modality` at its input's resolution, (batch, [frames,] H, W), and the
+    fused predictions; the model is put back in the mode it was in."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    model = ctx.model
+    x = inputs[modality].float().detach().clone().requires_grad_(True)  # frozen encoders too
+    others = {m: v for m, v in inputs.items() if m != modality}
+
+    def fused_logits(xm: torch.Tensor) -> torch.Tensor:
+        return model({**others, modality: xm}).logits
+
+    was_training = model.training
+    model.eval()
+    try:
+        cam = LayerGradCam(fused_logits, layer).attribute(x, target=labels, relu_attributions=True)
+        with torch.no_grad():
+            pred = fused_logits(x).argmax(1)
+    finally:
+        model.train(was_training)
+    side = tuple(x.shape[-2:])
+    cam = LayerAttribution.interpolate(cam.detach(), side, interpolate_mode="bilinear")[:, 0]
+    if x.dim() == 5:  # video: (batch * frames, H, W) back to (batch, frames, H, W)
+        cam = cam.reshape(x.shape[0], x.shape[1], *side)
+    return cam.float().cpu(), pred.cpu()
+
+
+def _to_rgb(x: np.ndarray) -> np.ndarray:
+    """(C, H, W) input to (H, W, 3) in [0, 1]: RGB as is, otherwise the channels' mean as grey;
+    scaled per sample to its own range."""
+    img = x.transpose(1, 2, 0) if x.shape[0] == 3 else np.repeat(x.mean(0)[..., None], 3, axis=2)
+    lo, hi = float(img.min()), float(img.max())
+    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+
+
+def panel(x: torch.Tensor, cam: torch.Tensor, caption: str) -> np.ndarray:
+    """The input beside the heat map blended over it, the caption below: (H, W, 3) uint8."""
+    if x.dim() == 4:  # video: the middle frame
+        mid = x.shape[0] // 2
+        x, cam = x[mid], cam[mid]
+    img = _to_rgb(x.float().numpy())
+    c = cam.numpy()
+    c = c / c.max() if c.max() > 0 else np.zeros_like(c)
+    heat = matplotlib.colormaps["jet"](c)[..., :3]
+    both = np.concatenate([img, np.ones((img.shape[0], 2, 3)), 0.5 * img + 0.5 * heat], axis=1)
+    arr = (np.clip(both, 0, 1) * 255).astype(np.uint8)
+    scale = max(1, PANEL_SIDE // max(img.shape[:2]))
+    pic = Image.fromarray(arr).resize((arr.shape[1] * scale, arr.shape[0] * scale), Image.NEAREST)
+    out = Image.new("RGB", (pic.width, pic.height + 14), "white")
+    out.paste(pic, (0, 0))
+    ImageDraw.Draw(out).text((2, pic.height + 1), caption, fill="black")
+    return np.asarray(out)
+
+
+def file_stem(class_index: int, class_name: str, k: int) -> str:
+    """`<class index>-<class name as letters, digits, . _ ->-<k>`: a file name for any class name."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(class_name)).strip("._")[:40] or "class"
+    return f"{class_index:03d}-{name}-{k}"
+
+
+def grid(panels: list[np.ndarray], per_row: int) -> np.ndarray:
+    """Panels (padded to one size) in rows of `per_row`: (H, W, 3) uint8."""
+    h = max(p.shape[0] for p in panels)
+    w = max(p.shape[1] for p in panels)
+    rows = -(-len(panels) // per_row)
+    out = np.full((rows * (h + 4), per_row * (w + 4), 3), 255, dtype=np.uint8)
+    for i, p in enumerate(panels):
+        r, c = divmod(i, per_row)
+        out[r * (h + 4):r * (h + 4) + p.shape[0], c * (w + 4):c * (w + 4) + p.shape[1]] = p
+    return out

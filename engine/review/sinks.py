@@ -1,0 +1,163 @@
+"""Where events go besides the stream: engine.log and TensorBoard (scalars, confusion matrices,
+the recipe, hyper-parameters)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, TextIO
+
+from engine.contract.events import Event
+
+
+def jsonl_writer(events_file: TextIO) -> Callable[[Event], None]:
+    """events.jsonl: every event, one line each, flushed; a failed write (a full disk) raises,
+    naming the file."""
+    def write(ev: Event) -> None:
+        try:
+            events_file.write(ev.to_json() + "\n")
+            events_file.flush()
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, getattr(events_file, "name", None)) from exc
+
+    return write
+
+
+def log_writer(log_file: TextIO) -> Callable[[Event], None]:
+    """engine.log: the log events and how the run finished, one timestamped line each."""
+    def write(ev: Event) -> None:
+        if ev.type == "log":
+            log_file.write(f"{time.strftime('%H:%M:%S')} {ev['level']}: {ev['message']}\n")
+        elif ev.type == "run_finished":
+            log_file.write(f"{time.strftime('%H:%M:%S')} finished: {ev['status']}\n")
+            if ev.get("traceback"):
+                log_file.write(ev["traceback"])
+        log_file.flush()
+
+    return write
+
+
+class TensorBoardSink:
+    """Turns events into TensorBoard summaries in a run's TensorBoard folder
+    (engine/contract/layout.py `tensorboard_dir`), all on one x-axis, the global step:
+
+      scalars  `train/...` and `epoch` at each step event; `val/...` and `test/...` at the
+               global step of the end of the evaluated epoch (add_scalar only: add_scalars
+               makes phantom runs)
+      images   `<split>/confusion` (fused) and `<split>/confusion_<modality>`: the confusion
+               matrices an `eval` event carries (the test split's with counts and class
+               names; each validation's as a heat map of the shares of each class)
+      text     `recipe`: the resolved recipe TOML, when a new run starts
+      hparams  at the end of a finished run: the run's hyper-parameters (engine/contract/hparams.py)
+               with its best/* and test/* metrics
+
+    `purge_step`: a resumed run's first step; what the stopped run wrote from there on is
+    discarded by TensorBoard, so that the curves do not double back."""
+
+    def __init__(self, logdir: Path, hparams: dict, recipe_text: str = "", purge_step: int | None = None):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(logdir), purge_step=purge_step)
+        self.hparams, self.recipe_text = hparams, recipe_text
+        self.global_step = 0
+        self.steps_per_epoch = 0
+        self.epoch_end: dict[int, int] = {}  # epoch -> global step of its last step
+        self.classes: list[str] = []
+        self.painter = None  # engine.training.confusion.Painter, made for the first confusion matrix
+
+    def __call__(self, ev: Event) -> None:
+        handler = getattr(self, f"on_{ev.type}", None)
+        if handler is not None:
+            handler(ev)
+
+    def end_of_epoch(self, epoch: int) -> int:
+        """The global step at which `epoch` (counted from 1) ended."""
+        if epoch in self.epoch_end:
+            return self.epoch_end[epoch]
+        return epoch * self.steps_per_epoch if self.steps_per_epoch else self.global_step
+
+    def scalar(self, tag: str, value, step: int) -> None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.writer.add_scalar(tag, value, step)
+
+    def on_run_started(self, ev: Event) -> None:
+        self.steps_per_epoch = ev["steps_per_epoch"]
+        classes = ev.get("classes")
+        self.classes = [str(c) for c in classes] if isinstance(classes, list) else []
+        if ev["resumed_from"] is None and self.recipe_text:
+            self.writer.add_text("recipe", f"```toml\n{self.recipe_text.rstrip()}\n```", 0)
+
+    def on_step(self, ev: Event) -> None:
+        gs = self.global_step = ev["global_step"]
+        if ev["step"] == self.steps_per_epoch:
+            self.epoch_end[ev["epoch"]] = gs
+        for name, value in ev["losses"].items():
+            self.scalar(f"train/loss_{name}", value, gs)
+        for key in ("alpha", "lr", "samples_per_s"):
+            self.scalar(f"train/{key}", ev[key], gs)
+        self.scalar("epoch", ev["epoch"], gs)
+
+    def on_eval(self, ev: Event) -> None:
+        split, step = ev["split"], self.end_of_epoch(ev["epoch"])
+        self.scalar(f"{split}/loss", ev["loss"], step)
+        for k, v in ev["fused"].items():
+            self.scalar(f"{split}/{k}", v, step)
+        for m, metrics in ev["modalities"].items():
+            for k, v in metrics.items():
+                self.scalar(f"{split}/{k}_{m}", v, step)
+        self.scalar(f"{split}/gap", ev["gap"], step)
+        self.scalar(f"{split}/modality_gap", ev["modality_gap"], step)
+        self.confusion_images(ev, step)
+
+    def confusion_images(self, ev: Event, step: int) -> None:
+        from engine.training import confusion
+        tables = ev.get("confusion")
+        if not isinstance(tables, dict) or not self.classes:
+            return
+        split, epoch = ev["split"], ev["epoch"]
+        for head, matrix in tables.items():
+            if not confusion.well_formed(matrix, len(self.classes)):
+                continue
+            acc = (ev["fused"] if head == "fused" else ev["modalities"].get(head, {})).get("acc")
+            title = f"{split}, epoch {epoch}: {head}" + (f" (acc {acc:.1f}%)" if isinstance(acc, float) else "")
+            if split == "test":  # once per run: counts and class names
+                self.painter = self.painter or confusion.Painter(self.classes)
+                image = self.painter.render(head, matrix, title)
+            else:  # every evaluation: a heat map, at no cost next to the epoch
+                image = confusion.heatmap(matrix)
+            tag = f"{split}/confusion" if head == "fused" else f"{split}/confusion_{head}"
+            self.writer.add_image(tag, image, step, dataformats="HWC")
+
+    def on_alpha_updated(self, ev: Event) -> None:
+        step = ev.get("step")  # the global step of an update every N steps; 0 at the end of an epoch
+        if not isinstance(step, int) or isinstance(step, bool) or step <= 0:
+            step = self.end_of_epoch(ev["epoch"])
+        self.scalar("train/hypergradient", ev["hypergradient"], step)
+        self.scalar("train/alpha_epoch", ev["alpha"], step)
+        for key in ("spread", "residual", "damping", "negative_curvature", "fallbacks"):
+            if isinstance(ev.get(key), (bool, int, float)):  # how the solver did (engine/alpha/hypergrad.py)
+                self.scalar(f"train/hypergradient_{key}", float(ev[key]), step)
+
+    def on_run_finished(self, ev: Event) -> None:
+        if ev["status"] == "ok" and ev.get("best"):
+            self.write_hparams(ev["best"], ev.get("test") or {})
+        self.writer.flush()
+
+    def write_hparams(self, best: dict, test: dict) -> None:
+        """The hyper-parameters with the metrics TensorBoard shows beside them: best/* (written
+        here) and test/* (the test split's scalars)."""
+        from torch.utils.tensorboard.summary import hparams
+
+        def numbers(d: dict) -> dict:
+            return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+        best_metrics = {f"best/{k}": v for k, v in numbers(best).items()}
+        metrics = {**best_metrics, **{f"test/{k}": v for k, v in numbers(test).items()}}
+        exp, ssi, sei = hparams(self.hparams, metrics)
+        fw = self.writer._get_file_writer()
+        for s in (exp, ssi, sei):
+            fw.add_summary(s)
+        for k, v in best_metrics.items():
+            self.writer.add_scalar(k, v, self.global_step)
+
+    def close(self) -> None:
+        self.writer.close()

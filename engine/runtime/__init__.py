@@ -1,0 +1,1 @@
+"""The process an engine runs in: distributed setup (dist.py) and signal handling (process.py)."""
