@@ -122,9 +122,10 @@ def test_the_static_reading_sees_slow_marks_and_imports() -> None:
     mixed = ast.parse("import pytest\n@pytest.mark.slow\ndef test_a(): pass\ndef test_b(): pass\n")
     only_slow = ast.parse("import pytest\n@pytest.mark.slow\ndef test_a(): pass\n")
     assert not has_fast_test(slow) and has_fast_test(mixed) and not has_fast_test(only_slow)
-    code = ast.parse("from engine import recipe\nx = ['-m', 'engine', 'from lfm_plot.figures import f']\n")
-    assert named_modules(code) == {"engine", "engine.contract.recipe"}
-    assert named_modules(code, with_strings=True) == {"engine", "engine.__main__", "engine.contract.recipe", "lfm_plot.figures"}
+    code = ast.parse("from engine.contract import recipe\nx = ['-m', 'engine', 'from lfm_plot.figures import f']\n")
+    assert named_modules(code) == {"engine.contract", "engine.contract.recipe"}
+    assert named_modules(code, with_strings=True) == {"engine.contract", "engine", "engine.__main__",
+                                                       "engine.contract.recipe", "lfm_plot.figures"}
     relative = ast.parse("from .base import Step\n")
     assert named_modules(relative, "engine.methods.agm") == {"engine.methods.base"}
     assert named_modules(relative, "engine.methods") == {"engine.methods.base"}
