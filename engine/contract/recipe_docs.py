@@ -41,7 +41,8 @@ not edit it by hand: `tests/test_docs_generated.py` fails when it differs from t
   known key, and every problem of a recipe is reported at once (`lfm validate`), exit status 2.
 - **Numbers** must be finite (no `nan` or `inf`) and integers below 2^63; the bounds column gives
   each key's own range.
-- **Methods**: `method.name` picks the method; the keys of each method's own `[method.<name>]`
+- **Methods**: `method.name` picks the method (a built-in one, or one of an installed package:
+  [writing-a-method.md](writing-a-method.md)); the keys of each method's own `[method.<name>]`
   table, with their defaults and sources, are on [methods.md](methods.md). A method's table, or
   `method.modality`, given for a method that does not take it is an error before anything runs.
 - **Default from**: where a default comes from (the paper, the released code, or a choice of
