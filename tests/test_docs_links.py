@@ -167,3 +167,14 @@ def test_no_file_cites_a_document_that_is_not_in_the_repository() -> None:
         text = path.read_bytes().decode("utf-8", "replace")
         cited += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in outside.finditer(text)]
     assert cited == []
+
+
+def test_the_architecture_page_states_the_layers_of_the_import_contracts() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    page = " ".join((ROOT / "docs/architecture.md").read_text(encoding="utf-8").split())
+    layered = [c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers"]
+    assert len(layered) == 2
+    for contract in layered:
+        names = [re.sub(r"\b(engine|lfm_tui)\.", "", layer) for layer in contract["layers"]]
+        chain = " → ".join(f"`{n}`" for n in names)
+        assert chain in page, f"docs/architecture.md does not state the layers of: {contract['name']}"
