@@ -254,7 +254,7 @@ def write_page(out: Path, sections: list[str]) -> None:
         "NVGesture; `-`: left blank there) for orientation only: other datasets, encoders and budgets. "
         "Where a method's docstring marks a part unverified, its row carries that caveat: ML-LSTM's "
         "architecture is a definition of ours (only the paper's abstract was available), so its row is "
-        "not a verified ML-LSTM; the README's methods table says, per method, what follows the paper "
+        "not a verified ML-LSTM; docs/methods.md says, per method, what follows the paper "
         "and what the released code.", "", *sections])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")

@@ -101,3 +101,53 @@ def test_a_plugin_method_renders_like_a_builtin_one(capsys) -> None:
     assert "Also takes `method.modality`." in section
     assert method_docs.main(["--plugins"]) == 0  # the installed methods, built-in ones first
     assert capsys.readouterr().out == method_docs.render(method_docs.METHODS.values())
+
+
+# docs/recipes.md is generated from the recipe schema (engine/contract/recipe_docs.py).
+
+def test_recipes_page_is_generated_from_the_schema() -> None:
+    from engine.contract import recipe_docs
+
+    page = (ROOT / "docs/recipes.md").read_text(encoding="utf-8")
+    assert page == recipe_docs.render(), (
+        "docs/recipes.md is stale: regenerate it with `PYTHONPATH=. python -m engine.contract.recipe_docs`")
+
+
+def test_recipes_page_lists_every_key_with_its_default_bounds_and_meaning() -> None:
+    import dataclasses
+
+    from engine.contract import recipe_docs
+    from engine.contract.schema import EncoderConfig, Recipe
+
+    page = recipe_docs.render()
+    sections = {f.name: type(recipe_docs._default(f)) for f in dataclasses.fields(Recipe) if f.name != "name"}
+    sections["model.encoders.&lt;modality&gt;"] = EncoderConfig
+    for section, cls in sections.items():
+        body = page.split(f"\n## [{section}]\n", 1)[1].split("\n## ", 1)[0]
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(recipe_docs._default(f)):  # a method's table: a link to methods.md
+                assert f"[`[method.{f.name}]`](methods.md#{f.name})" in body
+                continue
+            row = next((line for line in body.splitlines() if line.startswith(f"| `{f.name}` |")), None)
+            assert row is not None, f"{section}.{f.name} is not on the page"
+            meaning = row.split(" | ")[4]
+            assert meaning.strip(), f"{section}.{f.name} has no documentation in the schema (spec(doc=...))"
+    assert '| `fusion` | str | `"concat"` | one of `"concat"`, `"sum"`, `"weight"`, `"film"`, `"gated"` |' in page
+    assert "| `temperature` | float | `0.07` | > 0 | tau of the matching loss L_MM | CLIP's value" in page
+    assert "| `seed` | int | `0` | >= 0, <= 1000000 |" in page
+    assert '| `name` | str | `"lfm"` | one of `"unimodal"`,' in page  # the built-in methods, not the installed plug-ins
+    assert '| `name` | str | `"emoji"` | one of `"emoji"`, `"mfeat"`, `"fashion"`, `"cremad"`,' in page
+    assert "| `betas` | tuple[float, ...] | `[0.5, 0.9]` | each >= 0, <= 1 |" in page
+
+
+def test_recipes_check_fails_on_a_stale_page_and_names_the_command(tmp_path: Path, capsys) -> None:
+    from engine.contract import recipe_docs
+
+    page = tmp_path / "recipes.md"
+    assert recipe_docs.main(["--check", "--path", str(page)]) == 1
+    assert "is missing; regenerate it: PYTHONPATH=. python -m engine.contract.recipe_docs" in capsys.readouterr().err
+    assert recipe_docs.main(["--path", str(page)]) == 0
+    assert recipe_docs.main(["--check", "--path", str(page)]) == 0
+    page.write_text(page.read_text(encoding="utf-8").replace("`0.07`", "`0.1`", 1), encoding="utf-8")
+    assert recipe_docs.main(["--check", "--path", str(page)]) == 1
+    assert f"{page} is stale; regenerate it" in capsys.readouterr().err

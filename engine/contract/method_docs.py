@@ -50,7 +50,7 @@ How to read a section:
   implementation (`engine/methods/`) describes both in full.
 - **Keys**: its `[method.<name>]` table: type, default, bounds, meaning, and where the default comes
   from (the paper, the released code, or a choice of ours). Keys of the whole recipe (`optim`,
-  `train`, `[alpha]`, ...) are documented by `lfm validate` and the README.
+  `train`, `[alpha]`, ...) are on [recipes.md](recipes.md), generated from the recipe schema.
 
 Methods of installed packages (the `lfm.methods` entry points; docs/writing-a-method.md) join
 these in the registry: they run, sweep, resume and compare like the built-in ones. This page lists

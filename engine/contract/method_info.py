@@ -31,7 +31,7 @@ class Reference:
 @dataclass(frozen=True)
 class MethodInfo:
     name: str                         # method.name in recipes; also the name of its key table
-    summary: str                      # one line: what it does (README, `lfm validate`, docs)
+    summary: str                      # one line: what it does (its row and section of docs/methods.md)
     impl: str                         # "package.module:Class", a subclass of engine.methods.base.Method
     config: type | None = None        # the dataclass of its `[method.<name>]` table (engine/schema_fields.spec fields)
     keys: tuple[str, ...] = ()        # other [method] keys it takes (e.g. "modality", another method's table)

@@ -42,11 +42,13 @@ class DataConfig:
     name: str = spec("emoji", doc="dataset name")
     root: str = spec("", doc="data folder; empty for the built-in assets")
     modalities: tuple[str, ...] = spec((), doc="modalities to use, two or more")
-    val_fraction: float = spec(0.15, lo=0.0, hi=0.5, lo_open=True)
-    test_fraction: float = spec(0.15, lo=0.0, hi=0.5, lo_open=True)
-    split_seed: int = spec(0, lo=0)
-    batch_size: int = spec(64, lo=2)
-    eval_batch_size: int = spec(512, lo=1)
+    val_fraction: float = spec(0.15, lo=0.0, hi=0.5, lo_open=True,
+                               doc="share of each class held out for validation (alpha, model selection)")
+    test_fraction: float = spec(0.15, lo=0.0, hi=0.5, lo_open=True,
+                                doc="share of each class held out for the test split (datasets without one of their own)")
+    split_seed: int = spec(0, lo=0, doc="seed of the stratified splits (fashion: also its partners and noise)")
+    batch_size: int = spec(64, lo=2, doc="training batch (the global batch under several processes)")
+    eval_batch_size: int = spec(512, lo=1, doc="batch of validation and test predictions")
     standardize: bool = spec(True, doc="feature vectors scaled by training-split mean and std")
     on_missing: str = spec("error", choices=("error", "skip"),
                            doc="samples whose files are missing or unreadable: refuse the run, or skip and count them")
@@ -65,16 +67,16 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    kind: str = spec("mlp", choices=ENCODER_KINDS)
+    kind: str = spec("mlp", choices=ENCODER_KINDS, doc="the encoder of this modality")
     hidden: tuple[int, ...] = spec((256,), lo=1, hi=WIDTH_MAX, doc="MLP hidden widths")
     channels: tuple[int, ...] = spec((32, 64, 128), lo=1, hi=WIDTH_MAX, doc="CNN channels per stage")
-    dropout: float = spec(0.0, lo=0.0, hi=1.0)
+    dropout: float = spec(0.0, lo=0.0, hi=1.0, doc="dropout inside the encoder")
     path: str = spec("", doc="pretrained weights: a Hugging Face folder (minilm, bert, clip_*, resnet50) or a "
                              "torchvision state dict file (resnet50); empty = the packaged MiniLM")
     freeze: bool = spec(True, doc="keep pretrained weights fixed")
-    max_tokens: int = spec(32, lo=1, hi=512)
+    max_tokens: int = spec(32, lo=1, hi=512, doc="text encoders: tokens kept per sample")
     embed_dim: int = spec(64, lo=1, hi=WIDTH_MAX, doc="token embedding width of text_bow")
-    vocab_min_count: int = spec(1, lo=1)
+    vocab_min_count: int = spec(1, lo=1, doc="text_bow: training-split occurrences a word needs to be in the vocabulary")
 
 
 @dataclass(frozen=True)
@@ -89,30 +91,37 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    temperature: float = spec(0.07, lo=0.0, lo_open=True)
-    pair_reduction: str = spec("mean", choices=("mean", "sum"))
+    temperature: float = spec(0.07, lo=0.0, lo_open=True, doc="tau of the matching loss L_MM",
+                               source="CLIP's value; the paper gives none")
+    pair_reduction: str = spec("mean", choices=("mean", "sum"),
+                               doc="L_MM over the unordered pairs of three or more modalities",
+                               source="ours: a mean keeps alpha comparable across modality counts")
 
 
 @dataclass(frozen=True)
 class AlphaConfig:
-    strategy: str = spec("heuristic", choices=("constant", "stepwise", "heuristic", "polynomial", "learned"))
+    strategy: str = spec("heuristic", choices=("constant", "stepwise", "heuristic", "polynomial", "learned"),
+                          doc="how alpha moves over the epochs (docs/method.md)", source="the paper's Ours-H")
     value: float = spec(0.5, lo=0.0, hi=1.0, doc="constant alpha, or p of stepwise h(p)")
     coefficients: tuple[float, ...] = spec((1.5e-4, -6.5e-3, 3.2e-2, 1.0),
-                                           doc="polynomial a, b, c, d of a t^3 + b t^2 + c t + d")
+                                           doc="polynomial a, b, c, d of a t^3 + b t^2 + c t + d",
+                                           source="the paper (its cubic fit of the learned alpha)")
     # the learned strategy (bi-level; engine/alpha/hypergrad.py, engine/alpha/bilevel.py)
     hypergradient: str = spec("cg", choices=("cg", "neumann", "identity", "official"),
-                              doc="how H^-1 g_val is approximated")
+                              doc="how H^-1 g_val is approximated", source="ours (docs/alpha.md)")
     initial: float = spec(0.5, lo=0.0, hi=1.0, doc="alpha before the first update")
     optimizer: str = spec("adam", choices=("adam", "sign", "sgd"),
                           doc="the step on alpha: adam or sign (lr in units of alpha per update, whatever "
                               "the hypergradient's scale), sgd (alpha - lr * dF/dalpha, the released code's)")
-    lr: float = spec(0.1, lo=0.0, doc="eta_alpha: for adam and sign, alpha's change per update")
+    lr: float = spec(0.1, lo=0.0, doc="eta_alpha: for adam and sign, alpha's change per update",
+                    source="ours (docs/alpha.md)")
     betas: tuple[float, ...] = spec((0.5, 0.9), lo=0.0, hi=1.0,
                                     doc="adam: decay of the hypergradient's first and second moments (short "
                                         "memory: a run makes tens of updates)")
     lr_decay: float = spec(1.0, lo=0.0, hi=1.0, lo_open=True, doc="eta_alpha times this every lr_decay_every epochs")
     lr_decay_every: int = spec(0, lo=0, doc="epochs between decays; 0 = never")
-    clip: tuple[float, ...] = spec((0.0, 1.0), lo=0.0, hi=1.0, doc="[low, high] bounds of alpha")
+    clip: tuple[float, ...] = spec((0.0, 1.0), lo=0.0, hi=1.0, doc="[low, high] bounds of alpha",
+                                    source="the paper's Algorithm 1")
     terms: int = spec(0, lo=0, doc="CG iterations or Neumann terms (Hessian-vector products); 0 = the "
                                    "solver's default: cg 20, neumann 200")
     neumann_step: float = spec(0.0, lo=0.0,
@@ -120,7 +129,8 @@ class AlphaConfig:
     damping: float = spec(0.0, lo=0.0,
                           doc="lambda of CG's (H + lambda I) v = g; 0 = chosen from the spectrum (Lanczos), "
                               "raised on negative curvature")
-    hvp: str = spec("double_backward", choices=("double_backward", "forward_over_reverse"))
+    hvp: str = spec("double_backward", choices=("double_backward", "forward_over_reverse"),
+                     doc="how Hessian-vector products are taken (never a materialised Hessian)")
     params: str = spec("last", choices=("all", "last"),
                        doc="parameters the hypergradient spans: all, or the last layer of each encoder, "
                            "the projection heads and the classifier")
@@ -134,24 +144,25 @@ class AlphaConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    name: str = spec("adam", choices=("sgd", "adam", "adamw"))
-    lr: float = spec(1e-3, lo=0.0, lo_open=True)
-    weight_decay: float = spec(0.0, lo=0.0)
-    momentum: float = spec(0.9, lo=0.0, hi=1.0)
+    name: str = spec("adam", choices=("sgd", "adam", "adamw"), doc="the model's optimiser")
+    lr: float = spec(1e-3, lo=0.0, lo_open=True, doc="learning rate of the model")
+    weight_decay: float = spec(0.0, lo=0.0, doc="L2 weight decay (decoupled for adamw)")
+    momentum: float = spec(0.9, lo=0.0, hi=1.0, doc="sgd: momentum")
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    name: str = spec("none", choices=("none", "step", "plateau", "cosine"))
-    step_size: int = spec(30, lo=1)
-    gamma: float = spec(0.1, lo=0.0, hi=1.0, lo_open=True)
-    patience: int = spec(5, lo=0)
-    min_lr: float = spec(0.0, lo=0.0)
+    name: str = spec("none", choices=("none", "step", "plateau", "cosine"),
+                     doc="learning-rate schedule, stepped once per epoch; plateau on the validation loss")
+    step_size: int = spec(30, lo=1, doc="step: epochs between two decays")
+    gamma: float = spec(0.1, lo=0.0, hi=1.0, lo_open=True, doc="step, plateau: factor of each decay")
+    patience: int = spec(5, lo=0, doc="plateau: epochs without improvement before a decay")
+    min_lr: float = spec(0.0, lo=0.0, doc="plateau, cosine: the lowest learning rate")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = spec(10, lo=1)
+    epochs: int = spec(10, lo=1, doc="T: epochs of training (outer iterations of Algorithm 1)")
     seed: int = spec(0, lo=0, hi=SEED_MAX, doc="seeds derived from it (per epoch, step, rank) must fit 64 bits")
     log_every: int = spec(10, lo=1, doc="steps between step events")
     threads: int = spec(0, lo=0, hi=THREADS_MAX, doc="torch intra-op threads; 0 leaves the default")
@@ -163,7 +174,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    unimodal: str = spec("split_head", choices=("split_head", "probe"))
+    unimodal: str = spec("split_head", choices=("split_head", "probe"),
+                         doc="per-modality scores: the fused classifier split by modality, or linear probes")
     select: str = spec("acc", choices=("acc", "map", "f1", "loss"), doc="validation metric for best.pt")
 
 

@@ -1,4 +1,4 @@
-"""Evaluation metrics (the paper's section 4.1; docs/methods.md): ACC, MAP, macro-F1, the performance gap and the
+"""Evaluation metrics (the paper's section 4.1; docs/method.md): ACC, MAP, macro-F1, the performance gap and the
 modality-gap distance."""
 from __future__ import annotations
 
