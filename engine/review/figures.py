@@ -106,7 +106,7 @@ class Review:
     def gap(self, epoch: int, final: bool) -> None:
         import matplotlib.pyplot as plt
 
-        from engine.review.figures import gap as rg
+        from engine.review import gap as rg
         tick = time.perf_counter()
         ctx, cfg = self.ctx, self.cfg
         emb, labels = rg.gap_embeddings(ctx, cfg.gap_samples)
@@ -141,7 +141,7 @@ class Review:
     def gradcam(self, epoch: int) -> None:
         from PIL import Image
 
-        from engine.review.figures import gradcam as rc
+        from engine.review import gradcam as rc
         tick = time.perf_counter()
         ctx, per_class = self.ctx, self.cfg.gradcam_per_class
         found, why = rc.targets(ctx)
