@@ -168,7 +168,7 @@ def test_confusion_matrices_name_the_classes_with_title_and_colour_bar() -> None
     matrix = [[3, 1, 0], [0, 2, 2], [0, 0, 0]]
     image = painter.render("fused", matrix, "val, epoch 2: fused (acc 71.4%)", shares=True)
     assert image.shape == (confusion.image_size(3), confusion.image_size(3), 3)
-    fig = painter.figure("fused", shares=True)
+    fig = painter.figure("fused")
     ax, bar_ax = fig.axes
     shown = ax.images[0]
     assert ax.get_title() == "val, epoch 2: fused (acc 71.4%)"
@@ -177,8 +177,9 @@ def test_confusion_matrices_name_the_classes_with_title_and_colour_bar() -> None
     assert shown.colorbar is not None and shown.colorbar.ax is bar_ax
     assert bar_ax.get_ylabel() == "share of the true class's samples" and shown.get_clim() == (0, 1)
     assert shown.get_array().tolist() == [[0.75, 0.25, 0.0], [0.0, 0.5, 0.5], [0.0, 0.0, 0.0]]
+    assert not any(t.get_text() for t in ax.texts)  # shares: no numbers in the cells
     painter.render("fused", matrix, "test, epoch 2: fused", shares=False)
-    counts = painter.figure("fused", shares=False).axes
+    counts = painter.figure("fused").axes
     assert counts[1].get_ylabel() == "samples" and counts[0].images[0].get_clim() == (0, 3)
     assert [t.get_text() for t in counts[0].texts][:3] == ["3", "1", ""]  # zeros left blank
 

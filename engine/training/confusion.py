@@ -45,50 +45,52 @@ class Painter:
     a title and a colour bar. Counts (`shares=False`, the test split: the number in each cell,
     zeros left blank) or the share of each true class's samples predicted as each class
     (`shares=True`, every validation: each row sums to one, the diagonal is each class's recall,
-    no numbers, so that a picture every epoch stays cheap). A figure per head and kind is made
-    once and redrawn with each new matrix (about twice as fast as making one each time)."""
+    no numbers, so that a picture every epoch stays cheap). A figure per head is made once and
+    redrawn with each new matrix (about twice as fast as making one each time)."""
 
     def __init__(self, class_names: list[str]):
         self.names = [n if len(n) <= 12 else n[:11] + "…" for n in class_names]
-        self.figures: dict[tuple[str, bool], tuple] = {}
+        self.figures: dict[str, tuple] = {}
 
-    def figure(self, head: str, shares: bool):
-        """The Figure of `head`'s matrices of one kind (made on first use), as last rendered."""
-        return self._figure(head, shares)[0].figure
+    def figure(self, head: str):
+        """The Figure of `head`'s matrices (made on first use), as last rendered."""
+        return self._figure(head)[0].figure
 
-    def _figure(self, head: str, shares: bool) -> tuple:
+    def _figure(self, head: str) -> tuple:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from sklearn.metrics import ConfusionMatrixDisplay
 
-        if (head, shares) not in self.figures:
+        if head not in self.figures:
             n = len(self.names)
             side = side_inches(n)
             fig = Figure(figsize=(side, side), dpi=DPI)
             canvas = FigureCanvasAgg(fig)
             ax = fig.add_subplot()
-            shown = ConfusionMatrixDisplay(np.zeros((n, n), dtype=float if shares else int), display_labels=self.names
-                                           ).plot(ax=ax, colorbar=True, include_values=not shares and n <= 20,
-                                                  values_format="d", cmap="Blues", xticks_rotation="vertical")
-            shown.im_.colorbar.set_label("share of the true class's samples" if shares else "samples")
+            shown = ConfusionMatrixDisplay(np.zeros((n, n), dtype=int), display_labels=self.names).plot(
+                ax=ax, colorbar=False, include_values=n <= 20, values_format="d", cmap="Blues",
+                xticks_rotation="vertical")
+            fig.colorbar(shown.im_, ax=ax, fraction=0.046, pad=0.04)  # as tall as the matrix
+            shown.im_.colorbar.set_label("share of the true class's samples")  # the longer label, for the layout
             ax.set_title(" ", fontsize=10)
             fig.tight_layout()
-            self.figures[head, shares] = (canvas, ax, shown)
-        return self.figures[head, shares]
+            self.figures[head] = (canvas, ax, shown)
+        return self.figures[head]
 
     def render(self, head: str, matrix: list[list[int]], title: str, shares: bool = False) -> np.ndarray:
         cm = np.asarray(matrix, dtype=float if shares else int)
         if shares:
             rows = cm.sum(1, keepdims=True)
             cm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-        canvas, ax, shown = self._figure(head, shares)
+        canvas, ax, shown = self._figure(head)
         shown.im_.set_data(cm)
         shown.im_.set_clim(0, 1) if shares else shown.im_.set_clim(cm.min(), max(cm.max(), cm.min() + 1))
+        shown.im_.colorbar.set_label("share of the true class's samples" if shares else "samples")
         if shown.text_ is not None:  # dark text on light cells, light on dark (as sklearn does)
             dark, light = shown.im_.cmap(1.0), shown.im_.cmap(0.0)
             middle = (cm.max() + cm.min()) / 2.0
             for (i, j), text in np.ndenumerate(shown.text_):
-                text.set_text(str(cm[i, j]) if cm[i, j] else "")
+                text.set_text(str(cm[i, j]) if cm[i, j] and not shares else "")
                 text.set_color(dark if cm[i, j] < middle else light)
         ax.set_title(title, fontsize=10)
         canvas.draw()
