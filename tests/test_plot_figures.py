@@ -148,7 +148,10 @@ def test_lfm_plot_style_paper_writes_pdf_or_300_dpi_png(tmp_path: Path, capsys) 
     from PIL import Image
 
     with Image.open(tmp_path / "c" / "bars.png") as im:
-        assert im.size[0] == round(COLUMN_IN[1] * 300)
+        assert im.size[0] == round(COLUMN_IN[1] * 300) and im.info["dpi"] == pytest.approx((300, 300), abs=0.1)
+    assert plot_main([str(sweep), "--out", str(tmp_path / "e"), "--figures", "bars"]) == 0  # draft: 150 dpi
+    with Image.open(tmp_path / "e" / "bars.png") as im:
+        assert im.size[0] == round(9.8 * 150) and im.info["dpi"] == pytest.approx((150, 150), abs=0.1)
     capsys.readouterr()
     for bad, message in ((["--columns", "3"], "--columns: expected 1 or 2, found 3"),
                          (["--columns", "1", "--size", "3x3"], "--columns and --size: give one of them"),
