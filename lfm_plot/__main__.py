@@ -1,5 +1,6 @@
-"""`python -m lfm_plot FOLDERS... [--out DIR] [--format png|svg] [--dpi N] [--size WxH]
-[--figures curves,bars] [--prefix NAME] [--label FOLDER=TEXT ...]`: what `lfm plot` runs.
+"""`python -m lfm_plot FOLDERS... [--out DIR] [--style draft|paper] [--format png|svg|pdf] [--dpi N]
+[--columns 1|2 | --size WxH] [--bars auto|bars|dots] [--figures curves,bars] [--prefix NAME]
+[--label FOLDER=TEXT ...]`: what `lfm plot` runs.
 Exit status 0 written, 1 a file could not be written, 2 bad input (one line on stderr, no
 traceback)."""
 from __future__ import annotations
@@ -11,9 +12,11 @@ import sys
 from pathlib import Path
 
 from engine.contract import layout, writes
+from lfm_plot.figures import KINDS, SPREAD
 from lfm_plot.series import PlotError
+from lfm_plot.style import STYLES
 
-FORMATS = ("png", "svg")
+FORMATS = ("png", "svg", "pdf")
 FIGURES = ("curves", "bars")
 
 
@@ -26,16 +29,35 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = _Parser(prog="lfm plot", description="Figures of finished runs: curves and bars.")
     p.add_argument("folders", nargs="+", type=Path, help="run folders, or folders holding them (a sweep)")
     p.add_argument("--out", type=Path, help="folder of the figures (default: the sweep or seed folder given)")
-    p.add_argument("--format", default="png", help="png or svg")
-    p.add_argument("--dpi", type=int, default=100, help="pixels per inch (20 to 600)")
+    p.add_argument("--style", default="draft", help="draft (screen) or paper (print: 8-point type, "
+                   "colour-blind-safe colours, PDF or 300 dpi)")
+    p.add_argument("--format", help="png, svg or pdf (default: png for draft, pdf for paper)")
+    p.add_argument("--dpi", type=int, help="pixels per inch of a PNG, 20 to 600 (default: 150 draft, 300 paper)")
+    p.add_argument("--columns", type=int, help="width of one (3.25 in) or two (6.75 in) columns of a paper; "
+                   "the height follows the panels and rows (paper: 2 unless --size)")
     p.add_argument("--size", help="WxH in inches, e.g. 12x8 (default: from the number of panels and rows)")
+    p.add_argument("--bars", default="auto", help="test ACC as bars from zero, as dots with intervals, "
+                   f"or auto: dots where the rows' means differ by less than {SPREAD:g} points in a metric")
     p.add_argument("--figures", default="curves,bars", help="which figures: curves, bars or both")
     p.add_argument("--prefix", default="", help="put before each file name, e.g. fashion_")
     p.add_argument("--label", action="append", default=[], metavar="FOLDER=TEXT",
                    help="label the row of the runs at or below FOLDER (repeat for more rows)")
     a = p.parse_args(argv)
+    if a.style not in STYLES:
+        raise PlotError(f"--style: expected one of {', '.join(STYLES)}, found {a.style!r}")
+    a.style = STYLES[a.style]
+    a.format = a.style.format if a.format is None else a.format
+    a.dpi = a.style.dpi if a.dpi is None else a.dpi
     if a.format not in FORMATS:
         raise PlotError(f"--format: expected one of {', '.join(FORMATS)}, found {a.format!r}")
+    if a.columns not in (None, 1, 2):
+        raise PlotError(f"--columns: expected 1 or 2, found {a.columns}")
+    if a.columns and a.size:
+        raise PlotError("--columns and --size: give one of them (--columns sets the width, --size both sides)")
+    if a.style.name == "paper" and not (a.columns or a.size):
+        a.columns = 2  # the text width of a paper
+    if a.bars not in KINDS:
+        raise PlotError(f"--bars: expected one of {', '.join(KINDS)}, found {a.bars!r}")
     if not 20 <= a.dpi <= 600:
         raise PlotError(f"--dpi: expected 20 to 600, found {a.dpi}")
     a.size = _size(a.size)
@@ -85,19 +107,24 @@ def build(a: argparse.Namespace) -> list[tuple[str, object]]:
     files: list[tuple[str, object]] = []
     if "curves" in a.figures:
         panels = curve_panels(rows)
-        doc = {"x": "epoch (alpha: epoch - 1 + step / steps per epoch)", "panels": [
+        doc = {"x": "epoch (alpha: at the start of a step, epoch - 1 + (step - 1) / steps per epoch, held until "
+                    "the next; until: the end of its last step)", "panels": [
             {"key": p.key, "title": p.title, "rows": [
-                {"label": rows[i].label, "seeds": rows[i].seeds, "x": s.x, "mean": s.mean, "std": s.std, "n": s.n}
+                {"label": rows[i].label, "seeds": rows[i].seeds, "x": s.x, "mean": s.mean, "std": s.std, "n": s.n,
+                 **({"until": s.until} if p.steps else {})}
                 for i, s in sorted(p.series.items())]} for p in panels], "not_finished": skipped}
-        files += [(f"{a.prefix}curves.{a.format}", figures.curves(rows, panels, a.size, a.dpi)),
+        fig = figures.curves(rows, panels, style=a.style, size=a.size, columns=a.columns, dpi=a.dpi)
+        files += [(f"{a.prefix}curves.{a.format}", fig),
                   (f"{a.prefix}curves.json", doc)]
     if "bars" in a.figures:
         metrics = bar_metrics(rows)
-        doc = {"metrics": [{"key": k, "name": n} for k, n in metrics],
+        kind = figures.bar_kind(rows) if a.bars == "auto" else a.bars
+        doc = {"kind": kind, "metrics": [{"key": k, "name": n} for k, n in metrics],
                "rows": [{"label": r.label, "seeds": r.seeds, "runs": [str(x.path) for x in r.runs],
                          "values": {k: _jsonable(v[k]) for k, _ in metrics}}
                         for r, v in zip(rows, bar_values(rows))], "not_finished": skipped}
-        files += [(f"{a.prefix}bars.{a.format}", figures.bars(rows, a.size, a.dpi)), (f"{a.prefix}bars.json", doc)]
+        fig = figures.bars(rows, style=a.style, size=a.size, columns=a.columns, dpi=a.dpi, kind=kind)
+        files += [(f"{a.prefix}bars.{a.format}", fig), (f"{a.prefix}bars.json", doc)]
     return files
 
 

@@ -1,10 +1,12 @@
-"""The two figures, drawn on matplotlib Figures (no pyplot, no interactive backend): the curves
-(the LFM paper's Fig. 3: alpha over training, and validation ACC, fused and per modality, over
-epochs) and the bars (test ACC per configuration, error bars over seeds).
+"""The two figures, drawn on matplotlib Figures (no pyplot, no interactive backend) and returned,
+so that their axes, labels, legends and limits can be read back: the curves (the LFM paper's
+Fig. 3: alpha over training, and validation ACC, fused and per modality, over epochs) and the
+test ACC per configuration, as bars or as dots with intervals (`bar_kind`).
 
-Every drawn line and bar carries a gid (`curve-<panel>-<row>`, `band-<panel>-<row>`,
-`bar-<metric>-<row>`), the id of its group in an SVG, and SVG text stays text, so a figure can
-be checked by reading it.
+Every drawn line, bar and dot carries a gid (`curve-<panel>-<row>`, `band-<panel>-<row>`,
+`bar-<metric>-<row>`, `dot-<metric>-<row>`), the id of its group in an SVG, and SVG text stays
+text, so a figure can be checked by reading it. How it looks (type, colours, widths) is the
+Style's (lfm_plot/style.py).
 """
 from __future__ import annotations
 
@@ -15,90 +17,135 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from lfm_plot.series import Panel, bar_metrics, bar_values
+from lfm_plot.style import BASE_RC, DRAFT, Style, metadata, width
 from lfm_tui.compare import Row
 
-RC = {"svg.fonttype": "none", "svg.hashsalt": "lfm-plot", "font.size": 9}
+KINDS = ("auto", "bars", "dots")
+SPREAD = 10.0  # points of ACC (a tenth of a 0-100 axis): a smaller spread of means is drawn as dots
+BANDS = "mean over seeds, band: ± one standard deviation"
+INTERVALS = {"bars": "bar: mean over seeds, error bar: ± one standard deviation",
+             "dots": "dot: mean over seeds, line: ± one standard deviation"}
 
 
-def _colours(n: int) -> list:
-    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(n)]
+def _legend_line(style: Style) -> float:
+    """The height of a line of legend or tick labels, in inches."""
+    return 0.3 if style is DRAFT else 0.16
 
 
-def curves(rows: list[Row], panels: list[Panel], size: tuple[float, float] | None, dpi: int) -> Figure:
+def curves(rows: list[Row], panels: list[Panel], *, style: Style = DRAFT, size: tuple[float, float] | None = None,
+           columns: int | None = None, dpi: int | None = None) -> Figure:
     """One panel per Panel, one line per row (the mean over seeds) with a band of one standard
-    deviation where there are two seeds or more; one legend for all panels."""
+    deviation where there are two seeds or more; one legend for all panels. The x-axis is in
+    epochs, ticked at whole epochs; a step panel (alpha) holds each value until the next
+    (`drawstyle="steps-post"`) from 0 to the end of the last step."""
     cols = 1 if len(panels) == 1 else 2 if len(panels) <= 4 else 3
     nrows = math.ceil(len(panels) / cols)
-    size = size or (4.6 * cols, 3.2 * nrows + 0.3 * math.ceil(len(rows) / 3) + 0.4)
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=size, dpi=dpi, layout="constrained")
+    ncols_legend = min(4 if columns == 2 else 3, max(len(rows), 1))
+    if size is None:
+        w = width(columns, 4.6 * cols)
+        size = (w, min(3.2, 0.7 * w / cols) * nrows + _legend_line(style) * (math.ceil(len(rows) / ncols_legend) + 1))
+    with style.context():
+        fig = Figure(figsize=size, dpi=dpi or style.dpi, layout="constrained")
         axes = fig.subplots(nrows, cols, squeeze=False).ravel()
-        colours = _colours(len(rows))
-        for ax, panel in zip(axes, panels):
-            for i, s in sorted(panel.series.items()):
-                line, = ax.plot(s.x, s.mean, color=colours[i], lw=1.4, label=rows[i].label,
-                                marker="o" if len(s.x) == 1 else None, ms=3)
-                line.set_gid(f"curve-{panel.key}-{i}")
-                if any(sd is not None for sd in s.std):
-                    sd = [v or 0.0 for v in s.std]
-                    band = ax.fill_between(s.x, [m - d for m, d in zip(s.mean, sd)],
-                                           [m + d for m, d in zip(s.mean, sd)], color=colours[i], alpha=0.18, lw=0)
-                    band.set_gid(f"band-{panel.key}-{i}")
-            ax.set_title(panel.title)
-            ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel(panel.ylabel)
-            ax.grid(True, alpha=0.3)
-            if not panel.series:
-                ax.text(0.5, 0.5, "no configuration has this curve", ha="center", va="center",
-                        transform=ax.transAxes, color="grey")
+        _draw_curves(axes, rows, panels, style)
         for ax in axes[len(panels):]:
             ax.set_visible(False)
         widest = max(range(len(panels)), key=lambda k: len(panels[k].series))  # the panel with every row
         handles, labels = axes[widest].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, max(len(labels), 1)),
-                   frameon=False, title="mean over seeds, band: ± one standard deviation")
+        fig.legend(handles, labels, loc="outside lower center", ncols=ncols_legend, frameon=False, title=BANDS)
     return fig
 
 
-def bars(rows: list[Row], size: tuple[float, float] | None, dpi: int) -> Figure:
-    """Horizontal bars, one group per row (top to bottom in the table's order), one bar per
-    metric (fused ACC, then each modality's ACC), error bars the sample std over seeds."""
-    metrics = bar_metrics(rows)
-    values = bar_values(rows)
-    height = 0.8 / len(metrics)
-    size = size or (9.0, 1.6 + 0.24 * len(rows) * len(metrics))
-    with matplotlib.rc_context(RC):
-        fig = Figure(figsize=size, dpi=dpi, layout="constrained")
-        ax = fig.subplots()
-        colours = _colours(len(metrics))
-        for j, (key, name) in enumerate(metrics):
-            ys, means, errs, idx = [], [], [], []
-            for i, v in enumerate(values):
-                if v[key] is not None:
-                    idx.append(i)
-                    ys.append(i - 0.4 + height * (j + 0.5))
-                    means.append(v[key][0])
-                    errs.append(v[key][1] or 0.0)
-            if not idx:
-                continue
-            container = ax.barh(ys, means, height=height * 0.92, xerr=errs, color=colours[j], label=name,
-                                error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "0.2"})
-            for i, patch in zip(idx, container.patches):
-                patch.set_gid(f"bar-{key}-{i}")
-        ax.set_yticks(range(len(rows)), [r.label for r in rows])
-        ax.set_ylim(len(rows) - 0.5, -0.5)  # the first row on top
-        ax.set_xlabel("test ACC (%), mean over seeds; error bars: ± one standard deviation")
-        ax.grid(True, axis="x", alpha=0.3)
-        lo = min((v[k][0] - (v[k][1] or 0) for v in values for k, _ in metrics if v[k] is not None), default=0)
-        ax.set_xlim(max(0.0, math.floor(lo / 10) * 10 - 5), 100)
-        fig.legend(loc="outside upper center", ncols=min(4, len(metrics)), frameon=False)
+def _draw_curves(axes, rows: list[Row], panels: list[Panel], style: Style) -> None:
+    colours = style.colours(len(rows))
+    for ax, panel in zip(axes, panels):
+        ends = []
+        for i, s in sorted(panel.series.items()):
+            x, mean, sd = list(s.x), list(s.mean), [v or 0.0 for v in s.std]
+            if panel.steps and s.until is not None and x and s.until > x[-1]:  # the last value over its step
+                x, mean, sd = x + [s.until], mean + mean[-1:], sd + sd[-1:]
+            ends += x[-1:]
+            line, = ax.plot(x, mean, color=colours[i], ls=style.dash(i), lw=style.line_width, label=rows[i].label,
+                            marker="o" if len(x) == 1 else None, drawstyle="steps-post" if panel.steps else "default")
+            line.set_gid(f"curve-{panel.key}-{i}")
+            if any(v is not None for v in s.std):
+                band = ax.fill_between(x, [m - d for m, d in zip(mean, sd)], [m + d for m, d in zip(mean, sd)],
+                                       color=colours[i], alpha=0.18, lw=0, step="post" if panel.steps else None)
+                band.set_gid(f"band-{panel.key}-{i}")
+        ax.set_title(panel.title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        first = 0 if panel.steps else min((s.x[0] for s in panel.series.values() if s.x), default=0)
+        if ends and max(ends) > first:
+            ax.set_xlim(first, max(ends))
+        ax.set_ylabel(panel.ylabel)
+        ax.grid(True, alpha=0.3)
+        if not panel.series:
+            ax.text(0.5, 0.5, "no configuration has this curve", ha="center", va="center",
+                    transform=ax.transAxes, color="grey")
+
+
+def bar_kind(rows: list[Row]) -> str:
+    """`bars` (from zero) where in every metric the rows' means span SPREAD points or more, so
+    that the bars' lengths show their differences; else `dots`: each mean a dot with its
+    interval, on an axis around them (a bar from zero would hide differences of a point)."""
+    metrics, values = bar_metrics(rows), bar_values(rows)
+    for key, _ in metrics:
+        means = [v[key][0] for v in values if v[key] is not None]
+        if len(means) > 1 and max(means) - min(means) < SPREAD:
+            return "dots"
+    return "bars"
+
+
+def bars(rows: list[Row], *, style: Style = DRAFT, size: tuple[float, float] | None = None,
+         columns: int | None = None, dpi: int | None = None, kind: str = "auto") -> Figure:
+    """Test ACC, one panel per metric (fused ACC, then each modality's) side by side, the rows
+    down their shared y-axis (the table's order, first on top), so that many rows make a wide
+    figure, not a tall one. `kind` bars: horizontal bars from 0 to 100 with error bars; dots:
+    the mean with an interval of one standard deviation, each panel's axis around its
+    intervals; auto: `bar_kind`."""
+    metrics, values = bar_metrics(rows), bar_values(rows)
+    kind = bar_kind(rows) if kind == "auto" else kind
+    line = 0.22 if style is DRAFT else 0.15
+    size = size or (width(columns, 2.0 + 2.6 * len(metrics)), 0.6 + line * len(rows) + 2 * _legend_line(style))
+    with style.context():
+        fig = Figure(figsize=size, dpi=dpi or style.dpi, layout="constrained")
+        axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+        colours = style.colours(len(metrics))
+        for ax, colour, (key, name) in zip(axes, colours, metrics):
+            got = [(i, v[key][0], v[key][1] or 0.0) for i, v in enumerate(values) if v[key] is not None]
+            (_bars if kind == "bars" else _dots)(ax, key, got, colour)
+            ax.set_title(name)
+            ax.set_xlabel("test ACC (%)")
+            ax.grid(True, axis="x", alpha=0.3)
+        axes[0].set_yticks(range(len(rows)), [r.label for r in rows])
+        axes[0].set_ylim(len(rows) - 0.5, -0.5)  # the first row on top
+        fig.suptitle(INTERVALS[kind])
     return fig
+
+
+def _bars(ax, key: str, got: list[tuple[int, float, float]], colour) -> None:
+    if got:
+        idx, means, errs = zip(*got)
+        container = ax.barh(idx, means, height=0.7, xerr=errs, color=colour,
+                            error_kw={"elinewidth": 1, "capsize": 2, "ecolor": "0.2"})
+        for i, patch in zip(idx, container.patches):
+            patch.set_gid(f"bar-{key}-{i}")
+    ax.set_xlim(0, max([100.0, *(m + e for _, m, e in got)]))
+
+
+def _dots(ax, key: str, got: list[tuple[int, float, float]], colour) -> None:
+    for i, m, e in got:
+        drawn = ax.errorbar([m], [i], xerr=[e], fmt="o", color=colour, ms=4, elinewidth=1.2, capsize=2)
+        drawn.lines[0].set_gid(f"dot-{key}-{i}")
+    if got:
+        lo, hi = min(m - e for _, m, e in got), max(m + e for _, m, e in got)
+        pad = max(0.5, 0.08 * (hi - lo))
+        ax.set_xlim(max(0.0, lo - pad), hi + pad)
 
 
 def save(fig: Figure, fh, fmt: str) -> None:
-    """The figure into a binary file object; an SVG without a date, so a figure of the same
-    runs is the same file."""
-    with matplotlib.rc_context(RC):
-        fig.savefig(fh, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    """The figure into a binary file object; an SVG or PDF without a date, so a figure of the
+    same runs is the same file."""
+    with matplotlib.rc_context(BASE_RC):
+        fig.savefig(fh, format=fmt, metadata=metadata(fmt))

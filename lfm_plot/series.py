@@ -25,9 +25,12 @@ class PlotError(Exception):
 
 @dataclass
 class RunCurves:
-    """One run: alpha by training progress (epochs, fractional: x = epoch - 1 + step / steps per
-    epoch) and validation ACC by epoch, fused and per modality."""
+    """One run: alpha by training progress in epochs, at the start of each logged step (x =
+    epoch - 1 + (step - 1) / steps per epoch, so that epoch t spans [t - 1, t) and the last step
+    ends at `alpha_end`), and validation ACC by epoch (after t epochs: x = t), fused and per
+    modality."""
     alpha: dict[float, float] = field(default_factory=dict)
+    alpha_end: float | None = None
     val: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
@@ -39,10 +42,12 @@ class Series:
     mean: list[float]
     std: list[float | None]
     n: list[int]
+    until: float | None = None  # a step curve: where its last value ends (None: at its last x)
 
 
-def _progress(event: ev.Event, steps_per_epoch: int) -> float:
-    return round(event["epoch"] - 1 + event["step"] / max(steps_per_epoch, event["step"], 1), 6)
+def _progress(event: ev.Event, steps_per_epoch: int, done: int = 0) -> float:
+    """Training progress in epochs at the start of the event's step (done=1: at its end)."""
+    return round(event["epoch"] - 1 + (event["step"] - 1 + done) / max(steps_per_epoch, event["step"], 1), 6)
 
 
 def read_curves(run: Path) -> RunCurves:
@@ -62,6 +67,7 @@ def read_curves(run: Path) -> RunCurves:
             steps_per_epoch = e["steps_per_epoch"]
         elif e.type == "step" and cmp.finite(e["alpha"]):  # a diverged run's NaN is left out
             out.alpha[_progress(e, steps_per_epoch)] = float(e["alpha"])
+            out.alpha_end = max(out.alpha_end or 0.0, _progress(e, steps_per_epoch, done=1))
         elif e.type == "eval" and e["split"] == "val":
             acc = e["fused"].get("acc")
             if cmp.finite(acc):
@@ -98,6 +104,7 @@ class Panel:
     title: str
     ylabel: str
     series: dict[int, Series]  # row index -> its curve (rows without one are absent)
+    steps: bool = False  # drawn as steps: each value held until the next (alpha)
 
 
 def curve_panels(rows: list[cmp.Row]) -> list[Panel]:
@@ -108,8 +115,10 @@ def curve_panels(rows: list[cmp.Row]) -> list[Panel]:
     panels = []
     alpha_rows = {i: aggregate([per_run[id(r)].alpha for r in row.runs])
                   for i, row in enumerate(rows) if uses_alpha(row)}
+    for i, s in alpha_rows.items():
+        s.until = max((per_run[id(r)].alpha_end or 0.0 for r in rows[i].runs), default=None) or None
     if alpha_rows:
-        panels.append(Panel("alpha", "alpha (weight of L_MM)", "alpha", alpha_rows))
+        panels.append(Panel("alpha", "alpha (weight of L_MM)", "alpha", alpha_rows, steps=True))
     for key, title in ((FUSED, "validation ACC, fused"), *((m, f"validation ACC, {m}") for m in mods)):
         series = {}
         for i, row in enumerate(rows):

@@ -84,21 +84,33 @@ def plot(
     folders: Annotated[list[Path], typer.Argument(help="run folders, or folders holding them (a sweep)")],
     out: Annotated[Optional[Path], typer.Option(
         help="folder of the figures (default: the sweep or seed folder, when one is given alone)")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="png or svg")] = "png",
-    dpi: Annotated[int, typer.Option(help="pixels per inch")] = 100,
+    style: Annotated[str, typer.Option(
+        help="draft (screen) or paper (8-point type, colour-blind-safe Okabe-Ito colours, PDF or 300 dpi)")] = "draft",
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="png, svg or pdf (default: png for draft, pdf for paper)")] = None,
+    dpi: Annotated[Optional[int], typer.Option(help="pixels per inch of a PNG (default: 150 draft, 300 paper)")] = None,
+    columns: Annotated[Optional[int], typer.Option(
+        help="width of one (3.25 in) or two (6.75 in) columns of a paper; the height follows the content")] = None,
     size: Annotated[Optional[str], typer.Option(help="WxH in inches, e.g. 12x8 (default: from the panels and rows)")] = None,
+    bars: Annotated[str, typer.Option(
+        help="test ACC as bars (from zero), dots (mean and interval) or auto: dots where the rows differ by "
+             "less than 10 points in a metric")] = "auto",
     figures: Annotated[str, typer.Option(help="curves, bars, or both: curves,bars")] = "curves,bars",
     prefix: Annotated[str, typer.Option(help="put before each file name, e.g. fashion_")] = "",
     label: Annotated[Optional[list[str]], typer.Option(
         help="FOLDER=TEXT: label the row of the runs at or below FOLDER (repeat for more rows)")] = None,
 ) -> None:
     """Figures of finished runs: curves (alpha, validation ACC fused and per modality, by epoch;
-    mean over seeds with a band) and bars (test ACC per configuration, error bars over seeds).
+    mean over seeds with a band; alpha as steps) and bars (test ACC per configuration and metric,
+    bars from zero or dots with intervals, error bars over seeds). --style paper: figures for
+    print, one or two columns wide (--columns).
 
     Rows are those of `lfm compare`, labelled alike unless --label names them. Writes curves.FORMAT and bars.FORMAT, each beside a JSON
     file of the numbers drawn. Drawn by `python -m lfm_plot` (matplotlib) in a process of its own."""
-    args = [sys.executable, "-m", "lfm_plot", "--format", fmt, "--dpi", str(dpi), "--figures", figures,
+    args = [sys.executable, "-m", "lfm_plot", "--style", style, "--bars", bars, "--figures", figures,
             "--prefix", prefix, *(["--out", str(out)] if out is not None else []),
+            *(["--format", fmt] if fmt is not None else []), *(["--dpi", str(dpi)] if dpi is not None else []),
+            *(["--columns", str(columns)] if columns is not None else []),
             *(["--size", size] if size is not None else []), *(f"--label={x}" for x in label or []),
             "--", *map(str, folders)]
     # lfm_plot lies beside lfm_tui; a child started from an editable install that predates it

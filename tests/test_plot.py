@@ -110,9 +110,10 @@ def svg(path: Path) -> str:
 
 def test_bars_show_the_mean_and_std_over_seeds_of_the_summaries(sweep: Path, tmp_path: Path) -> None:
     out = tmp_path / "fig"
-    assert plot_main([str(sweep), "--out", str(out), "--format", "svg", "--figures", "bars"]) == 0
+    assert plot_main([str(sweep), "--out", str(out), "--format", "svg", "--figures", "bars", "--bars", "bars"]) == 0
     assert not (out / "curves.svg").exists()
     doc = json.loads((out / "bars.json").read_text())
+    assert doc["kind"] == "bars"
     assert [m["key"] for m in doc["metrics"]] == ["acc", "acc_pix", "acc_mor"]
     assert [r["label"] for r in doc["rows"]] == ["concat", "lfm"]  # the rows of lfm compare, in its order
     for row in doc["rows"]:
@@ -136,7 +137,8 @@ def test_curves_show_alpha_and_validation_acc_by_epoch(sweep: Path, tmp_path: Pa
     panels = {p["key"]: p for p in doc["panels"]}
     assert list(panels) == ["alpha", "fused", "pix", "mor"]
     (alpha,) = panels["alpha"]["rows"]  # concat weights no matching loss: no alpha line
-    assert alpha["label"] == "lfm" and alpha["x"] == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    # at the start of steps 2 and 4 of 4 in each epoch, the last held to the end of epoch 3
+    assert alpha["label"] == "lfm" and alpha["x"] == [0.25, 0.75, 1.25, 1.75, 2.25, 2.75] and alpha["until"] == 3.0
     assert alpha["mean"][0] == pytest.approx((alpha_at(0, 1, 2) + alpha_at(1, 1, 2)) / 2)
     assert alpha["mean"][3] == pytest.approx((alpha_at(0, 2, 4) + alpha_at(1, 2, 4)) / 2)
     assert alpha["std"][3] == pytest.approx(statistics.stdev([alpha_at(0, 2, 4), alpha_at(1, 2, 4)]))
@@ -251,7 +253,7 @@ def test_real_runs_plot_their_own_events_and_summaries(tiny_mfeat: Path, tmp_pat
     steps = [e for e in map(json.loads, (run / "events.jsonl").read_text().splitlines()) if e["type"] == "step"]
     (alpha,) = json.loads((sw / "curves.json").read_text())["panels"][0]["rows"]
     assert alpha["label"] == "lfm" and alpha["mean"] == [e["alpha"] for e in steps]
-    assert alpha["x"][-1] == 2.0 and alpha["std"] == [None] * len(steps)
+    assert alpha["until"] == 2.0 and 0 <= alpha["x"][0] < alpha["x"][-1] < 2.0 and alpha["std"] == [None] * len(steps)
     test = json.loads((run / "summary.json").read_text())["test"]
     bars = {r["label"]: r["values"] for r in json.loads((sw / "bars.json").read_text())["rows"]}
     assert bars["lfm"]["acc"] == {"mean": test["acc"], "std": None}

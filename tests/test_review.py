@@ -105,7 +105,7 @@ def test_gap_picture_is_written_and_not_blank(emoji_run) -> None:
     for name in ("gap.png", "gap-epoch001.png", "gap-epoch002.png"):
         path = emoji_run / "figures" / name
         with Image.open(path) as img:
-            assert img.format == "PNG" and img.size == (880, 400)
+            assert img.format == "PNG" and img.size == (1000, 400)  # two panels and the classes beside the second
         assert distinct_colours(path) > 50  # two coloured clouds, text and axes, not a blank canvas
 
 
@@ -144,11 +144,11 @@ def test_centroid_distance_scalar_equals_the_saved_features(emoji_run) -> None:
 def test_tensorboard_holds_the_review_images(emoji_run) -> None:
     _, images = tensorboard_entries(emoji_run)
     [gap] = images["review/modality_gap_picture_best"]
-    assert (gap.width, gap.height) == (880, 400)
+    assert (gap.width, gap.height) == (1000, 400)
     assert [i.step for i in images["review/modality_gap_picture"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
     [cam] = images["review/gradcam_image"]
     assert cam.step == end_of(emoji_run, best_epoch(emoji_run))
-    assert (cam.width, cam.height) == (PER_CLASS * (264 + 4), 9 * (142 + 4))  # a row per class
+    assert (cam.width, cam.height) == (PER_CLASS * (450 + 4), 9 * (215 + 4))  # a row per class
     assert "review/gradcam_text" not in images
 
 
@@ -182,7 +182,7 @@ def test_gradcam_per_class_for_the_cnn_encoder(emoji_run) -> None:
     assert [p.name for p in pngs[:2]] == ["000-Activities-1.png", "000-Activities-2.png"]
     assert not (emoji_run / "figures" / "gradcam" / "text").exists()  # the text encoder is an MLP
     with Image.open(pngs[0]) as img:
-        assert img.size == (2 * 128 + 8, 128 + 14)  # input | heat map, 4x, caption strip
+        assert img.size == (450, 215)  # input | heat map, 160 pixels a side, colour bar, classes as title
     assert distinct_colours(pngs[0]) > 50
     assert (emoji_run / "figures" / "gradcam" / "image.png").is_file()
     [line] = [e["message"] for e in events(emoji_run) if e["type"] == "log" and "Grad-CAM" in e["message"]]
@@ -255,7 +255,7 @@ def test_gradcam_of_video_frames_and_spectrograms() -> None:
     assert rc.conv_layer(enc["t"]) is None
     cam, pred = rc.attributions(ctx, "video", rc.conv_layer(enc["video"]), inputs, labels)
     assert cam.shape == (4, 3, 16, 16) and pred.shape == (4,) and float(cam.min()) >= 0.0
-    assert rc.panel(inputs["video"][0], cam[0], "x").shape == (16 * 8 + 14, (2 * 16 + 2) * 8, 3)
+    assert rc.panel(inputs["video"][0], cam[0], "x").shape == (215, 450, 3)  # as a 32 x 32 image's
     cam, _ = rc.attributions(ctx, "audio", rc.conv_layer(enc["audio"]), inputs, labels)
     assert cam.shape == (4, 32, 40) and float(cam.max()) > 0.0
     assert model.training  # the model's mode is given back

@@ -132,11 +132,11 @@ def test_confusion_images_of_the_fused_model_and_each_modality(tiny_run: Path, a
             assert len(got) == count
             steps = [ends[e["epoch"]] for e in evals if e["split"] == split]
             assert [g.step for g in got] == steps
-            side = 520 if split == "test" else 331  # counts and names; a heat map of 32-pixel cells
+            side = 520  # class names, a title and a colour bar: counts (test) or shares (validation)
             for g in got:
                 png = Image.open(io.BytesIO(g.encoded_image_string))
                 assert png.format == "PNG" and png.size == (side, side) == (g.width, g.height)
-    assert confusion.image_size(10) == 520 and confusion.heatmap_size(10) == 331
+    assert confusion.image_size(10) == 520
 
 
 def test_the_recipe_as_text(tiny_run: Path, acc) -> None:
@@ -193,16 +193,5 @@ def test_a_resumed_run_replaces_what_followed_its_checkpoint(tmp_path: Path) -> 
     # metrics of None and malformed matrices are left out
     assert "val/acc_a" not in a.Tags()["scalars"] and "val/gap" not in a.Tags()["scalars"]
     assert set(a.Tags()["images"]) == {"val/confusion", "test/confusion"}
-    assert [(i.step, i.width) for i in a.Images("val/confusion")] == [(5, confusion.heatmap_size(2)), (10, 323)]
-
-
-def test_the_validation_heat_map_colours_each_class_by_its_shares() -> None:
-    img = confusion.heatmap([[3, 1], [0, 0]])  # class 0: 3 right, 1 wrong; class 1: no samples
-    c = confusion.heatmap_cell(2)
-    assert img.shape == (2 * c + 3, 2 * c + 3, 3) and img.dtype.name == "uint8"
-    assert (img[0] == 160).all() and (img[:, c + 1] == 160).all()  # the grid
-    cell = lambda i, j: img[1 + i * (c + 1) + c // 2, 1 + j * (c + 1) + c // 2].tolist()  # noqa: E731
-    low, high = confusion.BLUE_LOW, confusion.BLUE_HIGH
-    assert cell(0, 0) == (low + 0.75 * (high - low)).round().tolist()
-    assert cell(0, 1) == (low + 0.25 * (high - low)).round().tolist()
-    assert cell(1, 0) == cell(1, 1) == low.tolist()  # a class without samples stays white
+    side = confusion.image_size(2)
+    assert [(i.step, i.width) for i in a.Images("val/confusion")] == [(5, side), (10, side)]

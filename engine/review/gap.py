@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -84,13 +85,14 @@ def project_2d(x: np.ndarray, method: str, seed: int) -> np.ndarray:
 def gap_figure(emb: dict[str, torch.Tensor], labels: torch.Tensor, class_names: list[str], method: str,
                seed: int, title: str) -> plt.Figure:
     """Two panels over the same 2-D projection of every modality's embeddings: coloured by
-    modality, with the centroids joined (the gap), and coloured by class."""
+    modality, with the centroids joined (the gap), and coloured by class; each with its legend
+    (the modalities; the modalities' markers and, beside the panel, the classes' colours)."""
     mods = list(emb)
     x = torch.cat([emb[m] for m in mods]).numpy()
     xy = project_2d(x, method, seed)
     n = len(labels)
     which = np.repeat(np.arange(len(mods)), n)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5), dpi=80)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 5), dpi=80)
     palette = plt.get_cmap("tab10")
     cents = []
     for j, m in enumerate(mods):
@@ -103,7 +105,7 @@ def gap_figure(emb: dict[str, torch.Tensor], labels: torch.Tensor, class_names: 
         left.scatter([c[0]], [c[1]], marker="X", s=160, color=palette(j % 10), edgecolors="black", zorder=3)
     dist = centroid_distance(emb)
     left.set_title(f"by modality: centroid distance {dist:.4f}")
-    left.legend(loc="best", fontsize=8)
+    left.legend(loc="best", fontsize=8, title="modality", title_fontsize=8)
     cls = np.tile(labels.numpy(), len(mods))
     cmap = plt.get_cmap("tab20" if len(class_names) > 10 else "tab10")
     markers = "o^sDv<>p*h"
@@ -112,8 +114,14 @@ def gap_figure(emb: dict[str, torch.Tensor], labels: torch.Tensor, class_names: 
         right.scatter(xy[sel, 0], xy[sel, 1], s=8, alpha=0.6, c=cmap(cls[sel] % cmap.N),
                       marker=markers[j % len(markers)], label=mods[j])
     right.set_title("by class (marker: modality)")
-    for handle in right.legend(loc="best", fontsize=8).legend_handles:  # the marker, not a class's colour
+    marks = right.legend(loc="best", fontsize=8, title="modality", title_fontsize=8)
+    for handle in marks.legend_handles:  # the marker, not a class's colour
         handle.set_color("grey")
+    right.add_artist(marks)  # kept beside the legend of the classes
+    swatches = [Line2D([], [], ls="", marker="o", ms=5, color=cmap(c % cmap.N), label=str(name))
+                for c, name in enumerate(class_names)]
+    right.legend(handles=swatches, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, title="class",
+                 title_fontsize=8, ncols=1 if len(swatches) <= 20 else 2, frameon=False, borderaxespad=0.0)
     axis = "PC" if method == "pca" else "UMAP "
     for ax in (left, right):
         ax.set_xlabel(f"{axis}1")

@@ -5,8 +5,8 @@ with `LayerAttribution.interpolate`.
 
 The attribution is of the fused logit of each sample's true class, the other modalities' inputs
 being the sample's own; ReLU applied (the positive evidence, as Grad-CAM defines it). Each
-panel is the input beside its heat map over the input, with the true and the predicted class
-written under them; a video shows its middle frame."""
+panel is the input beside its heat map over the input with the heat map's colour bar, the true
+and the predicted class as its title; a video shows its middle frame."""
 from __future__ import annotations
 
 import re
@@ -16,13 +16,14 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
 from torch import nn  # noqa: E402
 
 from engine.contract.context import RunContext  # noqa: E402
 
 CONV_KINDS = ("cnn", "resnet18", "resnet50")  # encoders whose last layers are convolutions
-PANEL_SIDE = 128  # pixels of the longer side of a panel's image, at least
+PANEL_SIDE = 160  # pixels of the longer side of a panel's image
+DPI = 100
+CMAP = "inferno"  # perceptually uniform, readable in grey and with every common colour-vision deficiency
 
 
 def conv_layer(encoder: nn.Module) -> nn.Conv2d | None:
@@ -90,23 +91,45 @@ def _to_rgb(x: np.ndarray) -> np.ndarray:
     return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
 
 
-def panel(x: torch.Tensor, cam: torch.Tensor, caption: str) -> np.ndarray:
-    """The input beside the heat map blended over it, the caption below: (H, W, 3) uint8."""
+def panel_figure(x: torch.Tensor, cam: torch.Tensor, caption: str):
+    """The input beside the heat map blended over it (each at least PANEL_SIDE pixels a side),
+    the caption as title and a colour bar of the heat map (0 to the sample's largest
+    attribution): a matplotlib Figure on the Agg canvas, no pyplot."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
     if x.dim() == 4:  # video: the middle frame
         mid = x.shape[0] // 2
         x, cam = x[mid], cam[mid]
     img = _to_rgb(x.float().numpy())
     c = cam.numpy()
     c = c / c.max() if c.max() > 0 else np.zeros_like(c)
-    heat = matplotlib.colormaps["jet"](c)[..., :3]
-    both = np.concatenate([img, np.ones((img.shape[0], 2, 3)), 0.5 * img + 0.5 * heat], axis=1)
-    arr = (np.clip(both, 0, 1) * 255).astype(np.uint8)
-    scale = max(1, PANEL_SIDE // max(img.shape[:2]))
-    pic = Image.fromarray(arr).resize((arr.shape[1] * scale, arr.shape[0] * scale), Image.NEAREST)
-    out = Image.new("RGB", (pic.width, pic.height + 14), "white")
-    out.paste(pic, (0, 0))
-    ImageDraw.Draw(out).text((2, pic.height + 1), caption, fill="black")
-    return np.asarray(out)
+    cmap = matplotlib.colormaps[CMAP]
+    over = np.clip(0.5 * img + 0.5 * cmap(c)[..., :3], 0, 1)
+    h, w = img.shape[:2]
+    side = PANEL_SIDE / DPI / max(h, w)  # inches a pixel of the input
+    fig = Figure(figsize=(2 * w * side + 1.3, h * side + 0.55), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    for ax, pic, name in ((left, img, "input"), (right, over, "Grad-CAM")):
+        ax.imshow(pic, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(name, fontsize=8)
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=right, fraction=0.08, pad=0.03)
+    bar.set_label("relative attribution", fontsize=7)
+    bar.ax.tick_params(labelsize=7)
+    fig.suptitle(caption, fontsize=8)
+    return fig
+
+
+def panel(x: torch.Tensor, cam: torch.Tensor, caption: str) -> np.ndarray:
+    """panel_figure drawn: (H, W, 3) uint8."""
+    fig = panel_figure(x, cam, caption)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
 def file_stem(class_index: int, class_name: str, k: int) -> str:

@@ -44,8 +44,8 @@ class TensorBoardSink:
                global step of the end of the evaluated epoch (add_scalar only: add_scalars
                makes phantom runs)
       images   `<split>/confusion` (fused) and `<split>/confusion_<modality>`: the confusion
-               matrices an `eval` event carries (the test split's with counts and class
-               names; each validation's as a heat map of the shares of each class)
+               matrices an `eval` event carries, with class names, a title and a colour bar
+               (the test split's counts; each validation's shares of each true class)
       text     `recipe`: the resolved recipe TOML, when a new run starts
       hparams  at the end of a finished run: the run's hyper-parameters (engine/contract/hparams.py)
                with its best/* and test/* metrics
@@ -119,11 +119,9 @@ class TensorBoardSink:
                 continue
             acc = (ev["fused"] if head == "fused" else ev["modalities"].get(head, {})).get("acc")
             title = f"{split}, epoch {epoch}: {head}" + (f" (acc {acc:.1f}%)" if isinstance(acc, float) else "")
-            if split == "test":  # once per run: counts and class names
-                self.painter = self.painter or confusion.Painter(self.classes)
-                image = self.painter.render(head, matrix, title)
-            else:  # every evaluation: a heat map, at no cost next to the epoch
-                image = confusion.heatmap(matrix)
+            self.painter = self.painter or confusion.Painter(self.classes)
+            # the test split (once per run): counts; every validation: each true class's shares
+            image = self.painter.render(head, matrix, title, shares=split != "test")
             tag = f"{split}/confusion" if head == "fused" else f"{split}/confusion_{head}"
             self.writer.add_image(tag, image, step, dataformats="HWC")
 

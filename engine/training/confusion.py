@@ -1,9 +1,9 @@
 """Confusion matrices of an evaluated split: counted where the predictions are (engine/training/evaluation.py,
 into the `eval` event's `confusion` field) and drawn where TensorBoard is written (engine/review/sinks.py)
-as RGB images: the test split's with scikit-learn's ConfusionMatrixDisplay on matplotlib's Agg
-canvas (no window, no pyplot state; counts, class names, about 0.2 s a picture), each
-validation's as a plain heat map drawn with numpy (about a millisecond), so that a picture
-every epoch costs nothing next to the epoch."""
+as RGB images with scikit-learn's ConfusionMatrixDisplay on matplotlib's Agg canvas (no window, no
+pyplot state; class names, a title and a colour bar): the test split's counts, written in the
+cells, and each validation's shares of each true class, without numbers in the cells (a figure
+redrawn, a few tenths of a second a picture)."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,37 +32,6 @@ def image_size(num_classes: int) -> int:
     return round(side_inches(num_classes) * DPI)
 
 
-def heatmap_cell(num_classes: int) -> int:
-    """The side of a cell of the heat map, in pixels."""
-    return max(4, 320 // max(num_classes, 1))
-
-
-def heatmap_size(num_classes: int) -> int:
-    """The side of the heat map, in pixels: the cells and a one-pixel grid around each."""
-    return num_classes * (heatmap_cell(num_classes) + 1) + 1
-
-
-BLUE_LOW, BLUE_HIGH = np.array([247.0, 251.0, 255.0]), np.array([8.0, 48.0, 107.0])  # the ends of "Blues"
-
-
-def heatmap(matrix: list[list[int]]) -> np.ndarray:
-    """(side, side, 3) uint8, side = heatmap_size(n): cell (i, j) from white to dark blue by
-    the share of class i's samples predicted as class j (each row sums to one: the diagonal is
-    each class's recall), on a grey grid; true class down, predicted across."""
-    cm = np.asarray(matrix, dtype=float)
-    n, c = len(cm), heatmap_cell(len(cm))
-    rows = cm.sum(1, keepdims=True)
-    share = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-    colours = (BLUE_LOW + share[..., None] * (BLUE_HIGH - BLUE_LOW)).round().astype(np.uint8)
-    side = heatmap_size(n)
-    img = np.full((side, side, 3), 160, dtype=np.uint8)
-    cells = np.repeat(np.repeat(colours, c, axis=0), c, axis=1)  # (n c, n c, 3)
-    keep = np.ones(side, dtype=bool)
-    keep[:: c + 1] = False  # the grid lines: every (c + 1)-th pixel from 0
-    img[np.ix_(keep, keep)] = cells
-    return img
-
-
 def well_formed(matrix, num_classes: int) -> bool:
     """A square table of `num_classes` rows of non-negative counts."""
     return (isinstance(matrix, list) and len(matrix) == num_classes
@@ -72,42 +41,56 @@ def well_formed(matrix, num_classes: int) -> bool:
 
 class Painter:
     """Draws the confusion matrices of one list of classes as RGB arrays of shape (side, side, 3),
-    uint8, side = image_size(len(class_names)): counts on a colour scale, true class down,
-    predicted across, zeros left blank. A figure per head is made once and redrawn with each
-    new matrix (about twice as fast as making one each time)."""
+    uint8, side = image_size(len(class_names)): true class down, predicted across, each named,
+    a title and a colour bar. Counts (`shares=False`, the test split: the number in each cell,
+    zeros left blank) or the share of each true class's samples predicted as each class
+    (`shares=True`, every validation: each row sums to one, the diagonal is each class's recall,
+    no numbers, so that a picture every epoch stays cheap). A figure per head is made once and
+    redrawn with each new matrix (about twice as fast as making one each time)."""
 
     def __init__(self, class_names: list[str]):
         self.names = [n if len(n) <= 12 else n[:11] + "…" for n in class_names]
         self.figures: dict[str, tuple] = {}
 
-    def _figure(self, head: str, cm: np.ndarray) -> tuple:
+    def figure(self, head: str):
+        """The Figure of `head`'s matrices (made on first use), as last rendered."""
+        return self._figure(head)[0].figure
+
+    def _figure(self, head: str) -> tuple:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from sklearn.metrics import ConfusionMatrixDisplay
 
         if head not in self.figures:
-            side = side_inches(len(self.names))
+            n = len(self.names)
+            side = side_inches(n)
             fig = Figure(figsize=(side, side), dpi=DPI)
             canvas = FigureCanvasAgg(fig)
             ax = fig.add_subplot()
-            shown = ConfusionMatrixDisplay(cm, display_labels=self.names).plot(
-                ax=ax, colorbar=False, include_values=len(self.names) <= 20, values_format="d", cmap="Blues",
+            shown = ConfusionMatrixDisplay(np.zeros((n, n), dtype=int), display_labels=self.names).plot(
+                ax=ax, colorbar=False, include_values=n <= 20, values_format="d", cmap="Blues",
                 xticks_rotation="vertical")
+            fig.colorbar(shown.im_, ax=ax, fraction=0.046, pad=0.04)  # as tall as the matrix
+            shown.im_.colorbar.set_label("share of the true class's samples")  # the longer label, for the layout
             ax.set_title(" ", fontsize=10)
             fig.tight_layout()
             self.figures[head] = (canvas, ax, shown)
         return self.figures[head]
 
-    def render(self, head: str, matrix: list[list[int]], title: str) -> np.ndarray:
-        cm = np.asarray(matrix)
-        canvas, ax, shown = self._figure(head, cm)
+    def render(self, head: str, matrix: list[list[int]], title: str, shares: bool = False) -> np.ndarray:
+        cm = np.asarray(matrix, dtype=float if shares else int)
+        if shares:
+            rows = cm.sum(1, keepdims=True)
+            cm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+        canvas, ax, shown = self._figure(head)
         shown.im_.set_data(cm)
-        shown.im_.set_clim(cm.min(), max(cm.max(), cm.min() + 1))
+        shown.im_.set_clim(0, 1) if shares else shown.im_.set_clim(cm.min(), max(cm.max(), cm.min() + 1))
+        shown.im_.colorbar.set_label("share of the true class's samples" if shares else "samples")
         if shown.text_ is not None:  # dark text on light cells, light on dark (as sklearn does)
             dark, light = shown.im_.cmap(1.0), shown.im_.cmap(0.0)
             middle = (cm.max() + cm.min()) / 2.0
             for (i, j), text in np.ndenumerate(shown.text_):
-                text.set_text(str(cm[i, j]) if cm[i, j] else "")
+                text.set_text(str(cm[i, j]) if cm[i, j] and not shares else "")
                 text.set_color(dark if cm[i, j] < middle else light)
         ax.set_title(title, fontsize=10)
         canvas.draw()
