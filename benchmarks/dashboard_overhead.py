@@ -62,7 +62,7 @@ async def dashboard(epochs: int, runs: Path) -> tuple[float, float]:
         while s.live:
             await pilot.pause(0.05)
         wall = time.perf_counter() - t0
-        assert s.status == "ok", f"dashboard run ended {s.status}: {s.state.error}"
+        assert s.status == "ok", f"dashboard run ended {s.status}: {s.error}"
         assert type(app.screen).__name__ == "RunScreen"
     return wall, train_seconds(read_events(str(Path(s.state.run_dir) / "events.jsonl")))
 
