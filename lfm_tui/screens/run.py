@@ -4,6 +4,8 @@ The panels are drawn when the session shown says it changed (lfm_tui/run_message
 handed the plain values it draws; a timer moves the header's clock only."""
 from __future__ import annotations
 
+import time
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +24,7 @@ from lfm_tui.widgets.metrics_table import MetricsTable, validation_rows
 from lfm_tui.widgets.run_header import HeaderView, RunHeader
 
 CLOCK_S = 0.5  # how often the header's elapsed and remaining times move
+PACE_S = 0.25  # steps are drawn at most this often: a fast run is drawn at this pace, not per step
 MARK = {"running": "▶", "starting": "…", "stopping": "■", "ok": "✓", "cancelled": "■",
         "failed": "✗", "incomplete": "?", "resumed": "↻"}
 
@@ -69,6 +72,8 @@ class RunScreen(Screen):
         super().__init__()
         self._tabs: dict[int, str] = {}
         self._ready = False
+        self._progress_drawn = float("-inf")  # when the steps were last drawn (time.monotonic)
+        self._progress_due = False            # a draw of the steps is set for the end of the pace
 
     def compose(self) -> ComposeResult:
         yield Tabs(id="run-tabs")
@@ -149,9 +154,20 @@ class RunScreen(Screen):
         return self._ready and message.session is self.app.current
 
     def on_progressed(self, message: Progressed) -> None:
-        if self.shown(message):
-            self.draw_header()
-            self.draw_charts()
+        """Drawn now, or once PACE_S has passed since the last draw (with all that came meanwhile)."""
+        if not self.shown(message) or self._progress_due:
+            return
+        wait = self._progress_drawn + PACE_S - time.monotonic()
+        if wait > 0:
+            self._progress_due = True
+            self.set_timer(wait, self.draw_progress)
+        else:
+            self.draw_progress()
+
+    def draw_progress(self) -> None:
+        self._progress_drawn, self._progress_due = time.monotonic(), False
+        self.draw_header()
+        self.draw_charts()
 
     def on_evaluated(self, message: Evaluated) -> None:
         if self.shown(message):
