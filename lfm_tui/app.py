@@ -1,7 +1,8 @@
 """The dashboard: one factory, `make_app`, builds it for `lfm-tui`, `lfm tui` and the tests.
 
 The App owns the engine workers (one per run, `exit_on_error=False`), so a run keeps going while
-screens change; each worker feeds its RunSession and the run screen redraws from it on a timer.
+screens change; each worker feeds its RunSession, and what the session says changed is posted to
+the run screen as messages (lfm_tui/run_messages.py), which draws it.
 """
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from textual.worker import Worker, WorkerState
 from lfm_tui.client import EngineClient, Launch
 from lfm_tui.early_keys import HoldKeysUntilReady
 from lfm_tui.recorded import RecordedRuns
+from lfm_tui.run_messages import messages
 from lfm_tui.screens.dialogs import ConfirmQuit, FailureDialog, HelpScreen
 from lfm_tui.screens.reading import read_failed
 from lfm_tui.screens.recipes import RecipesScreen
-from lfm_tui.session import RunSession
+from lfm_tui.session import Change, RunSession, resuming
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -82,10 +84,20 @@ class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
     def show_session(self, session: RunSession) -> None:
         if session not in self.sessions:
             self.sessions.append(session)
+            session.listener = self.session_changed
         self.current = session
         self.switch_mode("runs")
         if isinstance(self.screen, screen_class(LATER_SCREENS["runs"])):
-            self.screen.redraw()
+            self.screen.show_current()
+
+    def session_changed(self, session: RunSession, change: Change) -> None:
+        """A session's listener: its change posted to the run screen (made by show_session)."""
+        try:
+            screen = self.get_screen_stack("runs")[0]
+        except (KeyError, IndexError):  # no run screen yet: it draws the session when it mounts
+            return
+        for message in messages(session, change):
+            screen.post_message(message)
 
     def launch(self, args: list[str], label: str) -> RunSession:
         """Start the engine with `args` in a new session and show it."""
@@ -106,7 +118,7 @@ class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
         session.client = EngineClient(session.args, command=command, launch=self.launch_spec)
         async for item in session.client.events():
             session.feed(item)
-        if session.state.status == "failed":
+        if session.status == "failed":
             self.push_screen(FailureDialog(session))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -122,12 +134,7 @@ class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
         err = event.worker.error
         if session.client is not None and session.client.running:
             self.run_worker(session.client.stop(grace=1.0, term_grace=1.0), exit_on_error=False)
-        session.exit_code = session.exit_code if session.exit_code is not None else -1
-        session.ended = self.clock()
-        session.state.status = "failed"
-        session.state.error = f"{type(err).__name__}: {err}"
-        session.state.traceback = "".join(tb.format_exception(err)) if err else None
-        session.version += 1
+        session.fail(f"{type(err).__name__}: {err}", "".join(tb.format_exception(err)) if err else None)
         self.push_screen(FailureDialog(session))
 
     def stop_current(self) -> None:
@@ -136,12 +143,11 @@ class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
             self.notify("no live run to stop", severity="warning")
             return
         sent = s.client.request_stop()
-        s.stop_note = {
+        s.note_stop({
             "SIGINT": "SIGINT sent: stopping after the current step with a checkpoint (s again: SIGTERM)",
             "SIGTERM": "SIGTERM sent: terminating (s again: SIGKILL)",
             "SIGKILL": "SIGKILL sent",
-        }.get(sent, "")
-        s.version += 1
+        }.get(sent, ""))
 
     def resume_current(self) -> None:
         """`r`: the run continued from its checkpoint in a new tab that shows its whole history;
@@ -152,7 +158,7 @@ class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
             self.notify(problem, severity="warning", markup=False)
             return
         previous = s.latest()
-        previous.resumed_as = self._start(RunSession.resuming(previous, clock=self.clock))
+        previous.continued_by(self._start(resuming(previous, clock=self.clock)))
 
     def on_mount(self) -> None:
         if self.sweep_dirs:
@@ -213,8 +219,7 @@ class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
 
     async def _stop_all_and_exit(self) -> None:
         for s in self.live_sessions:
-            s.stop_note = "stopping before quitting…"
-            s.version += 1
+            s.note_stop("stopping before quitting…")
             if s.client is not None:
                 await s.client.stop(grace=self.stop_grace, term_grace=5.0)
         self.exit()

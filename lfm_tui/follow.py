@@ -23,16 +23,13 @@ async def follow(session: RunSession, run_dir: Path, poll_s: float = POLL_S) -> 
     tail = EventTail(Path(run_dir) / layout.EVENTS)
     try:
         while session.following:
-            for ev in await asyncio.to_thread(tail.read):  # the file read off the event loop
+            events = await asyncio.to_thread(tail.read)  # the file read off the event loop
+            for ev in events:
                 session.feed(ev)
-                if ev.type == "run_finished":
-                    session.following = False
-            if session.following:
-                await asyncio.sleep(poll_s)
+            if any(ev.type == "run_finished" for ev in events):
+                break
+            await asyncio.sleep(poll_s)
     except (ProtocolError, OSError) as exc:  # a newer protocol; events.jsonl replaced by a folder
         session.add_log("error", f"{run_dir}: {exc}")
     finally:
-        session.following = False
-        if session.state.status == "running":
-            session.state.status = "incomplete"
-        session.version += 1
+        session.end_replay()

@@ -1,7 +1,9 @@
 """One run as the dashboard sees it: a live engine or a replayed events.jsonl, its state, its log
-lines and how it ended. Plain Python (no Textual): the app feeds it, widgets read it."""
+lines and how it ended. Plain Python (no Textual): the app feeds it, and the session tells its
+listener what kind of thing changed (`Change`); the run screen draws from it when told."""
 from __future__ import annotations
 
+import enum
 import itertools
 import time
 from collections import deque
@@ -20,6 +22,23 @@ LOG_LINES = 2000   # log lines kept per run
 STDERR_TAIL = 60   # stderr lines kept to explain a crash
 
 _ids = itertools.count(1)
+FINAL = ("ok", "cancelled", "failed")
+
+
+class Change(enum.Flag):
+    """What changed in a session, so that only the panels that draw it are drawn again."""
+    NONE = 0
+    PROGRESS = enum.auto()    # a step: the header's progress, the loss and alpha charts
+    EVALUATION = enum.auto()  # a validation, checkpoint or alpha update: the table, the alpha chart
+    LOG = enum.auto()         # log lines
+    STATUS = enum.auto()      # how the run stands (started, stopping, ended, resumed): header, tabs
+    ALL = PROGRESS | EVALUATION | LOG | STATUS
+
+
+# what each event changes (the log lines an event adds say so themselves: add_log)
+EVENT_CHANGES = {"step": Change.PROGRESS, "eval": Change.EVALUATION, "checkpoint": Change.EVALUATION,
+                 "alpha_updated": Change.EVALUATION, "run_started": Change.ALL & ~Change.LOG,
+                 "run_finished": Change.STATUS | Change.EVALUATION}
 
 
 @dataclass
@@ -38,19 +57,26 @@ class RunSession:
     stop_note: str = ""             # what the last `s` did, shown in the header
     started: float = 0.0            # by the app's clock: when the session began
     ended: float = 0.0
-    version: int = 0                # bumped on every change: widgets redraw when it moves
     first_global_step: int | None = None   # the first step this session saw, and when (engine
     first_step_time: float = 0.0            # clock): the pace for the remaining time
     last_step_time: float = 0.0
     log_total: int = 0              # log lines ever added (the deque keeps the last LOG_LINES)
     resumed_as: "RunSession | None" = None  # the session that continued this run (`r`)
+    # set by its own methods only: "" before run_started, "running", then ok, cancelled, failed, incomplete
+    run_status: str = field(default="", init=False)
+    error: str | None = field(default=None, init=False)
+    traceback: str | None = field(default=None, init=False)
+    listener: Callable[["RunSession", Change], None] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.started = self.started or self.clock()
 
+    def changed(self, change: Change) -> None:
+        if change and self.listener is not None:
+            self.listener(self, change)
+
     # ------------------------------------------------------------------ feeding
     def feed(self, item: Event | LogLine | Exited) -> None:
-        self.version += 1
         if isinstance(item, Exited):
             self.finish(item.code)
         elif isinstance(item, LogLine):
@@ -60,6 +86,7 @@ class RunSession:
         else:
             self.state.apply(item)
             if item.type == "run_started":
+                self.run_status, self.error, self.traceback = "running", None, None
                 self.first_global_step = None   # the pace of this engine process only
                 at = item.get("resumed_from")
                 if isinstance(at, dict):
@@ -70,25 +97,54 @@ class RunSession:
                 if self.first_global_step is None:
                     self.first_global_step, self.first_step_time = item["global_step"], item.time
                 self.last_step_time = item.time
-            elif item.type == "run_finished" and item.get("error"):
-                self.add_log("error", item["error"])
+            elif item.type == "run_finished":
+                self.run_status, self.error, self.traceback = self.state.status, self.state.error, self.state.traceback
+                if item.get("error"):
+                    self.add_log("error", item["error"])
+            self.changed(EVENT_CHANGES.get(item.type, Change.NONE))
 
     def add_log(self, stream: str, text: str) -> None:
         self.logs.append((stream, text))
         self.log_total += 1
-        self.version += 1
+        self.changed(Change.LOG)
 
     def finish(self, code: int) -> None:
         """The engine exited with `code`: settle the status, explaining an exit without a report."""
         self.exit_code, self.ended = code, self.clock()
-        s = self.state
-        if s.status in ("ok", "cancelled", "failed"):
-            if s.status == "failed" and not s.traceback:
-                s.traceback = self.stderr_text()
-            return
-        s.status, _, s.error = client_exit(None, code, self.client is not None and bool(self.client.stop_sent))
-        if s.status == "failed":
-            s.traceback = self.stderr_text() or "(the engine wrote nothing to stderr)"
+        if self.run_status in FINAL:
+            if self.run_status == "failed" and not self.traceback:
+                self.traceback = self.stderr_text()
+        else:
+            self.run_status, _, self.error = client_exit(None, code, bool(self.client and self.client.stop_sent))
+            if self.run_status == "failed":
+                self.traceback = self.stderr_text() or "(the engine wrote nothing to stderr)"
+        self.changed(Change.STATUS)
+
+    def fail(self, error: str, traceback: str | None) -> None:
+        """The dashboard could not drive the engine (it could not start, its reader broke)."""
+        self.exit_code, self.ended = -1 if self.exit_code is None else self.exit_code, self.clock()
+        self.run_status, self.error, self.traceback = "failed", error, traceback
+        self.changed(Change.STATUS)
+
+    def note_stop(self, note: str) -> None:
+        """What the last stop request did, shown in the header while the run is live."""
+        self.stop_note = note
+        self.changed(Change.STATUS)
+
+    def end_replay(self) -> None:
+        """A replayed run has no more events: one that never reported its end is incomplete."""
+        self.following = False
+        self.run_status = self.run_status if self.run_status in FINAL else "incomplete"
+        self.changed(Change.STATUS)
+
+    def reopen(self) -> None:
+        """How the run ends is for the engine about to run to say (not the history replayed)."""
+        self.run_status, self.error, self.traceback = "", None, None
+
+    def continued_by(self, session: "RunSession") -> None:
+        """`session` continues this run (`r`): this tab follows it from now on."""
+        self.resumed_as = session
+        self.changed(Change.STATUS)
 
     def stderr_text(self) -> str:
         return "\n".join(l for l in self.stderr_tail if l.strip())
@@ -100,25 +156,7 @@ class RunSession:
         s = cls(label=label, clock=clock, replay=True)
         for ev in events:
             s.feed(ev)
-        if s.state.status == "running":
-            s.state.status = "incomplete"
-        return s
-
-    @classmethod
-    def resuming(cls, previous: "RunSession", clock: Callable[[], float] = time.time) -> "RunSession":
-        """The session that continues `previous`'s run with `--resume`: the run folder's
-        events.jsonl replayed first (the whole history, whatever this dashboard saw of it), then
-        the engine's events. The folder is untrusted: an unreadable history is said in the log."""
-        run_dir = previous.state.run_dir
-        s = cls(label=f"{previous.state.recipe_name or previous.label} (resumed)", args=["--resume", run_dir],
-                clock=clock)
-        try:
-            for ev in read_events(str(Path(run_dir) / layout.EVENTS)):
-                s.feed(ev)
-        except (OSError, ProtocolError) as exc:
-            s.add_log("warning", f"the run's earlier events cannot be shown: {exc}")
-        st = s.state  # how the run ends is for the resumed engine to say
-        st.status, st.error, st.traceback, st.exit_code = "", None, None, None
+        s.end_replay()
         return s
 
     # ------------------------------------------------------------------ reading
@@ -141,14 +179,14 @@ class RunSession:
             return "resumed" if latest.live else latest.status
         if self.live:
             return "stopping" if self.client and self.client.stop_sent else "running"
-        return self.state.status or ("starting" if not self.replay else "incomplete")
+        return self.run_status or ("starting" if not self.replay else "incomplete")
 
     def progress(self) -> float:
         s = self.state
         total = s.epochs * s.steps_per_epoch
         if not total:
             return 0.0
-        if s.status == "ok":
+        if self.run_status == "ok":
             return 1.0
         done = (s.epoch - 1) * s.steps_per_epoch + s.step if s.epoch else 0
         return max(0.0, min(1.0, done / total))
@@ -183,7 +221,7 @@ class RunSession:
             return "this run is running: s stops it" if s is self else f"already resumed: {s.label} is running"
         if not run_dir:
             return "this run never reached its run folder: nothing to resume"
-        if s.state.status == "ok" or layout.finished(Path(run_dir)):
+        if s.run_status == "ok" or layout.finished(Path(run_dir)):
             return f"{s.state.run_id or run_dir} has finished: nothing to resume"
         if s.following:
             return f"{s.state.run_id or run_dir} is running in another process"
@@ -194,3 +232,19 @@ class RunSession:
 
     def tensorboard_command(self) -> str:
         return tensorboard_command(self.state.run_dir) if self.state.run_dir else ""
+
+
+def resuming(previous: RunSession, clock: Callable[[], float] = time.time) -> RunSession:
+    """The session that continues `previous`'s run with `--resume`: the run folder's
+    events.jsonl replayed first (the whole history, whatever this dashboard saw of it), then
+    the engine's events. The folder is untrusted: an unreadable history is said in the log."""
+    run_dir = previous.state.run_dir
+    s = RunSession(label=f"{previous.state.recipe_name or previous.label} (resumed)", args=["--resume", run_dir],
+                   clock=clock)
+    try:
+        for ev in read_events(str(Path(run_dir) / layout.EVENTS)):
+            s.feed(ev)
+    except (OSError, ProtocolError) as exc:
+        s.add_log("warning", f"the run's earlier events cannot be shown: {exc}")
+    s.reopen()
+    return s

@@ -34,7 +34,7 @@ def test_launch_replays_events_into_the_panels(tmp_path: Path) -> None:
             assert isinstance(app.screen, RecipesScreen)
             await pilot.press("down", "enter")  # emoji, mfeat: mfeat
             await until(pilot, lambda: app.current is not None and not app.current.live, what="run end")
-            await pilot.pause(0.3)  # one redraw tick
+            await pilot.pause()  # the messages of the last events drawn
             s = app.current
             assert isinstance(app.screen, RunScreen)
             assert s.status == "ok" and s.exit_code == 0
@@ -135,8 +135,8 @@ def test_crash_shows_the_traceback_and_the_app_keeps_working(tmp_path: Path) -> 
             await until(pilot, lambda: isinstance(app.screen, FailureDialog), what="failure dialog")
             s = app.current
             assert s.status == "failed" and s.exit_code == 1
-            assert "exited with status 1" in s.state.error
-            assert "RuntimeError: boom" in s.state.traceback
+            assert "exited with status 1" in s.error
+            assert "RuntimeError: boom" in s.traceback
             text = " ".join(str(w.render()) for w in app.screen.query(Static))
             assert "RuntimeError: boom" in text and "exit status 1" in text
             await pilot.press("escape")
@@ -159,7 +159,7 @@ def test_garbage_output_marks_the_run_failed(tmp_path: Path) -> None:
             await until(pilot, lambda: isinstance(app.screen, FailureDialog), what="failure dialog")
             s = app.current
             assert s.status == "failed" and s.exit_code == 0
-            assert "without reporting a result" in s.state.error
+            assert "without reporting a result" in s.error
             assert ("stdout", "{not json") in list(s.logs)
     asyncio.run(scenario())
 
@@ -172,7 +172,7 @@ def test_engine_that_cannot_start_fails_in_a_dialog(tmp_path: Path) -> None:
             await reads_done(pilot)  # the first screen's files read
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, FailureDialog), what="failure dialog")
-            assert "FileNotFoundError" in app.current.state.error
+            assert "FileNotFoundError" in app.current.error
             assert app.current.status == "failed"
     asyncio.run(scenario())
 

@@ -32,7 +32,7 @@ def test_dashboard_runs_a_real_recipe_to_the_end(tmp_path: Path) -> None:
             await reads_done(pilot)  # the first screen's files read
             s = await launch_mfeat(app, pilot, "train.epochs=1 train.threads=1 train.log_every=5")
             await until(pilot, lambda: not s.live, timeout=240, what="the engine to finish")
-            await pilot.pause(0.3)
+            await pilot.pause()
             assert isinstance(app.screen, RunScreen)
             header = str(app.screen.query_one("#run-header").render())
             assert "finished" in header and "epoch 1/1" in header and "100%" in header

@@ -82,7 +82,6 @@ def test_charts_keep_their_rows_legend_and_whole_number_ticks_at_80x24() -> None
 def test_a_constant_alpha_is_drawn_on_the_row_of_its_value(size, value: float, label: str) -> None:
     session = live_session(60)
     session.state.alpha_by_epoch = {1: value, 2: value, 3: value}
-    session.version += 1
 
     def check(app):
         rows = plotted_rows(plot_lines(app.screen.query_one(AlphaChart)))
@@ -96,7 +95,6 @@ def test_loss_ticks_name_the_value_of_their_row() -> None:
     session = live_session(60)
     session.state.losses = {"total": [(s, 3.0) for s in range(6, 61, 6)],
                             "cls": [(s, 1.0) for s in range(6, 61, 6)], "mm": []}
-    session.version += 1
 
     def check(app):
         rows = plotted_rows(plot_lines(app.screen.query_one(LossChart)))

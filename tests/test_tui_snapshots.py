@@ -52,21 +52,21 @@ def test_finished_run_small_terminal(snap_compare) -> None:
     async def show(pilot):
         pilot.app.open_recorded(f"{RUNS}/mfeat/20261127-092227-0")
         await reads_done(pilot)
-        await pilot.pause(0.3)
+        await pilot.pause()
     assert snap_compare(app(), run_before=show, terminal_size=(80, 24))
 
 
 def test_live_run(snap_compare) -> None:
     async def show(pilot):
         pilot.app.show_session(live_session(60))
-        await pilot.pause(0.3)
+        await pilot.pause()
     assert snap_compare(app(), run_before=show, terminal_size=(120, 40))
 
 
 def test_live_run_small_terminal(snap_compare) -> None:
     async def show(pilot):
         pilot.app.show_session(live_session(60))
-        await pilot.pause(0.3)
+        await pilot.pause()
     assert snap_compare(app(), run_before=show, terminal_size=(80, 24))
 
 
@@ -74,7 +74,7 @@ def test_finished_run(snap_compare) -> None:
     async def show(pilot):
         pilot.app.open_recorded(f"{RUNS}/mfeat/20261127-092227-0")
         await reads_done(pilot)
-        await pilot.pause(0.3)
+        await pilot.pause()
     assert snap_compare(app(), run_before=show, terminal_size=(120, 40))
 
 
@@ -82,7 +82,7 @@ def test_failed_run(snap_compare) -> None:
     async def crash(pilot):
         await pilot.press("enter")
         await until(pilot, lambda: type(pilot.app.screen).__name__ == "FailureDialog")
-        await pilot.pause(0.3)
+        await pilot.pause()
     assert snap_compare(app(fake("crash", events=None)), run_before=crash, terminal_size=(120, 40))
 
 
@@ -102,5 +102,5 @@ def test_compare(snap_compare, tmp_path) -> None:
     async def show(pilot):
         pilot.app.compare([b, a])
         await reads_done(pilot)
-        await pilot.pause(0.3)
+        await pilot.pause()
     assert snap_compare(app(), run_before=show, terminal_size=(120, 40))

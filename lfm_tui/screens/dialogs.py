@@ -23,9 +23,9 @@ class FailureDialog(ModalScreen[None]):
         s = self.session
         with Vertical(id="failure", classes="dialog"):
             yield Static(Text(f"run failed: {s.label}", style="bold red"), classes="dialog-title")
-            yield Static(Text(s.state.error or "unknown error"), id="failure-error")
+            yield Static(Text(s.error or "unknown error"), id="failure-error")
             with VerticalScroll(id="failure-trace"):
-                yield Static(Text(s.state.traceback or "(no traceback)", style="dim"))
+                yield Static(Text(s.traceback or "(no traceback)", style="dim"))
             yield Static(Text(f"exit status {s.exit_code}" if s.exit_code is not None else "",
                               style="dim"))
             yield Button("Close", id="close", variant="primary")

@@ -1,1 +1,1 @@
-"""The dashboard's widgets, one file each; each draws from a RunSession when asked."""
+"""The dashboard's widgets, one file each; each draws the plain values it is handed (no session)."""

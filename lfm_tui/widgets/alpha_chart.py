@@ -3,9 +3,10 @@ the x axis; the y ticks of alpha sit on rows of their own, so a constant alpha i
 row of its value."""
 from __future__ import annotations
 
+from typing import Mapping
+
 from textual_plotext import PlotextPlot
 
-from lfm_tui.session import RunSession
 from lfm_tui.widgets.series import int_ticks, legend, plot_rows, unit_ticks
 
 HYPER = "hypergradient (right)"
@@ -20,25 +21,23 @@ class AlphaChart(PlotextPlot):
         self.x_range: tuple[float, float] | None = None
         self.has_alpha = False
 
-    def show(self, session: RunSession | None) -> None:
+    def show(self, alpha: Mapping[int, float], hypergradient: Mapping[int, float]) -> None:
+        """`alpha` and `hypergradient`: their values by epoch ({} for none)."""
         plt = self.plt
         plt.clear_figure()  # data, limits and ticks: nothing of the last run shown stays
         names: list[str] = []
         epochs: list[int] = []
-        if session is not None:
-            s = session.state
-            if s.alpha_by_epoch:
-                xs = sorted(s.alpha_by_epoch)
-                plt.plot(xs, [s.alpha_by_epoch[x] for x in xs], color=COLORS["alpha"], marker="braille")
-                plt.ylim(0, 1)
-                names.append("alpha")
-                epochs += xs
-            if s.hypergradient_by_epoch:
-                xs = sorted(s.hypergradient_by_epoch)
-                plt.plot(xs, [s.hypergradient_by_epoch[x] for x in xs], color=COLORS[HYPER], marker="braille",
-                         yside="right")
-                names.append(HYPER)
-                epochs += xs
+        if alpha:
+            xs = sorted(alpha)
+            plt.plot(xs, [alpha[x] for x in xs], color=COLORS["alpha"], marker="braille")
+            plt.ylim(0, 1)
+            names.append("alpha")
+            epochs += xs
+        if hypergradient:
+            xs = sorted(hypergradient)
+            plt.plot(xs, [hypergradient[x] for x in xs], color=COLORS[HYPER], marker="braille", yside="right")
+            names.append(HYPER)
+            epochs += xs
         self.has_alpha = "alpha" in names
         self.x_range = (min(epochs), max(epochs)) if epochs else None
         self.border_subtitle = legend(names, COLORS)

@@ -1,10 +1,10 @@
 """The engine's log events and its stderr, scrolling."""
 from __future__ import annotations
 
+from typing import Hashable, Sequence
+
 from rich.text import Text
 from textual.widgets import RichLog
-
-from lfm_tui.session import RunSession
 
 STYLES = {"stderr": "dim", "stdout": "dim italic", "warning": "yellow", "error": "bold red"}
 
@@ -12,27 +12,26 @@ STYLES = {"stderr": "dim", "stdout": "dim italic", "warning": "yellow", "error":
 class EventLog(RichLog):
     def __init__(self, **kw) -> None:
         super().__init__(max_lines=2000, wrap=True, min_width=20, markup=False, highlight=False, **kw)
-        self._session_id: int | None = None
+        self._source: Hashable = None
         self._written = 0
-
-    def reset(self) -> None:
-        """Write everything again on the next show (lines wrap at the width they are written)."""
-        self._session_id = None
+        self._lines: Sequence[tuple[str, str]] = ()
 
     def on_resize(self) -> None:
-        self.reset()
+        """Lines wrap at the width they are written: all of them written again at the new one."""
+        if self._source is not None:
+            self.show(self._source, self._lines, self._written, rewrite=True)
 
-    def show(self, session: RunSession | None) -> None:
-        if session is None:
-            return
-        if session.id != self._session_id:
+    def show(self, source: Hashable, lines: Sequence[tuple[str, str]], total: int, rewrite: bool = False) -> None:
+        """`lines`: the last (stream, text) lines of `source` (a run), of `total` ever written;
+        the lines of the same source not written yet are added."""
+        if source != self._source or rewrite:
             self.clear()
-            self._session_id, self._written = session.id, session.log_total - len(session.logs)
-        new = session.log_total - self._written
+            self._source, self._written = source, total - len(lines)
+        self._lines = tuple(lines)
+        new = total - self._written
         if new <= 0:
             return
-        lines = list(session.logs)[-min(new, len(session.logs)):]
-        for stream, text in lines:
+        for stream, text in self._lines[-min(new, len(self._lines)):]:
             prefix = "" if stream in ("info", "stdout") else f"[{stream}] "
             self.write(Text(prefix + text, style=STYLES.get(stream, "")))
-        self._written = session.log_total
+        self._written = total

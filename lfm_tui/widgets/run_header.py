@@ -1,10 +1,10 @@
 """The run header: recipe, dataset, modalities, progress, elapsed and remaining time, speed."""
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from rich.text import Text
 from textual.widgets import Static
-
-from lfm_tui.session import RunSession
 
 STATUS_STYLE = {"running": "bold green", "starting": "bold yellow", "stopping": "bold yellow",
                 "ok": "bold cyan", "cancelled": "bold yellow", "failed": "bold red",
@@ -28,47 +28,74 @@ def bar(fraction: float, width: int = 20) -> str:
     return ("█" * full + part).ljust(width)
 
 
+@dataclass(frozen=True)
+class HeaderView:
+    """What the header shows of a run, as plain values."""
+    status: str
+    title: str                          # the recipe's name, else the run's label
+    dataset: str = ""
+    modalities: tuple[str, ...] = ()
+    source: str = ""                    # "recorded", "from its run folder, live", or "" for an engine
+    run_id: str = ""
+    live: bool = False
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps_per_epoch: int = 0
+    progress: float = 0.0
+    elapsed: float = 0.0
+    remaining: float | None = None
+    global_step: int = 0
+    samples_per_s: float = 0.0
+    alpha: float = 0.0
+    lr: float = 0.0
+    note: str = ""                      # what the user can do next, or what went wrong
+    note_style: str = ""
+    command: str = ""                   # the TensorBoard command, shown once the run has ended
+
+
 class RunHeader(Static):
     """Three lines: who and what; where it is; what the user can do next."""
 
-    def show(self, session: RunSession | None) -> None:
-        if session is None:
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.view: HeaderView | None = None
+
+    def show_clock(self, elapsed: float, remaining: float | None) -> None:
+        """The time lines only: elapsed and remaining move with the clock, between events."""
+        if self.view is not None and (elapsed, remaining) != (self.view.elapsed, self.view.remaining):
+            self.show(replace(self.view, elapsed=elapsed, remaining=remaining))
+
+    def show(self, v: HeaderView | None) -> None:
+        self.view = v
+        if v is None:
             self.update(Text("no run yet: pick a recipe and press Enter", style="dim"))
             return
-        s = session.state
-        status = session.status
         t = Text()
-        t.append(f" {STATUS_WORD.get(status, status)} ", style=f"reverse {STATUS_STYLE.get(status, 'bold')}")
-        t.append(f"  {s.recipe_name or session.label}", style="bold")
-        if s.dataset:
-            t.append(f"  {s.dataset}: {' + '.join(s.modalities)}")
-        if session.replay:
-            t.append("  (from its run folder, live)" if session.following else "  (recorded)", style="dim")
-        if s.run_id:
-            t.append(f"  {s.run_id}", style="dim")
+        t.append(f" {STATUS_WORD.get(v.status, v.status)} ", style=f"reverse {STATUS_STYLE.get(v.status, 'bold')}")
+        t.append(f"  {v.title}", style="bold")
+        if v.dataset:
+            t.append(f"  {v.dataset}: {' + '.join(v.modalities)}")
+        if v.source:
+            t.append(f"  ({v.source})", style="dim")
+        if v.run_id:
+            t.append(f"  {v.run_id}", style="dim")
         t.append("\n")
-        frac = session.progress()
-        if s.epochs:
-            t.append(f"epoch {s.epoch}/{s.epochs}  step {s.step}/{s.steps_per_epoch}  ")
-            t.append(bar(frac), style="green")
-            t.append(f" {frac * 100:3.0f}%  ")
+        if v.epochs:
+            t.append(f"epoch {v.epoch}/{v.epochs}  step {v.step}/{v.steps_per_epoch}  ")
+            t.append(bar(v.progress), style="green")
+            t.append(f" {v.progress * 100:3.0f}%  ")
         else:
-            t.append("waiting for the engine to start the run  " if session.live
+            t.append("waiting for the engine to start the run  " if v.live
                      else "no progress reported  ", style="dim")
-        t.append(f"elapsed {clock_text(session.elapsed())}")
-        if session.live:
-            t.append(f"  remaining {clock_text(session.remaining())}")
+        t.append(f"elapsed {clock_text(v.elapsed)}")
+        if v.live:
+            t.append(f"  remaining {clock_text(v.remaining)}")
         t.append("\n")
-        if s.global_step:
-            t.append(f"{s.samples_per_s:,.0f} samples/s  alpha {s.alpha:.4f}  lr {s.lr:.1e}   ")
-        if session.live and session.stop_note:
-            t.append(session.stop_note, style="yellow")
-        elif status == "failed" and s.error:
-            t.append(f"failed: {s.error}", style="red")
-        elif session.resumable():
-            t.append("r resumes from the checkpoint   ", style="yellow")
-        elif session.resumed_as is not None:  # its tab follows the run; the panels stay as it stopped
-            t.append(f"resumed: the whole run is in the tab {session.latest().label}   ", style="yellow")
-        if s.run_dir and not session.live and status != "failed":
-            t.append(session.tensorboard_command(), style="dim")
+        if v.global_step:
+            t.append(f"{v.samples_per_s:,.0f} samples/s  alpha {v.alpha:.4f}  lr {v.lr:.1e}   ")
+        if v.note:
+            t.append(v.note, style=v.note_style)
+        if v.command:
+            t.append(v.command, style="dim")
         self.update(t)
