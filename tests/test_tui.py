@@ -79,7 +79,9 @@ def test_overrides_are_checked_as_typed_and_block_a_bad_launch(tmp_path: Path) -
 def test_stop_sends_sigint_and_resume_starts_from_the_run_folder(tmp_path: Path) -> None:
     folder = recorded_run(tmp_path / "src", checkpoint=True, summary=False)
     seen: list = []
-    app = app_for(tmp_path, fake("replay", folder / "events.jsonl", delay=0.05, seen=seen))
+    first, resumed = fake("hold", folder / "events.jsonl", seen=seen), fake("replay", folder / "events.jsonl", 0.05, seen)
+    # the first run waits at step 12 for the stop, however slow the machine; the resumed one runs on
+    app = app_for(tmp_path, lambda args: (resumed if "--resume" in args else first)(args))
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:

@@ -6,6 +6,8 @@ replay: writes the events of EVENTS_JSONL with DELAY seconds between them, some 
 and a non-JSON stdout line; exits 0 (or 130 if SIGINT arrived, after a cancelled event).
 crash: one event, a traceback on stderr, exit 1.
 stubborn: ignores SIGINT, replays slowly until killed.
+hold: as replay, but after the 12th step event waits (at most 60 s) for SIGINT, so that a stop
+  arrives mid-run however loaded the machine is.
 newer: an event of a newer protocol version.
 garbage: lines that are not events on stdout, then exit 0 without a result.
 """
@@ -54,6 +56,11 @@ for ev in events:
         sys.exit(130)
     out(ev)
     time.sleep(delay)
+    if mode == "hold" and ev.get("type") == "step" and ev.get("global_step") == 12:
+        waited = 0.0
+        while not stopped and waited < 60:
+            time.sleep(0.05)
+            waited += 0.05
 while mode == "stubborn":
     time.sleep(0.1)
 sys.exit(0)
