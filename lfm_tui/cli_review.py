@@ -49,7 +49,6 @@ def compare(
 
     Rows are configurations (runs differing only in the seed are grouped); columns fused ACC,
     MAP, macro-F1, each modality's ACC and the gap."""
-    from rich.console import Console
     from rich.text import Text
 
     from lfm_tui import compare as cmp, compare_files
@@ -60,9 +59,9 @@ def compare(
         raise UserError(str(exc)) from None
     if not rows:
         raise UserError("no finished run among: " + ", ".join(f"{r.path} ({r.status})" for r in runs))
-    from lfm_tui.headless import print_table
+    from lfm_tui.headless import make_console, print_table
 
-    console = Console()
+    console = make_console()  # in a file or a pipe: lines as wide as the table, never wrapped
     for note in cmp.same_run_notes(runs):  # paths are text, never markup
         console.print(Text.assemble(("copies: ", "yellow"), note), soft_wrap=True)
     print_table(console, rows, title)

@@ -18,6 +18,8 @@ from engine.contract import layout
 from engine.contract import recipe as recipes
 from engine.contract import untrusted
 from engine.contract import method_registry as registry
+from lfm_tui.comparable import refusal
+
 IGNORED_KEYS = ("train.seed", "name", "train.threads")  # threads: how a run was executed (lfm_tui/executors)
 FUSED = (("acc", "ACC"), ("map", "MAP"), ("f1", "macro-F1"))
 
@@ -145,6 +147,15 @@ def resolved_config(recipe: dict, source: str) -> dict[str, str]:
     return flatten(recipe)
 
 
+def recipe_config(run_dir: Path) -> dict[str, str]:
+    """A run folder's recipe.toml, resolved and flat ({} where it cannot be read)."""
+    path = Path(run_dir) / layout.RECIPE
+    try:
+        return resolved_config(untrusted.toml_loads(untrusted.read_text(path)), str(path))
+    except (OSError, ValueError):
+        return {}
+
+
 def varying_keys(configs: list[dict[str, str]]) -> list[str]:
     """The keys whose values differ between configurations, sorted."""
     keys = sorted({k for c in configs for k in c})
@@ -249,6 +260,10 @@ def same_run_notes(runs: list[Run]) -> list[str]:
 
 
 def compare(paths: list[Path]) -> tuple[list[Row], list[Run]]:
-    """The table's rows and every run found (each run once, however many folders hold it)."""
+    """The table's rows and every run found (each run once, however many folders hold it);
+    CompareError for finished runs of different test sets (lfm_tui/comparable.py)."""
     runs = dedupe([load_run(p) for p in find_runs(paths)])
+    problem = refusal([(r.path, r.config) for r in runs if r.status == "ok"])
+    if problem:
+        raise CompareError(problem)
     return group(runs), runs

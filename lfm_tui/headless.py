@@ -130,6 +130,9 @@ def print_table(console: Console, rows, title: str) -> None:
         t.add_column(Text(h), justify="left" if i == 0 else "right")
     for b in body:
         t.add_row(*map(Text, b))
+    # a terminal wraps cells to its width; a file or a pipe gets each row on one line
+    if not console.is_terminal:
+        console.width = max(console.width, console.measure(t).maximum)
     console.print(t)
 
 

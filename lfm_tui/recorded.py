@@ -50,6 +50,14 @@ class RecordedRuns:
         a line in `problems` and the rest goes on; past limits.REPLAY_MAX_BYTES it is cut, and says so."""
         from lfm_tui.history import recorded_events  # imported here: not needed to start
 
+        if compare:
+            from lfm_tui.comparable import refusal
+            from lfm_tui.compare import recipe_config
+
+            problem = refusal([(p, recipe_config(p)) for p in run_dirs])
+            if problem:
+                self.post_message(RecordedRead([], [problem], compare))
+                return
         sessions, problems = [], []
         for run_dir in run_dirs:
             try:
