@@ -65,6 +65,9 @@ def compare(
     for note in cmp.same_run_notes(runs):  # paths are text, never markup
         console.print(Text.assemble(("copies: ", "yellow"), note), soft_wrap=True)
     print_table(console, rows, title)
+    for r in runs:  # the user's notes on the runs of the table
+        if r.status == "ok" and r.note:
+            console.print(Text(f"note on {r.path}: {' '.join(r.note.split())}"), soft_wrap=True)
     skipped = [r for r in runs if r.status != "ok"]
     if skipped:  # paths and reasons are text, never markup
         console.print(Text.assemble(("not finished, left out: ", "yellow"),

@@ -159,10 +159,16 @@ def print_table(console: Console, rows, title: str) -> None:
         t.add_column(Text(h), justify="left" if i == 0 else "right")
     for b in body:
         t.add_row(*map(Text, b))
-    # a terminal wraps cells to its width; a file or a pipe gets each row on one line
-    if not console.is_terminal:
-        console.width = max(console.width, console.measure(t).maximum)
+    fit(console, t)
     console.print(t)
+
+
+def fit(console: Console, table: Table) -> None:
+    """A terminal wraps a table's cells to its width; a console in a file or a pipe is widened
+    to the table's, so that each row stays one line."""
+    if not console.is_terminal:
+        wide = console.options.update_width(10 * WIDE)
+        console.width = max(console.width, console.measure(table, options=wide).maximum)
 
 
 def summary(console: Console, state: RunState, code: int, note: str | None = None) -> None:
