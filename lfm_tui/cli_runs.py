@@ -46,7 +46,7 @@ def runs(
     from rich.table import Table
     from rich.text import Text
 
-    from lfm_tui import run_index
+    from lfm_tui import limits, run_index
     from lfm_tui.headless import fit, make_console
 
     if not runs_dir.is_dir():
@@ -76,6 +76,9 @@ def runs(
     console.print(table)
     if index.left_out:
         console.print(Text(f"{index.left_out} more not listed", style="dim"))
+    if index.walk_cut:
+        console.print(Text(f"{runs_dir} holds more folders than are looked into ({limits.INDEX_MAX_FOLDERS}); "
+                           f"give a folder further down", style="yellow"))
 
 
 @app.command()

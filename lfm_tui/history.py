@@ -33,7 +33,7 @@ class RunInfo:
     path: Path
     recipe: str
     status: str
-    date: str         # "YYYY-MM-DD HH:MM"
+    date: str         # "YYYY-MM-DD HH:MM:SS"
     best_acc: float | None
     epochs_done: int | None
     method: str = ""                 # the method's label (engine/contract/method_registry.py)
@@ -57,13 +57,13 @@ def _date(folder: Path, lines: list[str] = ()) -> str:
     time, else its folder's modification time."""
     stamp = folder.name.split("-")[:2]
     try:
-        return datetime.strptime("-".join(stamp), "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M")
+        return datetime.strptime("-".join(stamp), "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         pass
     first = _event_time(lines[0]) if lines else None
     try:
         when = first if first is not None and 0 < first < 1e11 else folder.stat().st_mtime
-        return datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M")
+        return datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S")
     except (OSError, ValueError, OverflowError):
         return ""
 

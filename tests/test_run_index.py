@@ -20,6 +20,7 @@ from engine.contract import recipe as recipes
 from engine.contract.folder_lock import FolderLock
 from lfm_tui.app import make_app
 from lfm_tui.run_index import Group, filtered, matches, scan
+from lfm_tui.screens.compare import CompareScreen
 from lfm_tui.screens.history import HistoryScreen
 from lfm_tui.screens.history_rows import AnnotateDialog
 from tests.tui_helpers import FIXTURE, ROOT, fake, reads_done, until
@@ -97,7 +98,7 @@ def test_the_index_finds_a_sweeps_runs_and_groups_them(tmp_path: Path) -> None:
     # runs made alike are told apart: their time (from their first event), seed and folder
     by_path = {r.path: r for r in index.runs}
     lfm0, lfm1 = by_path[made["lfm-0"]], by_path[made["lfm-1"]]
-    first = datetime.fromtimestamp(T0 + 86400 + 200).strftime("%Y-%m-%d %H:%M")
+    first = datetime.fromtimestamp(T0 + 86400 + 200).strftime("%Y-%m-%d %H:%M:%S")
     assert (lfm0.seed, lfm1.seed) == (0, 1) and lfm0.date == first  # its first event's time
     assert [by_path[made[f"series-{s}"]].seed for s in (0, 1)] == [0, 1]
     assert {r.recipe for r in index.runs} == {"mfeat"} and {r.status for r in index.runs} == {"ok"}
@@ -251,10 +252,16 @@ def test_history_groups_filters_sorts_tags_and_follows_a_running_run(tmp_path: P
             assert "matching 'concat'" in str(table.border_title)
             await pilot.press("escape")
             assert len(rows(table)) == 4 and not screen.query_one("#history-filter", Input).display
-            # `s`: sorted by the next column
+            # `s`: sorted by the next column; a heading chooses one, again the other way
+            await pilot.press("s")
+            assert "by recipe ↓" in str(table.border_title)
             screen.sort("val ACC", False)
             await pilot.pause()
             assert "by val ACC ↑" in str(table.border_title)
+            await pilot.press("slash", *"sweep-2026")  # the sweep's runs, worst val ACC first
+            await pilot.pause()
+            assert [r[8] for r in rows(table)] == ["96.33", "94.33", "95.33", "95.33", "96.33"]
+            await pilot.press("escape")
             # `t` on the single run: tags typed into the dialog land in its folder and its row
             screen.sort("date", True)
             await pilot.pause()
@@ -271,6 +278,14 @@ def test_history_groups_filters_sorts_tags_and_follows_a_running_run(tmp_path: P
             await until(pilot, lambda: annotations.read(made["single"]).note == "first try", what="note")
             await reads_done(pilot)
             assert rows(table)[3][-1] == "#paper #keep  first try"
+            # compared: the labels carry the tags and the note
+            await pilot.press("space")
+            table.move_cursor(row=1)
+            await pilot.press("space", "c")
+            await until(pilot, lambda: isinstance(app.screen, CompareScreen), what="compare screen")
+            assert any(label.endswith("  #paper #keep  first try") for label in app.screen.labels), app.screen.labels
+            app.pop_screen()
+            await pilot.pause()
             # the running run opens followed live, not as a frozen replay
             table.move_cursor(row=0)
             await pilot.press("enter")

@@ -77,7 +77,7 @@ def test_history_tells_apart_runs_that_differ_in_alpha_strategy(tmp_path: Path) 
             assert heads == [" ", "date", "recipe", "status", "seed", "method", "alpha", "overrides", "val ACC",
                              "test ACC", "time", "epochs", "tags, note"]
             rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-            assert [r[1] for r in rows] == ["2026-11-28 10:00", "2026-11-27 09:22"]
+            assert [r[1] for r in rows] == ["2026-11-28 10:00:00", "2026-11-27 09:22:27"]
             assert [r[4] for r in rows] == ["0", "0"]
             assert [r[5:8] for r in rows] == [["lfm", "constant", "epochs=4 log_every=6"],
                                               ["lfm", "heuristic", "epochs=4 log_every=6"]]

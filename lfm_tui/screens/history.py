@@ -120,6 +120,8 @@ class HistoryScreen(Annotating, ReadsInWorkers, Screen):
             more += f" of {len(self.index.runs)}, matching {self.query_text!r}"
         if index.left_out:
             more += f", {index.left_out} older not listed"
+        if index.walk_cut:
+            more += ", more folders than the walk looks into"
         order = "" if self.sort_column == "date" and self.descending else \
             f", by {self.sort_column} {'↓' if self.descending else '↑'}"
         table.border_title = Text(f"runs in {self.app.runs_dir} ({n}{more}{order})")
