@@ -269,15 +269,13 @@ def test_history_groups_filters_sorts_tags_and_follows_a_running_run(tmp_path: P
             await pilot.press("t")
             await until(pilot, lambda: isinstance(app.screen, AnnotateDialog), what="the tags dialog")
             await pilot.press(*"paper keep", "enter")
-            await until(pilot, lambda: annotations.read(made["single"]).tags == ["paper", "keep"], what="tags")
-            await reads_done(pilot)
-            assert rows(table)[3][-1] == "#paper #keep"
+            await until(pilot, lambda: rows(table)[3][-1] == "#paper #keep", what="the tags shown")
+            assert annotations.read(made["single"]).tags == ["paper", "keep"]
             await pilot.press("n")
             await until(pilot, lambda: isinstance(app.screen, AnnotateDialog), what="the note dialog")
             await pilot.press(*"first try", "enter")
-            await until(pilot, lambda: annotations.read(made["single"]).note == "first try", what="note")
-            await reads_done(pilot)
-            assert rows(table)[3][-1] == "#paper #keep  first try"
+            await until(pilot, lambda: rows(table)[3][-1] == "#paper #keep  first try", what="the note shown")
+            assert annotations.read(made["single"]).note == "first try"
             # compared: the labels carry the tags and the note
             await pilot.press("space")
             table.move_cursor(row=1)

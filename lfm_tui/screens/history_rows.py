@@ -3,6 +3,7 @@ the overrides shortened to their column; and the editing of a run's tags or note
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -120,16 +121,20 @@ class Annotating:
                                  lambda text: self._annotate(r, note=text))
 
     def _annotate(self, r: RunInfo, tags: str | None = None, note: str | None = None) -> None:
-        """The tags or note written into the run folder (a small file, written whole)."""
+        """The tags or note written into the run folder (a small file, written whole and synced
+        to disk: in a worker, off the event loop), then the list read again."""
+        if tags is not None or note is not None:
+            self._write_notes(r, tags, note)
+
+    @work(thread=True, exit_on_error=False, group="history-write")
+    def _write_notes(self, r: RunInfo, tags: str | None, note: str | None) -> None:
         try:
             if tags is not None:
                 wanted = list(dict.fromkeys(tags.split()))
                 annotations.tag(r.path, add=wanted, remove=[t for t in r.tags if t not in wanted])
-            elif note is not None:
-                annotations.set_note(r.path, note)
             else:
-                return
+                annotations.set_note(r.path, note or "")
         except (UserError, OSError) as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
-        self.reload()
+        self.app.call_from_thread(self.reload)
