@@ -66,7 +66,8 @@ class RecordedRuns:
             from lfm_tui.comparable import refusal
             from lfm_tui.compare import recipe_config
 
-            problem = refusal([(p, recipe_config(p)) for p in run_dirs])
+            configs = [(p, recipe_config(p)) for p in run_dirs]
+            problem = refusal([(p, c) for p, c in configs if c])  # a run without its recipe cannot tell
             if problem:
                 self.post_message(RecordedRead([], [problem], compare))
                 return
