@@ -20,11 +20,8 @@ from textual.worker import get_current_worker
 from engine.contract.outcome import tensorboard_command
 from lfm_tui.history import RunInfo
 from lfm_tui.run_index import Group, RunIndex, filtered, scan, sorted_by
-from lfm_tui.screens.history_rows import (COLUMNS, SORTABLE, Annotating, group_cells, marks, run_cells,
-                                          short_overrides, status_style)
+from lfm_tui.screens.history_rows import COLUMNS, SORTABLE, Annotating, group_cells, marks, run_cells
 from lfm_tui.screens.reading import ReadsInWorkers
-
-__all__ = ["HistoryScreen", "RunsRead", "short_overrides", "status_style"]
 
 
 @dataclass
