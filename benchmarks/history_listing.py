@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lfm_tui import history  # noqa: E402
+from lfm_tui import run_index  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "runs" / "mfeat" / "20261127-092227-0" / "events.jsonl"
 
@@ -45,10 +45,10 @@ def main() -> None:
         make_runs(Path(tmp), args.runs, args.events)
         recipes = ROOT / "tests" / "fixtures" / "recipes"
         t = time.perf_counter()
-        first = history.list_runs(Path(tmp), recipes)
+        first = run_index.scan(Path(tmp), recipes).runs
         cold = time.perf_counter() - t
         t = time.perf_counter()
-        again = history.list_runs(Path(tmp), recipes)
+        again = run_index.scan(Path(tmp), recipes).runs
         warm = time.perf_counter() - t
     assert len(first) == len(again) == args.runs
     print(f"{args.runs} runs of {args.events} events: first listing {cold:.3f} s, "

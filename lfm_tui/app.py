@@ -189,11 +189,7 @@ class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
         if event.status in ("queued", "starting"):
             self.notify(f"{event.label}: {event.status}, no events yet", severity="warning")
         elif event.status in ("running", "stalled"):
-            from lfm_tui.follow import follow, following_session
-
-            session = following_session(event.label, self.clock)
-            self.show_session(session)
-            self.run_worker(follow(session, event.run_dir), name=f"follow-{session.id}", exit_on_error=False)
+            self.follow_run(event.run_dir, event.label)
         else:
             self.open_recorded(event.run_dir)
 

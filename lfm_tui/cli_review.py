@@ -49,7 +49,6 @@ def compare(
 
     Rows are configurations (runs differing only in the seed are grouped); columns fused ACC,
     MAP, macro-F1, each modality's ACC and the gap."""
-    from rich.console import Console
     from rich.text import Text
 
     from lfm_tui import compare as cmp, compare_files
@@ -60,12 +59,15 @@ def compare(
         raise UserError(str(exc)) from None
     if not rows:
         raise UserError("no finished run among: " + ", ".join(f"{r.path} ({r.status})" for r in runs))
-    from lfm_tui.headless import print_table
+    from lfm_tui.headless import make_console, print_table
 
-    console = Console()
+    console = make_console()  # in a file or a pipe: lines as wide as the table, never wrapped
     for note in cmp.same_run_notes(runs):  # paths are text, never markup
         console.print(Text.assemble(("copies: ", "yellow"), note), soft_wrap=True)
     print_table(console, rows, title)
+    for r in runs:  # the user's notes on the runs of the table
+        if r.status == "ok" and r.note:
+            console.print(Text(f"note on {r.path}: {' '.join(r.note.split())}"), soft_wrap=True)
     skipped = [r for r in runs if r.status != "ok"]
     if skipped:  # paths and reasons are text, never markup
         console.print(Text.assemble(("not finished, left out: ", "yellow"),

@@ -14,10 +14,12 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.contract import layout
+from engine.contract import annotations, layout
 from engine.contract import recipe as recipes
 from engine.contract import untrusted
 from engine.contract import method_registry as registry
+from lfm_tui.comparable import refusal
+
 IGNORED_KEYS = ("train.seed", "name", "train.threads")  # threads: how a run was executed (lfm_tui/executors)
 FUSED = (("acc", "ACC"), ("map", "MAP"), ("f1", "macro-F1"))
 
@@ -34,6 +36,8 @@ class Run:
     config: dict[str, str]
     test: dict | None
     run_id: str | None = None                              # None: made before run ids existed
+    tags: list[str] = field(default_factory=list)          # the user's (engine/contract/annotations.py)
+    note: str = ""
     copies: list[Path] = field(default_factory=list)       # other folders holding this same run
 
     @property
@@ -110,6 +114,8 @@ def load_run(path: Path) -> Run:
     gives a run whose status is `unreadable: why` (listed, left out of the table)."""
     run = _load_run(path)
     run.run_id = layout.read_run_id(path)
+    notes = annotations.read(path)
+    run.tags, run.note = notes.tags, notes.note
     return run
 
 
@@ -145,6 +151,15 @@ def resolved_config(recipe: dict, source: str) -> dict[str, str]:
     return flatten(recipe)
 
 
+def recipe_config(run_dir: Path) -> dict[str, str]:
+    """A run folder's recipe.toml, resolved and flat ({} where it cannot be read)."""
+    path = Path(run_dir) / layout.RECIPE
+    try:
+        return resolved_config(untrusted.toml_loads(untrusted.read_text(path)), str(path))
+    except (OSError, ValueError):
+        return {}
+
+
 def varying_keys(configs: list[dict[str, str]]) -> list[str]:
     """The keys whose values differ between configurations, sorted."""
     keys = sorted({k for c in configs for k in c})
@@ -178,8 +193,8 @@ def _applies(key: str, method: str, info) -> bool:
 
 
 def group(runs: list[Run]) -> list[Row]:
-    """Finished runs grouped by configuration, in the order first seen; labels name the method
-    and the keys whose values differ between configurations."""
+    """Finished runs grouped by configuration, in the order first seen; labels name the method,
+    the keys whose values differ between configurations and the tags of the row's runs."""
     groups: dict[tuple, list[Run]] = {}
     for r in runs:
         if r.status == "ok":
@@ -194,7 +209,9 @@ def group(runs: list[Run]) -> list[Row]:
             for k in (r.test or {}):
                 if k.startswith("acc_") and k[4:] not in mods:
                     mods.append(k[4:])
-        rows.append(Row(_label(config, varying), config, sorted(members, key=lambda r: r.seed), mods))
+        tags = " ".join(f"#{t}" for t in dict.fromkeys(t for r in members for t in r.tags))
+        rows.append(Row(" ".join(x for x in (_label(config, varying), tags) if x), config,
+                        sorted(members, key=lambda r: r.seed), mods))
     return rows
 
 
@@ -249,6 +266,10 @@ def same_run_notes(runs: list[Run]) -> list[str]:
 
 
 def compare(paths: list[Path]) -> tuple[list[Row], list[Run]]:
-    """The table's rows and every run found (each run once, however many folders hold it)."""
+    """The table's rows and every run found (each run once, however many folders hold it);
+    CompareError for finished runs of different test sets (lfm_tui/comparable.py)."""
     runs = dedupe([load_run(p) for p in find_runs(paths)])
+    problem = refusal([(r.path, r.config) for r in runs if r.status == "ok"])
+    if problem:
+        raise CompareError(problem)
     return group(runs), runs

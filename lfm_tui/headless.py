@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -24,7 +24,7 @@ from engine.contract.events import Event, LogLine
 from engine.contract.outcome import (EXIT_CANCELLED, EXIT_OK, STATUS_EXIT, client_exit, command, resume_command,
                             tensorboard_command)
 from lfm_tui.client import EngineClient, Exited
-from lfm_tui.lines import JsonView, PlainView
+from lfm_tui.lines import JsonView, PlainView, hms
 from lfm_tui.state import RunState
 
 LOG_FORMATS = ("auto", "live", "plain", "json")  # auto: live on a terminal, plain lines elsewhere
@@ -68,15 +68,37 @@ def metrics_table(title: str, fused: dict, modalities: dict, gap: float | None,
     return t
 
 
+def timing(elapsed: float, done: float, start: float) -> str:
+    """`elapsed H:MM:SS  ETA H:MM:SS`: the time to the last epoch at the pace since the run
+    (or its resume) started; `done` and `start` are the shares of the epochs done now and then."""
+    text = f"elapsed {hms(elapsed)}"
+    if done >= 1:
+        return text + "  epochs done"
+    if done > start and elapsed > 0:
+        return text + f"  ETA {hms(elapsed * (1 - done) / (done - start))}"
+    return text + "  ETA …"
+
+
 class LiveView:
-    def __init__(self, console: Console):
-        self.console = console
+    def __init__(self, console: Console, clock=time.monotonic):
+        self.console, self.clock = console, clock
         self.state = RunState()
         self.logs: deque[str] = deque(maxlen=8)
+        # the time is the run's, on the epochs' row (a task's own elapsed time stops at its first
+        # completion: the steps' row completes every epoch)
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=console, expand=False)
-        self.epoch_task = self.progress.add_task("epochs", total=None)
-        self.step_task = self.progress.add_task("steps ", total=None)
+                                 TextColumn("{task.fields[timing]}"), console=console, expand=False)
+        self.epoch_task = self.progress.add_task("epochs", total=None, timing="")
+        self.step_task = self.progress.add_task("steps ", total=None, timing="")
+        self.began: float | None = None   # when this process saw run_started
+        self.start_share = 0.0            # the share of the epochs done then (a resumed run)
+
+    def share_done(self) -> float:
+        s = self.state
+        if s.epochs <= 0:
+            return 0.0
+        steps = s.step / s.steps_per_epoch if s.steps_per_epoch > 0 and s.step < s.steps_per_epoch else 0.0
+        return min(1.0, (self.progress.tasks[self.epoch_task].completed + steps) / s.epochs)
 
     def notice(self, text: str) -> None:
         self.console.print(Text(text, style="yellow"))
@@ -91,8 +113,12 @@ class LiveView:
         self.state.apply(item)
         s = self.state
         if item.type == "run_started":
-            self.progress.update(self.epoch_task, total=s.epochs)
-            self.progress.update(self.step_task, total=s.steps_per_epoch)
+            resumed = item.get("resumed_from")
+            at = resumed.get("epoch") if isinstance(resumed, dict) else None
+            done = at if isinstance(at, int) and not isinstance(at, bool) and 0 <= at <= s.epochs else 0
+            self.progress.update(self.epoch_task, total=s.epochs, completed=done)
+            self.progress.update(self.step_task, total=s.steps_per_epoch, completed=0)
+            self.began, self.start_share = self.clock(), self.share_done()
         elif item.type == "step":
             self.progress.update(self.epoch_task, completed=item["epoch"] - 1)
             self.progress.update(self.step_task, completed=item["step"])
@@ -103,6 +129,9 @@ class LiveView:
 
     def __rich__(self):
         s = self.state
+        if self.began is not None:
+            self.progress.update(self.epoch_task, timing=timing(self.clock() - self.began, self.share_done(),
+                                                                self.start_share))
         head = Text.assemble(("LFM ", "bold magenta"), (s.recipe_name or "starting…", "bold"),
                              f"  {s.dataset or ''}  {' + '.join(s.modalities)}  ", (s.run_dir or "", "dim"))
         loss = s.last_losses
@@ -130,7 +159,16 @@ def print_table(console: Console, rows, title: str) -> None:
         t.add_column(Text(h), justify="left" if i == 0 else "right")
     for b in body:
         t.add_row(*map(Text, b))
+    fit(console, t)
     console.print(t)
+
+
+def fit(console: Console, table: Table) -> None:
+    """A terminal wraps a table's cells to its width; a console in a file or a pipe is widened
+    to the table's, so that each row stays one line."""
+    if not console.is_terminal:
+        wide = console.options.update_width(10 * WIDE)
+        console.width = max(console.width, console.measure(table, options=wide).maximum)
 
 
 def summary(console: Console, state: RunState, code: int, note: str | None = None) -> None:
@@ -222,6 +260,8 @@ async def _run(client: EngineClient, console: Console, raw_events: bool, view) -
                 if isinstance(item, LogLine) and item.stream == "stderr":
                     stderr_tail.append(item.text)
                 view.handle(item)
+            if isinstance(view, PlainView):
+                view.flush()
             if shown is not None:
                 shown.refresh()
     finally:

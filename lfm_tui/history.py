@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from engine.contract import layout
+from engine.contract import annotations, layout
 from engine.contract import method_registry as registry
 from engine.contract import recipe as recipes
 from engine.contract import untrusted
@@ -24,7 +24,7 @@ from lfm_tui import limits
 from lfm_tui.state import RunState
 
 # keys shown in their own columns or that do not change what a run computes
-HIDDEN_KEYS = ("name", "method.name", "alpha.strategy", "train.threads")
+HIDDEN_KEYS = ("name", "method.name", "alpha.strategy", "train.threads", "train.seed")
 CACHE_MAX = 4096  # run folders remembered between reloads (read again when their files change)
 
 
@@ -33,7 +33,7 @@ class RunInfo:
     path: Path
     recipe: str
     status: str
-    date: str         # "YYYY-MM-DD HH:MM"
+    date: str         # "YYYY-MM-DD HH:MM:SS"
     best_acc: float | None
     epochs_done: int | None
     method: str = ""                 # the method's label (engine/contract/method_registry.py)
@@ -41,22 +41,31 @@ class RunInfo:
     test_acc: float | None = None
     seconds: float | None = None     # how long the engine ran (a resumed run: every part of it)
     config: dict[str, str] = field(default_factory=dict, repr=False)  # the resolved recipe, flat
-    overrides: str = ""              # `key=value` where it differs from its recipe (list_runs)
+    overrides: str = ""              # `key=value` where it differs from its recipe (mark_overrides)
+    seed: int | None = None          # train.seed
+    tags: list[str] = field(default_factory=list)  # the user's (engine/contract/annotations.py)
+    note: str = ""
+    group: str = ""                  # the sweep or seed series it belongs to, from the runs folder (run_index)
 
     @property
     def run_id(self) -> str:
         return f"{self.path.parent.name}/{self.path.name}"
 
 
-def _date(folder: Path) -> str:
+def _date(folder: Path, lines: list[str] = ()) -> str:
+    """When the run started: its folder's stamp, else (a sweep's `seed-<s>`) its first event's
+    time, else its folder's modification time."""
     stamp = folder.name.split("-")[:2]
     try:
-        return datetime.strptime("-".join(stamp), "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M")
+        return datetime.strptime("-".join(stamp), "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
-        try:
-            return datetime.fromtimestamp(folder.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-        except OSError:
-            return ""
+        pass
+    first = _event_time(lines[0]) if lines else None
+    try:
+        when = first if first is not None and 0 < first < 1e11 else folder.stat().st_mtime
+        return datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S")
+    except (OSError, ValueError, OverflowError):
+        return ""
 
 
 def _number(v) -> float | None:
@@ -157,13 +166,15 @@ def recorded_events(run_dir: Path, max_bytes: int | None = None) -> tuple[list[E
 
 
 def _read(folder: Path) -> RunInfo:
-    recipe, date = folder.parent.name, _date(folder)
+    recipe = folder.parent.name
     try:
         lines = event_lines(folder / layout.EVENTS, limits.HISTORY_EVENTS_HEAD_BYTES,
                             limits.HISTORY_EVENTS_TAIL_BYTES)
     except OSError as exc:
-        return RunInfo(folder, recipe, f"unreadable: {exc}", date, None, None)
+        return RunInfo(folder, recipe, f"unreadable: {exc}", _date(folder), None, None)
+    date = _date(folder, lines)
     config = _config(folder, lines)
+    recipe = config.get("name", "")[:layout.NAME_MAX] or recipe  # a sweep's run folder is named by its seed
     data = layout.read_summary(folder)
     if data is not None and isinstance(data.get("status"), str) and data["status"]:
         name, epochs, method = data.get("recipe_name"), data.get("epochs_done"), data.get("method")
@@ -188,6 +199,10 @@ def _read(folder: Path) -> RunInfo:
     info.method = known.label(config) if known else method[:40]
     info.alpha = config.get("alpha.strategy", "")[:40] if known is None or known.uses_alpha else "-"
     info.seconds, info.config = run_seconds(lines), config
+    seed = config.get("train.seed", "")
+    info.seed = int(seed) if seed.isdigit() else None
+    notes = annotations.read(folder)
+    info.tags, info.note = notes.tags, notes.note
     return info
 
 
@@ -197,7 +212,7 @@ _cache: dict[Path, tuple[tuple, RunInfo]] = {}
 def _stamp(folder: Path) -> tuple:
     """What a run's line depends on: its files' sizes and modification times."""
     out = []
-    for name in (layout.EVENTS, layout.SUMMARY, layout.RECIPE):
+    for name in (layout.EVENTS, layout.SUMMARY, layout.RECIPE, annotations.NOTES):
         try:
             st = (folder / name).stat()
             out.append((st.st_mtime_ns, st.st_size))
@@ -217,7 +232,7 @@ def read_run(folder: Path) -> RunInfo | None:
         if len(_cache) >= CACHE_MAX:
             _cache.clear()
         hit = _cache[folder] = (key, _read(folder))
-    return dataclasses.replace(hit[1])
+    return dataclasses.replace(hit[1], tags=list(hit[1].tags))
 
 
 def _base_config(recipes_dir: Path | None, name: str) -> dict[str, str] | None:
@@ -243,40 +258,3 @@ def mark_overrides(runs: list[RunInfo], recipes_dir: Path | None = None) -> None
             differ = [k for k in r.config if k not in HIDDEN_KEYS
                       and (base.get(k) != r.config[k] if base is not None else k in keys)]
             r.overrides = " ".join(f"{k}={r.config[k]}" for k in differ)
-
-
-@dataclass
-class RunListing:
-    """The runs the history lists and how many run folders there are in all."""
-    runs: list[RunInfo]
-    found: int
-
-    @property
-    def left_out(self) -> int:
-        return self.found - len(self.runs)
-
-
-def _mtime(folder: Path) -> float:
-    try:
-        return folder.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def scan_runs(runs_dir: Path, recipes_dir: Path | None = None, limit: int | None = None) -> RunListing:
-    """The `limit` (limits.HISTORY_MAX_RUNS) newest runs under `runs_dir` (by their folders' modification time), newest
-    first by name, their overrides against `recipes_dir`'s recipes; `found` counts them all."""
-    limit = limits.HISTORY_MAX_RUNS if limit is None else limit
-    if not runs_dir.is_dir():
-        return RunListing([], 0)
-    folders = [events.parent for events in runs_dir.glob(f"*/*/{layout.EVENTS}")]
-    newest = sorted(folders, key=_mtime, reverse=True)[:max(0, limit)]
-    runs = [info for info in map(read_run, newest) if info is not None]
-    mark_overrides(runs, recipes_dir)
-    runs.sort(key=lambda r: (r.path.name, r.path.parent.name), reverse=True)
-    return RunListing(runs, len(folders))
-
-
-def list_runs(runs_dir: Path, recipes_dir: Path | None = None, limit: int | None = None) -> list[RunInfo]:
-    """The runs `scan_runs` lists."""
-    return scan_runs(runs_dir, recipes_dir, limit).runs

@@ -1,6 +1,7 @@
 """`lfm run` as lines for a log file (stdout not a terminal, `--log-format plain|json`): the run
-folder at the start, one line per epoch, a progress line at a steady interval within an epoch,
-the engine's log; never a carriage return, a control code or a line cut to a width."""
+folder at the start, one line per epoch (its validation and training summary), a progress line
+at a steady interval within an epoch, the engine's log; never a carriage return, a control code
+or a line cut to a width."""
 from __future__ import annotations
 
 import json
@@ -40,7 +41,8 @@ def _num(v, fmt: str = ".2f") -> str:
     return format(v, fmt) if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
 
 
-def _clock(seconds: float) -> str:
+def hms(seconds: float) -> str:
+    """H:MM:SS."""
     s = int(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
@@ -55,6 +57,7 @@ class PlainView:
         self.state = RunState()
         self.every = interval() if every is None else every
         self.started = self.last_progress = time.monotonic()
+        self.held: tuple[int, str, str] | None = None  # an epoch's validation line: (epoch, line, elapsed)
 
     def write(self, line: str, stream: TextIO | None = None) -> None:
         emit(stream or self.out, line)
@@ -68,6 +71,11 @@ class PlainView:
             self.state.apply(item)
         if self.quiet:
             return
+        if self.held is not None:
+            if self._epoch_summary(item):
+                return
+            if not (isinstance(item, Event) and item.type == "alpha_updated"):
+                self.flush()
         if isinstance(item, LogLine):
             text = clean(item.text)
             if text.strip():
@@ -78,6 +86,25 @@ class PlainView:
         line = self.line(item)
         if line:
             self.write(line)
+
+    def _epoch_summary(self, item) -> bool:
+        """The engine's summary of the held epoch (its training losses, what the method reports),
+        put on that epoch's validation line: one line per epoch."""
+        held = self.held
+        if not (isinstance(item, Event) and item.type == "log" and item.get("epoch") == held[0]
+                and item.get("level") == "info"):
+            return False
+        text = str(item["message"]).removeprefix(f"epoch {held[0]}: ")
+        self.held = None
+        self.write(f"{held[1]}; {text}, elapsed {held[2]}")
+        return True
+
+    def flush(self) -> None:
+        """The held validation line written as it is (no summary of its epoch came)."""
+        if self.held is not None:
+            _, line, elapsed = self.held
+            self.held = None
+            self.write(f"{line}, elapsed {elapsed}")
 
     def line(self, ev: Event) -> str | None:
         s = self.state
@@ -94,11 +121,13 @@ class PlainView:
             losses = " ".join(f"{k} {_num(v, '.4f')}" for k, v in s.last_losses.items())
             return (f"epoch {s.epoch}/{s.epochs} step {s.step}/{s.steps_per_epoch}: loss {losses}, "
                     f"alpha {_num(s.alpha, '.4f')}, lr {_num(s.lr, '.2e')}, {_num(s.samples_per_s, '.0f')} samples/s, "
-                    f"elapsed {_clock(now - self.started)}")
+                    f"elapsed {hms(now - self.started)}")
         if ev.type == "eval" and ev.get("split") == "val":
             self.last_progress = time.monotonic()
-            return f"epoch {ev.get('epoch')}/{s.epochs} validation: {self._metrics(ev)}, " \
-                   f"elapsed {_clock(self.last_progress - self.started)}"
+            # held until the engine's summary of the epoch, which follows it (`_epoch_summary`)
+            self.held = (ev.get("epoch"), f"epoch {ev.get('epoch')}/{s.epochs} validation: {self._metrics(ev)}",
+                         hms(self.last_progress - self.started))
+            return None
         if ev.type == "log":
             level = ev.get("level")
             return f"{level}: {ev['message']}" if level not in ("info", None) else str(ev["message"])

@@ -23,16 +23,28 @@ class RecordedRead(Message):
     sessions: list[RunSession]
     problems: list[str]
     compare: bool
+    marks: list[str] | None = None  # each session's tags and note, one line
 
 
 
 class RecordedRuns:
-    """open_recorded / read_recorded for the App; `self` is the LfmApp (clock, notify, screens)."""
+    """open_recorded / read_recorded / follow_run for the App; `self` is the LfmApp (clock, notify,
+    screens)."""
     _reading_note = False
 
     def open_recorded(self, run_dir: Path | str) -> None:
         """Replay a run folder's events.jsonl into the run panels (read in a worker)."""
         self.read_recorded([Path(run_dir)], compare=False)
+
+    def follow_run(self, run_dir: Path, label: str | None = None) -> None:
+        """A run another process executes, shown as it goes: its run folder's events read as
+        they are appended (lfm_tui/follow.py), until it ends."""
+        from lfm_tui.follow import follow, following_session
+
+        run_dir = Path(run_dir)
+        session = following_session(label or f"{run_dir.parent.name}/{run_dir.name}", self.clock)
+        self.show_session(session)
+        self.run_worker(follow(session, run_dir), name=f"follow-{session.id}", exit_on_error=False)
 
     def read_recorded(self, run_dirs: list[Path], compare: bool) -> None:
         worker = self._read_recorded(run_dirs, compare)
@@ -50,7 +62,18 @@ class RecordedRuns:
         a line in `problems` and the rest goes on; past limits.REPLAY_MAX_BYTES it is cut, and says so."""
         from lfm_tui.history import recorded_events  # imported here: not needed to start
 
-        sessions, problems = [], []
+        if compare:
+            from lfm_tui.comparable import refusal
+            from lfm_tui.compare import recipe_config
+
+            configs = [(p, recipe_config(p)) for p in run_dirs]
+            problem = refusal([(p, c) for p, c in configs if c])  # a run without its recipe cannot tell
+            if problem:
+                self.post_message(RecordedRead([], [problem], compare))
+                return
+        from engine.contract import annotations
+
+        sessions, problems, marks = [], [], []
         for run_dir in run_dirs:
             try:
                 events, cut = recorded_events(run_dir)
@@ -64,7 +87,8 @@ class RecordedRuns:
                                            f"{limits.REPLAY_MAX_BYTES / 1024 ** 2:.4g} MiB (the most a replay "
                                            f"reads); the events after it are not shown")
             sessions.append(session)
-        self.post_message(RecordedRead(sessions, problems, compare))
+            marks.append(annotations.text(annotations.read(run_dir)))
+        self.post_message(RecordedRead(sessions, problems, compare, marks))
 
     def on_recorded_read(self, message: RecordedRead) -> None:
         if self._reading_note:
@@ -75,7 +99,7 @@ class RecordedRuns:
         if message.compare and message.sessions:
             from lfm_tui.screens.compare import CompareScreen
 
-            self.push_screen(CompareScreen(message.sessions))
+            self.push_screen(CompareScreen(message.sessions, message.marks))
         elif message.sessions:
             self.show_session(message.sessions[0])
 

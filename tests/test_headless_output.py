@@ -118,6 +118,25 @@ def test_piped_run_writes_a_line_per_epoch_while_it_runs(tiny_mfeat: Path, tmp_p
     assert f"lfm tensorboard {run}" in tb
 
 
+def test_a_run_written_to_a_file_has_exactly_one_line_per_epoch(tiny_mfeat: Path, tmp_path: Path) -> None:
+    """`lfm run ... > run.log`: each epoch is one line, its validation with its training summary
+    and what the method reports (greedy's d), none of them a line of its own."""
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        code = subprocess.call(LFM + ["run", str(tiny_mfeat), "method.name=greedy", "review.gap_samples=0",
+                                      "review.gradcam=false", "--runs-dir", str(tmp_path / "runs")],
+                               cwd=tmp_path, stdout=out, stderr=subprocess.DEVNULL, timeout=300,
+                               env=env(LFM_PROGRESS_EVERY="600"))
+    text = log.read_text()
+    assert code == 0, text
+    epochs = [l for l in text.splitlines() if l.startswith("epoch ")]
+    assert [l.split(" ")[1] for l in epochs] == ["1/2", "2/2"], text
+    for n, line in enumerate(epochs, 1):
+        assert line.startswith(f"epoch {n}/2 validation: ACC ") and "; train loss " in line
+        assert "; greedy d (BDR_0 - BDR_1) " in line and line.rsplit(", ", 1)[1].startswith("elapsed 0:")
+    assert not any("train loss" in l or "greedy d" in l for l in text.splitlines() if l not in epochs)
+
+
 def test_bad_log_format_and_events_with_quiet_exit_2(tiny_mfeat: Path, tmp_path: Path) -> None:
     res = subprocess.run(LFM + ["run", str(tiny_mfeat), "--log-format", "xml"], cwd=tmp_path,
                          capture_output=True, text=True, env=env())
@@ -314,3 +333,37 @@ def test_tensorboard_passes_bind_all_and_refuses_its_own_options(tmp_path: Path)
         res = subprocess.run(LFM + ["tensorboard", "runs", *args], cwd=tmp_path, capture_output=True, text=True,
                              env=env(), timeout=60)
         assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_live_view_shows_an_eta_and_an_elapsed_time_that_goes_on() -> None:
+    """The live view of `lfm run` on a terminal: the run's elapsed time keeps counting after the
+    steps' row completes an epoch, and an ETA at the pace so far."""
+    from rich.console import Console
+
+    from engine.contract.events import Event, parse_line
+    from lfm_tui.headless import LiveView
+
+    now = [1000.0]
+    view = LiveView(Console(file=io.StringIO(), width=120, force_terminal=True), clock=lambda: now[0])
+
+    def shown() -> str:
+        console = Console(file=io.StringIO(), width=120)
+        console.print(view)
+        return console.file.getvalue()
+
+    events = [e for e in map(parse_line, RECORDED.read_text().splitlines()) if isinstance(e, Event)]
+    first_val = next(i for i, e in enumerate(events) if e.type == "eval" and e["split"] == "val")
+    for ev in events[:first_val + 1]:  # epoch 1 of 4, in 30 s
+        view.handle(ev)
+    now[0] += 30
+    assert "elapsed 0:00:30  ETA 0:01:30" in shown()
+    second_step = next(i for i, e in enumerate(events) if e.type == "step" and e["epoch"] == 2)
+    for ev in events[first_val + 1:second_step + 1]:
+        view.handle(ev)
+    now[0] += 15
+    text = shown()
+    assert "elapsed 0:00:45  ETA " in text and "ETA …" not in text
+    for ev in events[second_step + 1:]:
+        view.handle(ev)
+    now[0] += 60
+    assert "elapsed 0:01:45  epochs done" in shown()

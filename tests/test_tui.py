@@ -227,10 +227,10 @@ def test_history_lists_replays_and_compares_runs(tmp_path: Path) -> None:
             assert isinstance(app.screen, HistoryScreen)
             table = app.screen.query_one(DataTable)
             rows = [table.get_row_at(i) for i in range(table.row_count)]
-            assert [str(r[1]) for r in rows] == ["2026-11-28 10:00", "2026-11-27 09:22"]
+            assert [str(r[1]) for r in rows] == ["2026-11-28 10:00:00", "2026-11-27 09:22:27"]
             assert [str(r[3]) for r in rows] == ["incomplete", "ok"]
-            assert rows[1][7] == "96.33" and rows[1][8] == ""  # its summary.json holds no test
-            assert rows[0][7] == "93.33" and rows[0][8] == ""  # the best of the epochs it reached; no test
+            assert rows[1][8] == "96.33" and rows[1][9] == ""  # its summary.json holds no test
+            assert rows[0][8] == "93.33" and rows[0][9] == ""  # the best of the epochs it reached; no test
             hint = str(app.screen.query_one("#history-hint", Static).render())
             assert f"lfm tensorboard {b}" in hint
             await pilot.press("c")  # nothing marked: a warning, no screen

@@ -10,7 +10,8 @@ from pathlib import Path
 from textual.widgets import DataTable, Static
 
 from lfm_tui.app import make_app
-from lfm_tui.history import list_runs, run_seconds
+from lfm_tui.history import run_seconds
+from lfm_tui.run_index import scan
 from lfm_tui.screens.compare import CompareScreen
 from lfm_tui.screens.history import HistoryScreen
 from lfm_tui.widgets.compare_chart import CompareChart
@@ -73,18 +74,19 @@ def test_history_tells_apart_runs_that_differ_in_alpha_strategy(tmp_path: Path) 
             assert isinstance(app.screen, HistoryScreen)
             table = app.screen.query_one(DataTable)
             heads = [str(c.label) for c in table.ordered_columns]
-            assert heads == [" ", "date", "recipe", "status", "method", "alpha", "overrides", "val ACC",
-                             "test ACC", "time", "epochs"]
+            assert heads == [" ", "date", "recipe", "status", "seed", "method", "alpha", "overrides", "val ACC",
+                             "test ACC", "time", "epochs", "tags, note"]
             rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-            assert [r[1] for r in rows] == ["2026-11-28 10:00", "2026-11-27 09:22"]
-            assert [r[4:7] for r in rows] == [["lfm", "constant", "epochs=4 log_every=6"],
+            assert [r[1] for r in rows] == ["2026-11-28 10:00:00", "2026-11-27 09:22:27"]
+            assert [r[4] for r in rows] == ["0", "0"]
+            assert [r[5:8] for r in rows] == [["lfm", "constant", "epochs=4 log_every=6"],
                                               ["lfm", "heuristic", "epochs=4 log_every=6"]]
             assert rows[0] != rows[1]
             for row, folder in zip(rows, (b, a)):
                 summary = json.loads((folder / "summary.json").read_text())
-                assert row[7] == f"{summary['best']['acc']:.2f}" and row[8] == f"{summary['test']['acc']:.2f}"
-            assert [r[7:9] for r in rows] == [["93.33", "95.00"], ["96.33", "98.00"]]
-            assert [r[9:] for r in rows] == [["1:10", "4"], ["1:10", "4"]]  # 36 events, 2 s apart
+                assert row[8] == f"{summary['best']['acc']:.2f}" and row[9] == f"{summary['test']['acc']:.2f}"
+            assert [r[8:10] for r in rows] == [["93.33", "95.00"], ["96.33", "98.00"]]
+            assert [r[10:] for r in rows] == [["1:10", "4", ""], ["1:10", "4", ""]]  # 36 events, 2 s apart
             hint = str(app.screen.query_one("#history-hint", Static).render())
             assert "mfeat/20261128-100000-0  train.epochs=4 train.log_every=6" in hint
             assert f"lfm tensorboard {b}" in hint
@@ -96,16 +98,16 @@ def test_overrides_are_the_keys_that_differ_between_runs_without_their_recipe(tm
     run_folder(runs, "20261127-092227-0", "heuristic")
     run_folder(runs, "20261128-100000-0", "constant")
     run_folder(runs, "20261129-100000-0", "heuristic", lr=0.01)
-    got = {r.path.name: (r.alpha, r.overrides) for r in list_runs(runs, tmp_path / "no-recipes")}
+    got = {r.path.name: (r.alpha, r.overrides) for r in scan(runs, tmp_path / "no-recipes").runs}
     assert got == {"20261127-092227-0": ("heuristic", "optim.lr=0.001"),
                    "20261128-100000-0": ("constant", "optim.lr=0.001"),
                    "20261129-100000-0": ("heuristic", "optim.lr=0.01")}
-    against_recipe = {r.path.name: r.overrides for r in list_runs(runs, RECIPES)}
+    against_recipe = {r.path.name: r.overrides for r in scan(runs, RECIPES).runs}
     assert against_recipe["20261129-100000-0"] == "optim.lr=0.01 train.epochs=4 train.log_every=6"
 
 
 def test_overrides_column_names_keys_by_their_last_part_and_fits_its_width() -> None:
-    from lfm_tui.screens.history import OVERRIDES_WIDTH, short_overrides
+    from lfm_tui.screens.history_rows import OVERRIDES_WIDTH, short_overrides
 
     assert short_overrides("optim.lr=0.01 train.epochs=4") == "lr=0.01 epochs=4"
     assert short_overrides("model.encoders.pix.kind=cnn model.encoders.mor.kind=mlp") == \

@@ -221,7 +221,7 @@ def test_a_read_that_raises_is_said_and_the_dashboard_goes_on(tmp_path: Path, mo
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
-    monkeypatch.setattr(screen, "scan_runs", broken)
+    monkeypatch.setattr(screen, "scan", broken)
     app = app_for(tmp_path)
 
     async def scenario():

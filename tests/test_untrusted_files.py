@@ -110,7 +110,8 @@ def test_a_newer_protocol_and_broken_lines_in_events_jsonl(tmp_path: Path) -> No
 @SETTINGS
 @given(events=event_files, summary=st.one_of(st.binary(max_size=100), json_values.map(json.dumps)))
 def test_history_reads_any_run_folder(events: bytes, summary) -> None:
-    from lfm_tui.history import list_runs, read_run
+    from lfm_tui.history import read_run
+    from lfm_tui.run_index import scan
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "runs" / "a[red]b" / "20261127-092227-0"
@@ -121,7 +122,7 @@ def test_history_reads_any_run_folder(events: bytes, summary) -> None:
         assert isinstance(info.status, str) and isinstance(info.recipe, str)
         assert info.best_acc is None or isinstance(info.best_acc, float)
         assert info.epochs_done is None or isinstance(info.epochs_done, int)
-        assert [r.path for r in list_runs(Path(tmp) / "runs")] == [folder]
+        assert [r.path for r in scan(Path(tmp) / "runs").runs] == [folder]
 
 
 def good_run(runs: Path, name: str, seed: int, acc: float) -> Path:

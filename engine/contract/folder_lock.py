@@ -92,3 +92,26 @@ def in_use(folder: Path) -> FolderInUse | None:
     except (OSError, LinkRefused):
         return None
     return None
+
+
+def held(folder: Path) -> bool:
+    """Whether a live process holds the folder's lock, asked without taking it (a reader that
+    took it even for a moment could make the engine starting then refuse the folder): its
+    holder's note names a process of this machine that is alive, or another machine, whose
+    lock is then probed (`in_use`). No note: not held (the holder writes it once it holds the
+    lock, and removes it before it lets go)."""
+    owner = lock_owner(folder)
+    pid, host = owner.get("pid"), owner.get("host")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if isinstance(host, str) and host != socket.gethostname():
+        return in_use(folder) is not None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    except OSError:
+        return False
+    return True

@@ -46,7 +46,8 @@ class TensorBoardSink:
       images   `<split>/confusion` (fused) and `<split>/confusion_<modality>`: the confusion
                matrices an `eval` event carries, with class names, a title and a colour bar
                (the test split's counts; each validation's shares of each true class)
-      text     `recipe`: the resolved recipe TOML, when a new run starts
+      text     `recipe`: the resolved recipe TOML, when a new run starts; `notes`: its tags and
+               note (`lfm tag`, `lfm note`), when it starts or resumes with any
       hparams  at the end of a finished run: the run's hyper-parameters (engine/contract/hparams.py)
                with its best/* and test/* metrics
 
@@ -85,6 +86,21 @@ class TensorBoardSink:
         self.classes = [str(c) for c in classes] if isinstance(classes, list) else []
         if ev["resumed_from"] is None and self.recipe_text:
             self.writer.add_text("recipe", f"```toml\n{self.recipe_text.rstrip()}\n```", 0)
+        self.notes(Path(ev["run_dir"]), ev["resumed_from"])
+
+    def notes(self, run_dir: Path, resumed_from) -> None:
+        """`notes`: the run's tags and note (engine/contract/annotations.py) as they are when it
+        starts or resumes (at the step it resumes from), where it has any."""
+        from engine.contract import annotations
+
+        notes = annotations.read(run_dir)
+        if notes.tags or notes.note:
+            at = resumed_from if isinstance(resumed_from, dict) else {}
+            epoch, step = at.get("epoch"), at.get("step")
+            gs = (epoch - 1) * self.steps_per_epoch + step if isinstance(epoch, int) and isinstance(step, int) else 0
+            tags = " ".join(f"`{t}`" for t in notes.tags)
+            self.writer.add_text("notes", "  \n".join(x for x in (tags and f"tags: {tags}", notes.note) if x),
+                                 max(0, gs))
 
     def on_step(self, ev: Event) -> None:
         gs = self.global_step = ev["global_step"]

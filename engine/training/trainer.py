@@ -129,17 +129,18 @@ class Trainer(CheckpointedState):
     def end_epoch(self, t: int, alpha: float) -> None:
         n = max(self.sums["n"], 1)
         mean = {k: float(self.sums[k]) / n for k in ("total", "cls", "mm")}  # read once per epoch
-        self.emit("log", level="info",
-                  message=f"epoch {t}: train loss {mean['total']:.4f} "
-                          f"(cls {mean['cls']:.4f}, mm {mean['mm']:.4f}), alpha {alpha:.4f}")
         val = self.evaluator.evaluate("val", t, alpha=self.alpha.value(max(self.epoch, 1)))
         update = self.alpha.on_validation_end(self.ctx, t) if self.method.uses_alpha else None
         if update:
             self.emit("alpha_updated", epoch=t, **update)
         report = self.method.on_validation_end(self.ctx, t)
-        if report:
-            self.emit("log", level="info", message=f"epoch {t}: {self.method.name} "
-                      + ", ".join(f"{k} {v}" for k, v in report.items()))
+        # the epoch's training summary, one log event right after its validation (`epoch`: the
+        # plain log puts both on the epoch's one line, lfm_tui/lines.py)
+        self.emit("log", level="info", epoch=t,
+                  message=f"epoch {t}: train loss {mean['total']:.4f} "
+                          f"(cls {mean['cls']:.4f}, mm {mean['mm']:.4f}), alpha {alpha:.4f}"
+                          + (f"; {self.method.name} " + ", ".join(f"{k} {v}" for k, v in report.items())
+                             if report else ""))
         if self.scheduler is not None:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(val["loss"])

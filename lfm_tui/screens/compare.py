@@ -76,14 +76,16 @@ class CompareScreen(Screen):
     """
     BINDINGS = [Binding("escape", "app.pop_screen", "back")]
 
-    def __init__(self, sessions: list[RunSession]) -> None:
+    def __init__(self, sessions: list[RunSession], marks: list[str] | None = None) -> None:
+        """`marks`: each run's tags and note (engine/contract/annotations.py `text`), put after its label."""
         super().__init__()
         self.sessions = sessions
         mods: list[str] = []
         for s in sessions:
             mods += [m for m in s.state.modalities if m not in mods]
         self.modalities = mods
-        self.labels = run_labels(sessions)
+        self.labels = [f"{lab}  {mark}" if mark else lab
+                       for lab, mark in zip(run_labels(sessions), marks or [""] * len(sessions))]
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"{len(self.sessions)} runs: " + " vs ".join(self.labels)), id="compare-title")

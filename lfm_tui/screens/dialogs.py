@@ -68,8 +68,11 @@ KEYS = [
     ("runs", [("s", "stop: SIGINT (checkpoint, then cancelled); again: SIGTERM, then SIGKILL"),
               ("r", "resume a stopped run from its last checkpoint"), ("[ / ]", "previous / next run"),
               ("l", "log in place of the table"), ("t", "TensorBoard command of the run")]),
-    ("history", [("enter", "replay the run into the run panels"), ("space", "mark for comparison"),
-                 ("c", "compare the marked runs"), ("f5", "reload")]),
+    ("history", [("enter", "open the run: replayed, or followed live while it runs; on a sweep: expand / collapse"),
+                 ("space", "mark for comparison (on a sweep: all its runs)"), ("c", "compare the marked runs"),
+                 ("/", "filter: words or key=value (recipe, method, status, #tag, note, folder); escape clears"),
+                 ("s", "sort by the next column (or click a heading)"), ("t / n", "edit the run's tags / note"),
+                 ("f5", "reload")]),
     ("sweeps", [("up / down", "pick a sweep, then a run (tab switches)"),
                 ("enter", "open the run: replayed if it ended, followed live if it runs"), ("f5", "reload")]),
 ]

@@ -1,6 +1,9 @@
-"""History: the runs under the runs folder, each with its method, alpha strategy, the overrides
-that set it apart, best validation and test ACC and how long it ran; Enter replays one, space
-marks runs to compare."""
+"""History: every run under the runs folder (lfm_tui/run_index.py), the runs of a sweep or seed
+series under its row (enter expands or collapses it), each with its status (`running` while a
+process executes it), seed, method, alpha strategy, the overrides that set it apart, best
+validation and test ACC, how long it ran, its tags and note. Enter opens a run (replayed, or
+followed live while it runs), space marks runs to compare, `/` filters, `s` or a click on a
+heading sorts, `t` and `n` edit a run's tags and note."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,55 +14,49 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
 from engine.contract.outcome import tensorboard_command
-from lfm_tui.history import RunInfo, RunListing, scan_runs
+from lfm_tui.history import RunInfo
+from lfm_tui.run_index import Group, RunIndex, filtered, scan, sorted_by
+from lfm_tui.screens.history_rows import COLUMNS, SORTABLE, Annotating, group_cells, marks, run_cells
 from lfm_tui.screens.reading import ReadsInWorkers
-from lfm_tui.widgets.run_header import clock_text
-
-OVERRIDES_WIDTH = 24  # characters of the overrides column; the hint line shows them whole
-STATUS_STYLE = {"ok": "cyan", "cancelled": "yellow", "failed": "red", "incomplete": "yellow"}
-
-
-def status_style(status: str) -> str:
-    return "red" if status.startswith("unreadable") else STATUS_STYLE.get(status, "")
-
-
-def short_overrides(text: str) -> str:
-    """`train.epochs=4 optim.lr=0.01` as `epochs=4 lr=0.01` (the last part of each key, where
-    that names one key), cut to the column's width."""
-    pairs = [p.partition("=") for p in text.split()]
-    tails = [k.rsplit(".", 1)[-1] for k, _, _ in pairs]
-    out = " ".join(f"{t if tails.count(t) == 1 else k}={v}" for t, (k, _, v) in zip(tails, pairs))
-    return out if len(out) <= OVERRIDES_WIDTH else out[:OVERRIDES_WIDTH - 1] + "…"
-
-
-def _acc(v: float | None) -> str:
-    return "" if v is None else f"{v:.2f}"
 
 
 @dataclass
 class RunsRead(Message):
-    """The runs folder read (in a worker): the listing to show."""
-    listing: RunListing
+    """The runs folder read (in a worker): the index to show."""
+    index: RunIndex
 
 
-class HistoryScreen(ReadsInWorkers, Screen):
+class HistoryScreen(Annotating, ReadsInWorkers, Screen):
     BINDINGS = [
         Binding("enter", "open", "open", priority=True),
         Binding("space", "mark", "mark"),
         Binding("c", "compare", "compare marked"),
-        Binding("f5", "reload", "reload"),
+        Binding("slash", "filter", "filter"),
+        Binding("s", "sort", "sort"),
+        Binding("t", "tags", "tag"),
+        Binding("n", "note", "note"),
+        Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("f5", "reload", "reload", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.runs: list[RunInfo] = []
+        self.index = RunIndex([], 0)
+        self.rows: list[RunInfo | Group] = []   # what each table row shows
         self.marked: set[str] = set()
-        self.left_out = 0
+        self.expanded: set[str] = set()
+        self.query_text = ""
+        self.sort_column, self.descending = "date", True
         self.reading = False
+
+    @property
+    def runs(self) -> list[RunInfo]:
+        """Every run listed (within their groups too), after the filter."""
+        return self.shown_index().runs
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
@@ -68,8 +65,8 @@ class HistoryScreen(ReadsInWorkers, Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns(" ", "date", "recipe", "status", "method", "alpha", "overrides", "val ACC",
-                          "test ACC", "time", "epochs")
+        for name in COLUMNS:
+            table.add_column(name, key=name)
         self.query_one("#history-hint").styles.height = 2
         self.reload()
 
@@ -85,46 +82,68 @@ class HistoryScreen(ReadsInWorkers, Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="history-read")
     def _read_runs(self) -> None:
-        listing = scan_runs(self.app.runs_dir, self.app.recipes_dir)
+        index = scan(self.app.runs_dir, self.app.recipes_dir)
         if not get_current_worker().is_cancelled:
-            self.post_message(RunsRead(listing))
+            self.post_message(RunsRead(index))
 
     def on_runs_read(self, message: RunsRead) -> None:
-        self.show_runs(message.listing)
+        self.index, self.reading = message.index, False
+        self.show_rows()
 
-    def show_runs(self, listing: RunListing) -> None:
-        self.runs, self.left_out, self.reading = listing.runs, listing.left_out, False
+    def shown_index(self) -> RunIndex:
+        index = filtered(self.index, self.query_text) if self.query_text else self.index
+        return sorted_by(index, self.sort_column, self.descending)
+
+    def show_rows(self) -> None:
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
-        for r in self.runs:  # folder names and file contents are text, never markup
-            over = short_overrides(r.overrides)
-            table.add_row("●" if str(r.path) in self.marked else " ", Text(r.date), Text(r.recipe),
-                          Text(r.status, style=status_style(r.status)), Text(r.method), Text(r.alpha),
-                          Text(over), _acc(r.best_acc), _acc(r.test_acc),
-                          "" if r.seconds is None else clock_text(r.seconds),
-                          "" if r.epochs_done is None else str(r.epochs_done), key=str(r.path))
-        more = f", {self.left_out} older not listed" if self.left_out else ""
-        table.border_title = Text(f"runs in {self.app.runs_dir} ({len(self.runs)}{more})")
-        if self.runs:
-            table.move_cursor(row=min(row, len(self.runs) - 1))
+        index = self.shown_index()
+        self.rows = []
+        for item in index.items():
+            if isinstance(item, Group):
+                open_ = item.name in self.expanded or bool(self.query_text)
+                marked = sum(str(r.path) in self.marked for r in item.runs)
+                self.rows.append(item)
+                table.add_row(*group_cells(item, open_, marked), key=f"group:{item.name}")
+                for r in item.runs if open_ else ():
+                    self.rows.append(r)
+                    table.add_row(*run_cells(r, str(r.path) in self.marked, "  "), key=str(r.path))
+            else:
+                self.rows.append(item)
+                table.add_row(*run_cells(item, str(item.path) in self.marked), key=str(item.path))
+        n, more = len(index.runs), ""
+        if self.query_text:
+            more += f" of {len(self.index.runs)}, matching {self.query_text!r}"
+        if index.left_out:
+            more += f", {index.left_out} older not listed"
+        if index.walk_cut:
+            more += ", more folders than the walk looks into"
+        order = "" if self.sort_column == "date" and self.descending else \
+            f", by {self.sort_column} {'↓' if self.descending else '↑'}"
+        table.border_title = Text(f"runs in {self.app.runs_dir} ({n}{more}{order})")
+        if self.rows:
+            table.move_cursor(row=min(row, len(self.rows) - 1))
         self.show_hint()
 
     @property
-    def highlighted(self) -> RunInfo | None:
+    def highlighted(self) -> RunInfo | Group | None:
         row = self.query_one(DataTable).cursor_row
-        return self.runs[row] if self.runs and 0 <= row < len(self.runs) else None
+        return self.rows[row] if self.rows and 0 <= row < len(self.rows) else None
 
     def show_hint(self) -> None:
         r = self.highlighted
         t = Text()
-        if r is None and self.reading:
-            t.append(f"reading {self.app.runs_dir}…", style="dim")
-        elif r is None:
-            t.append(f"no runs in {self.app.runs_dir} yet", style="dim")
+        if r is None:
+            t.append(f"reading {self.app.runs_dir}…" if self.reading else
+                     f"no runs in {self.app.runs_dir}{' match' if self.query_text else ' yet'}", style="dim")
+        elif isinstance(r, Group):
+            t.append(f"{r.kind} {self.app.runs_dir / r.name}", style="bold")
+            t.append(f"  {len(r.runs)} runs: enter {'collapses' if r.name in self.expanded else 'expands'}, "
+                     f"space marks them all")
         else:
-            t.append(r.run_id, style="bold")
-            t.append(f"  {r.overrides or 'no overrides'}\n")
+            t.append(str(r.path) if r.group else r.run_id, style="bold")
+            t.append(f"  {r.overrides or 'no overrides'}  {marks(r)}\n")
             t.append("TensorBoard: ", style="bold")
             t.append(tensorboard_command(r.path))
             t.append(f"    {len(self.marked)} marked", style="dim")
@@ -134,10 +153,32 @@ class HistoryScreen(ReadsInWorkers, Screen):
     def _moved(self) -> None:
         self.show_hint()
 
+    @on(DataTable.HeaderSelected)
+    def _heading(self, event: DataTable.HeaderSelected) -> None:
+        name = str(event.column_key.value)
+        if name in SORTABLE:
+            self.sort(name, not self.descending if name == self.sort_column else True)
+
+    def sort(self, column: str, descending: bool) -> None:
+        self.sort_column, self.descending = column, descending
+        self.show_rows()
+
+    def action_sort(self) -> None:
+        """The next sortable column, largest (newest) first."""
+        self.sort(SORTABLE[(SORTABLE.index(self.sort_column) + 1) % len(SORTABLE)], True)
+
     def action_open(self) -> None:
+        if isinstance(self.focused, Input):
+            self.query_one(DataTable).focus()  # the filter kept
+            return
         r = self.highlighted
-        if r is not None and r.status.startswith("unreadable"):
+        if isinstance(r, Group):
+            self.expanded.symmetric_difference_update({r.name})
+            self.show_rows()
+        elif r is not None and r.status.startswith("unreadable"):
             self.notify(f"{r.path}: {r.status}", severity="error", markup=False)
+        elif r is not None and r.status == "running":
+            self.app.follow_run(r.path)
         elif r is not None:
             self.app.open_recorded(r.path)
 
@@ -145,18 +186,43 @@ class HistoryScreen(ReadsInWorkers, Screen):
         r = self.highlighted
         if r is None:
             return
-        key = str(r.path)
-        self.marked.symmetric_difference_update({key})
-        self.query_one(DataTable).update_cell(key, self.query_one(DataTable).ordered_columns[0].key,
-                                              "●" if key in self.marked else " ")
-        self.show_hint()
+        keys = {str(x.path) for x in r.runs} if isinstance(r, Group) else {str(r.path)}
+        if keys <= self.marked:
+            self.marked -= keys
+        else:
+            self.marked |= keys
+        self.show_rows()
 
     def action_compare(self) -> None:
-        paths = [r.path for r in self.runs if str(r.path) in self.marked]
+        paths = [r.path for r in self.index.runs if str(r.path) in self.marked]
         if len(paths) < 2:
             self.notify("mark two or more runs with space, then press c", severity="warning")
             return
         self.app.compare(paths)
+
+    def action_filter(self) -> None:
+        """The filter box (made the first time, below the table)."""
+        boxes = self.query("#history-filter")
+        if boxes:
+            box = boxes.first(Input)
+            box.display = True
+        else:
+            box = Input(placeholder="filter: words or key=value (recipe, method, status, #tag, note, folder)",
+                        id="history-filter")
+            self.mount(box, after=self.query_one(DataTable))
+        box.focus()
+
+    @on(Input.Changed, "#history-filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        self.query_text = event.value.strip()
+        self.show_rows()
+
+    def action_clear_filter(self) -> None:
+        for box in self.query("#history-filter").results(Input):
+            box.value, box.display = "", False
+        self.query_text = ""
+        self.query_one(DataTable).focus()
+        self.show_rows()
 
     def action_reload(self) -> None:
         self.reload()
