@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from engine.contract import layout
-from engine.contract.events import ProtocolError
+from engine.contract.events import ProtocolError, RunFinished
 from lfm_tui.session import RunSession
 from lfm_tui.sweep_status import EventTail
 
@@ -25,7 +25,7 @@ async def follow(session: RunSession, run_dir: Path, poll_s: float = POLL_S) -> 
         while session.following:
             for ev in await asyncio.to_thread(tail.read):  # the file read off the event loop
                 session.feed(ev)
-                if ev.type == "run_finished":
+                if isinstance(ev, RunFinished):
                     session.following = False
             if session.following:
                 await asyncio.sleep(poll_s)

@@ -20,12 +20,12 @@ from rich.text import Text
 
 from engine.contract import layout
 from engine.contract import folder_lock
-from engine.contract.events import Event, LogLine
+from engine.contract.events import Event, Log, LogLine
 from engine.contract.outcome import (EXIT_CANCELLED, EXIT_OK, STATUS_EXIT, client_exit, command, resume_command,
                             tensorboard_command)
 from lfm_tui.client import EngineClient, Exited
 from lfm_tui.lines import JsonView, PlainView
-from lfm_tui.state import RunState
+from engine.contract.run_state import RunState
 
 LOG_FORMATS = ("auto", "live", "plain", "json")  # auto: live on a terminal, plain lines elsewhere
 WIDE = 160  # columns of a console that is not a terminal: tables up to this wide, text never cut
@@ -90,16 +90,11 @@ class LiveView:
             return
         self.state.apply(item)
         s = self.state
-        if item.type == "run_started":
-            self.progress.update(self.epoch_task, total=s.epochs)
-            self.progress.update(self.step_task, total=s.steps_per_epoch)
-        elif item.type == "step":
-            self.progress.update(self.epoch_task, completed=item["epoch"] - 1)
-            self.progress.update(self.step_task, completed=item["step"])
-        elif item.type == "eval" and item["split"] == "val":
-            self.progress.update(self.epoch_task, completed=item["epoch"])
-        elif item.type == "log":
-            self.logs.append(item["message"])
+        if s.epochs:
+            self.progress.update(self.epoch_task, total=s.epochs, completed=s.epochs_done)
+            self.progress.update(self.step_task, total=s.steps_per_epoch, completed=s.step)
+        if isinstance(item, Log):
+            self.logs.append(item.message)
 
     def __rich__(self):
         s = self.state

@@ -10,9 +10,9 @@ import sys
 import time
 from typing import TextIO
 
-from engine.contract.events import Event, LogLine
+from engine.contract.events import Eval, Event, Log, LogLine, RunFinished, RunStarted, Step
 from engine.contract.progress import interval
-from lfm_tui.state import RunState
+from engine.contract.run_state import RunState
 
 CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -81,12 +81,12 @@ class PlainView:
 
     def line(self, ev: Event) -> str | None:
         s = self.state
-        if ev.type == "run_started":
-            resumed = ev.get("resumed_from")
+        if isinstance(ev, RunStarted):
+            resumed = ev.resumed_from
             at = f", resumed at epoch {resumed.get('epoch')}" if isinstance(resumed, dict) else ""
             return (f"run started: {s.recipe_name} ({s.dataset}: {' + '.join(s.modalities)}), {s.epochs} epochs of "
                     f"{s.steps_per_epoch} steps{at}; run folder {s.run_dir}")
-        if ev.type == "step":
+        if isinstance(ev, Step):
             now = time.monotonic()
             if now - self.last_progress < self.every:
                 return None
@@ -95,13 +95,12 @@ class PlainView:
             return (f"epoch {s.epoch}/{s.epochs} step {s.step}/{s.steps_per_epoch}: loss {losses}, "
                     f"alpha {_num(s.alpha, '.4f')}, lr {_num(s.lr, '.2e')}, {_num(s.samples_per_s, '.0f')} samples/s, "
                     f"elapsed {_clock(now - self.started)}")
-        if ev.type == "eval" and ev.get("split") == "val":
+        if isinstance(ev, Eval) and ev.split == "val":
             self.last_progress = time.monotonic()
             return f"epoch {ev.get('epoch')}/{s.epochs} validation: {self._metrics(ev)}, " \
                    f"elapsed {_clock(self.last_progress - self.started)}"
-        if ev.type == "log":
-            level = ev.get("level")
-            return f"{level}: {ev['message']}" if level not in ("info", None) else str(ev["message"])
+        if isinstance(ev, Log):
+            return f"{ev.level}: {ev.message}" if ev.level != "info" else ev.message
         return None
 
     @staticmethod
@@ -135,7 +134,7 @@ class JsonView:
     def handle(self, item) -> None:
         if isinstance(item, Event):
             self.state.apply(item)
-            if not self.quiet or item.type == "run_finished":
+            if not self.quiet or isinstance(item, RunFinished):
                 self.write(item.to_json())
         elif isinstance(item, LogLine) and not self.quiet:
             text = clean(item.text)

@@ -151,7 +151,7 @@ def _sink(tmp_path: Path, purge_step: int | None = None):
     from engine.review.sinks import TensorBoardSink
 
     sink = TensorBoardSink(tmp_path, {"method.name": "lfm"}, "name = 'x'", purge_step=purge_step)
-    sink(make("run_started", run_id="x", recipe={}, recipe_name="x", dataset="mfeat", modalities=["a", "b"],
+    sink(make("run_started", run_name="x", recipe={}, recipe_name="x", dataset="mfeat", modalities=["a", "b"],
               run_dir=str(tmp_path), epochs=2, steps_per_epoch=5,
               resumed_from=None if purge_step is None else {"epoch": 2, "step": 0}, classes=["p", "q"]))
     return sink

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Callable, TextIO
 
-from engine.contract.events import Event
+from engine.contract.events import Event, Log, RunFinished
 
 
 def jsonl_writer(events_file: TextIO) -> Callable[[Event], None]:
@@ -25,12 +25,12 @@ def jsonl_writer(events_file: TextIO) -> Callable[[Event], None]:
 def log_writer(log_file: TextIO) -> Callable[[Event], None]:
     """engine.log: the log events and how the run finished, one timestamped line each."""
     def write(ev: Event) -> None:
-        if ev.type == "log":
-            log_file.write(f"{time.strftime('%H:%M:%S')} {ev['level']}: {ev['message']}\n")
-        elif ev.type == "run_finished":
-            log_file.write(f"{time.strftime('%H:%M:%S')} finished: {ev['status']}\n")
-            if ev.get("traceback"):
-                log_file.write(ev["traceback"])
+        if isinstance(ev, Log):
+            log_file.write(f"{time.strftime('%H:%M:%S')} {ev.level}: {ev.message}\n")
+        elif isinstance(ev, RunFinished):
+            log_file.write(f"{time.strftime('%H:%M:%S')} finished: {ev.status}\n")
+            if ev.traceback:
+                log_file.write(ev.traceback)
         log_file.flush()
 
     return write

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from engine.training import confusion
 
-from engine.contract import layout, writes
+from engine.contract import events, layout, writes
 from engine.contract.context import RunContext
 from engine.contract.errors import Diverged
 from engine.data.base import iter_batches
@@ -122,7 +122,7 @@ class Evaluator:
             result["ranks"] = self.rank_check(alpha)
         if split == "test" and ctx.dist.main:
             self.save_predictions(labels, probs, parts)
-        self.emit("eval", **result)
+        self.emit(events.Eval.build(**result))
         return result
 
     def save_predictions(self, labels: torch.Tensor, probs: torch.Tensor, parts: dict) -> Path:

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from engine.training import checkpoint as ckpt
-from engine.contract import layout
+from engine.contract import events, layout
 from engine.contract.context import RunContext
 from engine.data.base import epoch_batches, iter_batches, steps_per_epoch
 from engine.contract.errors import UserError
@@ -104,14 +104,14 @@ class Trainer(CheckpointedState):
                 last = i + 1 == len(batches)
                 if self.global_step % r.train.log_every == 0 or last:
                     now = time.perf_counter()
-                    self.emit("step", epoch=t, step=i + 1, global_step=self.global_step,
+                    self.emit(events.Step(epoch=t, step=i + 1, global_step=self.global_step,
                               losses={k: float(v) for k, v in losses.items()},
                               alpha=alpha, lr=self.current_lr(),
-                              samples_per_s=round(seen / max(now - tick, 1e-9), 1))
+                              samples_per_s=round(seen / max(now - tick, 1e-9), 1)))
                     tick, seen = now, 0
                 update = self.alpha.on_train_batch_end(self.ctx, t, self.global_step) if self.method.uses_alpha else None
                 if update:
-                    self.emit("alpha_updated", epoch=t, **update)
+                    self.emit(events.AlphaUpdated.build(epoch=t, **update))
                 self.agree_on_stop()
                 if self.stopping and not last:
                     self.save_checkpoint(layout.LAST)
@@ -129,17 +129,17 @@ class Trainer(CheckpointedState):
     def end_epoch(self, t: int, alpha: float) -> None:
         n = max(self.sums["n"], 1)
         mean = {k: float(self.sums[k]) / n for k in ("total", "cls", "mm")}  # read once per epoch
-        self.emit("log", level="info",
+        self.emit(events.Log(level="info",
                   message=f"epoch {t}: train loss {mean['total']:.4f} "
-                          f"(cls {mean['cls']:.4f}, mm {mean['mm']:.4f}), alpha {alpha:.4f}")
+                          f"(cls {mean['cls']:.4f}, mm {mean['mm']:.4f}), alpha {alpha:.4f}"))
         val = self.evaluator.evaluate("val", t, alpha=self.alpha.value(max(self.epoch, 1)))
         update = self.alpha.on_validation_end(self.ctx, t) if self.method.uses_alpha else None
         if update:
-            self.emit("alpha_updated", epoch=t, **update)
+            self.emit(events.AlphaUpdated.build(epoch=t, **update))
         report = self.method.on_validation_end(self.ctx, t)
         if report:
-            self.emit("log", level="info", message=f"epoch {t}: {self.method.name} "
-                      + ", ".join(f"{k} {v}" for k, v in report.items()))
+            self.emit(events.Log(level="info", message=f"epoch {t}: {self.method.name} "
+                      + ", ".join(f"{k} {v}" for k, v in report.items())))
         if self.scheduler is not None:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(val["loss"])

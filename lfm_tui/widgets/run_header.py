@@ -44,8 +44,8 @@ class RunHeader(Static):
             t.append(f"  {s.dataset}: {' + '.join(s.modalities)}")
         if session.replay:
             t.append("  (from its run folder, live)" if session.following else "  (recorded)", style="dim")
-        if s.run_id:
-            t.append(f"  {s.run_id}", style="dim")
+        if s.run_name:
+            t.append(f"  {s.run_name}", style="dim")
         t.append("\n")
         frac = session.progress()
         if s.epochs:
