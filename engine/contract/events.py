@@ -134,7 +134,7 @@ class Eval(Event):
 
 @dataclass(kw_only=True)
 class AlphaUpdated(Event):
-    """A hypergradient step changed alpha (alpha strategy `hypergradient`); the solver's own
+    """A hypergradient step changed alpha (alpha strategy `learned`); the solver's own
     numbers (residual, terms, curvature estimates, ...) come as further fields."""
     type: ClassVar[str] = "alpha_updated"
     epoch: int = required("the epoch of the update")
