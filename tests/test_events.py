@@ -107,7 +107,49 @@ def test_newer_major_version_is_refused_clearly() -> None:
 def test_a_closed_stream_does_not_stop_the_emitter() -> None:
     closed, kept = io.StringIO(), io.StringIO()
     closed.close()
-    seen = []
-    em = Emitter([closed, kept], listeners=[seen.append])
+    copy = io.StringIO()
+    em = Emitter([closed, kept], files=[copy])
     em.emit(Log(level="info", message="hello"))
-    assert kept.getvalue().count("hello") == 1 and len(seen) == 1
+    assert kept.getvalue().count("hello") == 1 and copy.getvalue().count("hello") == 1
+
+
+def test_report_writes_each_event_then_calls_the_callbacks_of_its_point_in_order() -> None:
+    from engine.training.callbacks import Report, RunCallback
+
+    calls: list[tuple] = []
+
+    class Recorder(RunCallback):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def on_step(self, ev) -> None:
+            calls.append((self.name, "step", ev.seq, out.getvalue().count("\n")))
+
+        def on_eval(self, ev) -> None:
+            calls.append((self.name, "eval", ev.seq, out.getvalue().count("\n")))
+
+        def on_finish(self, ev) -> None:
+            calls.append((self.name, "finish", ev.seq, out.getvalue().count("\n")))
+
+    out = io.StringIO()
+    report = Report(Emitter([out]), [Recorder("a"), Recorder("b")])
+    report.step(SAMPLES["step"])
+    report.log(SAMPLES["log"])        # no callback here has on_log: written, nothing called
+    report.eval(SAMPLES["eval"])
+    report.finish(SAMPLES["run_finished"])
+    assert calls == [("a", "step", 0, 1), ("b", "step", 0, 1), ("a", "eval", 2, 3), ("b", "eval", 2, 3),
+                     ("a", "finish", 3, 4), ("b", "finish", 3, 4)]  # each after its line was written
+
+
+def test_a_file_copy_that_cannot_be_written_stops_the_emitter_naming_it(tmp_path) -> None:
+    class Full(io.StringIO):
+        name = str(tmp_path / "events.jsonl")
+
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    kept = io.StringIO()
+    with pytest.raises(OSError, match="No space left on device") as info:
+        Emitter([kept], files=[Full()]).emit(Log(level="info", message="hello"))
+    assert info.value.filename == str(tmp_path / "events.jsonl") and info.value.errno == 28
+    assert kept.getvalue().count("hello") == 1  # the client's stream has it

@@ -241,7 +241,7 @@ def test_gradcam_of_video_frames_and_spectrograms() -> None:
 
     import torch
 
-    from engine.review.figures import gradcam as rc
+    from engine.review import gradcam as rc
     from engine.models.encoders import MLP, FramesPooled, ResNet18Small, SmallCNN
     from engine.models.multimodal import MultimodalModel
 

@@ -18,21 +18,16 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Literal, TextIO, get_args
+from typing import Any, ClassVar, Literal, TextIO, get_args
 
 from engine.contract import untrusted
-from engine.contract.event_fields import (ProtocolError, Envelope, Metrics, optional, payload_names, problem,
-                                          required)
+from engine.contract.event_fields import (Envelope, Metrics, ProtocolError, checker, optional, payload_names,
+                                          problem, required)
 
 PROTOCOL_VERSION = 1
 FinishStatus = Literal["ok", "cancelled", "failed"]
 FINISH_STATUSES: tuple[str, ...] = get_args(FinishStatus)
 LEGACY_NAMES = {"run_started": {"run_id": "run_name"}}  # type -> {name in older files: name now}
-
-__all__ = ["PROTOCOL_VERSION", "FINISH_STATUSES", "ProtocolError", "Event", "RunStarted", "Step", "Eval",
-           "AlphaUpdated", "Checkpoint", "Log", "RunFinished", "UnknownEvent", "LogLine", "EVENT_TYPES",
-           "make", "parse_line", "read_events", "Emitter"]
-
 
 @dataclass(kw_only=True)
 class Event(Envelope):
@@ -52,8 +47,7 @@ class Event(Envelope):
         return {**out, **self.extra}
 
     def __getitem__(self, key: str) -> Any:
-        data = self.data
-        return data[key]
+        return self.data[key]
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
@@ -209,15 +203,10 @@ def _current_names(type_: str, data: dict) -> dict:
 
 
 def make(type_: str, **data: Any) -> Event:
-    """The event of a type named by its text, from its wire fields, older names accepted
-    (ProtocolError as Event.build)."""
+    """The event of a type named by its text, from its wire fields, older names accepted."""
     if type_ not in EVENT_TYPES:
         raise ProtocolError(f"no event type {type_!r}: one of {', '.join(EVENT_TYPES)}")
     return EVENT_TYPES[type_].build(**_current_names(type_, data))
-
-
-def _whole(x: Any, default: Any, check: Callable[[Any], bool]) -> Any:
-    return x if check(x) else default
 
 
 def parse_line(line: str) -> Event | LogLine | None:
@@ -245,8 +234,8 @@ def parse_line(line: str) -> Event | LogLine | None:
             f"the engine speaks event protocol {v}, this client understands up to "
             f"{PROTOCOL_VERSION}: update the client (pip install -e .)")
     type_ = str(obj.pop("type"))
-    seq = _whole(obj.pop("seq", -1), -1, lambda x: isinstance(x, int) and not isinstance(x, bool))
-    t = _whole(obj.pop("time", 0.0), 0.0, lambda x: isinstance(x, (int, float)) and not isinstance(x, bool))
+    seq, t = obj.pop("seq", -1), obj.pop("time", 0.0)
+    seq, t = seq if checker(int)(seq) else -1, t if checker(float)(t) else 0.0
     cls = EVENT_TYPES.get(type_)
     if cls is None:
         return UnknownEvent(type=type_, extra=obj, seq=seq, time=t, v=v)
@@ -272,9 +261,11 @@ def read_events(path: str) -> list[Event]:
 
 @dataclass
 class Emitter:
-    """Numbers events and writes them to every stream, each line flushed at once."""
+    """Numbers events and writes them to every stream, then to every file, each line flushed at
+    once. A stream that went away (a client's pipe) is dropped; a file (the run folder's
+    events.jsonl) that cannot be written raises OSError naming it (a full disk stops the run)."""
     streams: list[TextIO] = field(default_factory=list)
-    listeners: list[Callable[[Event], None]] = field(default_factory=list)
+    files: list[TextIO] = field(default_factory=list)
     seq: int = 0
 
     def emit(self, ev: Event) -> Event:
@@ -295,6 +286,10 @@ class Emitter:
             except (BrokenPipeError, ValueError, OSError):
                 # A client that went away must not stop training; the file copy remains.
                 self.streams.remove(s)
-        for listener in self.listeners:
-            listener(ev)
+        for f in self.files:
+            try:
+                f.write(line)
+                f.flush()
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, getattr(f, "name", None)) from exc
         return ev

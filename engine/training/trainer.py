@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -20,6 +19,7 @@ from engine.contract import events, layout
 from engine.contract.context import RunContext
 from engine.data.base import epoch_batches, iter_batches, steps_per_epoch
 from engine.contract.errors import UserError
+from engine.training.callbacks import Report
 from engine.training.evaluation import Evaluator, Probes
 from engine.methods.base import Step
 from engine.training.trainer_state import CheckpointedState
@@ -27,12 +27,12 @@ from engine.training.trainer_state import CheckpointedState
 
 class Trainer(CheckpointedState):
     def __init__(self, ctx: RunContext, *, method, net, autocast, optimizer, scheduler, alpha,
-                 evaluator: Evaluator, probes: Probes | None, run_dir: Path, emit: Callable):
+                 evaluator: Evaluator, probes: Probes | None, run_dir: Path, report: Report):
         self.ctx, self.recipe, self.data, self.model, self.dist = ctx, ctx.recipe, ctx.data, ctx.model, ctx.dist
         self.method, self.net, self.autocast = method, net, autocast
         self.optimizer, self.scheduler, self.alpha = optimizer, scheduler, alpha
         self.evaluator, self.probes = evaluator, probes
-        self.run_dir, self.emit = Path(run_dir), emit
+        self.run_dir, self.report = Path(run_dir), report
         self.stop_requested = False  # set by the signal handler, at any instant
         self.stopping = False        # what every rank agreed on at the last agreement point
         self.steps_per_epoch = steps_per_epoch(len(self.data.train), self.recipe.data.batch_size)
@@ -104,14 +104,14 @@ class Trainer(CheckpointedState):
                 last = i + 1 == len(batches)
                 if self.global_step % r.train.log_every == 0 or last:
                     now = time.perf_counter()
-                    self.emit(events.Step(epoch=t, step=i + 1, global_step=self.global_step,
+                    self.report.step(events.Step(epoch=t, step=i + 1, global_step=self.global_step,
                               losses={k: float(v) for k, v in losses.items()},
                               alpha=alpha, lr=self.current_lr(),
                               samples_per_s=round(seen / max(now - tick, 1e-9), 1)))
                     tick, seen = now, 0
                 update = self.alpha.on_train_batch_end(self.ctx, t, self.global_step) if self.method.uses_alpha else None
                 if update:
-                    self.emit(events.AlphaUpdated.build(epoch=t, **update))
+                    self.report.alpha_updated(events.AlphaUpdated.build(epoch=t, **update))
                 self.agree_on_stop()
                 if self.stopping and not last:
                     self.save_checkpoint(layout.LAST)
@@ -129,16 +129,16 @@ class Trainer(CheckpointedState):
     def end_epoch(self, t: int, alpha: float) -> None:
         n = max(self.sums["n"], 1)
         mean = {k: float(self.sums[k]) / n for k in ("total", "cls", "mm")}  # read once per epoch
-        self.emit(events.Log(level="info",
+        self.report.log(events.Log(level="info",
                   message=f"epoch {t}: train loss {mean['total']:.4f} "
                           f"(cls {mean['cls']:.4f}, mm {mean['mm']:.4f}), alpha {alpha:.4f}"))
         val = self.evaluator.evaluate("val", t, alpha=self.alpha.value(max(self.epoch, 1)))
         update = self.alpha.on_validation_end(self.ctx, t) if self.method.uses_alpha else None
         if update:
-            self.emit(events.AlphaUpdated.build(epoch=t, **update))
+            self.report.alpha_updated(events.AlphaUpdated.build(epoch=t, **update))
         report = self.method.on_validation_end(self.ctx, t)
         if report:
-            self.emit(events.Log(level="info", message=f"epoch {t}: {self.method.name} "
+            self.report.log(events.Log(level="info", message=f"epoch {t}: {self.method.name} "
                       + ", ".join(f"{k} {v}" for k, v in report.items())))
         if self.scheduler is not None:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):

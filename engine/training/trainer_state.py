@@ -92,5 +92,5 @@ class CheckpointedState:
             return path
         # epoch: the last completed epoch at an epoch boundary, else the epoch in progress.
         epoch = self.epoch - 1 if self.step_in_epoch == 0 else self.epoch
-        self.emit(events.Checkpoint(path=str(path), epoch=epoch, step=self.step_in_epoch, best=best))
+        self.report.checkpoint(events.Checkpoint(path=str(path), epoch=epoch, step=self.step_in_epoch, best=best))
         return path
