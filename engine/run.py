@@ -31,6 +31,7 @@ from engine.contract.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_
                             write_failure)
 from engine.runtime.process import Signals, StoppedEarly, Terminated, event_stream, launch_rank, leave, parse_args
 from engine.review.run_sinks import RunSinks
+from engine.training.callbacks import Report
 from engine.contract.writes import refuse_link
 
 
@@ -75,6 +76,7 @@ class EngineRun:
         self.resume_state: dict | None = None
         self.stream = stream
         self.emitter = Emitter([])
+        self.report = Report(self.emitter)  # the events, then the run's callbacks (engine/training/callbacks.py)
         self.dist = self.trainer = None
         self.sinks = RunSinks()
         self.test_result: dict | None = None
@@ -151,12 +153,12 @@ class EngineRun:
     def _setup_sinks(self) -> None:
         """events.jsonl, engine.log, TensorBoard and the review figures, on rank 0 (engine/review/run_sinks.py)."""
         if self.dist.main:
-            self.sinks.open(self.run_dir, self.recipe, self.resume_state, self.ctx, self.emitter)
+            self.sinks.open(self.run_dir, self.recipe, self.resume_state, self.ctx, self.report)
 
     def _setup_trainer(self) -> None:
         from engine import setup
         self.trainer = setup.setup_trainer(self.ctx, self.method, self.net, self.autocast, self.run_dir,
-                                           self.emitter.emit, self.resume_state,
+                                           self.report, self.resume_state,
                                            source=str(layout.checkpoint(self.run_dir)))
         self.trainer.stop_requested = self.signals.requested
 
@@ -170,7 +172,7 @@ class EngineRun:
     def train(self) -> Outcome:
         """The remaining epochs, then the test split with the best checkpoint."""
         try:
-            run_report.announce(self.emitter.emit, self.recipe, self.data, self.trainer, self.run_dir,
+            run_report.announce(self.report, self.recipe, self.data, self.trainer, self.run_dir,
                                 bool(self.resume_state), self.dist.world, self.notes)
             if self.trainer.train() != "ok":
                 return Outcome("cancelled")
@@ -211,7 +213,7 @@ class EngineRun:
             if outcome.user_error:
                 print(f"error: {outcome.error}", file=sys.stderr)
             return outcome.exit_code
-        outcome = run_report.record(outcome, self.emitter.emit, self.recipe, self.data.modalities, self.trainer,
+        outcome = run_report.record(outcome, self.report, self.recipe, self.data.modalities, self.trainer,
                                     self.test_result, self.run_dir, self._resumable)
         if outcome.status == "failed" and not outcome.traceback:
             print(f"error: {outcome.error}", file=sys.stderr)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -17,6 +16,7 @@ from engine.alpha.strategies import build_strategy
 from engine.contract.context import RunContext
 from engine.data import load_dataset
 from engine.runtime.dist import Dist
+from engine.training.callbacks import Report, RunCallback
 from engine.training.evaluation import Evaluator, Probes
 from engine.contract import method_registry as registry
 from engine.methods import build_method
@@ -86,7 +86,7 @@ def build_scheduler(cfg, optimizer, epochs: int):
     return None
 
 
-def setup_trainer(ctx: RunContext, method, net, autocast, run_dir: Path, emit: Callable,
+def setup_trainer(ctx: RunContext, method, net, autocast, run_dir: Path, report: Report,
                   resume_state: dict | None = None, source: str = "the checkpoint") -> Trainer:
     """The optimiser, scheduler, alpha strategy, probes and evaluator around the model, the
     trainer holding them, and the checkpoint's state loaded into it when resuming."""
@@ -97,10 +97,10 @@ def setup_trainer(ctx: RunContext, method, net, autocast, run_dir: Path, emit: C
     alpha = build_strategy(r.alpha, r.train.epochs)
     probes = (Probes(ctx.model.modalities, r.model.feature_dim, ctx.data.num_classes, ctx.dist.device)
               if r.eval.unimodal == "probe" else None)
-    evaluator = Evaluator(ctx, emit, run_dir, probes, autocast)
+    evaluator = Evaluator(ctx, report, run_dir, probes, autocast)
     trainer = Trainer(ctx, method=method, net=net, autocast=autocast, optimizer=optimizer,
                       scheduler=scheduler, alpha=alpha, evaluator=evaluator, probes=probes,
-                      run_dir=run_dir, emit=emit)
+                      run_dir=run_dir, report=report)
     method.on_fit_start(ctx, optimizer)
     if resume_state is not None:
         trainer.load_state(resume_state, source)
@@ -108,11 +108,12 @@ def setup_trainer(ctx: RunContext, method, net, autocast, run_dir: Path, emit: C
 
 
 def build_trainer(recipe, run_dir: Path, emitter, resume_state: dict | None = None,
-                  dist: Dist | None = None) -> Trainer:
-    """A trainer for `recipe` writing checkpoints into `run_dir` and events to `emitter`,
-    built in one call (tests, benchmarks); `lfm run` goes through engine/run.py."""
+                  dist: Dist | None = None, callbacks: list[RunCallback] | None = None) -> Trainer:
+    """A trainer for `recipe` writing checkpoints into `run_dir` and events to `emitter`, calling
+    `callbacks` at its lifecycle points, built in one call (tests, benchmarks); `lfm run` goes
+    through engine/run.py."""
     dist = dist or Dist()
     Path(run_dir).mkdir(parents=True, exist_ok=True)  # the run folder `lfm run` makes (layout.create_run_folder)
     data = load_data(recipe)
     ctx, method, net, autocast = build_parts(recipe, data, dist)
-    return setup_trainer(ctx, method, net, autocast, Path(run_dir), emitter.emit, resume_state)
+    return setup_trainer(ctx, method, net, autocast, Path(run_dir), Report(emitter, callbacks), resume_state)

@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.contract import events as ev
 from engine.contract import layout
 from engine.contract import method_registry as registry
+from engine.contract.run_state import RunState
 from lfm_tui import compare as cmp
 
 FUSED = "fused"
@@ -45,11 +46,6 @@ class Series:
     until: float | None = None  # a step curve: where its last value ends (None: at its last x)
 
 
-def _progress(event: ev.Event, steps_per_epoch: int, done: int = 0) -> float:
-    """Training progress in epochs at the start of the event's step (done=1: at its end)."""
-    return round(event["epoch"] - 1 + (event["step"] - 1 + done) / max(steps_per_epoch, event["step"], 1), 6)
-
-
 def read_curves(run: Path) -> RunCurves:
     """The curves of one run folder. A later event for the same epoch (or step) replaces an
     earlier one: a resumed run repeats the part of an epoch it had not checkpointed."""
@@ -60,21 +56,19 @@ def read_curves(run: Path) -> RunCurves:
         raise PlotError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except ev.ProtocolError as exc:
         raise PlotError(f"{path}: {exc}") from None
-    out = RunCurves()
-    steps_per_epoch = 0
+    state = RunState(history=len(events))
     for e in events:
-        if e.type == "run_started":
-            steps_per_epoch = e["steps_per_epoch"]
-        elif e.type == "step" and cmp.finite(e["alpha"]):  # a diverged run's NaN is left out
-            out.alpha[_progress(e, steps_per_epoch)] = float(e["alpha"])
-            out.alpha_end = max(out.alpha_end or 0.0, _progress(e, steps_per_epoch, done=1))
-        elif e.type == "eval" and e["split"] == "val":
-            acc = e["fused"].get("acc")
-            if cmp.finite(acc):
-                out.val.setdefault(FUSED, {})[e["epoch"]] = float(acc)
-            for mod, metrics in e["modalities"].items():
-                if cmp.finite(metrics.get("acc")):
-                    out.val.setdefault(mod, {})[e["epoch"]] = float(metrics["acc"])
+        state.apply(e)
+    out = RunCurves()
+    out.alpha = {x: float(a) for x, a in state.alpha_by_progress.items() if cmp.finite(a)}  # a diverged run's NaN is left out
+    out.alpha_end = state.alpha_until if out.alpha else None
+    for record in state.val_history:
+        acc = record["fused"].get("acc")
+        if cmp.finite(acc):
+            out.val.setdefault(FUSED, {})[record["epoch"]] = float(acc)
+        for mod, metrics in record["modalities"].items():
+            if cmp.finite(metrics.get("acc")):
+                out.val.setdefault(mod, {})[record["epoch"]] = float(metrics["acc"])
     if FUSED not in out.val:
         raise PlotError(f"{path}: no validation result in it (expected \"eval\" events with split \"val\", "
                         f"one per epoch); the file is damaged")

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from engine.contract import layout
-from engine.contract.events import ProtocolError
+from engine.contract.events import ProtocolError, RunFinished
 from lfm_tui.session import RunSession
 from lfm_tui.sweep_status import EventTail
 
@@ -26,7 +26,7 @@ async def follow(session: RunSession, run_dir: Path, poll_s: float = POLL_S) -> 
             events = await asyncio.to_thread(tail.read)  # the file read off the event loop
             for ev in events:
                 session.feed(ev)
-            if any(ev.type == "run_finished" for ev in events):
+            if any(isinstance(ev, RunFinished) for ev in events):
                 break
             await asyncio.sleep(poll_s)
     except (ProtocolError, OSError) as exc:  # a newer protocol; events.jsonl replaced by a folder

@@ -20,12 +20,12 @@ from rich.text import Text
 
 from engine.contract import layout
 from engine.contract import folder_lock
-from engine.contract.events import Event, LogLine
+from engine.contract.events import Event, Log, LogLine, RunStarted
 from engine.contract.outcome import (EXIT_CANCELLED, EXIT_OK, STATUS_EXIT, client_exit, command, resume_command,
                             tensorboard_command)
 from lfm_tui.client import EngineClient, Exited
+from engine.contract.run_state import RunState
 from lfm_tui.lines import JsonView, PlainView, hms
-from lfm_tui.state import RunState
 
 LOG_FORMATS = ("auto", "live", "plain", "json")  # auto: live on a terminal, plain lines elsewhere
 WIDE = 160  # columns of a console that is not a terminal: tables up to this wide, text never cut
@@ -94,11 +94,8 @@ class LiveView:
         self.start_share = 0.0            # the share of the epochs done then (a resumed run)
 
     def share_done(self) -> float:
-        s = self.state
-        if s.epochs <= 0:
-            return 0.0
-        steps = s.step / s.steps_per_epoch if s.steps_per_epoch > 0 and s.step < s.steps_per_epoch else 0.0
-        return min(1.0, (self.progress.tasks[self.epoch_task].completed + steps) / s.epochs)
+        """The share of the run's steps done (the reducer's count)."""
+        return self.state.progress
 
     def notice(self, text: str) -> None:
         self.console.print(Text(text, style="yellow"))
@@ -112,20 +109,13 @@ class LiveView:
             return
         self.state.apply(item)
         s = self.state
-        if item.type == "run_started":
-            resumed = item.get("resumed_from")
-            at = resumed.get("epoch") if isinstance(resumed, dict) else None
-            done = at if isinstance(at, int) and not isinstance(at, bool) and 0 <= at <= s.epochs else 0
-            self.progress.update(self.epoch_task, total=s.epochs, completed=done)
-            self.progress.update(self.step_task, total=s.steps_per_epoch, completed=0)
+        if s.epochs:
+            self.progress.update(self.epoch_task, total=s.epochs, completed=s.epochs_done)
+            self.progress.update(self.step_task, total=s.steps_per_epoch, completed=s.step)
+        if isinstance(item, RunStarted):
             self.began, self.start_share = self.clock(), self.share_done()
-        elif item.type == "step":
-            self.progress.update(self.epoch_task, completed=item["epoch"] - 1)
-            self.progress.update(self.step_task, completed=item["step"])
-        elif item.type == "eval" and item["split"] == "val":
-            self.progress.update(self.epoch_task, completed=item["epoch"])
-        elif item.type == "log":
-            self.logs.append(item["message"])
+        elif isinstance(item, Log):
+            self.logs.append(item.message)
 
     def __rich__(self):
         s = self.state

@@ -21,7 +21,7 @@ from engine.contract import untrusted
 from engine.contract.events import Event, ProtocolError, parse_line
 from lfm_tui.compare import flatten, resolved_config, varying_keys
 from lfm_tui import limits
-from lfm_tui.state import RunState
+from engine.contract.run_state import RunState
 
 # keys shown in their own columns or that do not change what a run computes
 HIDDEN_KEYS = ("name", "method.name", "alpha.strategy", "train.threads", "train.seed")
@@ -122,7 +122,7 @@ def _config(folder: Path, lines: list[str]) -> dict[str, str]:
 
 
 def _replay(lines: list[str]) -> RunState:
-    state = RunState()
+    state = RunState(history=0)
     for line in lines:
         item = parse_line(line)  # raises ProtocolError for a newer protocol
         if isinstance(item, Event):
@@ -190,10 +190,8 @@ def _read(folder: Path) -> RunInfo:
         except ProtocolError as exc:  # a newer protocol
             return RunInfo(folder, recipe, f"unreadable: {exc}", date, None, None)
         status = state.status if state.status and state.status != "running" else "incomplete"
-        epochs = state.val_history[-1].get("epoch") if state.val_history else None
-        info = RunInfo(folder, recipe, status, date, _number(_table(state.best).get("acc")),
-                       epochs if isinstance(epochs, int) else None,
-                       test_acc=_number(_table(_table(state.test).get("fused")).get("acc")))
+        info = RunInfo(folder, recipe, status, date, state.best_acc, state.epochs_done if state.val_history else None,
+                       test_acc=state.test_acc)
     method = config.get("method.name", "")
     known = registry.METHODS.get(method)
     info.method = known.label(config) if known else method[:40]

@@ -11,9 +11,9 @@ import sys
 import time
 from typing import TextIO
 
-from engine.contract.events import Event, LogLine
+from engine.contract.events import Eval, Event, Log, LogLine, RunFinished, RunStarted, Step
 from engine.contract.progress import interval
-from lfm_tui.state import RunState
+from engine.contract.run_state import RunState
 
 CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -91,10 +91,9 @@ class PlainView:
         """The engine's summary of the held epoch (its training losses, what the method reports),
         put on that epoch's validation line: one line per epoch."""
         held = self.held
-        if not (isinstance(item, Event) and item.type == "log" and item.get("epoch") == held[0]
-                and item.get("level") == "info"):
+        if not (isinstance(item, Log) and item.epoch == held[0] and item.level == "info"):
             return False
-        text = str(item["message"]).removeprefix(f"epoch {held[0]}: ")
+        text = item.message.removeprefix(f"epoch {held[0]}: ")
         self.held = None
         self.write(f"{held[1]}; {text}, elapsed {held[2]}")
         return True
@@ -108,12 +107,12 @@ class PlainView:
 
     def line(self, ev: Event) -> str | None:
         s = self.state
-        if ev.type == "run_started":
-            resumed = ev.get("resumed_from")
+        if isinstance(ev, RunStarted):
+            resumed = ev.resumed_from
             at = f", resumed at epoch {resumed.get('epoch')}" if isinstance(resumed, dict) else ""
             return (f"run started: {s.recipe_name} ({s.dataset}: {' + '.join(s.modalities)}), {s.epochs} epochs of "
                     f"{s.steps_per_epoch} steps{at}; run folder {s.run_dir}")
-        if ev.type == "step":
+        if isinstance(ev, Step):
             now = time.monotonic()
             if now - self.last_progress < self.every:
                 return None
@@ -122,15 +121,14 @@ class PlainView:
             return (f"epoch {s.epoch}/{s.epochs} step {s.step}/{s.steps_per_epoch}: loss {losses}, "
                     f"alpha {_num(s.alpha, '.4f')}, lr {_num(s.lr, '.2e')}, {_num(s.samples_per_s, '.0f')} samples/s, "
                     f"elapsed {hms(now - self.started)}")
-        if ev.type == "eval" and ev.get("split") == "val":
+        if isinstance(ev, Eval) and ev.split == "val":
             self.last_progress = time.monotonic()
             # held until the engine's summary of the epoch, which follows it (`_epoch_summary`)
             self.held = (ev.get("epoch"), f"epoch {ev.get('epoch')}/{s.epochs} validation: {self._metrics(ev)}",
                          hms(self.last_progress - self.started))
             return None
-        if ev.type == "log":
-            level = ev.get("level")
-            return f"{level}: {ev['message']}" if level not in ("info", None) else str(ev["message"])
+        if isinstance(ev, Log):
+            return f"{ev.level}: {ev.message}" if ev.level != "info" else ev.message
         return None
 
     @staticmethod
@@ -164,7 +162,7 @@ class JsonView:
     def handle(self, item) -> None:
         if isinstance(item, Event):
             self.state.apply(item)
-            if not self.quiet or item.type == "run_finished":
+            if not self.quiet or isinstance(item, RunFinished):
                 self.write(item.to_json())
         elif isinstance(item, LogLine) and not self.quiet:
             text = clean(item.text)

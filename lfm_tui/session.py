@@ -13,10 +13,10 @@ from typing import Callable, Iterable
 
 from engine.contract import layout
 from engine.contract import folder_lock
-from engine.contract.events import Event, LogLine, ProtocolError, read_events
+from engine.contract.events import Event, Log, LogLine, ProtocolError, RunFinished, RunStarted, read_events
 from engine.contract.outcome import client_exit, tensorboard_command
 from lfm_tui.client import EngineClient, Exited
-from lfm_tui.state import RunState
+from engine.contract.run_state import RunState
 
 LOG_LINES = 2000   # log lines kept per run
 STDERR_TAIL = 60   # stderr lines kept to explain a crash
@@ -57,9 +57,6 @@ class RunSession:
     stop_note: str = ""             # what the last `s` did, shown in the header
     started: float = 0.0            # by the app's clock: when the session began
     ended: float = 0.0
-    first_global_step: int | None = None   # the first step this session saw, and when (engine
-    first_step_time: float = 0.0            # clock): the pace for the remaining time
-    last_step_time: float = 0.0
     log_total: int = 0              # log lines ever added (the deque keeps the last LOG_LINES)
     resumed_as: "RunSession | None" = None  # the session that continued this run (`r`)
     # set by its own methods only: "" before run_started, "running", then ok, cancelled, failed, incomplete
@@ -85,22 +82,17 @@ class RunSession:
             self.add_log(item.stream, item.text)
         else:
             self.state.apply(item)
-            if item.type == "run_started":
+            if isinstance(item, RunStarted):
                 self.run_status, self.error, self.traceback = "running", None, None
-                self.first_global_step = None   # the pace of this engine process only
-                at = item.get("resumed_from")
-                if isinstance(at, dict):
+                if item.resumed_from is not None:
+                    at = item.resumed_from
                     self.add_log("info", f"resumed at epoch {at.get('epoch')}, step {at.get('step')}")
-            elif item.type == "log":
-                self.add_log(item.get("level", "info"), item.get("message", ""))
-            elif item.type == "step":
-                if self.first_global_step is None:
-                    self.first_global_step, self.first_step_time = item["global_step"], item.time
-                self.last_step_time = item.time
-            elif item.type == "run_finished":
+            elif isinstance(item, Log):
+                self.add_log(item.level, item.message)
+            elif isinstance(item, RunFinished):
                 self.run_status, self.error, self.traceback = self.state.status, self.state.error, self.state.traceback
-                if item.get("error"):
-                    self.add_log("error", item["error"])
+                if item.error:
+                    self.add_log("error", item.error)
             self.changed(EVENT_CHANGES.get(item.type, Change.NONE))
 
     def add_log(self, stream: str, text: str) -> None:
@@ -182,14 +174,9 @@ class RunSession:
         return self.run_status or ("starting" if not self.replay else "incomplete")
 
     def progress(self) -> float:
-        s = self.state
-        total = s.epochs * s.steps_per_epoch
-        if not total:
-            return 0.0
         if self.run_status == "ok":
             return 1.0
-        done = (s.epoch - 1) * s.steps_per_epoch + s.step if s.epoch else 0
-        return max(0.0, min(1.0, done / total))
+        return self.state.progress
 
     def elapsed(self) -> float:
         s = self.state
@@ -201,13 +188,13 @@ class RunSession:
     def remaining(self) -> float | None:
         """Seconds left at the pace of the steps this session has seen; None before it is known."""
         s = self.state
-        total = s.epochs * s.steps_per_epoch
-        if not self.live or not total or self.first_global_step is None:
+        if not self.live or not s.total_steps or s.pace_from is None:
             return None
-        done = s.global_step - self.first_global_step
+        first_step, first_time = s.pace_from
+        done = s.global_step - first_step
         if done <= 0:
             return None
-        return (self.last_step_time - self.first_step_time) * (total - s.global_step) / done
+        return (s.last_step_time - first_time) * (s.total_steps - s.global_step) / done
 
     def resumable(self) -> bool:
         return self.resume_refusal(check_lock=False) is None
@@ -222,9 +209,9 @@ class RunSession:
         if not run_dir:
             return "this run never reached its run folder: nothing to resume"
         if s.run_status == "ok" or layout.finished(Path(run_dir)):
-            return f"{s.state.run_id or run_dir} has finished: nothing to resume"
+            return f"{s.state.run_name or run_dir} has finished: nothing to resume"
         if s.following:
-            return f"{s.state.run_id or run_dir} is running in another process"
+            return f"{s.state.run_name or run_dir} is running in another process"
         if not layout.resumable(Path(run_dir)):
             return f"{run_dir} has no {layout.CHECKPOINTS}/{layout.LAST} to continue from"
         holder = folder_lock.in_use(Path(run_dir)) if check_lock else None

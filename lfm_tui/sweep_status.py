@@ -6,102 +6,30 @@ watcher and the dashboard's sweep screen; `refresh()` reads only what the event 
 Status: `queued` (no run folder yet), `starting` (a folder, no event yet), `running`, `stalled`
 (running, but its events have not changed for STALE_S seconds: its process may be gone),
 `ok`, `cancelled` (stopped with a checkpoint: `lfm sweep --resume` continues it), `failed`.
-Where the events stop short of the run's end (a file cut short), the run's summary.json, written
-after its last start, has the last word (`RunProgress.settle`).
+Each run's events are folded by the one reducer of a stream (engine/contract/run_state.py), without
+its loss history, so that hundreds of runs fit. Where the events stop short of the run's end (a
+file cut short), the run's summary.json, written after its last start, has the last word
+(`RunState.settle`).
 """
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.contract import layout, untrusted
 from engine.contract.events import Event, ProtocolError, parse_line
+from engine.contract.run_state import RunState
 from lfm_tui import plan as plans
 
 STALE_S = 900.0   # a running run silent this long is shown as stalled
 STATUSES = ("ok", "running", "starting", "stalled", "cancelled", "failed", "unreadable", "queued")
 
 
-@dataclass
-class RunProgress:
-    """What a sweep view needs of one run, from its events: a light reduction (no loss history),
-    so hundreds of runs fit. A later run_started (a resumed run) makes it running again."""
-    status: str = ""
-    epochs: int = 0
-    steps_per_epoch: int = 0
-    epoch: int = 0
-    step: int = 0
-    epochs_done: int = 0
-    starts: int = 0
-    val_acc: dict[int, float] = field(default_factory=dict)
-    best_acc: float | None = None
-    best_epoch: int | None = None
-    test_acc: float | None = None
-    error: str | None = None
-    last_time: float = 0.0
-    started_at: float = 0.0   # time of the last run_started
-
-
-    def apply(self, ev: Event) -> None:
-        self.last_time = ev.time or self.last_time
-        t = ev.type
-        if t == "run_started":
-            self.status, self.starts = "running", self.starts + 1
-            self.started_at = ev.time or self.started_at
-            self.epochs, self.steps_per_epoch = int(ev["epochs"]), int(ev["steps_per_epoch"])
-            self.error = None
-        elif t == "step":
-            self.epoch, self.step = ev["epoch"], ev["step"]
-        elif t == "eval" and ev.get("split") == "val":
-            acc = (ev.get("fused") or {}).get("acc")
-            if isinstance(acc, (int, float)):
-                self.val_acc[ev["epoch"]] = float(acc)
-            self.epochs_done = max(self.epochs_done, int(ev["epoch"]))
-        elif t == "checkpoint" and ev.get("best"):
-            self.best_epoch = ev["epoch"]
-            self.best_acc = self.val_acc.get(ev["epoch"], self.best_acc)
-        elif t == "run_finished":
-            self.status, self.error = ev["status"], ev.get("error")
-            best, test = ev.get("best") or {}, ev.get("test") or {}
-            self.best_acc = best.get("acc", self.best_acc) if isinstance(best, dict) else self.best_acc
-            self.test_acc = test.get("acc") if isinstance(test, dict) else None
-
-    def settle(self, summary: dict | None, written: float) -> None:
-        """How the run ended by its summary.json (written at `written`, Unix time) where the
-        events do not say it: a summary older than the last start is a stopped run's, resumed
-        since, and says nothing of this one."""
-        status = (summary or {}).get("status")
-        if self.status not in ("", "running") or status not in ("ok", "cancelled", "failed") \
-                or written < self.started_at:
-            return
-        self.status = status
-        if isinstance(summary.get("error"), str):
-            self.error = summary["error"]
-
-        def acc(part) -> float | None:
-            v = part.get("acc") if isinstance(part, dict) else None
-            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-        self.best_acc = acc(summary.get("best")) if acc(summary.get("best")) is not None else self.best_acc
-        self.test_acc = acc(summary.get("test"))
-        done = summary.get("epochs_done")
-        if isinstance(done, int) and not isinstance(done, bool) and 0 <= done <= max(self.epochs, done):
-            self.epochs_done = max(self.epochs_done, done)
-        if status == "ok" and self.epochs:
-            self.epoch, self.step = self.epochs, self.steps_per_epoch
-
-    @property
-    def progress(self) -> float:
-        if self.status == "ok":
-            return 1.0
-        total = self.epochs * self.steps_per_epoch
-        if not total:
-            return 0.0
-        done = max((self.epoch - 1) * self.steps_per_epoch + self.step if self.epoch else 0,
-                   self.epochs_done * self.steps_per_epoch)
-        return max(0.0, min(1.0, done / total))
+def light() -> RunState:
+    """The state of one of many runs: no loss or alpha series kept."""
+    return RunState(history=0)
 
 
 class EventTail:
@@ -150,7 +78,7 @@ class RunRow:
     point: plans.Point
     run_dir: Path
     status: str
-    progress: RunProgress
+    progress: RunState
     updated: float | None    # when its events last changed (Unix time), None before any
 
     @property
@@ -164,7 +92,7 @@ class RunProbe:
     def __init__(self, point: plans.Point, run_dir: Path):
         self.point, self.run_dir = point, Path(run_dir)
         self.tail = EventTail(self.run_dir / layout.EVENTS)
-        self.progress = RunProgress()
+        self.progress = light()
         self.broken = ""
 
     def row(self, now: float | None = None) -> RunRow:
@@ -173,7 +101,7 @@ class RunProbe:
             try:
                 events = self.tail.read()
                 if self.tail.restarted:
-                    self.progress, self.tail.restarted = RunProgress(), False
+                    self.progress, self.tail.restarted = light(), False
                 for ev in events:
                     self.progress.apply(ev)
             except (ProtocolError, KeyError, TypeError, ValueError, OSError) as exc:  # OSError: a folder, say

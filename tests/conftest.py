@@ -43,8 +43,14 @@ def train_in_process(run_dir: Path, recipe=None, resume_state: dict | None = Non
         run = EngineRun(resume=run_dir)
     run.setup()
     if stop_after:
-        run.emitter.listeners.append(lambda ev: ev.type == "eval" and ev["epoch"] == stop_after and
-                                     setattr(run.trainer, "stop_requested", True))
+        from engine.training.callbacks import RunCallback
+
+        class StopAfter(RunCallback):
+            def on_eval(self, ev) -> None:
+                if ev.epoch == stop_after:
+                    run.trainer.stop_requested = True
+
+        run.report.callbacks.append(StopAfter())
     try:
         code = run.finish(run.train())
     finally:

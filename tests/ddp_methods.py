@@ -20,6 +20,7 @@ from engine.runtime import dist as dists  # noqa: E402
 
 from engine.contract import method_registry as registry, recipe as recipes
 from engine.contract.events import Emitter  # noqa: E402
+from engine.training.callbacks import RunCallback  # noqa: E402
 from engine.setup import build_trainer  # noqa: E402
 
 # settings that make each method's epoch-level decisions happen within three epochs
@@ -76,9 +77,12 @@ def main(out: Path, names: list[str]) -> None:
             *DECIDE_EARLY.get(name, [])])
         reports: list = []
         with tempfile.TemporaryDirectory() as tmp:
-            emitter = Emitter([], listeners=[lambda e: reports.append(e["message"]) if e.type == "log"
-                                             and f": {name} " in e.get("message", "") else None])
-            trainer = build_trainer(r, Path(tmp) / "run", emitter, dist=d)
+            class Reports(RunCallback):
+                def on_log(self, ev) -> None:
+                    if f": {name} " in ev.message:
+                        reports.append(ev.message)
+
+            trainer = build_trainer(r, Path(tmp) / "run", Emitter([]), dist=d, callbacks=[Reports()])
             start = digest(trainer.model)
             trainer.train()
             results[name] = {"digests": d.gather(digest(trainer.model)), "start": start,

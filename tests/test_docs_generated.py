@@ -151,3 +151,26 @@ def test_recipes_check_fails_on_a_stale_page_and_names_the_command(tmp_path: Pat
     page.write_text(page.read_text(encoding="utf-8").replace("`0.07`", "`0.1`", 1), encoding="utf-8")
     assert recipe_docs.main(["--check", "--path", str(page)]) == 1
     assert f"{page} is stale; regenerate it" in capsys.readouterr().err
+
+
+def test_events_page_is_generated_from_the_event_classes(tmp_path: Path) -> None:
+    """docs/events.md is what engine/contract/event_docs.py renders from the event dataclasses, and
+    `--check` says so by its exit status (1 for a stale page, naming it)."""
+    from engine.contract import event_docs
+    from engine.contract.events import EVENT_TYPES
+
+    page = (ROOT / "docs/events.md").read_text(encoding="utf-8")
+    assert page == event_docs.render(), "docs/events.md is stale: regenerate it with " \
+                                        "`PYTHONPATH=. python -m engine.contract.event_docs`"
+    for type_, cls in EVENT_TYPES.items():
+        body = _section(page, type_)
+        for spec in event_docs.specs(cls):
+            need = "required" if spec.required else "optional"
+            assert f"| `{spec.name}` | " in body and f" | {need} | " in body, (type_, spec.name)
+    for rule in ("| `v` | int |", "| `seq` | int |", "| `time` | float |", "is skipped", "is refused",
+                 "is text, not an event", "run_started's `run_id` is `run_name`"):
+        assert rule in page, rule
+    stale = tmp_path / "events.md"
+    stale.write_text(page.replace("the learning rate at this step", "the rate"), encoding="utf-8")
+    assert event_docs.main(["--check", "--path", str(stale)]) == 1
+    assert event_docs.main(["--check", "--path", str(ROOT / "docs/events.md")]) == 0

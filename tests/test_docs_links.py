@@ -16,12 +16,6 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 
-# Links allowed to point at a page that is not in the repository yet. Each entry says why.
-NOT_YET = {
-    # the event reference, generated from the typed events on another branch; remove this entry
-    # once docs/events.md is in the repository
-    "docs/events.md",
-}
 
 
 def links(page: Path) -> list[str]:
@@ -56,8 +50,7 @@ def broken(page: Path) -> list[str]:
         if not dest.is_relative_to(ROOT):
             out.append(f"{target}: outside the repository")
         elif not dest.exists():
-            if rel not in NOT_YET:
-                out.append(f"{target}: no such file {rel}")
+            out.append(f"{target}: no such file {rel}")
         elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
             out.append(f"{target}: no heading #{anchor} in {rel}")
     return out
@@ -71,7 +64,6 @@ def test_every_relative_link_resolves(page: Path) -> None:
 def test_the_link_check_finds_a_missing_file_a_missing_heading_and_ignores_code(tmp_path: Path,
                                                                                  monkeypatch) -> None:
     monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
-    monkeypatch.setattr(f"{__name__}.NOT_YET", set())
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs/b.md").write_text("# B page\n\n## The `x` key, and more\n")
     page = tmp_path / "docs/a.md"
@@ -81,8 +73,6 @@ def test_the_link_check_finds_a_missing_file_a_missing_heading_and_ignores_code(
     assert broken(page) == ["c.md: no such file docs/c.md", "b.md#nope: no heading #nope in docs/b.md",
                             "fig.png: no such file docs/fig.png", "../../x.md: outside the repository",
                             "events.md: no such file docs/events.md"]
-    monkeypatch.setattr(f"{__name__}.NOT_YET", {"docs/events.md"})  # an allowed page not there yet
-    assert "events.md: no such file docs/events.md" not in broken(page)
 
 
 def test_the_readme_opens_with_the_commands_ci_runs() -> None:

@@ -156,7 +156,7 @@ def test_printed_commands_are_quoted_for_a_shell(tmp_path: Path) -> None:
     from engine.contract.outcome import resume_command, sweep_resume_command, tensorboard_command
     from lfm_tui.headless import summary
     from engine.contract import layout
-    from lfm_tui.state import RunState
+    from engine.contract.run_state import RunState
 
     run = tmp_path / "a b" / "$(touch pwned)" / "it's [/]"
     (run / "checkpoints").mkdir(parents=True)

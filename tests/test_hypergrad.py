@@ -2,6 +2,7 @@
 problem is solved exactly; the released code's `official` quantity; clipping, decay, resume."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import types
@@ -152,8 +153,8 @@ def _trainer(tmp_path: Path, tiny_mfeat: Path, overrides: list[str]):
     from engine.setup import build_trainer
 
     recipe = recipes.load(tiny_mfeat, ["alpha.strategy=learned", *overrides])
-    seen = []
-    trainer = build_trainer(recipe, tmp_path, Emitter([], listeners=[seen.append]))
+    seen = io.StringIO()
+    trainer = build_trainer(recipe, tmp_path, Emitter([seen]))
     return trainer, seen
 
 

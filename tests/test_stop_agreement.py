@@ -46,13 +46,20 @@ def test_a_stop_during_evaluation_is_acted_on_only_once_every_rank_agreed(tiny_m
     run.trainer.dist = world
     seen_after_stop: list[str] = []
 
-    def listener(ev) -> None:
-        if ev.type == "eval" and ev["epoch"] == 1:
-            run.trainer.stop_requested = True  # the signal lands on this rank during the evaluation
-        elif run.trainer.stop_requested:
-            seen_after_stop.append(ev.type)
+    from engine.training.callbacks import RunCallback
 
-    run.emitter.listeners.append(listener)
+    class Listener(RunCallback):
+        def on_eval(self, ev) -> None:
+            if ev.epoch == 1:
+                run.trainer.stop_requested = True  # the signal lands on this rank during the evaluation
+            elif run.trainer.stop_requested:
+                seen_after_stop.append(ev.type)
+
+        def on_step(self, ev) -> None:
+            if run.trainer.stop_requested:
+                seen_after_stop.append(ev.type)
+
+    run.report.callbacks.append(Listener())
     try:
         outcome = run.train()
         code = run.finish(outcome)

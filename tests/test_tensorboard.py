@@ -151,7 +151,7 @@ def _sink(tmp_path: Path, purge_step: int | None = None):
     from engine.review.sinks import TensorBoardSink
 
     sink = TensorBoardSink(tmp_path, {"method.name": "lfm"}, "name = 'x'", purge_step=purge_step)
-    sink(make("run_started", run_id="x", recipe={}, recipe_name="x", dataset="mfeat", modalities=["a", "b"],
+    sink.on_run_started(make("run_started", run_name="x", recipe={}, recipe_name="x", dataset="mfeat", modalities=["a", "b"],
               run_dir=str(tmp_path), epochs=2, steps_per_epoch=5,
               resumed_from=None if purge_step is None else {"epoch": 2, "step": 0}, classes=["p", "q"]))
     return sink
@@ -160,12 +160,12 @@ def _sink(tmp_path: Path, purge_step: int | None = None):
 def _steps(sink, steps, value: float) -> None:
     for gs in steps:
         epoch, step = (gs - 1) // 5 + 1, (gs - 1) % 5 + 1
-        sink(make("step", epoch=epoch, step=step, global_step=gs, losses={"total": value * gs}, alpha=0.5,
+        sink.on_step(make("step", epoch=epoch, step=step, global_step=gs, losses={"total": value * gs}, alpha=0.5,
                   lr=0.1, samples_per_s=10.0))
 
 
 def _eval(sink, split: str, epoch: int) -> None:
-    sink(make("eval", split=split, epoch=epoch, loss=0.5, fused={"acc": 50.0}, modalities={"a": {"acc": None}},
+    sink.on_eval(make("eval", split=split, epoch=epoch, loss=0.5, fused={"acc": 50.0}, modalities={"a": {"acc": None}},
               gap=None, modality_gap=0.1,
               confusion={"fused": [[1, 1], [0, 2]], "a": [[1, -1], [0, 2]], "b": [[1, 1]]}))
 

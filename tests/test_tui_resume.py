@@ -13,7 +13,7 @@ from engine.contract.events import parse_line, read_events
 from lfm_tui.app import make_app
 from lfm_tui.screens.run import RunScreen, tab_label
 from lfm_tui.session import RunSession
-from lfm_tui.state import RunState
+from engine.contract.run_state import RunState
 from lfm_tui.widgets.event_log import EventLog
 from lfm_tui.widgets.metrics_table import MetricsTable
 from tests.tui_helpers import FIXTURE, ROOT, fake, reads_done, until

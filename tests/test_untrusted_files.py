@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from engine.contract.events import EVENT_FIELDS, Event, LogLine, ProtocolError, parse_line, read_events
+from engine.contract.events import EVENT_TYPES, Event, LogLine, ProtocolError, parse_line, read_events
 from test_cli_run import ENV, LFM
 from tests.tui_helpers import FIXTURE, reads_done, recorded_run
 
@@ -41,7 +41,7 @@ def damaged_events(draw) -> dict:
         elif action == "replace":
             ev[key] = draw(json_values)
     if draw(st.booleans()):
-        ev["type"] = draw(st.sampled_from([*EVENT_FIELDS, "mystery"]))
+        ev["type"] = draw(st.sampled_from([*EVENT_TYPES, "mystery"]))
     if draw(st.integers(0, 9)) == 0:
         ev["v"] = draw(st.sampled_from([0, 2, -1, 1.5, "1", True]))  # an older, newer or odd version
     return ev

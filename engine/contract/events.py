@@ -3,100 +3,48 @@
 Standard library only: the UI imports this module without torch.
 
 Every event carries `v` (protocol major version), `type`, `seq` (0, 1, 2, ... within one engine
-process) and `time` (Unix seconds). A reader ignores unknown types, treats non-JSON lines as log
-text, and refuses an event whose major version is newer than its own. A stream is untrusted
-input: an event of a known type whose required fields are missing or of the wrong type
-(`check`) is never handed on as an event, but as a line of text saying what is wrong with it.
+process) and `time` (Unix seconds). Each type is a dataclass below (RunStarted, Step, Eval,
+AlphaUpdated, Checkpoint, Log, RunFinished): its fields, their types and their meanings are the
+protocol, and what a reader checks is derived from them (engine/contract/event_fields.py), as is
+docs/events.md (engine/contract/event_docs.py). A reader ignores unknown types (they come back as
+UnknownEvent), treats non-JSON lines as log text, and refuses an event whose major version is
+newer than its own. A stream is untrusted input: an event of a known type whose required fields
+are missing or of the wrong type is never handed on as an event, but as a line of text saying
+what is wrong with it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, ClassVar, Literal, TextIO, get_args
 
 from engine.contract import untrusted
+from engine.contract.event_fields import (Envelope, Metrics, ProtocolError, checker, optional, payload_names,
+                                          problem, required)
+
 PROTOCOL_VERSION = 1
+FinishStatus = Literal["ok", "cancelled", "failed"]
+FINISH_STATUSES: tuple[str, ...] = get_args(FinishStatus)
+LEGACY_NAMES = {"run_started": {"run_id": "run_name"}}  # type -> {name in older files: name now}
 
-# Event type -> fields every event of that type carries (others may be added freely; e.g. an
-# `eval` event of at most 50 classes carries `confusion`: head ("fused" or a modality) -> rows of
-# counts, true class by predicted class, in the order of run_started's `classes`).
-EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "run_started": ("run_id", "recipe", "recipe_name", "dataset", "modalities", "run_dir",
-                    "epochs", "steps_per_epoch", "resumed_from"),
-    "step": ("epoch", "step", "global_step", "losses", "alpha", "lr", "samples_per_s"),
-    "eval": ("split", "epoch", "loss", "fused", "modalities", "gap", "modality_gap"),
-    "alpha_updated": ("epoch", "alpha", "hypergradient", "method", "seconds"),
-    "checkpoint": ("path", "epoch", "step", "best"),
-    "log": ("level", "message"),
-    "run_finished": ("status", "best", "test", "error", "traceback"),
-}
+@dataclass(kw_only=True)
+class Event(Envelope):
+    """An event: the envelope (v, type, seq, time), its type's fields, and in `extra` any other
+    field it carries (a writer may add fields freely; a reader keeps them as they came)."""
+    type: ClassVar[str] = ""
 
-FINISH_STATUSES = ("ok", "cancelled", "failed")
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _str(v: Any) -> bool:
-    return isinstance(v, str)
-
-
-def _opt(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda v: v is None or check(v)
-
-
-def _table(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    """A JSON object of text keys to values passing `check`."""
-    return lambda v: isinstance(v, dict) and all(isinstance(k, str) and check(x) for k, x in v.items())
-
-
-_metrics = _table(_opt(_num))
-
-# Event type -> field -> the check its value must pass (the fields a client reads).
-FIELD_TYPES: dict[str, dict[str, Callable[[Any], bool]]] = {
-    "run_started": {"run_id": _str, "recipe": _table(lambda v: True), "recipe_name": _str, "dataset": _str,
-                    "modalities": lambda v: isinstance(v, list) and all(map(_str, v)), "run_dir": _str,
-                    "epochs": _int, "steps_per_epoch": _int, "resumed_from": _opt(_table(lambda v: True))},
-    "step": {"epoch": _int, "step": _int, "global_step": _int, "losses": _table(_num), "alpha": _num,
-             "lr": _num, "samples_per_s": _num},
-    "eval": {"split": _str, "epoch": _int, "loss": _num, "fused": _metrics, "modalities": _table(_metrics),
-             "gap": _opt(_num), "modality_gap": _opt(_num)},
-    "alpha_updated": {"epoch": _int, "alpha": _num, "hypergradient": _num, "method": _str, "seconds": _num},
-    "checkpoint": {"path": _str, "epoch": _int, "step": _int, "best": lambda v: isinstance(v, bool)},
-    "log": {"level": _str, "message": _str},
-    "run_finished": {"status": lambda v: v in FINISH_STATUSES, "best": _opt(_metrics), "test": _opt(_metrics),
-                     "error": _opt(_str), "traceback": _opt(_str)},
-}
-
-
-def check(type_: str, data: dict) -> str | None:
-    """What is wrong with an event of a known type (a missing field, a value of the wrong
-    type), or None. Unknown types pass: readers skip them."""
-    fields = FIELD_TYPES.get(type_, {})
-    missing = [f for f in EVENT_FIELDS.get(type_, ()) if f not in data]
-    if missing:
-        return f"lacks {', '.join(missing)}"
-    bad = [f for f, ok in fields.items() if not ok(data[f])]
-    return f"wrong type of {', '.join(bad)}" if bad else None
-
-
-class ProtocolError(Exception):
-    """An event from a newer protocol, or one missing required fields."""
-
-
-@dataclass
-class Event:
-    type: str
-    data: dict[str, Any]
-    seq: int = -1
-    time: float = 0.0
-    v: int = PROTOCOL_VERSION
+    @property
+    def data(self) -> dict[str, Any]:
+        """The fields as the wire holds them, without the envelope: every required field, each
+        optional one that is set, then `extra`."""
+        out = {}
+        for name, is_required in payload_names(type(self)):
+            value = getattr(self, name)
+            if is_required or value is not None:
+                out[name] = value
+        return {**out, **self.extra}
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -108,6 +56,138 @@ class Event:
         body = {"v": self.v, "type": self.type, "seq": self.seq, "time": self.time, **self.data}
         return json.dumps(body, separators=(",", ":"), allow_nan=True)
 
+    @classmethod
+    def build(cls, *, seq: int = -1, time: float = 0.0, v: int = PROTOCOL_VERSION, **data: Any) -> "Event":
+        """The event of these wire fields; ProtocolError naming a field that is missing or of the
+        wrong type. Fields the type does not declare go to `extra`."""
+        wrong = problem(cls, data)
+        if wrong:
+            raise ProtocolError(f"event {cls.type!r} {wrong}")
+        names = {n for n, _ in payload_names(cls)}
+        return cls(**{k: x for k, x in data.items() if k in names},
+                   extra={k: x for k, x in data.items() if k not in names}, seq=seq, time=time, v=v)
+
+
+@dataclass(kw_only=True)
+class RunStarted(Event):
+    """An engine process starts training a run (again, for a resumed run: `resumed_from` says where)."""
+    type: ClassVar[str] = "run_started"
+    run_name: str = required("`<recipe>/<run folder>`: a readable name of the run (not its identity: "
+                             "that is the run folder's `run-id` file). Files written before it had "
+                             "this name call it `run_id`; readers accept both.")
+    recipe: dict[str, Any] = required("the resolved recipe, as `lfm validate` prints it (TOML tables as objects)")
+    recipe_name: str = required("the recipe's `name`")
+    dataset: str = required("the dataset's name (`data.name`)")
+    modalities: list[str] = required("the modalities trained on, in order")
+    run_dir: str = required("the run folder")
+    epochs: int = required("epochs the run trains in all (`train.epochs`)")
+    steps_per_epoch: int = required("optimiser steps in one epoch")
+    resumed_from: dict[str, Any] | None = required(
+        "null for a new run; for a resumed one `{epoch, step}` of the checkpoint it continues from "
+        "(`step` steps into `epoch`): what a reader holds beyond that point is reported again")
+    split_sizes: dict[str, int] | None = optional("samples in the train, val and test splits")
+    classes: list[str] | None = optional("the class names, in label order (the rows of `eval`'s `confusion`)")
+    skipped_samples: int | None = optional("samples left out for missing or unreadable files")
+    pid: int | None = optional("the engine's process id")
+    world_size: int | None = optional("processes training together (1 without distributed training)")
+
+
+@dataclass(kw_only=True)
+class Step(Event):
+    """Training progress, every `train.log_every` steps and at the last step of each epoch."""
+    type: ClassVar[str] = "step"
+    epoch: int = required("the epoch, counted from 1")
+    step: int = required("steps done in this epoch (1 .. steps_per_epoch)")
+    global_step: int = required("steps done in the run, all epochs")
+    losses: dict[str, float] = required("the step's losses by name (`total`, `cls`, `mm`, ...)")
+    alpha: float = required("the weight of the multimodal loss at this step")
+    lr: float = required("the learning rate at this step")
+    samples_per_s: float = required("training samples a second since the previous step event")
+
+
+@dataclass(kw_only=True)
+class Eval(Event):
+    """A split scored: each validation at the end of an epoch, the test split once at the end
+    with the best checkpoint."""
+    type: ClassVar[str] = "eval"
+    split: str = required("`val` or `test`")
+    epoch: int = required("the epoch whose weights were scored (test: the best epoch)")
+    loss: float = required("the fused prediction's cross-entropy")
+    fused: Metrics = required("the fused prediction's metrics: `acc`, `map`, `f1` (percent; null where undefined)")
+    modalities: dict[str, Metrics] = required("each modality's metrics, as `fused`")
+    gap: float | None = required("the performance gap: the spread of the modalities' ACC (null with one modality)")
+    modality_gap: float | None = required("the distance between the modalities' feature centroids (null where undefined)")
+    samples: int | None = optional("samples scored")
+    unimodal: str | None = optional("how the modalities' own scores were made (`eval.unimodal`)")
+    confusion: dict[str, list[list[int]]] | None = optional(
+        "with at most 50 classes: head (`fused` or a modality) -> rows of counts, true class by "
+        "predicted class, in the order of run_started's `classes`")
+    ranks: dict[str, Any] | None = optional(
+        "distributed training: `world_size`, and each rank's `alphas` and `checksums` (they must agree)")
+
+
+@dataclass(kw_only=True)
+class AlphaUpdated(Event):
+    """A hypergradient step changed alpha (alpha strategy `learned`); the solver's own
+    numbers (residual, terms, curvature estimates, ...) come as further fields."""
+    type: ClassVar[str] = "alpha_updated"
+    epoch: int = required("the epoch of the update")
+    alpha: float = required("alpha after the update")
+    hypergradient: float = required("dF/dalpha, the validation loss's derivative in alpha")
+    method: str = required("the hypergradient solver (`alpha.hypergradient`)")
+    seconds: float = required("seconds the update took")
+    previous: float | None = optional("alpha before the update")
+    optimizer: str | None = optional("the optimiser of alpha (`alpha.optimizer`)")
+    lr_alpha: float | None = optional("alpha's learning rate at this update")
+    step: int | None = optional("the global step of an update every N steps; 0 at the end of an epoch")
+
+
+@dataclass(kw_only=True)
+class Checkpoint(Event):
+    """A checkpoint written."""
+    type: ClassVar[str] = "checkpoint"
+    path: str = required("the checkpoint file")
+    epoch: int = required("the epoch it continues (or ends)")
+    step: int = required("steps done in that epoch")
+    best: bool = required("true: the best validation so far (best.pt); the engine alone decides which is best")
+
+
+@dataclass(kw_only=True)
+class Log(Event):
+    """A message for the user."""
+    type: ClassVar[str] = "log"
+    level: str = required("`info`, `warning` or `error`")
+    message: str = required("the text")
+    skipped: int | None = optional("with the note on skipped samples: how many")
+    epoch: int | None = optional("with an epoch's training summary, sent right after its validation: "
+                                 "the epoch (the plain log puts both on the epoch's one line)")
+
+
+@dataclass(kw_only=True)
+class RunFinished(Event):
+    """How the run ended; the last event of an engine process that could report."""
+    type: ClassVar[str] = "run_finished"
+    status: FinishStatus = required("`ok`, `cancelled` (stopped; `--resume` continues it) or `failed`")
+    best: dict[str, Any] | None = required("the best validation: fused metrics, `epoch` and `gap` (null before any)")
+    test: dict[str, Any] | None = required(
+        "the test split's numbers as summary.json holds them (null unless ok): fused metrics, "
+        "`loss`, `gap`, `modality_gap`, each modality's as `<metric>_<modality>`")
+    error: str | None = required("why it failed or stopped, one line (null when ok)")
+    traceback: str | None = required("the engine's traceback of a failure (null otherwise)")
+    run_dir: str | None = optional("the run folder")
+    exit_code: int | None = optional("the exit status the engine ends with (engine/contract/outcome.py)")
+
+
+@dataclass(kw_only=True)
+class UnknownEvent(Event):
+    """An event of a type this reader does not know (a newer engine's): its fields are in
+    `extra`; readers skip it."""
+    type: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {c.type: c for c in (RunStarted, Step, Eval, AlphaUpdated, Checkpoint, Log,
+                                                           RunFinished)}
+
 
 @dataclass
 class LogLine:
@@ -116,19 +196,25 @@ class LogLine:
     stream: str = "stdout"
 
 
+def _current_names(type_: str, data: dict) -> dict:
+    """`data` with the fields older files name otherwise (LEGACY_NAMES) under their names now."""
+    for old, new in LEGACY_NAMES.get(type_, {}).items():
+        if old in data and new not in data:
+            data[new] = data.pop(old)
+    return data
+
+
 def make(type_: str, **data: Any) -> Event:
-    missing = [f for f in EVENT_FIELDS.get(type_, ()) if f not in data]
-    if missing:
-        raise ProtocolError(f"event {type_!r} lacks {', '.join(missing)}")
-    if type_ == "run_finished" and data["status"] not in FINISH_STATUSES:
-        raise ProtocolError(f"run_finished status {data['status']!r} is not one of {FINISH_STATUSES}")
-    return Event(type_, data)
+    """The event of a type named by its text, from its wire fields, older names accepted."""
+    if type_ not in EVENT_TYPES:
+        raise ProtocolError(f"no event type {type_!r}: one of {', '.join(EVENT_TYPES)}")
+    return EVENT_TYPES[type_].build(**_current_names(type_, data))
 
 
 def parse_line(line: str) -> Event | LogLine | None:
-    """One line of an event stream into an Event, or a LogLine for anything that is not an
-    event object. Raises ProtocolError for an event of a newer major version. Unknown event
-    types come back as Events too: callers skip types they do not handle."""
+    """One line of an event stream into its typed Event, or a LogLine for anything that is not
+    a well-formed event. Raises ProtocolError for an event of a newer major version. Unknown
+    event types come back as UnknownEvent: callers skip them."""
     text = line.rstrip("\r\n")
     if not text.strip():
         return None
@@ -150,13 +236,15 @@ def parse_line(line: str) -> Event | LogLine | None:
             f"the engine speaks event protocol {v}, this client understands up to "
             f"{PROTOCOL_VERSION}: update the client (pip install -e .)")
     type_ = str(obj.pop("type"))
-    seq = obj.pop("seq", -1)
-    t = obj.pop("time", 0.0)
-    problem = check(type_, obj)
-    if problem:
-        return LogLine(f"(a malformed {type_[:40]} event, {problem}: {text[:200]})", "stderr")
-    return Event(type_, obj, seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else -1,
-                 time=t if _num(t) else 0.0, v=v)
+    seq, t = obj.pop("seq", -1), obj.pop("time", 0.0)
+    seq, t = seq if checker(int)(seq) else -1, t if checker(float)(t) else 0.0
+    cls = EVENT_TYPES.get(type_)
+    if cls is None:
+        return UnknownEvent(type=type_, extra=obj, seq=seq, time=t, v=v)
+    wrong = problem(cls, _current_names(type_, obj))
+    if wrong:
+        return LogLine(f"(a malformed {type_[:40]} event, {wrong}: {text[:200]})", "stderr")
+    return cls.build(seq=seq, time=t, v=v, **obj)
 
 
 def read_events(path: str) -> list[Event]:
@@ -175,14 +263,22 @@ def read_events(path: str) -> list[Event]:
 
 @dataclass
 class Emitter:
-    """Numbers events and writes them to every stream, each line flushed at once."""
+    """Numbers events and writes them to every stream, then to every file, each line flushed at
+    once. A stream that went away (a client's pipe) is dropped; a file (the run folder's
+    events.jsonl) that cannot be written raises OSError naming it (a full disk stops the run)."""
     streams: list[TextIO] = field(default_factory=list)
-    listeners: list[Callable[[Event], None]] = field(default_factory=list)
+    files: list[TextIO] = field(default_factory=list)
     seq: int = 0
 
-    def emit(self, type_: str, **data: Any) -> Event:
-        ev = make(type_, **data)
-        ev.seq, ev.time = self.seq, round(time.time(), 3)
+    def emit(self, ev: Event) -> Event:
+        """Writes `ev` numbered and timed, and returns that copy of it; ProtocolError naming a
+        field of it that is missing or of the wrong type (nothing is written then)."""
+        if not isinstance(ev, Event) or isinstance(ev, UnknownEvent) or type(ev) not in EVENT_TYPES.values():
+            raise ProtocolError(f"not an event of the protocol: {ev!r:.100}")
+        wrong = problem(type(ev), ev.data)
+        if wrong:
+            raise ProtocolError(f"event {ev.type!r} {wrong}")
+        ev = dataclasses.replace(ev, seq=self.seq, time=round(time.time(), 3))
         self.seq += 1
         line = ev.to_json() + "\n"
         for s in list(self.streams):
@@ -192,6 +288,10 @@ class Emitter:
             except (BrokenPipeError, ValueError, OSError):
                 # A client that went away must not stop training; the file copy remains.
                 self.streams.remove(s)
-        for listener in self.listeners:
-            listener(ev)
+        for f in self.files:
+            try:
+                f.write(line)
+                f.flush()
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, getattr(f, "name", None)) from exc
         return ev

@@ -8,31 +8,31 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from engine.contract import layout, writes
+from engine.contract import events, layout, writes
 from engine.contract import recipe as recipes
 from engine.contract.outcome import Outcome, write_failure
 
 
-def announce(emit: Callable, recipe: recipes.Recipe, data, trainer, run_dir: Path, resumed: bool,
+def announce(report, recipe: recipes.Recipe, data, trainer, run_dir: Path, resumed: bool,
              world_size: int, notes: list[str]) -> None:
     """run_started, then the data's notes, the run's own (`notes`: warnings) and the skipped samples."""
     tr = trainer
-    emit("run_started", run_id=f"{recipe.name}/{run_dir.name}", recipe=recipes.to_dict(recipe),
+    report.run_started(events.RunStarted(run_name=f"{recipe.name}/{run_dir.name}", recipe=recipes.to_dict(recipe),
          recipe_name=recipe.name, dataset=recipe.data.name, modalities=list(data.modalities),
          run_dir=str(run_dir), epochs=recipe.train.epochs, steps_per_epoch=tr.steps_per_epoch,
          resumed_from=({"epoch": tr.epoch, "step": tr.step_in_epoch} if resumed else None),
          split_sizes={k: len(data.split(k)) for k in ("train", "val", "test")},
          classes=data.class_names, skipped_samples=len(data.skipped), pid=os.getpid(),
-         world_size=world_size)
+         world_size=world_size))
     for note in data.notes:
-        emit("log", level="info", message=note)
+        report.log(events.Log(level="info", message=note))
     for note in notes:
-        emit("log", level="warning", message=note)
+        report.log(events.Log(level="warning", message=note))
     if data.skipped:
         shown = "; ".join(data.skipped[:5]) + (" ..." if len(data.skipped) > 5 else "")
-        emit("log", level="warning",
+        report.log(events.Log(level="warning",
              message=f"skipped {len(data.skipped)} samples with missing or unreadable files "
-                     f"(data.on_missing = \"skip\"): {shown}", skipped=len(data.skipped))
+                     f"(data.on_missing = \"skip\"): {shown}", skipped=len(data.skipped)))
 
 
 def test_summary(test: dict | None) -> dict | None:
@@ -44,7 +44,7 @@ def test_summary(test: dict | None) -> dict | None:
             **{f"{k}_{m}": v for m, mm in test["modalities"].items() for k, v in mm.items()}}
 
 
-def record(outcome: Outcome, emit: Callable, recipe: recipes.Recipe, modalities, trainer, test: dict | None,
+def record(outcome: Outcome, report, recipe: recipes.Recipe, modalities, trainer, test: dict | None,
            run_dir: Path, resumable: Callable[[], Path | None]) -> Outcome:
     """summary.json and run_finished for `outcome`; the outcome reported, which is a failed one
     where summary.json cannot be written (the run's result stays unwritten: --resume tests it
@@ -59,8 +59,8 @@ def record(outcome: Outcome, emit: Callable, recipe: recipes.Recipe, modalities,
     except OSError as exc:
         outcome = Outcome("failed", write_failure(exc, resumable()))
     try:
-        emit("run_finished", status=outcome.status, best=trainer.best, test=tests, error=outcome.error,
-             traceback=outcome.traceback, run_dir=str(run_dir), exit_code=outcome.exit_code)
+        report.finish(events.RunFinished(status=outcome.status, best=trainer.best, test=tests, error=outcome.error,
+             traceback=outcome.traceback, run_dir=str(run_dir), exit_code=outcome.exit_code))
     except OSError:
         pass  # the client has the event (stdout goes first); the file copy lacks it
     return outcome

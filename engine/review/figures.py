@@ -29,20 +29,21 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from engine.contract import layout, writes
+from engine.contract import events, layout, writes
 from engine.contract.context import RunContext
 from engine.data.base import steps_per_epoch
+from engine.training.callbacks import Report, RunCallback
 
 FIGURES = "figures"
 
 
-class Review:
-    """The review figures of one run: `on_event` (an emitter listener: the periodic modality
+class Review(RunCallback):
+    """The review figures of one run: `on_eval` (a callback of the run: the periodic modality
     gap), `final(best_epoch)` once the test split is evaluated with the best checkpoint, and
-    `close()`."""
+    `close()`; what it says goes to `report`'s log."""
 
-    def __init__(self, ctx: RunContext, run_dir: Path, emit: Callable):
-        self.ctx, self.cfg, self.emit = ctx, ctx.recipe.review, emit
+    def __init__(self, ctx: RunContext, run_dir: Path, report: Report):
+        self.ctx, self.cfg, self.report = ctx, ctx.recipe.review, report
         self.run_dir = Path(run_dir)
         self.figures = self.run_dir / FIGURES
         self._writer = None
@@ -53,16 +54,16 @@ class Review:
         return epoch * self.steps_per_epoch
 
     # ------------------------------------------------------------------ entry points
-    def on_event(self, ev) -> None:
+    def on_eval(self, ev: events.Eval) -> None:
         every = self.cfg.gap_every
-        if (ev.type == "eval" and ev["split"] == "val" and every and self.cfg.gap_samples
-                and ev["epoch"] % every == 0 and len(self.ctx.model.modalities) > 1):
-            self._guarded("modality gap", self.gap, ev["epoch"], False)
+        if (ev.split == "val" and every and self.cfg.gap_samples
+                and ev.epoch % every == 0 and len(self.ctx.model.modalities) > 1):
+            self._guarded("modality gap", self.gap, ev.epoch, False)
 
     def final(self, best_epoch: int) -> None:
         """The end-of-run figures, from the weights the test split was evaluated with."""
         if self.cfg.gap_samples and len(self.ctx.model.modalities) < 2:
-            self.emit("log", level="info", message="review: modality gap skipped: the model has one modality")
+            self.report.log(events.Log(level="info", message="review: modality gap skipped: the model has one modality"))
         elif self.cfg.gap_samples:
             self._guarded("modality gap", self.gap, best_epoch, True)
         if self.cfg.gradcam:
@@ -81,7 +82,7 @@ class Review:
         except Exception as exc:  # a figure is not the run's result: say so, keep going
             print(traceback.format_exc(), file=sys.stderr)
             first = (str(exc).strip().splitlines() or [""])[0][:300]
-            self.emit("log", level="warning", message=f"review: {what} not written ({type(exc).__name__}: {first})")
+            self.report.log(events.Log(level="warning", message=f"review: {what} not written ({type(exc).__name__}: {first})"))
 
     # ------------------------------------------------------------------ TensorBoard
     def writer(self):
@@ -134,9 +135,9 @@ class Review:
         path = self.figures / ("gap.png" if final else f"gap-epoch{epoch:03d}.png")
         self._write(path, buf.getvalue())
         self._add_png(f"review/{tag.replace('modality_gap', 'modality_gap_picture')}", buf.getvalue(), step)
-        self.emit("log", level="info",
+        self.report.log(events.Log(level="info",
                   message=f"review: modality gap ({which}): centroid distance {dist:.4f} over {len(labels)} test "
-                          f"samples; {path.relative_to(self.run_dir)} ({time.perf_counter() - tick:.1f} s)")
+                          f"samples; {path.relative_to(self.run_dir)} ({time.perf_counter() - tick:.1f} s)"))
 
     def gradcam(self, epoch: int) -> None:
         from PIL import Image
@@ -146,7 +147,7 @@ class Review:
         ctx, per_class = self.ctx, self.cfg.gradcam_per_class
         found, why = rc.targets(ctx)
         if why:
-            self.emit("log", level="info", message=f"review: {why}")
+            self.report.log(events.Log(level="info", message=f"review: {why}"))
             return
         split, names = ctx.data.test, ctx.data.class_names
         chosen = rc.pick(split.labels, len(names), per_class)
@@ -170,10 +171,10 @@ class Review:
             Image.fromarray(sheet).save(buf, format="PNG")
             self._write(self.figures / "gradcam" / f"{m}.png", buf.getvalue())
             self.writer().add_image(f"review/gradcam_{m}", sheet, self.step(epoch), dataformats="HWC")
-            self.emit("log", level="info",
+            self.report.log(events.Log(level="info",
                       message=f"review: Grad-CAM of {m} at its encoder's last convolution ({layer_name}), "
                               f"{len(panels)} test samples ({per_class} per class, best checkpoint): "
-                              f"{folder.relative_to(self.run_dir)}/ ({time.perf_counter() - tick:.1f} s)")
+                              f"{folder.relative_to(self.run_dir)}/ ({time.perf_counter() - tick:.1f} s)"))
 
     def _write(self, path: Path, data: bytes) -> None:
         writes.make_folders(path.parent, self.run_dir)

@@ -1,42 +1,33 @@
-"""Where events go besides the stream: engine.log and TensorBoard (scalars, confusion matrices,
-the recipe, hyper-parameters)."""
+"""Callbacks of a run that write its record besides the event stream: engine.log and TensorBoard
+(scalars, confusion matrices, the recipe, hyper-parameters)."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
-from engine.contract.events import Event
-
-
-def jsonl_writer(events_file: TextIO) -> Callable[[Event], None]:
-    """events.jsonl: every event, one line each, flushed; a failed write (a full disk) raises,
-    naming the file."""
-    def write(ev: Event) -> None:
-        try:
-            events_file.write(ev.to_json() + "\n")
-            events_file.flush()
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror, getattr(events_file, "name", None)) from exc
-
-    return write
+from engine.contract.events import AlphaUpdated, Eval, Log, RunFinished, RunStarted, Step
+from engine.training.callbacks import RunCallback
 
 
-def log_writer(log_file: TextIO) -> Callable[[Event], None]:
-    """engine.log: the log events and how the run finished, one timestamped line each."""
-    def write(ev: Event) -> None:
-        if ev.type == "log":
-            log_file.write(f"{time.strftime('%H:%M:%S')} {ev['level']}: {ev['message']}\n")
-        elif ev.type == "run_finished":
-            log_file.write(f"{time.strftime('%H:%M:%S')} finished: {ev['status']}\n")
-            if ev.get("traceback"):
-                log_file.write(ev["traceback"])
-        log_file.flush()
+class EngineLog(RunCallback):
+    """engine.log: the log messages and how the run finished, one timestamped line each."""
 
-    return write
+    def __init__(self, log_file: TextIO):
+        self.file = log_file
+
+    def on_log(self, ev: Log) -> None:
+        self.file.write(f"{time.strftime('%H:%M:%S')} {ev.level}: {ev.message}\n")
+        self.file.flush()
+
+    def on_finish(self, ev: RunFinished) -> None:
+        self.file.write(f"{time.strftime('%H:%M:%S')} finished: {ev.status}\n")
+        if ev.traceback:
+            self.file.write(ev.traceback)
+        self.file.flush()
 
 
-class TensorBoardSink:
+class TensorBoardSink(RunCallback):
     """Turns events into TensorBoard summaries in a run's TensorBoard folder
     (engine/contract/layout.py `tensorboard_dir`), all on one x-axis, the global step:
 
@@ -65,11 +56,6 @@ class TensorBoardSink:
         self.classes: list[str] = []
         self.painter = None  # engine.training.confusion.Painter, made for the first confusion matrix
 
-    def __call__(self, ev: Event) -> None:
-        handler = getattr(self, f"on_{ev.type}", None)
-        if handler is not None:
-            handler(ev)
-
     def end_of_epoch(self, epoch: int) -> int:
         """The global step at which `epoch` (counted from 1) ended."""
         if epoch in self.epoch_end:
@@ -80,7 +66,7 @@ class TensorBoardSink:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             self.writer.add_scalar(tag, value, step)
 
-    def on_run_started(self, ev: Event) -> None:
+    def on_run_started(self, ev: RunStarted) -> None:
         self.steps_per_epoch = ev["steps_per_epoch"]
         classes = ev.get("classes")
         self.classes = [str(c) for c in classes] if isinstance(classes, list) else []
@@ -102,7 +88,7 @@ class TensorBoardSink:
             self.writer.add_text("notes", "  \n".join(x for x in (tags and f"tags: {tags}", notes.note) if x),
                                  max(0, gs))
 
-    def on_step(self, ev: Event) -> None:
+    def on_step(self, ev: Step) -> None:
         gs = self.global_step = ev["global_step"]
         if ev["step"] == self.steps_per_epoch:
             self.epoch_end[ev["epoch"]] = gs
@@ -112,7 +98,7 @@ class TensorBoardSink:
             self.scalar(f"train/{key}", ev[key], gs)
         self.scalar("epoch", ev["epoch"], gs)
 
-    def on_eval(self, ev: Event) -> None:
+    def on_eval(self, ev: Eval) -> None:
         split, step = ev["split"], self.end_of_epoch(ev["epoch"])
         self.scalar(f"{split}/loss", ev["loss"], step)
         for k, v in ev["fused"].items():
@@ -124,7 +110,7 @@ class TensorBoardSink:
         self.scalar(f"{split}/modality_gap", ev["modality_gap"], step)
         self.confusion_images(ev, step)
 
-    def confusion_images(self, ev: Event, step: int) -> None:
+    def confusion_images(self, ev: Eval, step: int) -> None:
         from engine.training import confusion
         tables = ev.get("confusion")
         if not isinstance(tables, dict) or not self.classes:
@@ -141,7 +127,7 @@ class TensorBoardSink:
             tag = f"{split}/confusion" if head == "fused" else f"{split}/confusion_{head}"
             self.writer.add_image(tag, image, step, dataformats="HWC")
 
-    def on_alpha_updated(self, ev: Event) -> None:
+    def on_alpha_updated(self, ev: AlphaUpdated) -> None:
         step = ev.get("step")  # the global step of an update every N steps; 0 at the end of an epoch
         if not isinstance(step, int) or isinstance(step, bool) or step <= 0:
             step = self.end_of_epoch(ev["epoch"])
@@ -151,7 +137,7 @@ class TensorBoardSink:
             if isinstance(ev.get(key), (bool, int, float)):  # how the solver did (engine/alpha/hypergrad.py)
                 self.scalar(f"train/hypergradient_{key}", float(ev[key]), step)
 
-    def on_run_finished(self, ev: Event) -> None:
+    def on_finish(self, ev: RunFinished) -> None:
         if ev["status"] == "ok" and ev.get("best"):
             self.write_hparams(ev["best"], ev.get("test") or {})
         self.writer.flush()

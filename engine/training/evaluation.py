@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from engine.training import confusion
+from engine.training.callbacks import Report
 
-from engine.contract import layout, writes
+from engine.contract import events, layout, writes
 from engine.contract.context import RunContext
 from engine.contract.errors import Diverged
 from engine.data.base import iter_batches
@@ -55,9 +55,9 @@ class Probes:
 
 
 class Evaluator:
-    def __init__(self, ctx: RunContext, emit: Callable, run_dir: Path, probes: Probes | None = None,
+    def __init__(self, ctx: RunContext, report: Report, run_dir: Path, probes: Probes | None = None,
                  autocast=None):
-        self.ctx, self.emit, self.run_dir = ctx, emit, Path(run_dir)
+        self.ctx, self.report, self.run_dir = ctx, report, Path(run_dir)
         self.probes = probes
         self.autocast = autocast or contextlib.nullcontext()
 
@@ -122,7 +122,7 @@ class Evaluator:
             result["ranks"] = self.rank_check(alpha)
         if split == "test" and ctx.dist.main:
             self.save_predictions(labels, probs, parts)
-        self.emit("eval", **result)
+        self.report.eval(events.Eval.build(**result))
         return result
 
     def save_predictions(self, labels: torch.Tensor, probs: torch.Tensor, parts: dict) -> Path:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from engine.training import checkpoint as ckpt
-from engine.contract import layout
+from engine.contract import events, layout
 from engine.contract.context import RunContext
 from engine.data.base import epoch_batches, iter_batches, steps_per_epoch
 from engine.contract.errors import UserError
+from engine.training.callbacks import Report
 from engine.training.evaluation import Evaluator, Probes
 from engine.methods.base import Step
 from engine.training.trainer_state import CheckpointedState
@@ -27,12 +27,12 @@ from engine.training.trainer_state import CheckpointedState
 
 class Trainer(CheckpointedState):
     def __init__(self, ctx: RunContext, *, method, net, autocast, optimizer, scheduler, alpha,
-                 evaluator: Evaluator, probes: Probes | None, run_dir: Path, emit: Callable):
+                 evaluator: Evaluator, probes: Probes | None, run_dir: Path, report: Report):
         self.ctx, self.recipe, self.data, self.model, self.dist = ctx, ctx.recipe, ctx.data, ctx.model, ctx.dist
         self.method, self.net, self.autocast = method, net, autocast
         self.optimizer, self.scheduler, self.alpha = optimizer, scheduler, alpha
         self.evaluator, self.probes = evaluator, probes
-        self.run_dir, self.emit = Path(run_dir), emit
+        self.run_dir, self.report = Path(run_dir), report
         self.stop_requested = False  # set by the signal handler, at any instant
         self.stopping = False        # what every rank agreed on at the last agreement point
         self.steps_per_epoch = steps_per_epoch(len(self.data.train), self.recipe.data.batch_size)
@@ -104,14 +104,14 @@ class Trainer(CheckpointedState):
                 last = i + 1 == len(batches)
                 if self.global_step % r.train.log_every == 0 or last:
                     now = time.perf_counter()
-                    self.emit("step", epoch=t, step=i + 1, global_step=self.global_step,
+                    self.report.step(events.Step(epoch=t, step=i + 1, global_step=self.global_step,
                               losses={k: float(v) for k, v in losses.items()},
                               alpha=alpha, lr=self.current_lr(),
-                              samples_per_s=round(seen / max(now - tick, 1e-9), 1))
+                              samples_per_s=round(seen / max(now - tick, 1e-9), 1)))
                     tick, seen = now, 0
                 update = self.alpha.on_train_batch_end(self.ctx, t, self.global_step) if self.method.uses_alpha else None
                 if update:
-                    self.emit("alpha_updated", epoch=t, **update)
+                    self.report.alpha_updated(events.AlphaUpdated.build(epoch=t, **update))
                 self.agree_on_stop()
                 if self.stopping and not last:
                     self.save_checkpoint(layout.LAST)
@@ -132,15 +132,16 @@ class Trainer(CheckpointedState):
         val = self.evaluator.evaluate("val", t, alpha=self.alpha.value(max(self.epoch, 1)))
         update = self.alpha.on_validation_end(self.ctx, t) if self.method.uses_alpha else None
         if update:
-            self.emit("alpha_updated", epoch=t, **update)
+            self.report.alpha_updated(events.AlphaUpdated.build(epoch=t, **update))
         report = self.method.on_validation_end(self.ctx, t)
         # the epoch's training summary, one log event right after its validation (`epoch`: the
         # plain log puts both on the epoch's one line, lfm_tui/lines.py)
-        self.emit("log", level="info", epoch=t,
-                  message=f"epoch {t}: train loss {mean['total']:.4f} "
-                          f"(cls {mean['cls']:.4f}, mm {mean['mm']:.4f}), alpha {alpha:.4f}"
-                          + (f"; {self.method.name} " + ", ".join(f"{k} {v}" for k, v in report.items())
-                             if report else ""))
+        self.report.log(events.Log(
+            level="info", epoch=t,
+            message=f"epoch {t}: train loss {mean['total']:.4f} "
+                    f"(cls {mean['cls']:.4f}, mm {mean['mm']:.4f}), alpha {alpha:.4f}"
+                    + (f"; {self.method.name} " + ", ".join(f"{k} {v}" for k, v in report.items())
+                       if report else "")))
         if self.scheduler is not None:
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step(val["loss"])

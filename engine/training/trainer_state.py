@@ -14,9 +14,8 @@ from pathlib import Path
 import torch
 
 from engine.training import checkpoint as ckpt
-from engine.contract import layout
+from engine.contract import events, layout
 from engine.contract.errors import UserError
-from engine.contract.events import PROTOCOL_VERSION
 from engine.contract.recipe import to_dict
 
 
@@ -26,7 +25,7 @@ class CheckpointedState:
 
     def state_dict(self) -> dict:
         return {
-            "protocol": PROTOCOL_VERSION,
+            "protocol": events.PROTOCOL_VERSION,
             "recipe": to_dict(self.recipe),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -93,5 +92,5 @@ class CheckpointedState:
             return path
         # epoch: the last completed epoch at an epoch boundary, else the epoch in progress.
         epoch = self.epoch - 1 if self.step_in_epoch == 0 else self.epoch
-        self.emit("checkpoint", path=str(path), epoch=epoch, step=self.step_in_epoch, best=best)
+        self.report.checkpoint(events.Checkpoint(path=str(path), epoch=epoch, step=self.step_in_epoch, best=best))
         return path

@@ -11,16 +11,17 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.contract.events import Event, LogLine
+from engine.contract.run_state import RunState
 from engine.contract.outcome import EXIT_CANCELLED, EXIT_OK, exit_text, shown, unreported_exit
 from lfm_tui.executors.task import Task
 from lfm_tui.lines import clean
-from lfm_tui.sweep_status import RunProgress, RunRow, age_text, counts
+from lfm_tui.sweep_status import RunRow, age_text, counts, light
 
 STYLE = {"ok": "cyan", "running": "green", "starting": "green", "cancelled": "yellow", "stalled": "yellow",
          "failed": "red", "unreadable": "red", "queued": "dim"}
 
 
-def _pct(p: RunProgress) -> str:
+def _pct(p: RunState) -> str:
     return f"{100 * p.progress:.0f}%"
 
 
@@ -32,7 +33,7 @@ def _acc(v: float | None) -> str:
 class _Live:
     task: Task
     where: str
-    progress: RunProgress = field(default_factory=RunProgress)
+    progress: RunState = field(default_factory=light)
     started: float = field(default_factory=time.monotonic)
     stderr: collections.deque = field(default_factory=lambda: collections.deque(maxlen=20))
 
@@ -56,9 +57,9 @@ class SweepView:
         if run is None:
             return
         if isinstance(item, Event):
-            try:
-                run.progress.apply(item)
-            except (KeyError, TypeError, ValueError):  # an event without the fields it should carry
+            before = run.progress.malformed_events
+            run.progress.apply(item)
+            if run.progress.malformed_events > before:  # an event without the fields it should carry
                 run.stderr.append(f"(an unreadable {item.type!r} event was skipped)")
         elif isinstance(item, LogLine) and item.stream == "stderr" and item.text.strip():
             run.stderr.append(item.text)

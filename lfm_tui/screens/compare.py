@@ -33,9 +33,9 @@ def accuracy_series(sessions: list[RunSession], modality: str | None) -> list[tu
 def run_labels(sessions: list[RunSession]) -> list[str]:
     """Each run labelled by its method and the recipe keys that differ between the runs (as
     `lfm compare` does); runs whose recipes agree are told apart by their run folder."""
-    configs = [resolved_config(s.state.recipe, s.state.run_id) if s.state.recipe else {} for s in sessions]
+    configs = [resolved_config(s.state.recipe, s.state.run_name) if s.state.recipe else {} for s in sessions]
     out = [lab if cfg else s.label for lab, cfg, s in zip(labels(configs), configs, sessions)]
-    return [f"{lab} {s.state.run_id or s.label}" if out.count(lab) > 1 else lab for lab, s in zip(out, sessions)]
+    return [f"{lab} {s.state.run_name or s.label}" if out.count(lab) > 1 else lab for lab, s in zip(out, sessions)]
 
 
 def run_numbers(session: RunSession, modalities: list[str]) -> dict[str, float | None]:

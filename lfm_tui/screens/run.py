@@ -50,7 +50,7 @@ def header_view(session: RunSession | None) -> HeaderView | None:
     source = "" if not session.replay else "from its run folder, live" if session.following else "recorded"
     return HeaderView(
         status=status, title=s.recipe_name or session.label, dataset=s.dataset, modalities=tuple(s.modalities),
-        source=source, run_id=s.run_id, live=session.live, epoch=s.epoch, epochs=s.epochs, step=s.step,
+        source=source, run_name=s.run_name, live=session.live, epoch=s.epoch, epochs=s.epochs, step=s.step,
         steps_per_epoch=s.steps_per_epoch, progress=session.progress(), elapsed=session.elapsed(),
         remaining=session.remaining(), global_step=s.global_step, samples_per_s=s.samples_per_s,
         alpha=s.alpha, lr=s.lr, note=note, note_style=style,

@@ -36,7 +36,7 @@ class HeaderView:
     dataset: str = ""
     modalities: tuple[str, ...] = ()
     source: str = ""                    # "recorded", "from its run folder, live", or "" for an engine
-    run_id: str = ""
+    run_name: str = ""
     live: bool = False
     epoch: int = 0
     epochs: int = 0
@@ -78,8 +78,8 @@ class RunHeader(Static):
             t.append(f"  {v.dataset}: {' + '.join(v.modalities)}")
         if v.source:
             t.append(f"  ({v.source})", style="dim")
-        if v.run_id:
-            t.append(f"  {v.run_id}", style="dim")
+        if v.run_name:
+            t.append(f"  {v.run_name}", style="dim")
         t.append("\n")
         if v.epochs:
             t.append(f"epoch {v.epoch}/{v.epochs}  step {v.step}/{v.steps_per_epoch}  ")
