@@ -46,8 +46,10 @@ def test_a_learned_alpha_run_keeps_its_hypergradients_and_alpha_curve() -> None:
     assert s.run_name.startswith("mfeat/") and (s.status, s.global_step) == ("ok", 44)
     assert s.hypergradient_by_epoch == {1: 0.4808299392461777, 2: 0.16903670877218246}
     assert s.alpha_by_epoch == {1: 0.5, 2: 0.4}
-    assert list(s.alpha_by_progress.items())[:2] == [(0.227273, 0.5), (0.454545, 0.5)]  # step 5, 10 of 22
-    assert (s.alpha_by_progress[1.0], s.alpha_by_progress[2.0]) == (0.5, 0.4)
+    # each value at the start of its step: steps 5 and 10 of 22 start 4/22 and 9/22 into epoch 1
+    assert list(s.alpha_by_progress.items())[:2] == [(0.181818, 0.5), (0.409091, 0.5)]
+    assert (s.alpha_by_progress[0.954545], s.alpha_by_progress[1.954545]) == (0.5, 0.4)  # step 22
+    assert s.alpha_until == 2.0   # the last step ends the second epoch
     assert (s.best_acc, s.test_acc) == (94.66666666666667, 94.66666666666667)
 
 
