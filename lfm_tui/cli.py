@@ -258,3 +258,4 @@ def tui_main() -> None:
 
 
 from lfm_tui import cli_review  # noqa: E402, F401  (registers compare, plot, ensemble, tensorboard on the app)
+from lfm_tui import cli_reproduce  # noqa: E402, F401  (registers reproduce on the app)
