@@ -51,7 +51,7 @@ def test_table4_on_a_builtin_dataset_reports_the_numbers_of_its_runs(tmp_path: P
     assert report.startswith("# table4: ")
     assert re.search(r"Versions: lfm-console \S+, torch \S+, CUDA ", report)
     assert f"--rows ours-h,ours-lb,constant-0 --out {out}" in report
-    assert report_row(report, "| row")[:4] == ["ACC fused", "ACC pix", "ACC mor", "ACC gap"]
+    assert report_row(report, "row")[:4] == ["ACC fused", "ACC pix", "ACC mor", "ACC gap"]
     for key, row in (("ours-h", "Ours-H"), ("ours-lb", "Ours-LB"), ("constant-0", "constant 0")):
         t = summary_test(out / "mfeat" / key / "seed-0")
         cells = report_row(report, row)

@@ -25,9 +25,9 @@ def run_alpha(run: Path) -> tuple[int, dict[int, float]]:
     except (OSError, ev.ProtocolError):
         return 0, {}
     for e in events:
-        if e.get("type") == "run_started" and isinstance(e.get("epochs"), int):
+        if e.type == "run_started" and isinstance(e.get("epochs"), int):
             epochs = e["epochs"]
-        elif e.get("type") == "step" and isinstance(e.get("epoch"), int) and isinstance(e.get("alpha"), (int, float)):
+        elif e.type == "step" and isinstance(e.get("epoch"), int) and isinstance(e.get("alpha"), (int, float)):
             by_epoch[e["epoch"]] = float(e["alpha"])
     return epochs, by_epoch
 

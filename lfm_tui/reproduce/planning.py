@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.contract import data_folders, layout, untrusted, writes
+from engine.contract import data_folders, layout, untrusted, weights, writes
 from engine.contract import recipe as recipes
 from engine.contract.errors import UserError
 from lfm_tui import plan as plans
@@ -147,11 +147,26 @@ def build(exp: Experiment, data: dict[str, str], seeds: list[int], overrides: li
                 planned = plans.validated(recipe, list(ovr), [], seeds)
             except recipes.RecipeError as exc:
                 raise UserError(f"{dataset} {arm.row}: {exc.render()}") from None
-            epochs = int(planned[0].config.get("train.epochs", "0") or 0) if planned else 0
+            check_weights(dataset, planned[0].config, modalities)
+            epochs = int(planned[0].config.get("train.epochs", "0") or 0)
             rep.sweeps.append(Sweep(dataset, arm, recipe, ovr, out / dataset / arm.key, epochs))
     if not rep.sweeps:
         raise UserError(f"{exp.name}: no run to make on {', '.join(data)}")
     return rep
+
+
+def check_weights(dataset: str, config: dict[str, str], modalities: list[str]) -> None:
+    """The pretrained weights the encoders name are here (before hours of runs fail on them)."""
+    for m in modalities:
+        key = f"model.encoders.{m}.path"
+        kind, path = config.get(f"model.encoders.{m}.kind", ""), config.get(key, "")
+        try:
+            if kind in ("bert", "clip_image", "clip_text"):
+                weights.hf_folder(path, key, kind)
+            elif kind == "resnet50" and path and not Path(path).expanduser().exists():
+                raise UserError(f"{key}: {path} does not exist; set {key} to {weights.WHAT[kind]}")
+        except UserError as exc:
+            raise UserError(f"{dataset}: {exc}") from None
 
 
 def read_manifest(out: Path) -> dict:

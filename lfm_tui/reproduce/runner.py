@@ -43,8 +43,7 @@ def measured_epoch_seconds(out: Path, dataset: str) -> float | None:
         if not summary or summary.get("status") != "ok" or not isinstance(summary.get("epochs_done"), int):
             continue
         try:
-            times = [e["time"] for e in ev.read_events(str(run / layout.EVENTS))
-                     if isinstance(e.get("time"), (int, float))]
+            times = [e.time for e in ev.read_events(str(run / layout.EVENTS)) if e.time]
         except (OSError, ev.ProtocolError):
             continue
         if len(times) > 1 and summary["epochs_done"] > 0:
