@@ -25,7 +25,8 @@ def reproduce(
         help="NAME=PATH: a dataset of the paper in its folder (kinetics_sounds, cremad, vggsound, sarcasm, "
              "twitter2015, nvgesture), or NAME: a built-in one (emoji, mfeat, fashion); repeat for more. "
              "Default: the built-in datasets")] = None,
-    seeds: Annotated[str, typer.Option(help="seeds of every row, e.g. 0,1,2 (the paper's three)")] = "0,1,2",
+    seeds: Annotated[Optional[str], typer.Option(
+        help="seeds of every row (default 0,1,2: the paper ran three)")] = None,
     rows: Annotated[Optional[str], typer.Option(
         help="only these rows, by the keys --dry-run shows (e.g. ours-h,ours-lb); default: every row")] = None,
     out: Annotated[Optional[Path], typer.Option(
@@ -56,7 +57,7 @@ def reproduce(
     if dry_run and report_only:
         raise UserError("--dry-run and --report-only: give one of them")
     if resume is not None:
-        if experiment is not None or overrides or data or out is not None or rows is not None:
+        if experiment is not None or overrides or data or out is not None or rows is not None or seeds is not None:
             raise UserError("--resume takes only the reproduction folder (and how to run it: --jobs, --executor, ...)")
         m = planning.read_manifest(resume)
         exp = planning.experiment(m["experiment"])
@@ -67,7 +68,7 @@ def reproduce(
             raise UserError("give an experiment (table1 .. table5, fig2, fig3) or --resume FOLDER")
         exp = planning.experiment(experiment)
         try:
-            seed_list = parse_seeds(seeds)
+            seed_list = parse_seeds(seeds or "0,1,2")
         except SweepError as exc:
             raise UserError(str(exc)) from None
         chosen = planning.parse_data(data or [], exp)

@@ -4,6 +4,7 @@ paper in its community layout; bad input in one line with exit status 2."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -22,7 +23,8 @@ TINY = ["train.epochs=2", "train.threads=1"]
 
 
 def lfm(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([*LFM, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    env = {**os.environ, "LFM_CACHE": str(cwd / "cache")}   # a dataset of the paper's prepared cache
+    return subprocess.run([*LFM, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def summary_test(run: Path) -> dict:
@@ -90,6 +92,35 @@ def test_fig3_draws_the_learned_alpha_against_the_heuristic(tmp_path: Path) -> N
     assert f"| 0.50 | 1 | {trained[1]:.3f} | 0.632 |" in report and "![alpha over training](fig3.png)" in report
 
 
+# a CREMA-D model small enough for the generated fixture: seconds a run
+TINY_CREMAD = ["data.image_size=32", "data.frames=2", "data.val_fraction=0.5", "data.batch_size=4",
+               "data.eval_batch_size=8", "data.workers=0", "model.feature_dim=8", "model.projection_dim=4",
+               "model.encoders.audio.kind=cnn", "model.encoders.audio.channels=[4,8]", "model.encoders.video.kind=cnn",
+               "model.encoders.video.channels=[4,8]", "train.epochs=1", "train.threads=1", "train.log_every=1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment,key,row,metric", [("table3", "cl-di", "CL and DI", "map"),
+                                                        ("table1", "concat", "Concat", "acc")])
+def test_on_cremad_data_the_report_puts_the_papers_number_beside_the_runs(tmp_path: Path, experiment, key, row,
+                                                                          metric) -> None:
+    root = L.cremad(tmp_path / "cremad")
+    out = tmp_path / "r"
+    res = lfm("reproduce", experiment, "--data", f"cremad={root}", "--seeds", "0", "--rows", key, "--out", str(out),
+              *TINY_CREMAD, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    t = summary_test(out / "cremad" / key / "seed-0")
+    theirs = paper.lookup(experiment, row, "cremad", metric)
+    report = (out / "report.md").read_text()
+    column = "MAP fused" if experiment == "table3" else "ACC"
+    cells = report_row("\n".join(line for line in report.splitlines() if f"| {column} |" in line), row)
+    verdict = "below" if t[metric] < theirs.value else "above"   # a one-epoch model on 12 clips: far from the paper
+    assert cells == [column, f"{t[metric]:.2f} (n=1)", f"{theirs.value:.2f}", f"{t[metric] - theirs.value:+.2f}",
+                     verdict]
+    # KineticsSounds, Sarcasm, Twitter2015 (table3) / KS, Sarcasm, Twitter2015, NVGesture (table1): not given
+    assert "| kinetics_sounds | sarcasm | twitter2015 |" in report
+
+
 def test_table1_dry_run_prints_the_papers_plan_for_cremad(tmp_path: Path) -> None:
     root = L.cremad(tmp_path / "cremad")
     res = lfm("reproduce", "table1", "--data", f"cremad={root}", "--out", str(tmp_path / "r"), "--dry-run",
@@ -141,3 +172,29 @@ def test_a_dataset_folder_without_its_annotations_is_refused_naming_the_layout(t
     assert res.stderr.strip() == (f"--data 'cremad={tmp_path / 'empty'}': {tmp_path / 'empty'} holds no cremad "
                                   "annotation files (expected " + L_CREMAD + ")")
 
+
+
+def test_resume_takes_the_recorded_request_and_the_dashboard_opens_its_sweeps(tmp_path: Path) -> None:
+    from lfm_tui.reproduce import planning
+
+    exp = planning.experiment("table4")
+    out = tmp_path / "r"
+    rep = planning.build(exp, {"mfeat": ""}, [0, 1], ["train.epochs=1"], out, ["lfm", "reproduce", "table4"],
+                         ["ours-h", "ours-lb"])
+    planning.write_manifest(rep)
+    res = lfm("reproduce", "--resume", str(out), "--dry-run", cwd=tmp_path, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert re.findall(r"^  (\S+)\s+\[(\S+)\] (.*)  ->", res.stdout, re.M) == [
+        ("Ours-H", "ours-h", "method.name=lfm alpha.strategy=heuristic train.epochs=1"),
+        ("Ours-LB", "ours-lb", "method.name=lfm alpha.strategy=learned train.epochs=1")]
+    assert "4 runs (2 sweeps x 2 seeds), 4 still to run" in res.stdout
+    # a reproduction folder given to the dashboard is its sweep folders
+    for s in rep.sweeps:
+        s.folder.mkdir(parents=True)
+        (s.folder / layout.SWEEP_PLAN).write_text("{}")
+    assert planning.with_reproductions([out, tmp_path / "other"]) == [out / "mfeat" / "ours-h",
+                                                                       out / "mfeat" / "ours-lb", tmp_path / "other"]
+    # --resume with a request of its own is refused
+    res = lfm("reproduce", "--resume", str(out), "--seeds", "0", "--dry-run", cwd=tmp_path,
+              timeout=120)
+    assert res.returncode == EXIT_USAGE and res.stderr.startswith("--resume takes only the reproduction folder")

@@ -197,5 +197,13 @@ def is_reproduction(out: Path) -> bool:
     return (Path(out) / MANIFEST).is_file()
 
 
+def with_reproductions(folders: list[Path]) -> list[Path]:
+    """The folders, a reproduction folder replaced by its sweep folders (OUT/<dataset>/<row>)."""
+    out = []
+    for f in folders:
+        out += sorted(p.parent for p in Path(f).glob(f"*/*/{layout.SWEEP_PLAN}")) if is_reproduction(f) else [f]
+    return out
+
+
 def sweep_started(sweep: Sweep) -> bool:
     return layout.is_sweep(sweep.folder)

@@ -160,9 +160,9 @@ def not_given(rep: Reproduction) -> list[str]:
              "| row | column | " + " | ".join(missing) + " |", "|---|---|" + "---:|" * len(missing)]
     for arm in exp.arms:
         table = arm.table or exp.table
-        cols = list(dict.fromkeys((n.column, n.metric, n.part) for d in missing for n in paper.cells(table, arm.row, d)))
-        for column, metric, part in cols:
-            got = [paper.lookup(table, arm.row, d, metric, part) for d in missing]
+        cols = list(dict.fromkeys(n.column for d in missing for n in paper.cells(table, arm.row, d)))
+        for column in cols:   # one column heading: ACC, MAP or F1 by dataset, as the paper's tables
+            got = [next((n for n in paper.cells(table, arm.row, d) if n.column == column), None) for d in missing]
             lines.append(f"| {arm.row} | {column} | " + " | ".join(
                 f"not given (paper {n.value:.2f})" if n else "–" for n in got) + " |")
     return lines + [""]
