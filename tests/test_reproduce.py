@@ -198,3 +198,19 @@ def test_resume_takes_the_recorded_request_and_the_dashboard_opens_its_sweeps(tm
     res = lfm("reproduce", "--resume", str(out), "--seeds", "0", "--dry-run", cwd=tmp_path,
               timeout=120)
     assert res.returncode == EXIT_USAGE and res.stderr.startswith("--resume takes only the reproduction folder")
+
+
+def test_the_verdict_counts_both_deviations_and_the_gap_is_between_the_parts() -> None:
+    from lfm_tui.compare import Run
+    from lfm_tui.reproduce import report
+
+    lb = paper.lookup("table1", "Ours-LB", "kinetics_sounds", "acc")          # 72.53 ± 0.31
+    assert report.verdict((72.0, 0.25), lb) == "within"                      # |Δ| 0.53 <= 0.31 + 0.25
+    assert report.verdict((72.0, 0.2), lb) == "below" and report.verdict((72.9, 0.0), lb) == "above"
+    concat = paper.lookup("table1", "Concat", "cremad", "acc")               # 63.31, no std given
+    assert report.verdict((63.31, 0.0), concat) == "within" and report.verdict((63.0, 0.3), concat) == "below"
+    runs = [Run(Path(f"s{i}"), "ok", i, {"data.modalities": "[audio,video]"},
+                {"map": 80.0 + i, "map_audio": 70.0 + i, "map_video": 30.0 + 3 * i}) for i in (0, 1)]
+    assert report.values(runs, "map", "gap") == [40.0, 38.0]
+    assert report.values(runs, "map", "video") == [30.0, 33.0] and report.values(runs, "map", "fused") == [80.0, 81.0]
+    assert report.ours(report.values(runs, "map", "gap")) == (39.0, pytest.approx(1.41421356))
