@@ -22,11 +22,12 @@ from lfm_tui import sweep as sweeps
 from lfm_tui.reproduce import planning, report
 from lfm_tui.reproduce.planning import Reproduction, Sweep
 
-# seconds of one training epoch, measured with the shipped recipes on two CPU cores (one run at a
-# time); a run also costs STARTUP_SECONDS (the engine's start, the data, the test)
-EPOCH_SECONDS = {"emoji": 2.5, "mfeat": 0.4, "fashion": 1.5}
-STARTUP_SECONDS = 20.0
-LEARNED_FACTOR = 2.0      # a learned alpha's hypergradient roughly doubles an epoch
+# seconds of one training epoch (validation included) with the shipped recipes, measured with two
+# runs at once on a two-core machine that other work shared; a run also costs STARTUP_SECONDS
+# (the process and the engine's start, the data, the test)
+EPOCH_SECONDS = {"emoji": 8.0, "mfeat": 1.0, "fashion": 11.5}
+STARTUP_SECONDS = 40.0
+LEARNED_FACTOR = 1.5      # a learned alpha's hypergradient: an epoch about 1.5 times as long (mfeat)
 MEASURED_RUNS = 20        # finished runs read per dataset for its measured epoch time
 
 
@@ -34,21 +35,37 @@ def run_folders(sweep: Sweep, seeds: list[int]) -> list[Path]:
     return [sweep.folder / f"seed-{s}" for s in seeds]
 
 
+def epoch_seconds(run: Path) -> float | None:
+    """A finished run's seconds per epoch: between its first and last validation (the setup
+    and the test left out); a run of one epoch: its first to last event."""
+    summary = layout.read_summary(run)
+    if not summary or summary.get("status") != "ok":
+        return None
+    try:
+        events = ev.read_events(str(run / layout.EVENTS))
+    except (OSError, ev.ProtocolError):
+        return None
+    val = [e.time for e in events if e.type == "eval" and e.get("split") == "val" and e.time]
+    if len(val) > 1:
+        rate = (max(val) - min(val)) / (len(val) - 1)
+    elif len(events) > 1:
+        rate = events[-1].time - events[0].time
+    else:
+        return None
+    learned = summary.get("method") == "lfm" and summary.get("alpha_strategy") == "learned"
+    return rate / (LEARNED_FACTOR if learned else 1.0)
+
+
 def measured_epoch_seconds(out: Path, dataset: str) -> float | None:
-    """Mean seconds per epoch of the finished runs under OUT/<dataset> (first to last event,
-    over the epochs done), or None where none has finished."""
+    """Mean seconds per epoch of the finished runs under OUT/<dataset> (a learned alpha's
+    counted without its hypergradient), or None where none has finished."""
+    if not (out / dataset).is_dir():
+        return None
     rates = []
-    for run in layout.runs_below(out / dataset)[:MEASURED_RUNS * 4] if (out / dataset).is_dir() else []:
-        summary = layout.read_summary(run)
-        if not summary or summary.get("status") != "ok" or not isinstance(summary.get("epochs_done"), int):
-            continue
-        try:
-            times = [e.time for e in ev.read_events(str(run / layout.EVENTS)) if e.time]
-        except (OSError, ev.ProtocolError):
-            continue
-        if len(times) > 1 and summary["epochs_done"] > 0:
-            learned = summary.get("method") == "lfm" and summary.get("alpha_strategy") == "learned"
-            rates.append((max(times) - min(times)) / summary["epochs_done"] / (LEARNED_FACTOR if learned else 1.0))
+    for run in layout.runs_below(out / dataset):
+        rate = epoch_seconds(run)
+        if rate is not None:
+            rates.append(rate)
         if len(rates) >= MEASURED_RUNS:
             break
     return statistics.fmean(rates) if rates else None
@@ -93,7 +110,7 @@ def print_plan(rep: Reproduction, console, jobs: int = 1) -> None:
     runs = len(rep.sweeps) * len(rep.seeds)
     line = f"\n{runs} runs ({len(rep.sweeps)} sweeps x {len(rep.seeds)} seeds), {todo} still to run; "
     known = len(unknown) < len(rep.data)
-    line += f"estimate {duration(seconds / max(1, jobs))}" if known else "no estimate"
+    line += f"estimate {duration(seconds / max(1, jobs))} at --jobs {jobs}" if known else "no estimate"
     if unknown:
         line += (f"{' plus' if known else ':'} the runs on {', '.join(unknown)} (no finished run there to time "
                  "yet: the estimate follows once one has run)")
