@@ -189,6 +189,9 @@ def read_manifest(out: Path) -> dict:
 
 
 def write_manifest(rep: Reproduction) -> None:
+    """OUT/reproduce.json, once: a continued reproduction keeps the record of its first command."""
+    if is_reproduction(rep.out):
+        return
     rep.out.mkdir(parents=True, exist_ok=True)
     writes.write_atomic(rep.out / MANIFEST, json.dumps(rep.manifest(), indent=2) + "\n")
 
