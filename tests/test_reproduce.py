@@ -121,6 +121,19 @@ def test_on_cremad_data_the_report_puts_the_papers_number_beside_the_runs(tmp_pa
     assert "| kinetics_sounds | sarcasm | twitter2015 |" in report
 
 
+@pytest.mark.slow
+def test_fig2_reports_the_modality_gap_distance_of_each_method(tmp_path: Path) -> None:
+    out = tmp_path / "f2"
+    res = lfm("reproduce", "fig2", "--data", "mfeat", "--seeds", "0", "--rows", "concat", "--out", str(out), *TINY,
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    t = summary_test(out / "mfeat" / "concat" / "seed-0")
+    report = (out / "report.md").read_text()
+    assert report_row(report, "row") == ["modality gap distance", "ACC"]
+    assert report_row(report, "CONCAT") == [f"{t['modality_gap']:.3f} (n=1)", f"{t['acc']:.2f} (n=1)"]
+    assert "Not given: cremad (the paper's figure shows them)." in report
+
+
 def test_table1_dry_run_prints_the_papers_plan_for_cremad(tmp_path: Path) -> None:
     root = L.cremad(tmp_path / "cremad")
     res = lfm("reproduce", "table1", "--data", f"cremad={root}", "--out", str(tmp_path / "r"), "--dry-run",

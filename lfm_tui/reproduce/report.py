@@ -143,8 +143,8 @@ def ours_only(rep: Reproduction, mine: list[Sweep]) -> list[str]:
     lines = [f"The paper reports no number on {mine[0].dataset}: ours alone, mean ± std over seeds (n runs).", "",
              "| row | " + " | ".join(c for c, _, _ in cols) + " |", "|---|" + "---:|" * len(cols)]
     for s in mine:
-        got = [values(runs[s.arm.key], metric, part) for _, metric, part in cols]
-        lines.append(f"| {s.arm.row} | " + " | ".join(_fmt(ours(v), len(v)) if v else "–" for v in got) + " |")
+        got = [(values(runs[s.arm.key], metric, part), 3 if part == "modality_gap" else 2) for _, metric, part in cols]
+        lines.append(f"| {s.arm.row} | " + " | ".join(_fmt(ours(v), len(v), d) if v else "–" for v, d in got) + " |")
     return lines + [""]
 
 
