@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from engine.contract.errors import UserError
-from lfm_tui.cli_app import app
+from engine.contract.outcome import EXIT_CANCELLED
+from lfm_tui.cli_app import app, err
 
 DEFAULT_ROOT = Path("runs") / "reproduce"
 
@@ -49,6 +50,18 @@ def reproduce(
     from the shipped recipes) as one sweep per dataset and row under one folder, then
     report.md with our mean ± std over seeds beside the paper's numbers, the difference and a
     verdict. Interrupted, the same command (or --resume FOLDER) continues."""
+    options = dict(executor=executor, jobs=jobs, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+                   address=address, slurm={"partition": partition, "time": time_limit, "account": account,
+                                           "mem_gb": mem})
+    try:
+        _reproduce(experiment, overrides, data, seeds, rows, out, resume, dry_run, report_only, options, events)
+    except KeyboardInterrupt:   # before the sweeps run (they stop themselves): one line and 130, not Aborted!
+        err("interrupted: stopped before the runs started")
+        raise typer.Exit(EXIT_CANCELLED) from None
+
+
+def _reproduce(experiment, overrides, data, seeds, rows, out, resume, dry_run, report_only, how: dict,
+               events: bool) -> None:
     from lfm_tui.executors.base import Options
     from lfm_tui.headless import make_console
     from lfm_tui.plan import SweepError, parse_seeds
@@ -83,7 +96,7 @@ def reproduce(
                             f"{folder}")
     console = make_console()
     if dry_run:
-        runner.print_plan(rep, console, jobs)
+        runner.print_plan(rep, console, how["jobs"])
         raise typer.Exit(0)
     if report_only:
         if not planning.is_reproduction(folder):
@@ -92,7 +105,4 @@ def reproduce(
         raise typer.Exit(0)
     if folder.exists() and not planning.is_reproduction(folder) and any(folder.iterdir()):
         raise UserError(f"{folder}: exists and is not a reproduction folder; give another --out")
-    options = Options(executor=executor, jobs=jobs, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
-                      address=address, slurm={"partition": partition, "time": time_limit, "account": account,
-                                              "mem_gb": mem})
-    raise typer.Exit(runner.execute(rep, console, options, events))
+    raise typer.Exit(runner.execute(rep, console, Options(**how), events))

@@ -227,3 +227,19 @@ def test_the_verdict_counts_both_deviations_and_the_gap_is_between_the_parts() -
     assert report.values(runs, "map", "gap") == [40.0, 38.0]
     assert report.values(runs, "map", "video") == [30.0, 33.0] and report.values(runs, "map", "fused") == [80.0, 81.0]
     assert report.ours(report.values(runs, "map", "gap")) == (39.0, pytest.approx(1.41421356))
+
+
+def test_ctrl_c_before_the_runs_start_is_one_line_and_130(monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from engine.contract.outcome import EXIT_CANCELLED
+    from lfm_tui.cli import app
+    from lfm_tui.reproduce import planning
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(planning, "build", interrupted)   # Ctrl-C while the plan is validated
+    res = CliRunner().invoke(app, ["reproduce", "table4", "--data", "mfeat"])
+    assert res.exit_code == EXIT_CANCELLED == 130
+    assert res.output.strip() == "interrupted: stopped before the runs started"
