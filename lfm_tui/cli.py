@@ -228,11 +228,15 @@ def tui(
     runs_dir: Annotated[Path, typer.Option(help="parent folder of run folders")] = Path("runs"),
     nproc_per_node: Annotated[int, typer.Option(min=1, help="processes per run on this machine (torchrun, DDP)")] = 1,
     sweep: Annotated[Optional[list[Path]], typer.Option(
-        help="open on the sweeps screen with this sweep folder (repeat for several)")] = None,
+        help="open on the sweeps screen with this sweep folder, or every sweep of an lfm reproduce folder "
+             "(repeat for several)")] = None,
 ) -> None:
     """The interactive dashboard: pick a recipe, watch runs live, replay and compare past runs,
     follow sweeps."""
-    bad = [p for p in sweep or [] if not layout.is_sweep(p)]
+    from lfm_tui.reproduce.planning import with_reproductions
+
+    sweep = with_reproductions(sweep or [])   # a reproduction folder: its sweeps
+    bad = [p for p in sweep if not layout.is_sweep(p)]
     if bad:
         raise UserError("; ".join(f"{p}: not a sweep folder (expected {layout.SWEEP_PLAN})" for p in bad))
     if not recipes_dir.is_dir():
@@ -259,3 +263,4 @@ def tui_main() -> None:
 
 from lfm_tui import cli_review  # noqa: E402, F401  (registers compare, plot, ensemble, tensorboard on the app)
 from lfm_tui import cli_runs  # noqa: E402, F401  (registers runs, tag, note on the app)
+from lfm_tui import cli_reproduce  # noqa: E402, F401  (registers reproduce on the app)
