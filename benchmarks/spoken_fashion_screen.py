@@ -7,8 +7,8 @@ single-modality runs (engine.ensemble). Prints a line per seed and the mean over
 Each RUNS/<recipe>-<seed> folder holds one run (what `lfm run ... --runs-dir` writes). Columns:
 test accuracy (%) of audio alone, image alone, the concatenation (fused, its audio part, its
 image part: a modality's block of the classifier with half the bias), the ensemble (mean of
-probabilities), and the validation accuracy after epoch 1 and 2 of audio and image alone (how
-fast each learns).
+probabilities), the validation accuracy after epoch 1 and 3 of audio and image alone, and after
+epoch 3 of the concatenation's audio and image parts (how fast each learns).
 """
 from __future__ import annotations
 
@@ -27,20 +27,21 @@ def run_dir(folder: Path) -> Path:
     return found[0]
 
 
-def val_curve(run: Path) -> list[float]:
+def val_curve(run: Path, modality: str | None = None) -> list[float]:
+    """Validation accuracy after each epoch: fused, or a modality's part."""
     out = []
     for line in (run / "events.jsonl").read_text().splitlines():
         e = json.loads(line)
         if e.get("type") == "eval" and e.get("split") == "val":
-            out.append(e["fused"]["acc"])
+            out.append(e["modalities"][modality]["acc"] if modality else e["fused"]["acc"])
     return out
 
 
 def main(root: Path) -> None:
-    seeds = sorted({int(p.name.split("-")[1]) for p in root.glob("concat-*")
-                    if (root / f"audio-{p.name.split('-')[1]}").is_dir()
-                    and (root / f"image-{p.name.split('-')[1]}").is_dir()})
-    cols = ["audio", "image", "concat", "c.audio", "c.image", "ensemble", "a@1", "a@2", "i@1", "i@2"]
+    seeds = sorted(int(p.name.split("-")[1]) for p in root.glob("concat-*")
+                   if all(any((root / f"{k}-{p.name.split('-')[1]}").rglob("summary.json"))
+                          for k in ("audio", "image", "concat")))  # seeds whose three runs finished
+    cols = ["audio", "image", "concat", "c.audio", "c.image", "ensemble", "a@1", "a@3", "i@1", "i@3", "c.a@3", "c.i@3"]
     print("seed " + " ".join(f"{c:>8}" for c in cols))
     table = []
     for s in seeds:
@@ -50,7 +51,8 @@ def main(root: Path) -> None:
         a, i = val_curve(runs["audio"]), val_curve(runs["image"])
         row = [summ["audio"]["test"]["acc"], summ["image"]["test"]["acc"], summ["concat"]["test"]["acc"],
                summ["concat"]["test"]["acc_audio"], summ["concat"]["test"]["acc_image"],
-               ens["ensemble"]["acc"], a[0], a[1], i[0], i[1]]
+               ens["ensemble"]["acc"], a[0], a[2], i[0], i[2], val_curve(runs["concat"], "audio")[2],
+               val_curve(runs["concat"], "image")[2]]
         table.append(row)
         print(f"{s:>4} " + " ".join(f"{v:8.1f}" for v in row))
     if len(table) > 1:
