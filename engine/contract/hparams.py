@@ -8,11 +8,11 @@ from __future__ import annotations
 from engine.contract import method_registry as registry
 DATA_KEYS = ("name", "modalities", "batch_size")
 # keys of datasets that read them (engine/data/): fashion builds its views from them
-DATASET_KEYS = {"fashion": ("thumbnail", "noise", "pairing")}
+DATASET_KEYS = {"fashion": ("thumbnail", "noise", "pairing"), "spoken_fashion": ("noise",)}
 ENCODER_KEYS = {
     "mlp": ("hidden", "dropout"),
     "cnn": ("channels", "dropout"),
-    "resnet18": (),
+    "resnet18": ("width",),
     "resnet50": ("path", "freeze"),
     "clip_image": ("path", "freeze"),
     "minilm": ("path", "freeze", "max_tokens", "hidden", "dropout"),

@@ -18,6 +18,7 @@ DATASETS: dict[str, tuple[str, ...] | None] = {
     "emoji": ("image", "text"),
     "mfeat": ("fac", "fou", "kar", "mor", "pix", "zer"),
     "fashion": ("thumb", "noisy"),
+    "spoken_fashion": ("audio", "image"),
     "cremad": ("audio", "video"),
     "kinetics_sounds": ("audio", "video"),
     "vggsound": ("audio", "video"),
@@ -60,7 +61,8 @@ class DataConfig:
     cache: str = spec("", doc="prepared-data folder; empty = $LFM_CACHE/prepared (~/.cache/lfm/prepared)")
     # the construction of the built-in `fashion` benchmark (engine/data/fashion.py)
     thumbnail: int = spec(4, lo=1, hi=28, doc="fashion: pixels per side of the blocks averaged into the thumb view (4: 7x7)")
-    noise: float = spec(1.0, lo=0.0, doc="fashion: std of the Gaussian noise added to the noisy view (pixels in [0, 1])")
+    noise: float = spec(1.0, lo=0.0, doc="fashion, spoken_fashion: std of the Gaussian noise added to the noisy "
+                                         "view, or to the image (pixels in [0, 1])")
     pairing: str = spec("class", choices=("class", "item"),
                         doc="fashion: the noisy view shows another item of the same class, or the item itself")
 
@@ -70,6 +72,8 @@ class EncoderConfig:
     kind: str = spec("mlp", choices=ENCODER_KINDS, doc="the encoder of this modality")
     hidden: tuple[int, ...] = spec((256,), lo=1, hi=WIDTH_MAX, doc="MLP hidden widths")
     channels: tuple[int, ...] = spec((32, 64, 128), lo=1, hi=WIDTH_MAX, doc="CNN channels per stage")
+    width: int = spec(64, lo=1, hi=WIDTH_MAX, doc="resnet18: channels of its first stage, doubled at each of "
+                                                  "the other three (64: torchvision's ResNet18)")
     dropout: float = spec(0.0, lo=0.0, hi=1.0, doc="dropout inside the encoder")
     path: str = spec("", doc="pretrained weights: a Hugging Face folder (minilm, bert, clip_*, resnet50) or a "
                              "torchvision state dict file (resnet50); empty = the packaged MiniLM")

@@ -17,7 +17,7 @@ def register(name: str):
 
 
 def load_dataset(recipe) -> MultimodalData:
-    from engine.data import disk, emoji, fashion, mfeat  # noqa: F401  (registration)
+    from engine.data import disk, emoji, fashion, mfeat, spoken_fashion  # noqa: F401  (registration)
 
     name = recipe.data.name
     if name not in LOADERS:

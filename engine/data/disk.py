@@ -20,8 +20,8 @@ from engine.data.base import MultimodalData, stratified_split
 from engine.data.cache import ModalitySpec, dataset_dir, ensure
 from engine.data.imagetext import scan_sarcasm, scan_twitter2015
 from engine.data.manifest import Manifest, Source
-from engine.data.media import (flow_jpg_frames, load_fbank, load_image, sampled_frames, spectrogram,
-                               spectrogram_params, video_frames)
+from engine.data.media import (SpectrogramParams, flow_jpg_frames, load_fbank, load_image, sampled_frames,
+                               spectrogram, spectrogram_params, video_frames)
 from engine.data.nvgesture import scan_nvgesture
 from engine.data.text import bow_tokens, minilm_embeddings, minilm_path, minilm_tokens
 from engine.contract.errors import UserError
@@ -62,6 +62,13 @@ def _pixel_scale(channels: int, encoder_kind: str):
     return [0.5] * channels, [0.5] * channels
 
 
+def spectrogram_spec(p: SpectrogramParams, option: str) -> ModalitySpec:
+    """Audio files as 1-channel log spectrograms of `p` (engine.data.media.spectrogram), float16."""
+    shape = (1, *p.shape)
+    return ModalitySpec({"kind": "spectrogram", "option": option, **p.as_dict()}, shape, "float16",
+                        lambda s: spectrogram(Path(s.path), p)[None], {"type": "image", "shape": shape})
+
+
 def modality_spec(data_cfg, modality: str, manifest: Manifest, encoder_kind: str = "") -> ModalitySpec:
     """What the cache stores for a modality and the input the encoder receives."""
     name, size = data_cfg.name, data_cfg.image_size
@@ -72,11 +79,8 @@ def modality_spec(data_cfg, modality: str, manifest: Manifest, encoder_kind: str
             return ModalitySpec({"kind": "fbank", "shape": list(FBANK_SHAPE)}, shape, "float16",
                                 lambda s: load_fbank(Path(s.path), FBANK_SHAPE)[None],
                                 {"type": "image", "shape": shape})
-        p = spectrogram_params(data_cfg.spectrogram, CATALOG[name].columns)
-        shape = (1, *p.shape)
-        return ModalitySpec({"kind": "spectrogram", "option": data_cfg.spectrogram, **p.as_dict()}, shape,
-                            "float16", lambda s: spectrogram(Path(s.path), p)[None],
-                            {"type": "image", "shape": shape})
+        return spectrogram_spec(spectrogram_params(data_cfg.spectrogram, CATALOG[name].columns),
+                                data_cfg.spectrogram)
     if modality == "image":
         shape = (3, size, size)
         return ModalitySpec({"kind": "image", "size": size}, shape, "uint8",

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+AUDIO_SUFFIXES = (".wav", ".ogg", ".opus", ".flac")
 
 
 class MediaError(Exception):
@@ -198,7 +199,7 @@ def flow_jpg_frames(folder: Path, count: int, size: int, start: int = 0, end: in
 def probe(path: Path) -> None:
     """Open a file far enough to know it is readable (the check of `lfm prepare --check`)."""
     suffix = path.suffix.lower()
-    if suffix == ".wav":
+    if suffix in AUDIO_SUFFIXES:
         import soundfile as sf
 
         try:

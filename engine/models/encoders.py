@@ -65,20 +65,41 @@ class SmallCNN(nn.Module):
         return [*blocks, nn.Sequential(*layers[-2:], self.drop, self.out)]
 
 
+def _narrow(net: nn.Module, width: int) -> None:
+    """Replace a torchvision ResNet18's stem and four stages by the same layout with `width`,
+    2 * width, 4 * width and 8 * width channels (BasicBlocks, two a stage)."""
+    from torchvision.models.resnet import BasicBlock
+
+    net.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+    net.bn1 = nn.BatchNorm2d(width)
+    prev = width
+    for i in range(4):
+        planes, stride = width * 2 ** i, 1 if i == 0 else 2
+        down = None
+        if stride != 1 or prev != planes:
+            down = nn.Sequential(nn.Conv2d(prev, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+        setattr(net, f"layer{i + 1}", nn.Sequential(BasicBlock(prev, planes, stride, down), BasicBlock(planes, planes)))
+        prev = planes
+    net.fc = nn.Linear(prev, net.fc.out_features)
+
+
 class ResNet18Small(nn.Module):
     """torchvision's ResNet18 from scratch, adapted to small inputs (3x3 stem, stride 1, no
-    max-pool) when the image side is below 64 pixels; the classifier becomes a d-wide layer."""
+    max-pool) when the image side is below 64 pixels; the classifier becomes a d-wide layer.
+    `width` below 64 narrows every stage in proportion (a ResNet18 scaled down for the CPU)."""
 
-    def __init__(self, in_channels: int, side: int, out_dim: int):
+    def __init__(self, in_channels: int, side: int, out_dim: int, width: int = 64):
         super().__init__()
         from torchvision.models import resnet18
 
         net = resnet18(weights=None)
+        if width != 64:
+            _narrow(net, width)
         if side < 64:
-            net.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+            net.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
             net.maxpool = nn.Identity()
         elif in_channels != 3:
-            net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+            net.conv1 = nn.Conv2d(in_channels, width, 7, 2, 3, bias=False)
         net.fc = nn.Linear(net.fc.in_features, out_dim)
         self.net = net
 
@@ -149,7 +170,7 @@ def _image_encoder(modality: str, cfg, shape: tuple, out_dim: int) -> nn.Module 
     if cfg.kind == "cnn":
         return SmallCNN(shape[0], cfg.channels, out_dim, cfg.dropout)
     if cfg.kind == "resnet18":
-        return ResNet18Small(shape[0], shape[-1], out_dim)
+        return ResNet18Small(shape[0], shape[-1], out_dim, cfg.width)
     if cfg.kind in ("resnet50", "clip_image"):
         if shape[0] != 3:
             raise UserError(f"model.encoders.{modality}.kind: {cfg.kind} takes RGB input; {modality} has "
@@ -177,7 +198,7 @@ def build_encoder(modality: str, cfg, spec: dict, out_dim: int) -> nn.Module:
     if t == "image" and kind == "cnn":
         return SmallCNN(spec["shape"][0], cfg.channels, out_dim, cfg.dropout)
     if t == "image" and kind == "resnet18":
-        return ResNet18Small(spec["shape"][0], spec["shape"][-1], out_dim)
+        return ResNet18Small(spec["shape"][0], spec["shape"][-1], out_dim, cfg.width)
     if t == "tokens" and kind == "text_bow":
         return BagOfWords(spec["vocab"], cfg.embed_dim, cfg.hidden, out_dim, cfg.dropout)
     if t == "hf_tokens" and spec.get("kind", "minilm") == "minilm":
