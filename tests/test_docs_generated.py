@@ -136,7 +136,7 @@ def test_recipes_page_lists_every_key_with_its_default_bounds_and_meaning() -> N
     assert "| `temperature` | float | `0.07` | > 0 | tau of the matching loss L_MM | CLIP's value" in page
     assert "| `seed` | int | `0` | >= 0, <= 1000000 |" in page
     assert '| `name` | str | `"lfm"` | one of `"unimodal"`,' in page  # the built-in methods, not the installed plug-ins
-    assert '| `name` | str | `"emoji"` | one of `"emoji"`, `"mfeat"`, `"fashion"`, `"cremad"`,' in page
+    assert '| `name` | str | `"emoji"` | one of `"emoji"`, `"mfeat"`, `"fashion"`, `"spoken_fashion"`, `"cremad"`,' in page
     assert "| `betas` | tuple[float, ...] | `[0.5, 0.9]` | each >= 0, <= 1 |" in page
 
 
