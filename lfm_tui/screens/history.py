@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 from engine.contract.outcome import tensorboard_command
 from lfm_tui.history import RunInfo
 from lfm_tui.run_index import Group, RunIndex, filtered, scan, sorted_by
-from lfm_tui.screens.history_rows import COLUMNS, NARROW, SORTABLE, Annotating, group_cells, marks, run_cells
+from lfm_tui.screens.history_rows import COLUMNS, NARROW, SORTABLE, Annotating, marks, table_rows
 from lfm_tui.screens.reading import ReadsInWorkers
 from lfm_tui.widgets.fit import fit
 
@@ -99,22 +99,7 @@ class HistoryScreen(Annotating, ReadsInWorkers, Screen):
         table = self.query_one(DataTable)
         row = table.cursor_row
         index = self.shown_index()
-        self.rows, cells, keys = [], [], []
-        for item in index.items():
-            if isinstance(item, Group):
-                open_ = item.name in self.expanded or bool(self.query_text)
-                marked = sum(str(r.path) in self.marked for r in item.runs)
-                self.rows.append(item)
-                cells.append(group_cells(item, open_, marked))
-                keys.append(f"group:{item.name}")
-                for r in item.runs if open_ else ():
-                    self.rows.append(r)
-                    cells.append(run_cells(r, str(r.path) in self.marked, "  "))
-                    keys.append(str(r.path))
-            else:
-                self.rows.append(item)
-                cells.append(run_cells(item, str(item.path) in self.marked))
-                keys.append(str(item.path))
+        self.rows, keys, cells = table_rows(index, self.expanded, self.marked, bool(self.query_text))
         # a scroll bar's two cells left out of the width the columns share (size: inside the border)
         columns, headings, cells = fit(COLUMNS, cells, table.size.width - 2, NARROW)
         table.clear(columns=True)

@@ -98,6 +98,29 @@ def group_cells(g: Group, expanded: bool, marked: int) -> list:
             _acc(max(test) if test else None), clock_text(sum(seconds)) if seconds else "", "", ""]
 
 
+def table_rows(index, expanded: set[str], marked: set[str], all_open: bool) -> tuple[list, list[str], list[list]]:
+    """What each row of the table shows (a run, or a group with its runs under it when open),
+    its key and its cells."""
+    rows: list[RunInfo | Group] = []
+    keys: list[str] = []
+    cells: list[list] = []
+    for item in index.items():
+        if isinstance(item, Group):
+            open_ = item.name in expanded or all_open
+            rows.append(item)
+            keys.append(f"group:{item.name}")
+            cells.append(group_cells(item, open_, sum(str(r.path) in marked for r in item.runs)))
+            for r in item.runs if open_ else ():
+                rows.append(r)
+                keys.append(str(r.path))
+                cells.append(run_cells(r, str(r.path) in marked, "  "))
+        else:
+            rows.append(item)
+            keys.append(str(item.path))
+            cells.append(run_cells(item, str(item.path) in marked))
+    return rows, keys, cells
+
+
 class AnnotateDialog(ModalScreen[str | None]):
     """One line of text to edit (a run's tags, or its note): enter keeps it, escape leaves it."""
     BINDINGS = [Binding("escape", "cancel", "cancel")]

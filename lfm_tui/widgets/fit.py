@@ -32,26 +32,37 @@ def shortened(width: int) -> Callable:
     return lambda cell: ellipsize(cell, width)
 
 
+def column_width(heading: str, rows: Sequence[Sequence], i: int) -> int:
+    return max([cell_len(heading)] + [cell_len(plain(r[i])) for r in rows]) + PADDING
+
+
 def table_width(headings: Sequence[str], rows: Sequence[Sequence]) -> int:
-    return sum(max([cell_len(h)] + [cell_len(plain(r[i])) for r in rows]) + PADDING for i, h in enumerate(headings))
+    return sum(column_width(h, rows, i) for i, h in enumerate(headings))
 
 
 def fit(headings: Sequence[str], rows: Sequence[Sequence], width: int,
         steps: Sequence[Step]) -> tuple[list[str], list[str], list[list]]:
-    """(column keys, headings, rows) that fit `width` cells, `steps` taken in order until they do
-    (none when `width` is 0 or less: the table not laid out yet)."""
+    """(column keys, headings, rows) that fit `width` cells: `steps` taken in order until they do,
+    then the columns left out put back, the last left out first, where they fit after all (none
+    of it when `width` is 0 or less: the table not laid out yet)."""
     keys, heads, cells = list(headings), list(headings), [list(r) for r in rows]
+    widths = [column_width(h, cells, i) for i, h in enumerate(heads)]
+    dropped: list[int] = []
     for name, shorten, heading in steps:
-        if width <= 0 or table_width(heads, cells) <= width:
+        if width <= 0 or sum(w for i, w in enumerate(widths) if i not in dropped) <= width:
             break
-        if name not in keys:
+        i = keys.index(name) if name in keys else -1
+        if i < 0 or i in dropped:
             continue
-        i = keys.index(name)
         if shorten is None:
-            for seq in (keys, heads, *cells):
-                del seq[i]
+            dropped.append(i)
         else:
             heads[i] = heading or heads[i]
             for r in cells:
                 r[i] = shorten(r[i])
-    return keys, heads, cells
+            widths[i] = column_width(heads[i], cells, i)
+    for i in reversed(list(dropped)):
+        if sum(w for j, w in enumerate(widths) if j not in dropped) + widths[i] <= width:
+            dropped.remove(i)
+    kept = [i for i in range(len(keys)) if i not in dropped]
+    return [keys[i] for i in kept], [heads[i] for i in kept], [[r[i] for i in kept] for r in cells]

@@ -33,7 +33,7 @@ def short_key(key: str) -> str:
 def narrow(keys: list[str]) -> tuple[Step, ...]:
     """A narrow grid (80 columns): what goes first, so that each run's grid values, status, best
     val ACC and test ACC stay whole."""
-    return (("progress", percent, "done"), ("updated", None, None), ("best val ACC", str, "val ACC"),
+    return (("updated", None, None), ("progress", percent, "done"), ("best val ACC", str, "val ACC"),
             ("epoch", None, None), *((k, shortened(VALUE_WIDTH), short_key(k)) for k in keys),
             ("done", None, None), ("seed", None, None))
 
