@@ -69,7 +69,8 @@ class HistoryScreen(Annotating, ReadsInWorkers, Screen):
         self.reload()
 
     def on_resize(self) -> None:
-        self.show_rows()  # the columns fitted to the new width
+        if not self.reading:  # (a read under way shows its rows, fitted, when it ends)
+            self.show_rows()  # the columns fitted to the new width
 
     def on_screen_resume(self) -> None:
         self.reload()
