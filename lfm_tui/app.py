@@ -46,9 +46,6 @@ def later(spec: str) -> Callable[[], Screen]:
     return lambda: screen_class(spec)()
 
 
-SCREENS = Binding.Group("screens")  # one footer hint, "1 2 3 screens", so that the keys fit in 80 columns
-
-
 class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
     CSS_PATH = "app.tcss"
     TITLE = "LFM console"
@@ -58,9 +55,10 @@ class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
     BINDINGS = [
         Binding("q", "quit", "quit"),
         Binding("question_mark", "help", "keys"),
-        Binding("1", "switch_mode('recipes')", "recipes", group=SCREENS),
-        Binding("2", "switch_mode('runs')", "runs", group=SCREENS),
-        Binding("3", "switch_mode('history')", "history", group=SCREENS),
+        # one footer hint for the four screens, "1-4 screens", so that every screen's keys fit in 80 columns
+        Binding("1", "switch_mode('recipes')", "screens", key_display="1-4"),
+        Binding("2", "switch_mode('runs')", "runs", show=False),
+        Binding("3", "switch_mode('history')", "history", show=False),
         Binding("4", "switch_mode('sweeps')", "sweeps", show=False),
     ]
 
@@ -144,7 +142,7 @@ class LfmApp(RecordedRuns, HoldKeysUntilReady, App):
             return
         sent = s.client.request_stop()
         s.note_stop({
-            "SIGINT": "SIGINT sent: stopping after the current step with a checkpoint (s again: SIGTERM)",
+            "SIGINT": "SIGINT sent: stopping after this step with a checkpoint (s again: SIGTERM)",
             "SIGTERM": "SIGTERM sent: terminating (s again: SIGKILL)",
             "SIGKILL": "SIGKILL sent",
         }.get(sent, ""))

@@ -25,9 +25,12 @@ class HoldKeysUntilReady:
         await super().on_event(event)  # type: ignore[misc]
 
     def release_keys(self) -> None:
-        """The first screen is ready: replay the keys held so far, then let keys pass."""
+        """The first screen is ready: replay the keys held so far, then let keys pass. The replay
+        starts once the app has taken the keys already in its queue (typed before it could read
+        them), so that they are held and replayed in order too."""
         if self._held_keys is not None:
-            self.run_worker(self._replay(), name="held-keys", exit_on_error=False)  # type: ignore[attr-defined]
+            self.call_later(self.run_worker, self._replay(), name="held-keys",  # type: ignore[attr-defined]
+                            exit_on_error=False)
 
     async def _replay(self) -> None:
         while self._held_keys:

@@ -15,7 +15,7 @@ from lfm_tui.screens.recipes import RecipesScreen
 from lfm_tui.screens.run import RunScreen
 from lfm_tui.widgets.event_log import EventLog
 from lfm_tui.widgets.metrics_table import MetricsTable
-from tests.tui_helpers import FIXED_NOW, ROOT, fake, reads_done, recorded_run, until
+from tests.tui_helpers import FIXED_NOW, ROOT, fake, reads_done, recorded_run, row_by_column, until
 
 RECIPES = ROOT / "tests" / "fixtures" / "recipes"  # emoji and mfeat, in that order
 
@@ -229,8 +229,10 @@ def test_history_lists_replays_and_compares_runs(tmp_path: Path) -> None:
             rows = [table.get_row_at(i) for i in range(table.row_count)]
             assert [str(r[1]) for r in rows] == ["2026-11-28 10:00:00", "2026-11-27 09:22:27"]
             assert [str(r[3]) for r in rows] == ["incomplete", "ok"]
-            assert rows[1][8] == "96.33" and rows[1][9] == ""  # its summary.json holds no test
-            assert rows[0][8] == "93.33" and rows[0][9] == ""  # the best of the epochs it reached; no test
+            assert row_by_column(table, 1)["val ACC"] == "96.33"
+            assert row_by_column(table, 1)["test ACC"] == ""  # its summary.json holds no test
+            # the best of the epochs it reached; no test
+            assert [row_by_column(table, 0)[k] for k in ("val ACC", "test ACC")] == ["93.33", ""]
             hint = str(app.screen.query_one("#history-hint", Static).render())
             assert f"lfm tensorboard {b}" in hint
             await pilot.press("c")  # nothing marked: a warning, no screen

@@ -48,7 +48,8 @@ def test_recipe_without_its_data_is_marked_and_enter_launches_nothing(tmp_path: 
             listed = screen.query_one(OptionList)
             labels = [str(listed.get_option_at_index(i).prompt) for i in range(listed.option_count)]
             assert labels == ["⚠ cremad", "emoji", "mfeat"]
-            assert listed.highlighted == 0  # cremad
+            assert listed.highlighted == 1  # the list opens on emoji, the first recipe that can run
+            await pilot.press("up")  # cremad
             check = str(screen.query_one("#override-check", Static).render())
             assert f"data.root: {missing} is not a folder" in check
             assert f"lfm prepare cremad --root {shlex.quote(str(missing))}" in check
@@ -58,10 +59,11 @@ def test_recipe_without_its_data_is_marked_and_enter_launches_nothing(tmp_path: 
             await pilot.press("enter")
             await pilot.pause(0.2)
             assert app.sessions == [] and seen == [] and isinstance(app.screen, RecipesScreen)
-            notes = [n.message for n in app._notifications]
-            assert len(notes) == 1
-            assert "cremad needs its data on disk" in notes[0]
-            assert f"lfm prepare cremad --root {shlex.quote(str(missing))}" in notes[0]
+            # said under the overrides (no notice over them), and checked again as they are typed
+            assert list(app._notifications) == []
+            check = str(screen.query_one("#override-check", Static).render())
+            assert check.startswith("✗ not launched: cremad needs its data on disk")
+            assert f"lfm prepare cremad --root {shlex.quote(str(missing))}" in check
             # the folder prepared meanwhile: the next check sees it and the mark goes
             cremad_folder(missing)
             await pilot.press("o", "x", "backspace")

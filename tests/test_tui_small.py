@@ -72,7 +72,7 @@ def test_charts_keep_their_rows_legend_and_whole_number_ticks_at_80x24() -> None
         assert "loss by step" in text and "alpha by epoch" in text
         footer = text.splitlines()[-1]
         for hint in ("s stop", "r resume", "[ prev run", "] next run", "l log/table", "q quit", "? keys",
-                     "1 2 3 screens"):
+                     "1-4 screens"):
             assert hint in footer, footer
     run_small(live_session(60), check)
 

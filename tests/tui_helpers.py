@@ -83,3 +83,9 @@ def screen_text(app) -> str:
                       color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+def row_by_column(table, i: int) -> dict[str, str]:
+    """Row `i` of a DataTable as {column key: cell text}: the columns a table shows depend on
+    its width."""
+    return {str(c.key.value): str(v) for c, v in zip(table.ordered_columns, table.get_row_at(i))}

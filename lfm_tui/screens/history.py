@@ -20,8 +20,9 @@ from textual.worker import get_current_worker
 from engine.contract.outcome import tensorboard_command
 from lfm_tui.history import RunInfo
 from lfm_tui.run_index import Group, RunIndex, filtered, scan, sorted_by
-from lfm_tui.screens.history_rows import COLUMNS, SORTABLE, Annotating, group_cells, marks, run_cells
+from lfm_tui.screens.history_rows import COLUMNS, NARROW, SORTABLE, Annotating, marks, table_rows
 from lfm_tui.screens.reading import ReadsInWorkers
+from lfm_tui.widgets.fit import fit
 
 
 @dataclass
@@ -33,8 +34,8 @@ class RunsRead(Message):
 class HistoryScreen(Annotating, ReadsInWorkers, Screen):
     BINDINGS = [
         Binding("enter", "open", "open", priority=True),
-        Binding("space", "mark", "mark"),
-        Binding("c", "compare", "compare marked"),
+        Binding("space", "mark", "mark", key_display="␣"),  # the footer's keys fit in 80 columns
+        Binding("c", "compare", "compare"),
         Binding("slash", "filter", "filter"),
         Binding("s", "sort", "sort"),
         Binding("t", "tags", "tag"),
@@ -64,11 +65,12 @@ class HistoryScreen(Annotating, ReadsInWorkers, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for name in COLUMNS:
-            table.add_column(name, key=name)
         self.query_one("#history-hint").styles.height = 2
         self.reload()
+
+    def on_resize(self) -> None:
+        if not self.reading:  # (a read under way shows its rows, fitted, when it ends)
+            self.show_rows()  # the columns fitted to the new width
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -97,21 +99,15 @@ class HistoryScreen(Annotating, ReadsInWorkers, Screen):
     def show_rows(self) -> None:
         table = self.query_one(DataTable)
         row = table.cursor_row
-        table.clear()
         index = self.shown_index()
-        self.rows = []
-        for item in index.items():
-            if isinstance(item, Group):
-                open_ = item.name in self.expanded or bool(self.query_text)
-                marked = sum(str(r.path) in self.marked for r in item.runs)
-                self.rows.append(item)
-                table.add_row(*group_cells(item, open_, marked), key=f"group:{item.name}")
-                for r in item.runs if open_ else ():
-                    self.rows.append(r)
-                    table.add_row(*run_cells(r, str(r.path) in self.marked, "  "), key=str(r.path))
-            else:
-                self.rows.append(item)
-                table.add_row(*run_cells(item, str(item.path) in self.marked), key=str(item.path))
+        self.rows, keys, cells = table_rows(index, self.expanded, self.marked, bool(self.query_text))
+        # a scroll bar's two cells left out of the width the columns share (size: inside the border)
+        columns, headings, cells = fit(COLUMNS, cells, table.size.width - 2, NARROW)
+        table.clear(columns=True)
+        for name, heading in zip(columns, headings):
+            table.add_column(heading, key=name)
+        for key, row_cells in zip(keys, cells):
+            table.add_row(*row_cells, key=key)
         n, more = len(index.runs), ""
         if self.query_text:
             more += f" of {len(self.index.runs)}, matching {self.query_text!r}"

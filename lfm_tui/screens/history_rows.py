@@ -14,6 +14,7 @@ from engine.contract import annotations
 from engine.contract.errors import UserError
 from lfm_tui.history import RunInfo
 from lfm_tui.run_index import Group
+from lfm_tui.widgets.fit import Step, shortened
 from lfm_tui.widgets.run_header import clock_text
 
 COLUMNS = (" ", "date", "recipe", "status", "seed", "method", "alpha", "overrides", "val ACC", "test ACC", "time",
@@ -21,6 +22,21 @@ COLUMNS = (" ", "date", "recipe", "status", "seed", "method", "alpha", "override
 SORTABLE = ("date", "recipe", "status", "seed", "method", "val ACC", "test ACC", "time", "epochs")
 OVERRIDES_WIDTH = 24  # characters of the overrides column; the hint line shows them whole
 MARKS_WIDTH = 24      # characters of the tags and note column
+NAME_WIDTH = 14       # a recipe or method name shortened to this in a narrow table
+
+
+def short_date(cell: Text) -> Text:
+    """`2026-11-28 10:00:00` as `11-28 10:00` (a run under a group keeps its indent)."""
+    indent = len(cell.plain) - len(cell.plain.lstrip())
+    return cell[:indent] + cell[indent + 5:indent + 16]
+
+
+# A narrow table (80 columns): what goes first, so that status, val ACC and test ACC stay whole
+# (the hint line under the table shows the highlighted run's overrides, tags and note whole).
+NARROW: tuple[Step, ...] = (
+    ("tags, note", None, None), ("overrides", shortened(16), None), ("overrides", None, None), ("alpha", None, None), ("seed", None, None),
+    ("date", short_date, None), ("epochs", None, None), ("recipe", shortened(NAME_WIDTH), None),
+    ("method", shortened(NAME_WIDTH), None), ("method", None, None), ("time", None, None), ("date", None, None))
 STATUS_STYLE = {"ok": "cyan", "cancelled": "yellow", "failed": "red", "incomplete": "yellow", "running": "bold green"}
 
 
@@ -80,6 +96,29 @@ def group_cells(g: Group, expanded: bool, marked: int) -> list:
             Text(status, style=status_style(status)), "", Text(f"{g.kind}, {len(g.runs)} runs", style="bold"),
             "", Text(cut(name, OVERRIDES_WIDTH)), _acc(max(best) if best else None),
             _acc(max(test) if test else None), clock_text(sum(seconds)) if seconds else "", "", ""]
+
+
+def table_rows(index, expanded: set[str], marked: set[str], all_open: bool) -> tuple[list, list[str], list[list]]:
+    """What each row of the table shows (a run, or a group with its runs under it when open),
+    its key and its cells."""
+    rows: list[RunInfo | Group] = []
+    keys: list[str] = []
+    cells: list[list] = []
+    for item in index.items():
+        if isinstance(item, Group):
+            open_ = item.name in expanded or all_open
+            rows.append(item)
+            keys.append(f"group:{item.name}")
+            cells.append(group_cells(item, open_, sum(str(r.path) in marked for r in item.runs)))
+            for r in item.runs if open_ else ():
+                rows.append(r)
+                keys.append(str(r.path))
+                cells.append(run_cells(r, str(r.path) in marked, "  "))
+        else:
+            rows.append(item)
+            keys.append(str(item.path))
+            cells.append(run_cells(item, str(item.path) in marked))
+    return rows, keys, cells
 
 
 class AnnotateDialog(ModalScreen[str | None]):

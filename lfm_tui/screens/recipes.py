@@ -27,6 +27,11 @@ def list_label(r: RecipeInfo) -> Text:
     return Text(r.name)
 
 
+def first_runnable(recipes: list[RecipeInfo]) -> int:
+    """Where the list opens: the first recipe that can run as it is (valid, its data there)."""
+    return next((i for i, r in enumerate(recipes) if not r.problems and not r.missing_data), 0)
+
+
 @dataclass
 class RecipesRead(Message):
     """The recipes folder read (in a worker)."""
@@ -78,7 +83,7 @@ class RecipesScreen(ReadsInWorkers, Screen):
         lv.border_title = Text(str(self.app.recipes_dir))
         lv.border_subtitle = Text("⚠ no data", style="yellow") if any(r.missing_data for r in self.recipes) else ""
         if self.recipes:
-            lv.highlighted = 0
+            lv.highlighted = first_runnable(self.recipes)
         lv.focus()
         self.show_selected()
         if not self.listed:
@@ -146,8 +151,9 @@ class RecipesScreen(ReadsInWorkers, Screen):
             self.app.bell()
             return
         if checked.missing_data:
-            self.app.bell()
-            self.notify(checked.refusal(), title="not launched", severity="error", timeout=12, markup=False)
+            self.app.bell()  # said under the overrides, where the next keys typed check it again
+            self.query_one("#override-check", Static).update(
+                Text(f"✗ not launched: {checked.refusal()}", style="bold red"))
             return
         self.app.launch_recipe(checked.path, list(checked.overrides))
 

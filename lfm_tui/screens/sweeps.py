@@ -25,6 +25,15 @@ from lfm_tui.widgets.sweep_grid import SweepGrid
 REFRESH_S = 1.0
 
 
+def middle_cut(name: str, width: int) -> str:
+    """`name` within `width` characters, its middle left out (`…`): a sweep's recipe and the time
+    stamp of its folder both stay in view."""
+    if width <= 0 or len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return name[:head] + "…" + name[len(name) - (width - 1 - head):]
+
+
 @dataclass
 class SweepsFound(Message):
     """The sweep folders found (in a worker)."""
@@ -79,8 +88,9 @@ class SweepScreen(ReadsInWorkers, Screen):
         self.folders = message.folders
         table = self.query_one("#sweeps-list", DataTable)
         table.clear()
+        room = table.size.width - 10  # less the runs column (`12/12`), padding and a scroll bar
         for f in self.folders:
-            table.add_row(f"{f.parent.name}/{f.name}", "", key=str(f))
+            table.add_row(middle_cut(f"{f.parent.name}/{f.name}", room), "", key=str(f))
         table.border_title = f"sweeps ({len(self.folders)})"
         if self.folders:
             keep = self.folders.index(self.current) if self.current in self.folders else 0

@@ -28,6 +28,16 @@ def bar(fraction: float, width: int = 20) -> str:
     return ("█" * full + part).ljust(width)
 
 
+def fitted(command: str, room: int) -> str:
+    """`lfm tensorboard FOLDER` within `room` characters: the folder's start left out (`…`), its
+    last parts (the run's name) kept."""
+    if len(command) <= room:
+        return command
+    head, _, path = command.partition(" tensorboard ")
+    keep = max(8, room - len(head) - len(" tensorboard …"))
+    return f"{head} tensorboard …{path[-keep:]}"
+
+
 @dataclass(frozen=True)
 class HeaderView:
     """What the header shows of a run, as plain values."""
@@ -92,10 +102,24 @@ class RunHeader(Static):
         if v.live:
             t.append(f"  remaining {clock_text(v.remaining)}")
         t.append("\n")
-        if v.global_step:
-            t.append(f"{v.samples_per_s:,.0f} samples/s  alpha {v.alpha:.4f}  lr {v.lr:.1e}   ")
+        t.append_text(self.last_line(v))
+        self.update(t)
+
+    def last_line(self, v: HeaderView) -> Text:
+        """Speed, alpha and lr, then the note and the TensorBoard command. In a narrow header the
+        note and the command come first: the speed is left out, then the command's folder
+        shortened (`t` shows it whole), so that the note is never cut."""
+        width = self.content_size.width or 10_000  # before the first layout: no limit
+        stats = f"{v.samples_per_s:,.0f} samples/s  alpha {v.alpha:.4f}  lr {v.lr:.1e}   " if v.global_step else ""
+        if len(stats) + len(v.note) + len(v.command) > width:
+            stats = ""
+        t = Text(stats)
         if v.note:
             t.append(v.note, style=v.note_style)
         if v.command:
-            t.append(v.command, style="dim")
-        self.update(t)
+            t.append(fitted(v.command, width - len(v.note)), style="dim")
+        return t
+
+    def on_resize(self) -> None:
+        if self.view is not None:
+            self.show(self.view)

@@ -10,11 +10,32 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from lfm_tui.sweep_status import RunRow, SweepStatus, age_text, counts
+from lfm_tui.widgets.fit import Step, fit, shortened
 from lfm_tui.widgets.run_header import bar
 
 STYLE = {"ok": "cyan", "running": "bold green", "starting": "green", "cancelled": "yellow", "stalled": "yellow",
          "failed": "red", "unreadable": "red", "queued": "dim"}
 COLUMNS = ("seed", "status", "epoch", "progress", "best val ACC", "test ACC", "updated")
+VALUE_WIDTH = 12  # a grid value shortened to this in a narrow grid
+
+
+def percent(cell: str) -> str:
+    """`██████▊     68%` as `68%`."""
+    return cell.split()[-1] if cell else cell
+
+
+def short_key(key: str) -> str:
+    """A grid key's heading in a narrow grid: `optim.lr` as `lr`, `method.name` as `method`."""
+    parts = key.split(".")
+    return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
+
+
+def narrow(keys: list[str]) -> tuple[Step, ...]:
+    """A narrow grid (80 columns): what goes first, so that each run's grid values, status, best
+    val ACC and test ACC stay whole."""
+    return (("updated", None, None), ("progress", percent, "done"), ("best val ACC", str, "val ACC"),
+            ("epoch", None, None), *((k, shortened(VALUE_WIDTH), short_key(k)) for k in keys),
+            ("done", None, None), ("seed", None, None))
 
 
 class SweepGrid(DataTable):
@@ -42,23 +63,39 @@ class SweepGrid(DataTable):
         if status is None:
             self.border_title, self.border_subtitle = title, ""
             return
-        self.add_columns(*(k for k, _ in status.grid), *COLUMNS)
         self.show_rows(list(rows), now)
 
+    def on_resize(self) -> None:
+        if self.status is not None:
+            self.show_rows(self.rows_now)  # the columns fitted to the new width
+
     def show_rows(self, rows: list[RunRow], now: float | None = None) -> None:
+        """The rows drawn: the cells of the rows already there updated (the cursor stays),
+        the table built again when the columns that fit its width change."""
         if self.status is None:
             return
         now = self.clock() if now is None else now
         keys = [k for k, _ in self.status.grid]
-        for i, r in enumerate(rows):
-            cells = [*(r.point.values.get(k, "") for k in keys), *self._cells(r, now)]
+        cells = [[*(r.point.values.get(k, "") for k in keys), *self._cells(r, now)] for r in rows]
+        # a scroll bar's two cells left out of the width the columns share (size: inside the border)
+        columns, headings, cells = fit([*keys, *COLUMNS], cells, self.size.width - 2, narrow(keys))
+        cursor = None
+        if columns != [str(c.key.value) for c in self.ordered_columns]:
+            cursor = self.cursor_row
+            self.clear(columns=True)
+            self.rows_now = []
+            for name, heading in zip(columns, headings):
+                self.add_column(heading, key=name)
+        for i, (r, row_cells) in enumerate(zip(rows, cells)):
             key = str(r.run_dir)
             if i < len(self.rows_now):
-                for col, value in zip(self.ordered_columns[len(keys):], cells[len(keys):]):
-                    self.update_cell(key, col.key, value)
+                for col, value in zip(self.ordered_columns, row_cells):
+                    self.update_cell(key, col.key, value, update_width=True)
             else:
-                self.add_row(*cells, key=key)
+                self.add_row(*row_cells, key=key)
         self.rows_now = rows
+        if cursor is not None:
+            self.move_cursor(row=cursor)
         summary = ", ".join(f"{n} {s}" for s, n in counts(rows).items())
         self.border_title = f"{self.status.name}: {len(rows)} runs ({summary})"
         self.border_subtitle = str(self.status.folder)
