@@ -77,10 +77,15 @@ def stopped_and_resumed(tmp_path: Path, overrides: list[str]) -> tuple[dict, dic
     return full, resumed
 
 
+# A two-epoch mfeat recipe, one thread, small batches: seconds to run. Without the modality-gap
+# review (its projection and figure at the end of a run): tests/test_review.py trains for it.
+TINY_MFEAT = ((RECIPES / "mfeat.toml").read_text().replace("epochs = 30", "epochs = 2\nthreads = 1\nlog_every = 5")
+              + "\n[review]\ngap_samples = 0\n")
+
+
 @pytest.fixture
 def tiny_mfeat(tmp_path: Path) -> Path:
-    """A two-epoch mfeat recipe, one thread, small batches: seconds to run."""
-    text = (RECIPES / "mfeat.toml").read_text()
+    """TINY_MFEAT as tmp_path/tiny_mfeat.toml."""
     p = tmp_path / "tiny_mfeat.toml"
-    p.write_text(text.replace("epochs = 30", "epochs = 2\nthreads = 1\nlog_every = 5"))
+    p.write_text(TINY_MFEAT)
     return p

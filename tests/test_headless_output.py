@@ -274,14 +274,24 @@ def cmdline(pid: int) -> list[str]:
     return (Path("/proc") / str(pid) / "cmdline").read_bytes().decode().split("\0")[:-1]
 
 
+def tensorboard_child(pid: int) -> int | None:
+    """The child of `pid` that runs TensorBoard (a child that ends while it is looked at is not it)."""
+    for child in children(pid):
+        try:
+            if "tensorboard.main" in cmdline(child):
+                return child
+        except OSError:
+            continue
+    return None
+
+
 def start_tensorboard(tmp_path: Path, *options: str) -> tuple[subprocess.Popen, int, int]:
     runs = tmp_path / "runs"
     runs.mkdir(exist_ok=True)
     port = free_port()
     proc = subprocess.Popen(LFM + ["tensorboard", str(runs), "--port", str(port), *options], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
-    child = wait_for(lambda: children(proc.pid), 60, "TensorBoard to start")[0]
-    wait_for(lambda: "tensorboard.main" in cmdline(child), 30, "TensorBoard's command line")
+    child = wait_for(lambda: tensorboard_child(proc.pid), 60, "TensorBoard to start")
     wait_for(lambda: serving(port), 120, "TensorBoard to serve")
     return proc, child, port
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import only_run_dir, run_engine
+from conftest import TINY_MFEAT, only_run_dir, run_engine
 from test_cli_run import ENV, LFM
 
 
@@ -25,9 +26,26 @@ def stop_after_epoch_1(recipe: Path, tmp_path: Path, *overrides: str) -> Path:
     return only_run_dir(tmp_path / "runs")
 
 
+@pytest.fixture(scope="module")
+def stopped_once(tmp_path_factory) -> Path:
+    """A run of TINY_MFEAT stopped as stop_after_epoch_1 stops it, trained once for the module:
+    tests resume their own copy (`stopped_copy`), never this folder."""
+    tmp = tmp_path_factory.mktemp("stopped")
+    recipe = tmp / "tiny_mfeat.toml"
+    recipe.write_text(TINY_MFEAT)
+    return stop_after_epoch_1(recipe, tmp)
+
+
+def stopped_copy(stopped_once: Path, tmp_path: Path) -> Path:
+    """A copy of the stopped run, as a run folder of tmp_path/runs."""
+    run = tmp_path / "runs" / "tiny_mfeat" / stopped_once.name
+    shutil.copytree(stopped_once, run, symlinks=True)
+    return run
+
+
 @pytest.fixture
-def stopped_run(tiny_mfeat: Path, tmp_path: Path) -> Path:
-    return stop_after_epoch_1(tiny_mfeat, tmp_path)
+def stopped_run(stopped_once: Path, tmp_path: Path) -> Path:
+    return stopped_copy(stopped_once, tmp_path)
 
 
 def refused(run: Path, cwd: Path) -> str:

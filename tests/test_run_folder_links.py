@@ -12,7 +12,7 @@ from conftest import run_engine
 from engine.contract import layout
 from engine.contract import writes
 from engine.contract import folder_lock
-from test_run_folder_guards import stop_after_epoch_1
+from test_run_folder_guards import stopped_once, stopped_run  # noqa: F401  (fixtures: one run trained, copied per test)
 
 OUTSIDE = b"a file outside the run folder\nwith a last line cut short"
 
@@ -27,8 +27,8 @@ def planted(run: Path, name: str, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", [layout.EVENTS, layout.LOG, folder_lock.LOCK])
-def test_resume_refuses_a_file_of_the_run_that_is_a_link(name: str, tiny_mfeat: Path, tmp_path: Path) -> None:
-    run = stop_after_epoch_1(tiny_mfeat, tmp_path)
+def test_resume_refuses_a_file_of_the_run_that_is_a_link(name: str, stopped_run: Path, tmp_path: Path) -> None:
+    run = stopped_run
     target = planted(run, name, tmp_path)
     res = run_engine(["--resume", str(run)], tmp_path)
     assert res.returncode == 2, res.stderr
@@ -38,8 +38,8 @@ def test_resume_refuses_a_file_of_the_run_that_is_a_link(name: str, tiny_mfeat: 
     assert layout.status(run) is None  # no summary: the run is as it was, resumable once the link is gone
 
 
-def test_a_checkpoints_folder_that_is_a_link_is_never_written_into(tiny_mfeat: Path, tmp_path: Path) -> None:
-    run = stop_after_epoch_1(tiny_mfeat, tmp_path)
+def test_a_checkpoints_folder_that_is_a_link_is_never_written_into(stopped_run: Path, tmp_path: Path) -> None:
+    run = stopped_run
     elsewhere = tmp_path / "elsewhere"
     (run / layout.CHECKPOINTS).rename(elsewhere)
     (run / layout.CHECKPOINTS).symlink_to(elsewhere)

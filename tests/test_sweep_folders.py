@@ -161,6 +161,7 @@ def frozen_clock(monkeypatch) -> str:
     return stamp
 
 
+@pytest.mark.slow  # two engine processes; the fast tier names folders in the test below and runs a sweep above
 def test_sweeps_and_seed_series_started_in_the_same_second_get_their_own_folders(
         tiny_mfeat: Path, tmp_path: Path, frozen_clock: str) -> None:
     runs = tmp_path / "runs"

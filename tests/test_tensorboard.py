@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import RECIPES, only_run_dir, run_engine
+from conftest import RECIPES, TINY_MFEAT, only_run_dir, run_engine
 
 from engine.training import confusion
 
@@ -24,8 +24,7 @@ def tiny_run(tmp_path_factory) -> Path:
     """One two-epoch mfeat run (pix and mor, 10 classes) through the engine process."""
     tmp = tmp_path_factory.mktemp("tb")
     recipe = tmp / "tiny_mfeat.toml"
-    recipe.write_text((RECIPES / "mfeat.toml").read_text().replace(
-        "epochs = 30", "epochs = 2\nthreads = 1\nlog_every = 5"))
+    recipe.write_text(TINY_MFEAT)
     res = run_engine([str(recipe), "optim.lr=0.002", "--runs-dir", str(tmp / "runs")], tmp)
     assert res.returncode == 0, res.stderr[-3000:]
     return only_run_dir(tmp / "runs")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -25,17 +26,20 @@ from tests.tui_helpers import FIXTURE, ROOT, fake, reads_done, recorded_run
 from test_sweep_exec import fake_sweep
 
 RECIPES = ROOT / "tests" / "fixtures" / "recipes"
-SLOW_S = 2.0     # a read made this slow
-ANSWER_S = 1.0   # a key pressed while the read goes on is answered within it (and before it ends)
+HOLD_S = 30.0  # a held read goes on at the latest after this; a key is answered well within it
 
 
-def slowed(monkeypatch, owner, name: str) -> None:
+def slowed(monkeypatch, owner, name: str) -> threading.Event:
+    """`owner.name` made slow: each call is held until the returned event is set (or HOLD_S
+    passes), so that the read is certainly still going on while the test presses keys."""
     original = getattr(owner, name)
+    release = threading.Event()
 
     def slow(*args, **kwargs):
-        time.sleep(SLOW_S)
+        release.wait(HOLD_S)
         return original(*args, **kwargs)
     monkeypatch.setattr(owner, name, slow)
+    return release
 
 
 def reading(app, group: str) -> bool:
@@ -48,7 +52,7 @@ def app_for(tmp_path: Path):
 
 def test_history_answers_keys_while_a_slow_runs_folder_is_read(tmp_path: Path, monkeypatch) -> None:
     recorded_run(tmp_path / "runs")
-    slowed(monkeypatch, history, "_read")
+    release = slowed(monkeypatch, history, "_read")
     app = app_for(tmp_path)
 
     async def scenario():
@@ -62,8 +66,9 @@ def test_history_answers_keys_while_a_slow_runs_folder_is_read(tmp_path: Path, m
             await pilot.press("1")
             answered = time.monotonic() - t0
             assert isinstance(app.screen, RecipesScreen)
-            assert answered < ANSWER_S and reading(app, "history-read"), f"the key waited {answered:.2f} s"
+            assert answered < HOLD_S and reading(app, "history-read"), f"the key waited {answered:.2f} s"
             assert title.endswith("(reading…)") and hint.startswith("reading ")
+            release.set()
             await pilot.press("3")
             await reads_done(pilot)
             assert [r.run_id for r in app.screen.runs] == ["mfeat/20261127-092227-0"]
@@ -153,7 +158,7 @@ def test_a_replay_past_its_limit_is_cut_and_says_so(tmp_path: Path, monkeypatch)
 def test_sweeps_screen_answers_keys_while_a_slow_sweep_is_read(tiny_mfeat: Path, tmp_path: Path,
                                                                monkeypatch) -> None:
     fake_sweep(tmp_path / "runs" / "tiny_mfeat" / "sweep-20261128-100000", tiny_mfeat)
-    slowed(monkeypatch, SweepStatus, "refresh")
+    release = slowed(monkeypatch, SweepStatus, "refresh")
     app = app_for(tmp_path)
 
     async def scenario():
@@ -167,8 +172,9 @@ def test_sweeps_screen_answers_keys_while_a_slow_sweep_is_read(tiny_mfeat: Path,
             await pilot.press("1")
             answered = time.monotonic() - t0
             assert isinstance(app.screen, RecipesScreen)
-            assert answered < ANSWER_S and reading(app, "sweep-read"), f"the key waited {answered:.2f} s"
+            assert answered < HOLD_S and reading(app, "sweep-read"), f"the key waited {answered:.2f} s"
             assert title == "reading sweep-20261128-100000…"
+            release.set()
             await pilot.press("4")
             await reads_done(pilot)
             assert grid.row_count == 4 and grid.border_title.startswith("tiny_mfeat: 4 runs")
@@ -176,7 +182,7 @@ def test_sweeps_screen_answers_keys_while_a_slow_sweep_is_read(tiny_mfeat: Path,
 
 
 def test_recipes_list_is_read_in_a_worker(tmp_path: Path, monkeypatch) -> None:
-    slowed(monkeypatch, catalog, "read_recipe")
+    release = slowed(monkeypatch, catalog, "read_recipe")
     app = app_for(tmp_path)
 
     async def scenario():
@@ -184,6 +190,7 @@ def test_recipes_list_is_read_in_a_worker(tmp_path: Path, monkeypatch) -> None:
             await pilot.pause()
             listing = app.screen.query_one("#recipe-list", OptionList)
             assert str(listing.border_title) == f"{RECIPES} (reading…)" and listing.option_count == 0
+            release.set()
             await reads_done(pilot)
             assert listing.option_count == len(list(RECIPES.glob("*.toml"))) > 0
             assert str(listing.border_title) == str(RECIPES)
@@ -195,7 +202,7 @@ def test_sweeps_screen_looks_for_sweep_folders_in_a_worker(tiny_mfeat: Path, tmp
     from lfm_tui.screens import sweeps as screen
 
     fake_sweep(tmp_path / "runs" / "tiny_mfeat" / "sweep-20261128-100000", tiny_mfeat)
-    slowed(monkeypatch, screen, "find_sweeps")
+    release = slowed(monkeypatch, screen, "find_sweeps")
     app = app_for(tmp_path)
 
     async def scenario():
@@ -208,7 +215,8 @@ def test_sweeps_screen_looks_for_sweep_folders_in_a_worker(tiny_mfeat: Path, tmp
             await pilot.press("1")
             answered = time.monotonic() - t0
             assert isinstance(app.screen, RecipesScreen)
-            assert answered < ANSWER_S and reading(app, "sweeps-read"), f"the key waited {answered:.2f} s"
+            assert answered < HOLD_S and reading(app, "sweeps-read"), f"the key waited {answered:.2f} s"
+            release.set()
             await pilot.press("4")
             await reads_done(pilot)
             await reads_done(pilot)  # the sweep found, then its runs read
