@@ -6,12 +6,13 @@ import itertools
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score, f1_score
 
 
 def classification_metrics(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, float]:
     """acc: top-1 accuracy; map: mean over classes present in `labels` of the one-vs-rest
     average precision of the softmax scores; f1: macro-F1 over all classes. In percent."""
+    from sklearn.metrics import average_precision_score, f1_score  # 2 s of import: at the first evaluation
+
     pred = probs.argmax(1)
     aps = [average_precision_score(labels == c, probs[:, c]) for c in range(num_classes)
            if (labels == c).any()]
