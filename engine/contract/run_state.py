@@ -49,6 +49,7 @@ class RunState:
     # -> its alpha, held to the next; alpha_until: the end of the last step reported
     alpha_by_progress: dict[float, float] = field(default_factory=dict)
     alpha_until: float | None = None
+    val_times: list[float] = field(default_factory=list)  # when each validation was reported (engine clock)
     hypergradient_by_epoch: dict[int, float] = field(default_factory=dict)
     val_history: list[dict] = field(default_factory=list)
     last_val: dict | None = None
@@ -124,6 +125,8 @@ class RunState:
         if ev.split == "val":
             self.last_val = record
             self.val_history.append(record)
+            if ev.time:
+                self.val_times.append(ev.time)
             self.epochs_done = max(self.epochs_done, ev.epoch)
         elif ev.split == "test":
             self.test = record

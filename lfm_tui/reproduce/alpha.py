@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine.contract import events as ev
 from engine.contract import layout
+from engine.contract.run_state import RunState
 
 
 def omega(t: int) -> float:
@@ -19,17 +20,14 @@ def omega(t: int) -> float:
 
 def run_alpha(run: Path) -> tuple[int, dict[int, float]]:
     """(the run's planned epochs, epoch -> alpha in that epoch)."""
-    epochs, by_epoch = 0, {}
     try:
         events = ev.read_events(str(Path(run) / layout.EVENTS))
     except (OSError, ev.ProtocolError):
         return 0, {}
+    state = RunState(history=0)
     for e in events:
-        if e.type == "run_started" and isinstance(e.get("epochs"), int):
-            epochs = e["epochs"]
-        elif e.type == "step" and isinstance(e.get("epoch"), int) and isinstance(e.get("alpha"), (int, float)):
-            by_epoch[e["epoch"]] = float(e["alpha"])
-    return epochs, by_epoch
+        state.apply(e)
+    return state.epochs, {t: float(a) for t, a in state.alpha_by_epoch.items()}
 
 
 def series(runs: list[Path]) -> list[dict]:

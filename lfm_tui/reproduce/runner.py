@@ -16,6 +16,7 @@ from rich.text import Text
 
 from engine.contract import events as ev
 from engine.contract import layout
+from engine.contract.run_state import RunState
 from engine.contract.outcome import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from lfm_tui import plan as plans
 from lfm_tui import sweep as sweeps
@@ -45,7 +46,10 @@ def epoch_seconds(run: Path) -> float | None:
         events = ev.read_events(str(run / layout.EVENTS))
     except (OSError, ev.ProtocolError):
         return None
-    val = [e.time for e in events if e.type == "eval" and e.get("split") == "val" and e.time]
+    state = RunState(history=0)
+    for e in events:
+        state.apply(e)
+    val = state.val_times
     if len(val) > 1:
         rate = (max(val) - min(val)) / (len(val) - 1)
     elif len(events) > 1:
