@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine.training.callbacks import RunCallback
+
 from engine.contract import recipe as recipes
 from engine.contract.events import Emitter
 from engine.methods.base import Step
@@ -22,6 +24,16 @@ from conftest import RECIPES, stopped_and_resumed
 
 torch.set_num_threads(1)
 
+
+
+class OnStep(RunCallback):
+    """A run callback handing each step event to `fn`."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def on_step(self, ev) -> None:
+        self.fn(ev)
 
 def trainer(tmp_path: Path, method: str, *overrides: str, epochs: int = 1) -> Trainer:
     r = recipes.load(RECIPES / "mfeat.toml", [f"method.name={method}", f"train.epochs={epochs}", *overrides])
@@ -282,7 +294,7 @@ def test_fusion_shapes_parts_and_training(tmp_path: Path, method: str) -> None:
     if method in ("concat", "sum", "weight"):
         assert torch.allclose(parts["pix"] + parts["mor"], out.logits, atol=1e-5)
     losses = []
-    t.emit = lambda type_, **kw: losses.append(kw["losses"]) if type_ == "step" else None
+    t.report.callbacks.append(OnStep(lambda ev: losses.append(ev.losses)))
     assert t.train() == "ok"
     assert set(losses[0]) == {"total", "cls"}  # no matching loss computed
     assert t.best["acc"] > 80.0  # ten classes: chance is 10 %
@@ -316,7 +328,7 @@ def test_lfm_is_the_default_and_concat_reports_alpha_zero(tmp_path: Path) -> Non
     assert recipes.load(RECIPES / "mfeat.toml").method.name == "lfm"
     t = trainer(tmp_path, "concat")
     steps = []
-    t.emit = lambda type_, **kw: steps.append(kw) if type_ == "step" else None
+    t.report.callbacks.append(OnStep(lambda ev: steps.append(ev)))
     t.train()
     assert all(s["alpha"] == 0.0 for s in steps)
 
