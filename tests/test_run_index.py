@@ -198,16 +198,16 @@ def test_tags_and_notes_round_trip_through_every_reader(tmp_path: Path) -> None:
 def test_tensorboard_text_carries_the_tags_and_note_when_the_run_starts(tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from engine.contract.events import make
+    from engine.contract.events import RunStarted, parse_line
     from engine.review.sinks import TensorBoardSink
 
     folder = made_run(tmp_path / "runs" / "mfeat" / "20261127-092227-0")
     annotations.tag(folder, add=["paper"])
     annotations.set_note(folder, "the run of figure 2")
-    started = json.loads(FIXTURE.read_text().splitlines()[0])
-    data = {k: v for k, v in started.items() if k not in ("v", "type", "seq", "time")}
+    started = parse_line(json.dumps({**json.loads(FIXTURE.read_text().splitlines()[0]), "run_dir": str(folder)}))
+    assert isinstance(started, RunStarted)
     sink = TensorBoardSink(tmp_path / "tb", {})
-    sink(make("run_started", **{**data, "run_dir": str(folder)}))
+    sink.on_run_started(started)
     sink.writer.close()
     acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"tensors": 0})
     acc.Reload()

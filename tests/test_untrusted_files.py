@@ -225,7 +225,7 @@ def test_history_screen_survives_bad_run_folders(tmp_path: Path) -> None:
     from lfm_tui.app import make_app
     from lfm_tui.screens.history import HistoryScreen
     from lfm_tui.screens.run import RunScreen
-    from tests.tui_helpers import ROOT, fake
+    from tests.tui_helpers import ROOT, fake, row_by_column
 
     runs = tmp_path / "runs"
     good = recorded_run(runs, "20261127-092227-0")
@@ -250,10 +250,10 @@ def test_history_screen_survives_bad_run_folders(tmp_path: Path) -> None:
             await reads_done(pilot)
             assert isinstance(app.screen, HistoryScreen)
             table = app.screen.query_one(DataTable)
-            rows = {app.screen.runs[i].run_id: table.get_row_at(i) for i in range(table.row_count)}
+            rows = {app.screen.runs[i].run_id: row_by_column(table, i) for i in range(table.row_count)}
             assert len(rows) == 6
-            assert str(rows["mfeat/20261127-000004-0"][3]).startswith("unreadable: the engine speaks event protocol 7")
-            assert str(rows["mfeat/20261127-000005-0"][2]) == "a[/]b"
+            assert rows["mfeat/20261127-000004-0"]["status"].startswith("unreadable: the engine speaks event protocol 7")
+            assert rows["mfeat/20261127-000005-0"]["recipe"] == "a[/]b"
             for _ in range(table.row_count):  # open every run, the bad ones included
                 await pilot.press("enter")
                 await reads_done(pilot)
