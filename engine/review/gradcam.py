@@ -148,3 +148,10 @@ def grid(panels: list[np.ndarray], per_row: int) -> np.ndarray:
         r, c = divmod(i, per_row)
         out[r * (h + 4):r * (h + 4) + p.shape[0], c * (w + 4):c * (w + 4) + p.shape[1]] = p
     return out
+
+
+def stack(sheets: list[np.ndarray]) -> np.ndarray:
+    """Sheets one above the other (padded white to the widest): (H, W, 3) uint8."""
+    w = max(s.shape[1] for s in sheets)
+    return np.concatenate([np.pad(s, ((0, 4), (0, w - s.shape[1]), (0, 0)), constant_values=255)
+                           for s in sheets])[:-4]
