@@ -31,6 +31,7 @@ DISK_DATASETS = ("cremad", "kinetics_sounds", "vggsound", "sarcasm", "twitter201
 
 ENCODER_KINDS = ("mlp", "cnn", "resnet18", "resnet50", "minilm", "bert", "clip_image", "clip_text",
                  "text_bow")
+CONV_KINDS = ("cnn", "resnet18", "resnet50")  # encoders whose last layers are convolutions (Grad-CAM)
 FUSIONS = tuple(fusion_table)
 METHODS = method_names  # the registry's names (engine/contract/method_registry.py)
 

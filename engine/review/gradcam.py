@@ -19,8 +19,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from engine.contract.context import RunContext  # noqa: E402
+from engine.contract.schema import CONV_KINDS  # noqa: E402
 
-CONV_KINDS = ("cnn", "resnet18", "resnet50")  # encoders whose last layers are convolutions
 PANEL_SIDE = 160  # pixels of the longer side of a panel's image
 DPI = 100
 CMAP = "inferno"  # perceptually uniform, readable in grey and with every common colour-vision deficiency
