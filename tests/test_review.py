@@ -219,6 +219,17 @@ def test_gradcam_of_the_epochs_asked_for(emoji_run) -> None:
     assert all("gradcam-epoch00" in e["message"] for e in logged[:2])
 
 
+def test_the_review_during_training_leaves_the_trained_model_as_it_is(emoji_run, tmp_path) -> None:
+    """Grad-CAM and the modality gap after each epoch neither draw random numbers of the run nor
+    touch its weights: the same recipe without any review tests to the same numbers."""
+    from engine.contract import recipe as recipes
+    r = recipes.load(RECIPES / "emoji.toml", ["train.epochs=2", "train.threads=1", "review.gap_samples=0",
+                                              "review.gradcam=false"])
+    code, plain = train_in_process(tmp_path / "plain", r)
+    assert code == 0 and not (tmp_path / "plain" / "figures").exists()
+    assert plain["test"] == json.loads((emoji_run / "summary.json").read_text())["test"]
+
+
 def test_gradcam_skipped_without_a_convolutional_encoder(mfeat_run) -> None:
     assert not (mfeat_run / "figures" / "gradcam").exists()
     lines = [e["message"] for e in events(mfeat_run) if e["type"] == "log" and "Grad-CAM" in e["message"]]
