@@ -55,7 +55,6 @@ class Review(RunCallback):
         self.steps_per_epoch = steps_per_epoch(len(ctx.data.train), ctx.recipe.data.batch_size)
         last = ctx.recipe.train.epochs
         self.gradcam_epochs = {last if e == -1 else e for e in self.cfg.gradcam_epochs}
-        self.gradcam_drawn: set[int] = set()   # epochs whose Grad-CAM is in TensorBoard
         self.gradcam_skip_said = False
 
     def step(self, epoch: int) -> int:
@@ -181,20 +180,24 @@ class Review(RunCallback):
                         self._write_png(self.figures / "gradcam" / m / f"{rc.file_stem(y, names[y], k)}.png", img)
                     panels.append(img)
             sheets.append(rc.grid(panels, per_class))
-            self._write_png(self.figures / "gradcam" / (f"{m}.png" if final else f"{m}-epoch{epoch:03d}.png"),
+            self._write_png(self.figures / "gradcam" / f"{m}.png" if final else self.gradcam_sheet(m, epoch),
                             sheets[-1])
-            if not (final and epoch in self.gradcam_drawn):
+            if not (final and self.gradcam_sheet(m, epoch).is_file()):   # that step has it already
                 self.writer().add_image(f"review/gradcam_{m}", sheets[-1], self.step(epoch), dataformats="HWC")
         if final:
             where, which = "figures/gradcam/", f"best checkpoint, epoch {epoch}"
         else:
             where, which = f"figures/gradcam-epoch{epoch:03d}.png", f"epoch {epoch}"
             self._write_png(self.figures / f"gradcam-epoch{epoch:03d}.png", rc.stack(sheets))
-            self.gradcam_drawn.add(epoch)
         self.report.log(events.Log(level="info",
                   message=f"review: Grad-CAM of {'; '.join(layers)}, "
                           f"{len(chosen)} test samples ({per_class} per class, {which}): {where} "
                           f"({time.perf_counter() - tick:.1f} s)"))
+
+    def gradcam_sheet(self, modality: str, epoch: int) -> Path:
+        """The Grad-CAM sheet of `modality` drawn after `epoch` (by this process or the one a
+        resumed run continues)."""
+        return self.figures / "gradcam" / f"{modality}-epoch{epoch:03d}.png"
 
     def _write_png(self, path: Path, img) -> None:
         from PIL import Image
