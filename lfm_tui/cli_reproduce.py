@@ -19,7 +19,7 @@ DEFAULT_ROOT = Path("runs") / "reproduce"
 @app.command()
 def reproduce(
     experiment: Annotated[Optional[str], typer.Argument(
-        help="table1, table2, table3, table4, table5, fig2 or fig3")] = None,
+        help="table1, table2, table3, table4, table5, fig2, fig3 or fig4")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(
         help="key=value overrides for every run, e.g. train.epochs=5")] = None,
     data: Annotated[Optional[list[str]], typer.Option(
@@ -78,7 +78,7 @@ def _reproduce(experiment, overrides, data, seeds, rows, out, resume, dry_run, r
         command = [str(c) for c in m.get("command") or []] if isinstance(m.get("command"), list) else []
     else:
         if experiment is None:
-            raise UserError("give an experiment (table1 .. table5, fig2, fig3) or --resume FOLDER")
+            raise UserError("give an experiment (table1 .. table5, fig2 .. fig4) or --resume FOLDER")
         exp = planning.experiment(experiment)
         try:
             seed_list = parse_seeds(seeds or "0,1,2")

@@ -134,6 +134,60 @@ def test_fig2_reports_the_modality_gap_distance_of_each_method(tmp_path: Path) -
     assert "Not given: cremad (the paper's figure shows them)." in report
 
 
+@pytest.mark.slow
+def test_fig4_draws_the_epochs_of_each_method_side_by_side(tmp_path: Path) -> None:
+    out = tmp_path / "f4"
+    res = lfm("reproduce", "fig4", "--seeds", "0", "--out", str(out), *TINY, "review.gap_samples=0", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    runs = {k: out / "emoji" / k / "seed-0" for k in ("concat", "ours-lb")}
+    for run in runs.values():   # epoch 1 and the last (2); epoch 7 is beyond the run
+        assert sorted(p.name for p in (run / "figures" / "gradcam").glob("image-epoch*.png")) == [
+            "image-epoch001.png", "image-epoch002.png"]
+    spec = json.loads((out / "fig4-emoji.json").read_text())
+    assert spec["title"] == "emoji: Grad-CAM of image"
+    assert [(r["label"], [(i["epoch"], Path(i["path"])) for i in r["images"]]) for r in spec["rows"]] == [
+        (label, [(e, (runs[k] / "figures" / "gradcam" / f"image-epoch00{e}.png").resolve()) for e in (1, 2)])
+        for label, k in (("CONCAT (seed 0)", "concat"), ("LFM (Ours-LB) (seed 0)", "ours-lb"))]
+    from PIL import Image
+    with Image.open(runs["concat"] / "figures" / "gradcam" / "image-epoch001.png") as sheet:
+        w, h = sheet.size    # one sample of each of the 9 classes
+    assert (w, h) == (450 + 4, 9 * (215 + 4))
+    with Image.open(out / "fig4-emoji.png") as fig:
+        assert fig.size == (4 * w + 2 * 40, h + 90)   # two methods, two epochs each, at the sheets' pixels
+    report = (out / "report.md").read_text()
+    test = summary_test(runs["concat"])
+    assert (f"The weak modality: image (its split-head test ACC under CONCAT is the lowest: image "
+            f"{test['acc_image']:.2f}, text {test['acc_text']:.2f})") in report
+    assert test["acc_image"] < test["acc_text"]
+    assert "| CONCAT (seed 0) | emoji/concat/seed-0 | 1, 2 |" in report
+    assert "](fig4-emoji.png)" in report and "Not given: twitter2015 (the paper's figure shows them)." in report
+
+
+def test_fig4_dry_run_lists_the_runs_with_the_epochs_drawn(tmp_path: Path) -> None:
+    res = lfm("reproduce", "fig4", "--out", str(tmp_path / "r"), "--dry-run", cwd=tmp_path, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert re.findall(r"^  (\S+(?: \S+)?)\s+\[(\S+)\] (.*)  ->", res.stdout, re.M) == [
+        ("CONCAT", "concat", "review.gradcam_per_class=1 review.gradcam_epochs=[1,7,-1] method.name=concat"),
+        ("LFM (Ours-LB)", "ours-lb", "review.gradcam_per_class=1 review.gradcam_epochs=[1,7,-1] method.name=lfm "
+                                     "alpha.strategy=learned")]
+    assert "emoji (built in)" in res.stdout and "20 epochs" in res.stdout
+    assert "6 runs (2 sweeps x 3 seeds), 6 still to run" in res.stdout
+    short = lfm("reproduce", "fig4", "--out", str(tmp_path / "r"), "--dry-run", "train.epochs=5", cwd=tmp_path,
+                timeout=120)
+    assert "review.gradcam_epochs=[1,-1]" in short.stdout   # no seventh epoch in five
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_composed_figure_refuses_a_spec_naming_no_image(tmp_path: Path) -> None:
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps({"title": "t", "rows": [{"label": "CONCAT", "images": [
+        {"epoch": 1, "path": str(tmp_path / "missing.png")}]}]}))
+    res = subprocess.run([sys.executable, "-m", "lfm_plot.gradcam_epochs", str(spec), str(tmp_path / "o.png")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr == f"{spec}: {tmp_path / 'missing.png'}: not a file\n"
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_table1_dry_run_prints_the_papers_plan_for_cremad(tmp_path: Path) -> None:
     root = L.cremad(tmp_path / "cremad")
     res = lfm("reproduce", "table1", "--data", f"cremad={root}", "--out", str(tmp_path / "r"), "--dry-run",
@@ -154,13 +208,14 @@ def test_table1_dry_run_prints_the_papers_plan_for_cremad(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("args,message", [
-    (["table9"], "EXPERIMENT: expected one of table1, table2, table3, table4, table5, fig2, fig3, found 'table9'"),
+    (["table9"], "EXPERIMENT: expected one of table1, table2, table3, table4, table5, fig2, fig3, fig4, found 'table9'"),
     (["table1", "--data", "cremad"], "--data 'cremad': give the dataset's folder, e.g. --data cremad=data/cremad"),
     (["table1", "--data", "imagenet=/x"], "--data 'imagenet=/x': expected NAME=PATH with NAME one of"),
     (["table1", "--data", "mfeat=/x"], "--data 'mfeat=/x': mfeat is built in and takes no folder (--data mfeat)"),
     (["table4", "--rows", "ours"], "--rows 'ours': expected some of constant-0,"),
     (["table4", "--seeds", "a"], "--seeds 'a': expected non-negative integers"),
-    (["fig4"], "fig4 (Grad-CAM of the weak modality at the first, seventh and last epoch) is not available"),
+    (["fig4", "--data", "mfeat"], "fig4: mfeat has no convolutional encoder (pix: mlp, mor: mlp); Grad-CAM shows "
+                                  "the encoders cnn, resnet18, resnet50: give emoji or a dataset of the paper"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     res = lfm("reproduce", *args, "--dry-run", cwd=tmp_path, timeout=120)

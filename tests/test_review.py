@@ -18,10 +18,12 @@ PER_CLASS = 2
 
 @pytest.fixture(scope="module")
 def emoji_run(tmp_path_factory) -> Path:
-    """Two epochs of emoji (a CNN on the image), the gap also after each epoch."""
+    """Two epochs of emoji (a CNN on the image), the gap also after each epoch, Grad-CAM also
+    after the first and the last."""
     from engine.contract import recipe as recipes
     run_dir = tmp_path_factory.mktemp("review") / "emoji"
     r = recipes.load(RECIPES / "emoji.toml", ["train.epochs=2", "train.threads=1", "review.gap_every=1",
+                                              "review.gradcam_epochs=[1,-1]",
                                               f"review.gap_samples={GAP_SAMPLES}",
                                               f"review.gradcam_per_class={PER_CLASS}"])
     code, summary = train_in_process(run_dir, r)
@@ -34,7 +36,8 @@ def mfeat_run(tmp_path_factory) -> Path:
     """One epoch of mfeat: vector views through MLP encoders."""
     from engine.contract import recipe as recipes
     run_dir = tmp_path_factory.mktemp("review") / "mfeat"
-    r = recipes.load(RECIPES / "mfeat.toml", ["train.epochs=1", "train.threads=1", "review.gap_samples=50"])
+    r = recipes.load(RECIPES / "mfeat.toml", ["train.epochs=1", "train.threads=1", "review.gap_samples=50",
+                                              "review.gradcam_epochs=[-1]"])
     code, _ = train_in_process(run_dir, r)
     assert code == 0
     return run_dir
@@ -146,9 +149,10 @@ def test_tensorboard_holds_the_review_images(emoji_run) -> None:
     [gap] = images["review/modality_gap_picture_best"]
     assert (gap.width, gap.height) == (1000, 400)
     assert [i.step for i in images["review/modality_gap_picture"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
-    [cam] = images["review/gradcam_image"]
-    assert cam.step == end_of(emoji_run, best_epoch(emoji_run))
-    assert (cam.width, cam.height) == (PER_CLASS * (450 + 4), 9 * (215 + 4))  # a row per class
+    cams = images["review/gradcam_image"]   # epochs 1 and 2; the best checkpoint is one of them: not again
+    assert best_epoch(emoji_run) in (1, 2)
+    assert [c.step for c in cams] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
+    assert {(c.width, c.height) for c in cams} == {(PER_CLASS * (450 + 4), 9 * (215 + 4))}  # a row per class
     assert "review/gradcam_text" not in images
 
 
@@ -185,8 +189,45 @@ def test_gradcam_per_class_for_the_cnn_encoder(emoji_run) -> None:
         assert img.size == (450, 215)  # input | heat map, 160 pixels a side, colour bar, classes as title
     assert distinct_colours(pngs[0]) > 50
     assert (emoji_run / "figures" / "gradcam" / "image.png").is_file()
-    [line] = [e["message"] for e in events(emoji_run) if e["type"] == "log" and "Grad-CAM" in e["message"]]
+    [line] = [e["message"] for e in events(emoji_run) if e["type"] == "log" and "Grad-CAM" in e["message"]
+              and "best checkpoint" in e["message"]]
     assert "last convolution (features.8)" in line and f"{9 * PER_CLASS} test samples" in line
+
+
+def test_gradcam_of_the_epochs_asked_for(emoji_run) -> None:
+    """review.gradcam_epochs = [1, -1] on two epochs: a figure after epochs 1 and 2, the same test
+    samples (the same layout, the same inputs) on different weights (different heat maps)."""
+    figures = emoji_run / "figures"
+    assert sorted(p.name for p in figures.glob("gradcam-epoch*.png")) == ["gradcam-epoch001.png",
+                                                                          "gradcam-epoch002.png"]
+    assert sorted(p.name for p in (figures / "gradcam").glob("image-epoch*.png")) == ["image-epoch001.png",
+                                                                                      "image-epoch002.png"]
+    first, last = (np.asarray(Image.open(figures / f"gradcam-epoch00{e}.png").convert("RGB")) for e in (1, 2))
+    w, h = 450 + 4, 215 + 4   # a panel and its gap; a row per class
+    assert first.shape == last.shape == (9 * h, PER_CLASS * w, 3)
+    assert np.array_equal(first, np.asarray(Image.open(figures / "gradcam" / "image-epoch001.png").convert("RGB")))
+    # each panel: the input (left), the heat map over it (right): the inputs alike, the heat maps not
+    panels = [(r * h, c * w) for r in range(9) for c in range(PER_CLASS)]
+    inputs = [(first[y + 35:y + 185, x + 25:x + 175], last[y + 35:y + 185, x + 25:x + 175]) for y, x in panels]
+    maps = [(first[y + 35:y + 185, x + 232:x + 385], last[y + 35:y + 185, x + 232:x + 385]) for y, x in panels]
+    assert all(np.array_equal(a, b) for a, b in inputs)
+    assert sum(not np.array_equal(a, b) for a, b in maps) == len(panels)
+    assert distinct_colours(figures / "gradcam-epoch001.png") > 50
+    logged = [e for e in events(emoji_run) if e["type"] == "log" and "Grad-CAM" in e["message"]]
+    assert [("epoch 1)" in e["message"], "epoch 2)" in e["message"]) for e in logged[:2]] == [(True, False),
+                                                                                              (False, True)]
+    assert all("gradcam-epoch00" in e["message"] for e in logged[:2])
+
+
+def test_the_review_during_training_leaves_the_trained_model_as_it_is(emoji_run, tmp_path) -> None:
+    """Grad-CAM and the modality gap after each epoch neither draw random numbers of the run nor
+    touch its weights: the same recipe without any review tests to the same numbers."""
+    from engine.contract import recipe as recipes
+    r = recipes.load(RECIPES / "emoji.toml", ["train.epochs=2", "train.threads=1", "review.gap_samples=0",
+                                              "review.gradcam=false"])
+    code, plain = train_in_process(tmp_path / "plain", r)
+    assert code == 0 and not (tmp_path / "plain" / "figures").exists()
+    assert plain["test"] == json.loads((emoji_run / "summary.json").read_text())["test"]
 
 
 def test_gradcam_skipped_without_a_convolutional_encoder(mfeat_run) -> None:
@@ -206,6 +247,14 @@ def test_gradcam_skipped_without_a_convolutional_encoder(mfeat_run) -> None:
     ("review.gap_every=-1", "review.gap_every: expected a value >= 0, found -1"),
     ("review.gradcam_per_class=0", "review.gradcam_per_class: expected a value >= 1, found 0"),
     ("review.gap_projection=tsne", "review.gap_projection: expected one of 'pca', 'umap', found 'tsne'"),
+    ("review.gradcam_epochs=[1,0]",
+     "review.gradcam_epochs[1]: expected an epoch from 1 to train.epochs (30), or -1 for the last, found 0"),
+    ("review.gradcam_epochs=[31]",
+     "review.gradcam_epochs[0]: expected an epoch from 1 to train.epochs (30), or -1 for the last, found 31"),
+    ("review.gradcam_epochs=[-2]",
+     "review.gradcam_epochs[0]: expected an epoch from 1 to train.epochs (30), or -1 for the last, found -2"),
+    ("review.gradcam_epochs=[1.5]", "review.gradcam_epochs[0]: expected an integer, found 1.5"),
+    ("review.gradcam_epochs=7", "review.gradcam_epochs: expected a list of an integer, found 7"),
 ])
 def test_review_keys_are_validated(override, message) -> None:
     from engine.contract import recipe as recipes

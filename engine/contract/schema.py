@@ -32,6 +32,7 @@ DISK_DATASETS = ("cremad", "kinetics_sounds", "vggsound", "sarcasm", "twitter201
 
 ENCODER_KINDS = ("mlp", "cnn", "resnet18", "resnet50", "minilm", "bert", "clip_image", "clip_text",
                  "text_bow")
+CONV_KINDS = ("cnn", "resnet18", "resnet50")  # encoders whose last layers are convolutions (Grad-CAM)
 FUSIONS = tuple(fusion_table)
 METHODS = method_names  # the registry's names (engine/contract/method_registry.py)
 
@@ -192,6 +193,9 @@ class ReviewConfig:
     gap_projection: str = spec("pca", choices=("pca", "umap"), doc="2-D picture: PCA, or UMAP (needs umap-learn)")
     gradcam: bool = spec(True, doc="Grad-CAM of the convolutional encoders on test samples, best checkpoint")
     gradcam_per_class: int = spec(2, lo=1, hi=64, doc="test samples per class shown by Grad-CAM")
+    gradcam_epochs: tuple[int, ...] = spec((), doc="also Grad-CAM on these epochs' weights (counted from 1; -1 = "
+                                                   "the last epoch), on the same test samples each time: "
+                                                   "figures/gradcam-epoch<NNN>.png")
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,13 @@ def _cross_checks(r: Recipe, problems: list[str]) -> None:
 
 
 def _review_checks(r: Recipe, problems: list[str]) -> None:
-    """[review]: UMAP is an optional library, looked for without importing it."""
+    """[review]: the Grad-CAM epochs within the run's; UMAP is an optional library, looked for
+    without importing it."""
+    epochs = r.train.epochs
+    for i, e in enumerate(r.review.gradcam_epochs):
+        if e != -1 and not 1 <= e <= epochs:
+            problems.append(f"review.gradcam_epochs[{i}]: expected an epoch from 1 to train.epochs ({epochs}), "
+                            f"or -1 for the last, found {e}")
     if r.review.gap_projection == "umap" and importlib.util.find_spec("umap") is None:
         problems.append("review.gap_projection: 'umap' needs the umap-learn package, which is not installed "
                         "(pip install umap-learn); or use 'pca'")

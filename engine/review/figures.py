@@ -12,8 +12,13 @@
     Grad-CAM (engine/review/gradcam.py): at the end, on the best checkpoint's weights,
         `review.gradcam_per_class` test samples of each class per convolutional encoder:
         `figures/gradcam/<modality>/<class>-<k>.png`, all of them in `figures/gradcam/<modality>.png`
-        and the TensorBoard image `review/gradcam_<modality>`; skipped, with one log line
-        saying why, where no encoder is convolutional
+        and the TensorBoard image `review/gradcam_<modality>`; with `review.gradcam_epochs` also
+        after the validation of each of those epochs, on that epoch's weights and the same test
+        samples (the first of each class of the test split, which `data.split_seed` fixes):
+        `figures/gradcam/<modality>-epoch<NNN>.png`, every convolutional modality's in
+        `figures/gradcam-epoch<NNN>.png` (one above the other) and the same image tag at that
+        epoch's step (the final one is not drawn again at a step it already has); skipped,
+        with one log line saying why, where no encoder is convolutional
 
 It writes with its own TensorBoard writer into the run's TensorBoard folder (engine/contract/layout.py
 `tensorboard_dir`), at the global step of the end of the epoch whose weights are shown (the x-axis
@@ -48,6 +53,9 @@ class Review(RunCallback):
         self.figures = self.run_dir / FIGURES
         self._writer = None
         self.steps_per_epoch = steps_per_epoch(len(ctx.data.train), ctx.recipe.data.batch_size)
+        last = ctx.recipe.train.epochs
+        self.gradcam_epochs = {last if e == -1 else e for e in self.cfg.gradcam_epochs}
+        self.gradcam_skip_said = False
 
     def step(self, epoch: int) -> int:
         """TensorBoard's x-axis, as for the run's other summaries: the global step at the end of `epoch`."""
@@ -59,6 +67,8 @@ class Review(RunCallback):
         if (ev.split == "val" and every and self.cfg.gap_samples
                 and ev.epoch % every == 0 and len(self.ctx.model.modalities) > 1):
             self._guarded("modality gap", self.gap, ev.epoch, False)
+        if ev.split == "val" and ev.epoch in self.gradcam_epochs:
+            self._guarded("Grad-CAM", self.gradcam, ev.epoch, False)
 
     def final(self, best_epoch: int) -> None:
         """The end-of-run figures, from the weights the test split was evaluated with."""
@@ -67,7 +77,7 @@ class Review(RunCallback):
         elif self.cfg.gap_samples:
             self._guarded("modality gap", self.gap, best_epoch, True)
         if self.cfg.gradcam:
-            self._guarded("Grad-CAM", self.gradcam, best_epoch)
+            self._guarded("Grad-CAM", self.gradcam, best_epoch, True)
         if self._writer is not None:
             self._writer.flush()
 
@@ -139,21 +149,24 @@ class Review(RunCallback):
                   message=f"review: modality gap ({which}): centroid distance {dist:.4f} over {len(labels)} test "
                           f"samples; {path.relative_to(self.run_dir)} ({time.perf_counter() - tick:.1f} s)"))
 
-    def gradcam(self, epoch: int) -> None:
-        from PIL import Image
-
+    def gradcam(self, epoch: int, final: bool) -> None:
+        """Grad-CAM sheets of the convolutional encoders: at the end on the best checkpoint (with
+        a file per sample), or on epoch `epoch`'s weights just validated."""
         from engine.review import gradcam as rc
         tick = time.perf_counter()
         ctx, per_class = self.ctx, self.cfg.gradcam_per_class
         found, why = rc.targets(ctx)
         if why:
-            self.report.log(events.Log(level="info", message=f"review: {why}"))
+            if not self.gradcam_skip_said:
+                self.report.log(events.Log(level="info", message=f"review: {why}"))
+            self.gradcam_skip_said = True
             return
         split, names = ctx.data.test, ctx.data.class_names
-        chosen = rc.pick(split.labels, len(names), per_class)
+        chosen = rc.pick(split.labels, len(names), per_class)   # the same samples at every epoch
+        sheets, layers = [], []
         for m, layer in found.items():
-            layer_name = next(n for n, mod in ctx.model.encoders[m].named_modules() if mod is layer)
-            folder = self.figures / "gradcam" / m
+            name = next(n for n, mod in ctx.model.encoders[m].named_modules() if mod is layer)
+            layers.append(f"{m} at its encoder's last convolution ({name})")
             panels, seen = [], {}
             for chunk in chosen.split(64):
                 inputs, labels = split.batch(chunk)
@@ -161,20 +174,37 @@ class Review(RunCallback):
                 cams, preds = rc.attributions(ctx, m, layer, inputs, labels)
                 for i, (y, p) in enumerate(zip(labels.tolist(), preds.tolist())):
                     k = seen[y] = seen.get(y, 0) + 1
-                    img = rc.panel(inputs[m][i].detach().cpu(), cams[i], f"true {names[y]} / pred {names[p]}")
-                    buf = io.BytesIO()
-                    Image.fromarray(img).save(buf, format="PNG")
-                    self._write(folder / f"{rc.file_stem(y, names[y], k)}.png", buf.getvalue())
+                    head = "" if final else f"epoch {epoch}: "
+                    img = rc.panel(inputs[m][i].detach().cpu(), cams[i], f"{head}true {names[y]} / pred {names[p]}")
+                    if final:
+                        self._write_png(self.figures / "gradcam" / m / f"{rc.file_stem(y, names[y], k)}.png", img)
                     panels.append(img)
-            sheet = rc.grid(panels, per_class)
-            buf = io.BytesIO()
-            Image.fromarray(sheet).save(buf, format="PNG")
-            self._write(self.figures / "gradcam" / f"{m}.png", buf.getvalue())
-            self.writer().add_image(f"review/gradcam_{m}", sheet, self.step(epoch), dataformats="HWC")
-            self.report.log(events.Log(level="info",
-                      message=f"review: Grad-CAM of {m} at its encoder's last convolution ({layer_name}), "
-                              f"{len(panels)} test samples ({per_class} per class, best checkpoint): "
-                              f"{folder.relative_to(self.run_dir)}/ ({time.perf_counter() - tick:.1f} s)"))
+            sheets.append(rc.grid(panels, per_class))
+            self._write_png(self.figures / "gradcam" / f"{m}.png" if final else self.gradcam_sheet(m, epoch),
+                            sheets[-1])
+            if not (final and self.gradcam_sheet(m, epoch).is_file()):   # that step has it already
+                self.writer().add_image(f"review/gradcam_{m}", sheets[-1], self.step(epoch), dataformats="HWC")
+        if final:
+            where, which = "figures/gradcam/", f"best checkpoint, epoch {epoch}"
+        else:
+            where, which = f"figures/gradcam-epoch{epoch:03d}.png", f"epoch {epoch}"
+            self._write_png(self.figures / f"gradcam-epoch{epoch:03d}.png", rc.stack(sheets))
+        self.report.log(events.Log(level="info",
+                  message=f"review: Grad-CAM of {'; '.join(layers)}, "
+                          f"{len(chosen)} test samples ({per_class} per class, {which}): {where} "
+                          f"({time.perf_counter() - tick:.1f} s)"))
+
+    def gradcam_sheet(self, modality: str, epoch: int) -> Path:
+        """The Grad-CAM sheet of `modality` drawn after `epoch` (by this process or the one a
+        resumed run continues)."""
+        return self.figures / "gradcam" / f"{modality}-epoch{epoch:03d}.png"
+
+    def _write_png(self, path: Path, img) -> None:
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        self._write(path, buf.getvalue())
 
     def _write(self, path: Path, data: bytes) -> None:
         writes.make_folders(path.parent, self.run_dir)

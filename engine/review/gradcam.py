@@ -19,8 +19,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from engine.contract.context import RunContext  # noqa: E402
+from engine.contract.schema import CONV_KINDS  # noqa: E402
 
-CONV_KINDS = ("cnn", "resnet18", "resnet50")  # encoders whose last layers are convolutions
 PANEL_SIDE = 160  # pixels of the longer side of a panel's image
 DPI = 100
 CMAP = "inferno"  # perceptually uniform, readable in grey and with every common colour-vision deficiency
@@ -148,3 +148,10 @@ def grid(panels: list[np.ndarray], per_row: int) -> np.ndarray:
         r, c = divmod(i, per_row)
         out[r * (h + 4):r * (h + 4) + p.shape[0], c * (w + 4):c * (w + 4) + p.shape[1]] = p
     return out
+
+
+def stack(sheets: list[np.ndarray]) -> np.ndarray:
+    """Sheets one above the other (padded white to the widest): (H, W, 3) uint8."""
+    w = max(s.shape[1] for s in sheets)
+    return np.concatenate([np.pad(s, ((0, 4), (0, w - s.shape[1]), (0, 0)), constant_values=255)
+                           for s in sheets])[:-4]

@@ -14,17 +14,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.contract import data_folders, layout, untrusted, weights, writes
+from engine.contract import data_folders, layout, schema, untrusted, weights, writes
 from engine.contract import recipe as recipes
 from engine.contract.errors import UserError
 from lfm_tui import plan as plans
 from lfm_tui.reproduce import paper
-from lfm_tui.reproduce.experiments import (BUILTIN_DATASETS, EXPERIMENTS, NOT_AVAILABLE, PAPER_DATASETS, Arm,
-                                           Experiment)
+from lfm_tui.reproduce.experiments import BUILTIN_DATASETS, EXPERIMENTS, PAPER_DATASETS, Arm, Experiment
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"   # the shipped recipes: the paper's settings
 MANIFEST = "reproduce.json"
-BUILTIN_FOR = {"table5": ("emoji",)}   # the built-in datasets an experiment runs on (default: all)
+# the built-in datasets an experiment runs on (default: all); fig4: the one with a convolutional encoder
+BUILTIN_FOR = {"table5": ("emoji",), "fig4": ("emoji",)}
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,6 @@ class Reproduction:
 
 
 def experiment(name: str) -> Experiment:
-    if name in NOT_AVAILABLE:
-        raise UserError(NOT_AVAILABLE[name])
     if name not in EXPERIMENTS:
         raise UserError(f"EXPERIMENT: expected one of {', '.join(EXPERIMENTS)}, found {name!r}")
     return EXPERIMENTS[name]
@@ -136,9 +134,11 @@ def build(exp: Experiment, data: dict[str, str], seeds: list[int], overrides: li
         recipe = recipe_of(dataset)
         base = ((f"data.root={root}",) if root else ()) + exp.overrides
         try:
-            modalities = list(recipes.load(recipe, [*base, *overrides]).data.modalities)
+            resolved = recipes.load(recipe, [*base, *overrides])
         except recipes.RecipeError as exc:
             raise UserError(f"{dataset}: {exc.render()}") from None
+        modalities = list(resolved.data.modalities)
+        base += gradcam_epochs(exp, dataset, resolved)
         for arm, arm_overrides in arms_on(exp, dataset, modalities):
             if rep.rows and arm.key not in rep.rows:
                 continue
@@ -153,6 +153,21 @@ def build(exp: Experiment, data: dict[str, str], seeds: list[int], overrides: li
     if not rep.sweeps:
         raise UserError(f"{exp.name}: no run to make on {', '.join(data)}")
     return rep
+
+
+def gradcam_epochs(exp: Experiment, dataset: str, resolved) -> tuple[str, ...]:
+    """The experiment's Grad-CAM epochs as an override, those within the run's epochs (the last
+    always); UserError where no encoder of the dataset is convolutional."""
+    if not exp.gradcam_epochs:
+        return ()
+    kinds = {m: resolved.model.encoders[m].kind for m in resolved.data.modalities}
+    if not any(k in schema.CONV_KINDS for k in kinds.values()):
+        raise UserError(f"{exp.name}: {dataset} has no convolutional encoder "
+                        f"({', '.join(f'{m}: {k}' for m, k in kinds.items())}); Grad-CAM shows the encoders "
+                        f"{', '.join(schema.CONV_KINDS)}: give emoji or a dataset of the paper")
+    last = resolved.train.epochs
+    epochs = [e for e in exp.gradcam_epochs if e == -1 or e < last] or [-1]
+    return (f"review.gradcam_epochs=[{','.join(map(str, epochs))}]",)
 
 
 def check_weights(dataset: str, config: dict[str, str], modalities: list[str]) -> None:

@@ -25,8 +25,9 @@ from rich.markdown import Markdown
 from engine.contract import writes
 from lfm_tui import compare as cmp
 from lfm_tui.reproduce import alpha as alphas
+from lfm_tui.reproduce import gradcam as cams
 from lfm_tui.reproduce import paper
-from lfm_tui.reproduce.experiments import ALPHA, METRICS, MODALITY_GAP, PARTS
+from lfm_tui.reproduce.experiments import ALPHA, GRADCAM, METRICS, MODALITY_GAP, PARTS
 from lfm_tui.reproduce.planning import Reproduction, Sweep
 
 REPORT = "report.md"
@@ -175,13 +176,50 @@ def fig3(rep: Reproduction, console) -> list[str]:
     lines = []
     for d, pts in data.items():
         lines += [f"## {d}: alpha over training", "", *alphas.markdown(d, pts), ""]
-    png = rep.out / "fig3.png"
+    code = plot("lfm_plot.alpha_fraction", rep.out / "fig3.json", rep.out / "fig3.png")
+    lines.append("![alpha over training](fig3.png)" if code == 0 else f"fig3.png not drawn (exit status {code}).")
+    return lines + [""]
+
+
+def plot(module: str, source: Path, png: Path) -> int:
+    """An lfm_plot figure drawn in a child process (the console does not import matplotlib):
+    its exit status."""
     env = dict(os.environ)
     home = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (home, env.get("PYTHONPATH", "")) if p)
-    code = subprocess.call([sys.executable, "-m", "lfm_plot.alpha_fraction", str(rep.out / "fig3.json"), str(png)],
-                           env=env)
-    lines.append("![alpha over training](fig3.png)" if code == 0 else f"fig3.png not drawn (exit status {code}).")
+    return subprocess.call([sys.executable, "-m", module, str(source), str(png)], env=env)
+
+
+def fig4(rep: Reproduction, dataset: str) -> list[str]:
+    """A dataset's Grad-CAM of the weak modality at the epochs drawn, each arm's three side by
+    side in fig4-<dataset>.png (and its spec fig4-<dataset>.json)."""
+    mine = [s for s in rep.sweeps if s.dataset == dataset]
+    runs = {s.arm.key: _runs(s) for s in mine}
+    mods = _modalities([r for v in runs.values() for r in v])
+    weak, why = cams.weak_modality(dataset, mods, runs.get("concat", []))
+    chosen = [(s.arm.row, cams.run_of(runs[s.arm.key])) for s in mine]
+    chosen = [(row, run) for row, run in chosen if run is not None]
+    root = rep.data[dataset]
+    lines = [f"## {dataset} ({root})" if root else f"## {dataset} (built in)", ""]
+    if not chosen:
+        return lines + ["No finished run with Grad-CAM figures yet.", ""]
+    can = sorted(set.intersection(*(set(cams.drawn(run)) for _, run in chosen)))
+    shown = weak if weak in can else min(can, key=lambda m: cams.accuracy(runs.get("concat", []), m) or 0.0,
+                                         default="")
+    lines.append(f"The weak modality: {weak or 'unknown'} ({why})." + (
+        "" if shown == weak else f" Grad-CAM shows the convolutional encoders only: shown, {shown or 'none'}."))
+    if not shown:
+        return lines + [""]
+    spec = cams.spec(f"{dataset}: Grad-CAM of {shown}", [(f"{row} (seed {run.name.removeprefix('seed-')})", run)
+                                                          for row, run in chosen], shown)
+    lines += ["", "| row | run | epochs drawn |", "|---|---|---|"]
+    lines += [f"| {r['label']} | {run.relative_to(rep.out)} | {', '.join(str(i['epoch']) for i in r['images'])} |"
+              for r, (_, run) in zip(spec["rows"], chosen)]
+    name = f"fig4-{dataset}"
+    writes.write_atomic(rep.out / f"{name}.json", json.dumps(spec, indent=1) + "\n")
+    code = plot("lfm_plot.gradcam_epochs", rep.out / f"{name}.json", rep.out / f"{name}.png")
+    lines += ["", f"![Grad-CAM of {shown}, the epochs side by side per method]({name}.png)" if code == 0
+              else f"{name}.png not drawn (exit status {code})."]
     return lines + [""]
 
 
@@ -197,6 +235,11 @@ def render(rep: Reproduction, console=None) -> str:
                   "else `below` or `above`.", ""]
     if exp.report == ALPHA:
         lines += fig3(rep, console)
+    elif exp.report == GRADCAM:
+        lines += ["Grad-CAM of each row's run (the lowest seed) after the epochs drawn, on the same test samples "
+                  "(one per class) each time; left to right, epoch by epoch.", ""]
+        for d in rep.data:
+            lines += fig4(rep, d)
     else:
         for d in rep.data:
             lines += dataset_section(rep, d)
