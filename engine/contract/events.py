@@ -3,8 +3,8 @@
 Standard library only: the UI imports this module without torch.
 
 Every event carries `v` (protocol major version), `type`, `seq` (0, 1, 2, ... within one engine
-process) and `time` (Unix seconds). Each type is a dataclass below (RunStarted, Step, Eval,
-AlphaUpdated, Checkpoint, Log, RunFinished): its fields, their types and their meanings are the
+process) and `time` (Unix seconds). Each type is a dataclass below (Preparing, RunStarted, Step,
+Eval, AlphaUpdated, Checkpoint, Log, RunFinished): its fields, their types and their meanings are the
 protocol, and what a reader checks is derived from them (engine/contract/event_fields.py), as is
 docs/events.md (engine/contract/event_docs.py). A reader ignores unknown types (they come back as
 UnknownEvent), treats non-JSON lines as log text, and refuses an event whose major version is
@@ -69,6 +69,20 @@ class Event(Envelope):
 
 
 @dataclass(kw_only=True)
+class Preparing(Event):
+    """Slow preparation before training starts (the text embeddings, the prepared-data cache),
+    while it goes on: at its start, about once a second, and at its end. Sent on the engine's
+    stream before run_started (the run folder's events.jsonl, made later, begins with
+    run_started); a reader that does not know the type skips it."""
+    type: ClassVar[str] = "preparing"
+    what: str = required("what is prepared: `text embeddings`, `<modality> cache`, ...")
+    done: int = required("items done")
+    total: int | None = required("items in all (null where unknown)")
+    unit: str | None = optional("what an item is: `texts`, `files`")
+    cache: str | None = optional("where the result is cached: the runs after this one read it from there")
+
+
+@dataclass(kw_only=True)
 class RunStarted(Event):
     """An engine process starts training a run (again, for a resumed run: `resumed_from` says where)."""
     type: ClassVar[str] = "run_started"
@@ -115,9 +129,13 @@ class Eval(Event):
     loss: float = required("the fused prediction's cross-entropy")
     fused: Metrics = required("the fused prediction's metrics: `acc`, `map`, `f1` (percent; null where undefined)")
     modalities: dict[str, Metrics] = required("each modality's metrics, as `fused`")
-    gap: float | None = required("the performance gap: the spread of the modalities' ACC (null with one modality)")
-    modality_gap: float | None = required("the distance between the modalities' feature centroids (null where undefined)")
-    samples: int | None = optional("samples scored")
+    gap: float | None = required(
+        "the accuracy gap (docs/glossary.md): the spread of the modalities' ACC on this split, max - min in ACC "
+        "points (null with one modality); TensorBoard's `<split>/accuracy_gap`")
+    modality_gap: float | None = required(
+        "the feature gap (docs/glossary.md): the distance between the modalities' centroids of encoder features "
+        "over the whole split (`samples`; null where undefined); TensorBoard's `<split>/feature_gap`")
+    samples: int | None = optional("samples scored (the n of the feature gap)")
     unimodal: str | None = optional("how the modalities' own scores were made (`eval.unimodal`)")
     confusion: dict[str, list[list[int]]] | None = optional(
         "with at most 50 classes: head (`fused` or a modality) -> rows of counts, true class by "
@@ -168,10 +186,12 @@ class RunFinished(Event):
     """How the run ended; the last event of an engine process that could report."""
     type: ClassVar[str] = "run_finished"
     status: FinishStatus = required("`ok`, `cancelled` (stopped; `--resume` continues it) or `failed`")
-    best: dict[str, Any] | None = required("the best validation: fused metrics, `epoch` and `gap` (null before any)")
+    best: dict[str, Any] | None = required(
+        "the best validation: fused metrics, `epoch` and `gap` (its accuracy gap) (null before any)")
     test: dict[str, Any] | None = required(
         "the test split's numbers as summary.json holds them (null unless ok): fused metrics, "
-        "`loss`, `gap`, `modality_gap`, each modality's as `<metric>_<modality>`")
+        "`loss`, `gap` (the accuracy gap), `modality_gap` (the feature gap), each modality's as "
+        "`<metric>_<modality>`")
     error: str | None = required("why it failed or stopped, one line (null when ok)")
     traceback: str | None = required("the engine's traceback of a failure (null otherwise)")
     run_dir: str | None = optional("the run folder")
@@ -185,8 +205,8 @@ class UnknownEvent(Event):
     type: str = ""
 
 
-EVENT_TYPES: dict[str, type[Event]] = {c.type: c for c in (RunStarted, Step, Eval, AlphaUpdated, Checkpoint, Log,
-                                                           RunFinished)}
+EVENT_TYPES: dict[str, type[Event]] = {c.type: c for c in (Preparing, RunStarted, Step, Eval, AlphaUpdated, Checkpoint,
+                                                           Log, RunFinished)}
 
 
 @dataclass

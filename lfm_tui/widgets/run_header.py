@@ -52,6 +52,7 @@ class HeaderView:
     note: str = ""                      # what the user can do next, or what went wrong
     note_style: str = ""
     command: str = ""                   # the TensorBoard command, shown once the run has ended
+    preparing: str = ""                 # what the engine prepares before the run starts, how far
 
 
 class RunHeader(Static):
@@ -71,31 +72,38 @@ class RunHeader(Static):
         if v is None:
             self.update(Text("no run yet: pick a recipe and press Enter", style="dim"))
             return
-        t = Text()
-        t.append(f" {STATUS_WORD.get(v.status, v.status)} ", style=f"reverse {STATUS_STYLE.get(v.status, 'bold')}")
-        t.append(f"  {v.title}", style="bold")
-        if v.dataset:
-            t.append(f"  {v.dataset}: {' + '.join(v.modalities)}")
-        if v.source:
-            t.append(f"  ({v.source})", style="dim")
-        if v.run_name:
-            t.append(f"  {v.run_name}", style="dim")
-        t.append("\n")
-        if v.epochs:
-            t.append(f"epoch {v.epoch}/{v.epochs}  step {v.step}/{v.steps_per_epoch}  ")
-            t.append(bar(v.progress), style="green")
-            t.append(f" {v.progress * 100:3.0f}%  ")
-        else:
-            t.append("waiting for the engine to start the run  " if v.live
-                     else "no progress reported  ", style="dim")
-        t.append(f"elapsed {clock_text(v.elapsed)}")
-        if v.live:
-            t.append(f"  remaining {clock_text(v.remaining)}")
-        t.append("\n")
-        if v.global_step:
-            t.append(f"{v.samples_per_s:,.0f} samples/s  alpha {v.alpha:.4f}  lr {v.lr:.1e}   ")
-        if v.note:
-            t.append(v.note, style=v.note_style)
-        if v.command:
-            t.append(v.command, style="dim")
-        self.update(t)
+        self.update(header_text(v))
+
+
+def header_text(v: HeaderView) -> Text:
+    """The header's three lines of a run."""
+    t = Text()
+    t.append(f" {STATUS_WORD.get(v.status, v.status)} ", style=f"reverse {STATUS_STYLE.get(v.status, 'bold')}")
+    t.append(f"  {v.title}", style="bold")
+    if v.dataset:
+        t.append(f"  {v.dataset}: {' + '.join(v.modalities)}")
+    if v.source:
+        t.append(f"  ({v.source})", style="dim")
+    if v.run_name:
+        t.append(f"  {v.run_name}", style="dim")
+    t.append("\n")
+    if v.epochs:
+        t.append(f"epoch {v.epoch}/{v.epochs}  step {v.step}/{v.steps_per_epoch}  ")
+        t.append(bar(v.progress), style="green")
+        t.append(f" {v.progress * 100:3.0f}%  ")
+    elif v.live and v.preparing:
+        t.append(f"{v.preparing}  ", style="yellow")
+    else:
+        t.append("waiting for the engine to start the run  " if v.live
+                 else "no progress reported  ", style="dim")
+    t.append(f"elapsed {clock_text(v.elapsed)}")
+    if v.live:
+        t.append(f"  remaining {clock_text(v.remaining)}")
+    t.append("\n")
+    if v.global_step:
+        t.append(f"{v.samples_per_s:,.0f} samples/s  alpha {v.alpha:.4f}  lr {v.lr:.1e}   ")
+    if v.note:
+        t.append(v.note, style=v.note_style)
+    if v.command:
+        t.append(v.command, style="dim")
+    return t
