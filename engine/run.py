@@ -25,7 +25,8 @@ from pathlib import Path
 from engine.contract import layout, progress, run_report
 from engine.contract import recipe as recipes
 from engine.contract.errors import Diverged, UserError
-from engine.contract.events import Emitter, Preparing
+from engine.contract.emitter import Emitter
+from engine.contract.events import Preparing
 from engine.contract.folder_lock import FolderInUse, FolderLock
 from engine.contract.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, is_write_failure,
                             write_failure)

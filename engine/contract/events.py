@@ -14,11 +14,9 @@ what is wrong with it.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import time
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TextIO, get_args
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, get_args
 
 from engine.contract import untrusted
 from engine.contract.event_fields import (Envelope, Metrics, ProtocolError, checker, optional, payload_names,
@@ -70,16 +68,14 @@ class Event(Envelope):
 
 @dataclass(kw_only=True)
 class Preparing(Event):
-    """Slow preparation before training starts (the text embeddings, the prepared-data cache),
-    while it goes on: at its start, about once a second, and at its end. Sent on the engine's
-    stream before run_started (the run folder's events.jsonl, made later, begins with
-    run_started); a reader that does not know the type skips it."""
+    """Slow preparation before run_started (text embeddings, the prepared cache): at its start, about
+    once a second, at its end; on the engine's stream only (events.jsonl begins with run_started)."""
     type: ClassVar[str] = "preparing"
     what: str = required("what is prepared: `text embeddings`, `<modality> cache`, ...")
     done: int = required("items done")
     total: int | None = required("items in all (null where unknown)")
     unit: str | None = optional("what an item is: `texts`, `files`")
-    cache: str | None = optional("where the result is cached: the runs after this one read it from there")
+    cache: str | None = optional("where the result is cached for the runs after")
 
 
 @dataclass(kw_only=True)
@@ -129,12 +125,8 @@ class Eval(Event):
     loss: float = required("the fused prediction's cross-entropy")
     fused: Metrics = required("the fused prediction's metrics: `acc`, `map`, `f1` (percent; null where undefined)")
     modalities: dict[str, Metrics] = required("each modality's metrics, as `fused`")
-    gap: float | None = required(
-        "the accuracy gap (docs/glossary.md): the spread of the modalities' ACC on this split, max - min in ACC "
-        "points (null with one modality); TensorBoard's `<split>/accuracy_gap`")
-    modality_gap: float | None = required(
-        "the feature gap (docs/glossary.md): the distance between the modalities' centroids of encoder features "
-        "over the whole split (`samples`; null where undefined); TensorBoard's `<split>/feature_gap`")
+    gap: float | None = required("the accuracy gap (docs/glossary.md): max - min of the modalities' ACC, in points")
+    modality_gap: float | None = required("the feature gap (docs/glossary.md): encoder-feature centroid distance")
     samples: int | None = optional("samples scored (the n of the feature gap)")
     unimodal: str | None = optional("how the modalities' own scores were made (`eval.unimodal`)")
     confusion: dict[str, list[list[int]]] | None = optional(
@@ -186,12 +178,10 @@ class RunFinished(Event):
     """How the run ended; the last event of an engine process that could report."""
     type: ClassVar[str] = "run_finished"
     status: FinishStatus = required("`ok`, `cancelled` (stopped; `--resume` continues it) or `failed`")
-    best: dict[str, Any] | None = required(
-        "the best validation: fused metrics, `epoch` and `gap` (its accuracy gap) (null before any)")
+    best: dict[str, Any] | None = required("the best validation: fused metrics, `epoch` and `gap` (null before any)")
     test: dict[str, Any] | None = required(
-        "the test split's numbers as summary.json holds them (null unless ok): fused metrics, "
-        "`loss`, `gap` (the accuracy gap), `modality_gap` (the feature gap), each modality's as "
-        "`<metric>_<modality>`")
+        "the test split's numbers as summary.json holds them (null unless ok): fused metrics, `loss`, "
+        "`gap` (accuracy gap), `modality_gap` (feature gap), each modality's as `<metric>_<modality>`")
     error: str | None = required("why it failed or stopped, one line (null when ok)")
     traceback: str | None = required("the engine's traceback of a failure (null otherwise)")
     run_dir: str | None = optional("the run folder")
@@ -281,37 +271,9 @@ def read_events(path: str) -> list[Event]:
     return out
 
 
-@dataclass
-class Emitter:
-    """Numbers events and writes them to every stream, then to every file, each line flushed at
-    once. A stream that went away (a client's pipe) is dropped; a file (the run folder's
-    events.jsonl) that cannot be written raises OSError naming it (a full disk stops the run)."""
-    streams: list[TextIO] = field(default_factory=list)
-    files: list[TextIO] = field(default_factory=list)
-    seq: int = 0
-
-    def emit(self, ev: Event) -> Event:
-        """Writes `ev` numbered and timed, and returns that copy of it; ProtocolError naming a
-        field of it that is missing or of the wrong type (nothing is written then)."""
-        if not isinstance(ev, Event) or isinstance(ev, UnknownEvent) or type(ev) not in EVENT_TYPES.values():
-            raise ProtocolError(f"not an event of the protocol: {ev!r:.100}")
-        wrong = problem(type(ev), ev.data)
-        if wrong:
-            raise ProtocolError(f"event {ev.type!r} {wrong}")
-        ev = dataclasses.replace(ev, seq=self.seq, time=round(time.time(), 3))
-        self.seq += 1
-        line = ev.to_json() + "\n"
-        for s in list(self.streams):
-            try:
-                s.write(line)
-                s.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                # A client that went away must not stop training; the file copy remains.
-                self.streams.remove(s)
-        for f in self.files:
-            try:
-                f.write(line)
-                f.flush()
-            except OSError as exc:
-                raise OSError(exc.errno, exc.strerror, getattr(f, "name", None)) from exc
-        return ev
+def __getattr__(name: str):
+    """`Emitter`, the writer of events, lives in engine/contract/emitter.py."""
+    if name == "Emitter":
+        from engine.contract.emitter import Emitter
+        return Emitter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
