@@ -415,6 +415,15 @@ def test_a_first_run_with_an_empty_cache_says_what_it_prepares(tmp_path: Path, m
         f"preparing: text embeddings 0/1906 texts, cached in {npy} for the runs after",
         "preparing: text embeddings 1906/1906 texts"]
 
+    from rich.console import Console
+    from lfm_tui.headless import LiveView
+
+    live = LiveView(Console(file=io.StringIO(), width=120, force_terminal=True))
+    live.handle(items[0])
+    shown = Console(file=io.StringIO(), width=200)
+    shown.print(live)
+    assert f"preparing: text embeddings 0/1906 texts, cached in {npy}" in shown.file.getvalue()
+
     session = RunSession(label="emoji")
     for e in items[:2]:
         session.feed(e)
