@@ -430,3 +430,27 @@ def test_a_first_run_with_an_empty_cache_says_what_it_prepares(tmp_path: Path, m
     lines = header_text(header_view(session)).plain.splitlines()
     assert lines[1].startswith(f"preparing: text embeddings {items[1].done}/1906 texts")
     assert "waiting for the engine" not in lines[1]
+
+
+def test_building_the_prepared_cache_reports_its_start_and_end(tmp_path: Path) -> None:
+    """The prepared-data cache of a modality, built from nothing, is reported as preparing
+    `<modality> cache` from 0 to all of its files, with the folder it is cached in; a cache
+    that is current reports nothing."""
+    import numpy as np
+
+    from engine.contract import progress
+    from engine.data import cache
+    from engine.data.manifest import Source
+
+    heard: list[tuple] = []
+    spec = cache.ModalitySpec(params={"n": 1}, shape=(2,), dtype="float16",
+                              read=lambda src: np.full(2, float(src.start), dtype=np.float16), input_spec={})
+    sources = [Source("wav", f"/a/{i}.wav", start=i) for i in range(5)]
+    with progress.reporting(lambda *args: heard.append(args)):
+        array, _, why = cache.ensure(tmp_path / "c", "audio", spec, sources, progress=False)
+        assert why == "no cache yet" and np.load(array)[4].tolist() == [4.0, 4.0]
+        assert heard[0] == ("audio cache", 0, 5, "files", str(tmp_path / "c"))
+        assert heard[-1] == ("audio cache", 5, 5, "files", str(tmp_path / "c"))
+        count = len(heard)
+        cache.ensure(tmp_path / "c", "audio", spec, sources, progress=False)
+    assert len(heard) == count
