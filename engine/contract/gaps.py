@@ -37,6 +37,16 @@ def embedding(samples: int | None = None) -> str:
     return f"{EMBEDDING} (test, projection embeddings{_n(samples)})"
 
 
+def accuracy_short() -> str:
+    """`accuracy gap (ACC pts)`: in a table whose title names the split (the dashboard's)."""
+    return f"{ACCURACY} (ACC pts)"
+
+
+def feature_short(samples: int | None = None) -> str:
+    """`feature gap (n=300)`: in a table whose title names the split (the dashboard's)."""
+    return f"{FEATURE} ({_n(samples).removeprefix(', ') or 'encoder features'})"
+
+
 def tag(name: str) -> str:
     """TensorBoard's name of a metric of eval or summary.json (`gap` -> `accuracy_gap`)."""
     return TAGS.get(name, name)
