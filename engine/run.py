@@ -22,10 +22,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from engine.contract import layout, run_report
+from engine.contract import layout, progress, run_report
 from engine.contract import recipe as recipes
 from engine.contract.errors import Diverged, UserError
-from engine.contract.events import Emitter
+from engine.contract.emitter import Emitter
+from engine.contract.events import Preparing
 from engine.contract.folder_lock import FolderInUse, FolderLock
 from engine.contract.outcome import (EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, is_write_failure,
                             write_failure)
@@ -89,13 +90,19 @@ class EngineRun:
     def setup(self) -> None:
         """A stop asked for before the run folder is written ends the process with nothing
         written; once it is, the run stops after its first step, with a checkpoint."""
-        for step in (self._setup_recipe, self._setup_dist, self._setup_data, self._setup_model,
-                     self._setup_run_folder):
-            if self.signals.requested:
-                raise StoppedEarly()
-            step()
+        with progress.reporting(self._preparing):
+            for step in (self._setup_recipe, self._setup_dist, self._setup_data, self._setup_model,
+                         self._setup_run_folder):
+                if self.signals.requested:
+                    raise StoppedEarly()
+                step()
         self._setup_sinks()
         self._setup_trainer()
+
+    def _preparing(self, what: str, done: int, total: int | None, unit: str, cache: str) -> None:
+        """A `preparing` event on the engine's stream (rank 0's): slow preparation, before run_started."""
+        if self.emitter.streams:
+            self.emitter.emit(Preparing(what=what, done=done, total=total, unit=unit, cache=cache or None))
 
     def _setup_recipe(self) -> None:
         if self.run_dir is not None:

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.contract import annotations, layout
+from engine.contract import annotations, gaps, layout
 from engine.contract import recipe as recipes
 from engine.contract import untrusted
 from engine.contract import method_registry as registry
@@ -216,7 +216,7 @@ def group(runs: list[Run]) -> list[Row]:
 
 
 def columns(rows: list[Row]) -> list[tuple[str, str]]:
-    """(key in the test summary, heading): fused metrics, each modality's ACC, the gap."""
+    """(key in the test summary, heading): fused metrics, each modality's ACC, the accuracy gap."""
     mods: list[str] = []
     for r in rows:
         mods += [m for m in r.modalities if m not in mods]
@@ -224,7 +224,7 @@ def columns(rows: list[Row]) -> list[tuple[str, str]]:
     for r in rows:
         declared += [m for m in r.config.get("data.modalities", "[]").strip("[]").split(",") if m not in declared]
     mods.sort(key=lambda m: declared.index(m) if m in declared else len(declared))
-    return [*FUSED, *((f"acc_{m}", f"ACC {m}") for m in mods), ("gap", "gap (ACC)")]
+    return [*FUSED, *((f"acc_{m}", f"ACC {m}") for m in mods), ("gap", gaps.accuracy("test"))]
 
 
 def cell(row: Row, key: str) -> str:

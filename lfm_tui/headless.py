@@ -18,13 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from engine.contract import layout
+from engine.contract import gaps, layout
 from engine.contract import folder_lock
 from engine.contract.events import Event, Log, LogLine, RunStarted
 from engine.contract.outcome import (EXIT_CANCELLED, EXIT_OK, STATUS_EXIT, client_exit, command, resume_command,
                             tensorboard_command)
 from lfm_tui.client import EngineClient, Exited
-from engine.contract.run_state import RunState
+from engine.contract.run_state import RunState, preparing_text
 from lfm_tui.lines import JsonView, PlainView, hms
 
 LOG_FORMATS = ("auto", "live", "plain", "json")  # auto: live on a terminal, plain lines elsewhere
@@ -54,7 +54,7 @@ def _cell(v) -> str:
 
 
 def metrics_table(title: str, fused: dict, modalities: dict, gap: float | None,
-                  best: dict | None = None) -> Table:
+                  best: dict | None = None, split: str = "val") -> Table:
     t = Table(title=Text(title), title_justify="left", expand=False)
     for col in ("", "ACC", "MAP", "macro-F1"):
         t.add_column(col, justify="right" if col else "left")
@@ -62,7 +62,7 @@ def metrics_table(title: str, fused: dict, modalities: dict, gap: float | None,
     for m, v in modalities.items():
         t.add_row(Text(str(m)), *(_cell(v.get(k)) for k in ("acc", "map", "f1")))
     if gap is not None:
-        t.add_row("gap (ACC)", f"{gap:.2f}", "", "")
+        t.add_row(gaps.accuracy(split), f"{gap:.2f}", "", "")
     if best:
         t.caption = f"best validation ACC {_cell(best.get('acc'))} at epoch {best.get('epoch')}"
     return t
@@ -130,6 +130,8 @@ class LiveView:
             stats.append("loss " + "  ".join(f"{k} {v:.4f}" for k, v in loss.items()))
             stats.append(f"   alpha {s.alpha:.4f}   lr {s.lr:.2e}   {s.samples_per_s:.0f} samples/s")
         parts = [head, self.progress, stats]
+        if s.preparing and not s.status:
+            parts.insert(1, Text(preparing_text(s.preparing), style="yellow"))
         if s.last_val:
             v = s.last_val
             parts.append(metrics_table(f"validation, epoch {v['epoch']}", v["fused"], v["modalities"],
@@ -168,9 +170,9 @@ def summary(console: Console, state: RunState, code: int, note: str | None = Non
     if state.test:
         t = state.test
         console.print(f"[bold]test[/], best-on-validation checkpoint (epoch {t['epoch']}):")
-        console.print(metrics_table("", t["fused"], t["modalities"], t["gap"]))
+        console.print(metrics_table("", t["fused"], t["modalities"], t["gap"], split="test"))
         gap = t.get("modality_gap")
-        console.print(f"modality-gap distance {gap if gap is None else format(gap, '.4f')}   "
+        console.print(f"{gaps.feature('test', t.get('samples'))} {gap if gap is None else format(gap, '.4f')}   "
                       f"per-modality scores: {escape(str(t.get('unimodal') or 'split_head'))}")
     run_dir = state.run_dir
     if run_dir:

@@ -11,9 +11,10 @@ import sys
 import time
 from typing import TextIO
 
-from engine.contract.events import Eval, Event, Log, LogLine, RunFinished, RunStarted, Step
+from engine.contract import gaps
+from engine.contract.events import Eval, Event, Log, LogLine, Preparing, RunFinished, RunStarted, Step
 from engine.contract.progress import interval
-from engine.contract.run_state import RunState
+from engine.contract.run_state import RunState, preparing_text
 
 CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -112,6 +113,12 @@ class PlainView:
             at = f", resumed at epoch {resumed.get('epoch')}" if isinstance(resumed, dict) else ""
             return (f"run started: {s.recipe_name} ({s.dataset}: {' + '.join(s.modalities)}), {s.epochs} epochs of "
                     f"{s.steps_per_epoch} steps{at}; run folder {s.run_dir}")
+        if isinstance(ev, Preparing):   # its start, its end, and at the progress lines' interval
+            now = time.monotonic()
+            if 0 < ev.done != ev.total and now - self.last_progress < self.every:
+                return None
+            self.last_progress = now
+            return preparing_text(s.preparing)
         if isinstance(ev, Step):
             now = time.monotonic()
             if now - self.last_progress < self.every:
@@ -139,7 +146,7 @@ class PlainView:
         if isinstance(mods, dict) and mods:
             parts.append(", ".join(f"{m} ACC {_num((v or {}).get('acc'))}" for m, v in mods.items()))
         if ev.get("gap") is not None:
-            parts.append(f"gap {_num(ev.get('gap'))}")
+            parts.append(f"{gaps.accuracy(ev.get('split'))} {_num(ev.get('gap'))}")
         parts.append(f"loss {_num(ev.get('loss'), '.4f')}")
         return "; ".join(parts)
 

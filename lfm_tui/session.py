@@ -38,6 +38,7 @@ class Change(enum.Flag):
 # what each event changes (the log lines an event adds say so themselves: add_log)
 EVENT_CHANGES = {"step": Change.PROGRESS, "eval": Change.EVALUATION, "checkpoint": Change.EVALUATION,
                  "alpha_updated": Change.EVALUATION, "run_started": Change.ALL & ~Change.LOG,
+                 "preparing": Change.STATUS,
                  "run_finished": Change.STATUS | Change.EVALUATION}
 
 

@@ -78,8 +78,8 @@ def test_run_folder_stream_and_tensorboard_tags(tiny_mfeat: Path, tmp_path: Path
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     expected = {"train/loss_total", "train/loss_cls", "train/loss_mm", "train/alpha", "train/lr",
-                "val/acc", "val/map", "val/f1", "val/loss", "val/acc_pix", "val/acc_mor", "val/gap",
-                "val/modality_gap", "test/acc", "test/acc_mor", "test/gap"}
+                "val/acc", "val/map", "val/f1", "val/loss", "val/acc_pix", "val/acc_mor", "val/accuracy_gap",
+                "val/feature_gap", "test/acc", "test/acc_mor", "test/accuracy_gap"}
     assert expected <= tags, expected - tags
     assert len(acc.Scalars("val/acc")) == 2
     assert "_hparams_/session_start_info" in acc.Tags()["tensors"] or \

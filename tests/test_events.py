@@ -7,12 +7,13 @@ import json
 import pytest
 
 from engine.contract.events import (EVENT_TYPES, PROTOCOL_VERSION, AlphaUpdated, Checkpoint, Emitter, Eval, Event,
-                                    Log, LogLine, ProtocolError, RunFinished, RunStarted, Step, UnknownEvent, make,
-                                    parse_line)
+                                    Log, LogLine, Preparing, ProtocolError, RunFinished, RunStarted, Step, UnknownEvent,
+                                    make, parse_line)
 
 
 # one well-formed event of each type, every field set (optional ones included)
 SAMPLES = {
+    "preparing": Preparing(what="text embeddings", done=512, total=1906, unit="texts", cache="/c/minilm-1.npy"),
     "run_started": RunStarted(run_name="r/1", recipe={"name": "r"}, recipe_name="r", dataset="mfeat",
                               modalities=["pix", "mor"], run_dir="runs/r/1", epochs=2, steps_per_epoch=3,
                               resumed_from=None, split_sizes={"train": 10, "val": 3, "test": 3},
@@ -153,3 +154,23 @@ def test_a_file_copy_that_cannot_be_written_stops_the_emitter_naming_it(tmp_path
         Emitter([kept], files=[Full()]).emit(Log(level="info", message="hello"))
     assert info.value.filename == str(tmp_path / "events.jsonl") and info.value.errno == 28
     assert kept.getvalue().count("hello") == 1  # the client's stream has it
+
+
+def test_a_reader_that_does_not_know_preparing_skips_it() -> None:
+    """An older reader (without the `preparing` type) gets an UnknownEvent, which it skips; the
+    run's events after it read as before."""
+    from engine.contract import events
+
+    line = Emitter([buf := io.StringIO()]).emit(SAMPLES["preparing"]).to_json()
+    assert buf.getvalue() == line + "\n"
+    older = {k: v for k, v in EVENT_TYPES.items() if k != "preparing"}
+    saved = dict(EVENT_TYPES)
+    try:
+        events.EVENT_TYPES.clear()
+        events.EVENT_TYPES.update(older)
+        item = parse_line(line)
+    finally:
+        events.EVENT_TYPES.clear()
+        events.EVENT_TYPES.update(saved)
+    assert isinstance(item, UnknownEvent) and item.type == "preparing" and item.extra["done"] == 512
+    assert isinstance(parse_line(line), Preparing)

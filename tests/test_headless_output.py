@@ -8,6 +8,7 @@ import io
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -134,7 +135,12 @@ def test_a_run_written_to_a_file_has_exactly_one_line_per_epoch(tiny_mfeat: Path
     for n, line in enumerate(epochs, 1):
         assert line.startswith(f"epoch {n}/2 validation: ACC ") and "; train loss " in line
         assert "; greedy d (BDR_0 - BDR_1) " in line and line.rsplit(", ", 1)[1].startswith("elapsed 0:")
+        assert re.search(r"; accuracy gap \(val, ACC points\) \d+\.\d\d; loss ", line), line
     assert not any("train loss" in l or "greedy d" in l for l in text.splitlines() if l not in epochs)
+    # the test split's gaps, each named with what it was computed on
+    assert re.search(r"accuracy gap \(test, ACC points\) +│ +\d+\.\d\d", text), text
+    assert re.search(r"^feature gap \(test, encoder features, n=\d+\) \d\.\d{4} ", text, re.M), text
+    assert "modality gap" not in text and "modality-gap" not in text
 
 
 def test_bad_log_format_and_events_with_quiet_exit_2(tiny_mfeat: Path, tmp_path: Path) -> None:
@@ -377,3 +383,84 @@ def test_live_view_shows_an_eta_and_an_elapsed_time_that_goes_on() -> None:
         view.handle(ev)
     now[0] += 60
     assert "elapsed 0:01:45  epochs done" in shown()
+
+
+# ----------------------------------------------------------------------------- a first run's preparation
+
+def test_a_first_run_with_an_empty_cache_says_what_it_prepares(tmp_path: Path, monkeypatch, capfd) -> None:
+    """emoji with an empty cache computes its MiniLM text embeddings before the run starts: the
+    engine says so as `preparing` events (start with where it caches them, end), which the plain
+    log and the dashboard's header show; no library progress bar reaches the output."""
+    from engine.contract import recipe as recipes
+    from engine.contract.events import Preparing, parse_line
+    from engine.run import EngineRun
+    from lfm_tui.lines import PlainView
+    from lfm_tui.screens.run import header_view
+    from lfm_tui.session import RunSession
+    from lfm_tui.widgets.run_header import header_text
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LFM_CACHE", str(cache))
+    stream = io.StringIO()
+    run = EngineRun(recipes.load(ROOT / "recipes" / "emoji.toml", ["train.threads=1"]),
+                    run_dir=tmp_path / "run", stream=stream)
+    try:
+        run.setup()
+    finally:
+        run.cleanup()
+    items = [parse_line(line) for line in stream.getvalue().splitlines()]
+    assert items and all(isinstance(e, Preparing) for e in items)  # all of it before run_started
+    assert {e.what for e in items} == {"text embeddings"}
+    assert (items[0].done, items[-1].done) == (0, 1906) and {e.total for e in items} == {1906}
+    [npy] = cache.glob("minilm-*.npy")
+    assert items[0].cache == str(npy)
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.out + captured.err and "\r" not in captured.err
+
+    out = io.StringIO()
+    view = PlainView(out, err=io.StringIO(), every=600)
+    for e in items:
+        view.handle(e)
+    assert out.getvalue().splitlines() == [
+        f"preparing: text embeddings 0/1906 texts, cached in {npy} for the runs after",
+        "preparing: text embeddings 1906/1906 texts"]
+
+    from rich.console import Console
+    from lfm_tui.headless import LiveView
+
+    live = LiveView(Console(file=io.StringIO(), width=120, force_terminal=True))
+    live.handle(items[0])
+    shown = Console(file=io.StringIO(), width=200)
+    shown.print(live)
+    assert f"preparing: text embeddings 0/1906 texts, cached in {npy}" in shown.file.getvalue()
+
+    session = RunSession(label="emoji")
+    for e in items[:2]:
+        session.feed(e)
+    lines = header_text(header_view(session)).plain.splitlines()
+    assert lines[1].startswith(f"preparing: text embeddings {items[1].done}/1906 texts")
+    assert "waiting for the engine" not in lines[1]
+
+
+def test_building_the_prepared_cache_reports_its_start_and_end(tmp_path: Path) -> None:
+    """The prepared-data cache of a modality, built from nothing, is reported as preparing
+    `<modality> cache` from 0 to all of its files, with the folder it is cached in; a cache
+    that is current reports nothing."""
+    import numpy as np
+
+    from engine.contract import progress
+    from engine.data import cache
+    from engine.data.manifest import Source
+
+    heard: list[tuple] = []
+    spec = cache.ModalitySpec(params={"n": 1}, shape=(2,), dtype="float16",
+                              read=lambda src: np.full(2, float(src.start), dtype=np.float16), input_spec={})
+    sources = [Source("wav", f"/a/{i}.wav", start=i) for i in range(5)]
+    with progress.reporting(lambda *args: heard.append(args)):
+        array, _, why = cache.ensure(tmp_path / "c", "audio", spec, sources, progress=False)
+        assert why == "no cache yet" and np.load(array)[4].tolist() == [4.0, 4.0]
+        assert heard[0] == ("audio cache", 0, 5, "files", str(tmp_path / "c"))
+        assert heard[-1] == ("audio cache", 5, 5, "files", str(tmp_path / "c"))
+        count = len(heard)
+        cache.ensure(tmp_path / "c", "audio", spec, sources, progress=False)
+    assert len(heard) == count

@@ -129,7 +129,7 @@ def test_fig2_reports_the_modality_gap_distance_of_each_method(tmp_path: Path) -
     assert res.returncode == 0, res.stderr[-2000:]
     t = summary_test(out / "mfeat" / "concat" / "seed-0")
     report = (out / "report.md").read_text()
-    assert report_row(report, "row") == ["modality gap distance", "ACC"]
+    assert report_row(report, "row") == ["feature gap (test, encoder features)", "ACC"]
     assert report_row(report, "CONCAT") == [f"{t['modality_gap']:.3f} (n=1)", f"{t['acc']:.2f} (n=1)"]
     assert "Not given: cremad (the paper's figure shows them)." in report
 

@@ -1,4 +1,4 @@
-"""Review figures (engine/review/figures.py): the modality gap in TensorBoard's projector, as a scalar
+"""Review figures (engine/review/figures.py): the embedding gap in TensorBoard's projector, as a scalar
 and as a picture; Grad-CAM of the convolutional encoders; the [review] recipe keys."""
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def distinct_colours(path: Path) -> int:
     return len(img.getcolors(maxcolors=img.width * img.height))
 
 
-# ---------------------------------------------------------------- the modality gap
+# ---------------------------------------------------------------- the embedding gap
 def test_gap_picture_is_written_and_not_blank(emoji_run) -> None:
     for name in ("gap.png", "gap-epoch001.png", "gap-epoch002.png"):
         path = emoji_run / "figures" / name
@@ -115,8 +115,8 @@ def test_gap_picture_is_written_and_not_blank(emoji_run) -> None:
 def test_projector_holds_each_modality_of_the_sample(emoji_run) -> None:
     emb = projector(emoji_run)
     best, step = best_epoch(emoji_run), lambda epoch: end_of(emoji_run, epoch)
-    assert set(emb) == {f"modality_gap:{step(1):05d}", f"modality_gap:{step(2):05d}",
-                        f"modality_gap_best:{step(best):05d}"}
+    assert set(emb) == {f"embedding_gap:{step(1):05d}", f"embedding_gap:{step(2):05d}",
+                        f"embedding_gap_best:{step(best):05d}"}
     class_names = started(emoji_run)["classes"]
     for mat, meta in emb.values():
         assert mat.shape == (2 * GAP_SAMPLES, 64)  # the 64-wide projections, both modalities
@@ -131,24 +131,26 @@ def test_projector_holds_each_modality_of_the_sample(emoji_run) -> None:
 
 def test_centroid_distance_scalar_equals_the_saved_features(emoji_run) -> None:
     best = end_of(emoji_run, best_epoch(emoji_run))
-    mat, meta = projector(emoji_run)[f"modality_gap_best:{best:05d}"]
+    mat, meta = projector(emoji_run)[f"embedding_gap_best:{best:05d}"]
     modality = np.array([r[0] for r in meta[1:]])
     expected = float(np.linalg.norm(mat[modality == "image"].mean(0) - mat[modality == "text"].mean(0)))
     assert 0.01 < expected < 2.0
     scalars, _ = tensorboard_entries(emoji_run)
-    [final] = scalars["review/modality_gap_distance_best"]
+    [final] = scalars["review/embedding_gap_best"]
     assert final.step == best
     assert final.value == pytest.approx(expected, abs=1e-5)
-    assert [s.step for s in scalars["review/modality_gap_distance"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
+    assert [s.step for s in scalars["review/embedding_gap"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
     logged = [e["message"] for e in events(emoji_run) if e["type"] == "log" and "centroid distance" in e["message"]]
     assert len(logged) == 3 and f"{expected:.4f}" in logged[-1]
+    assert logged[-1].startswith(f"review: embedding gap (test, projection embeddings, n={GAP_SAMPLES}), "
+                                 f"best checkpoint, epoch {best_epoch(emoji_run)}: centroid distance")
 
 
 def test_tensorboard_holds_the_review_images(emoji_run) -> None:
     _, images = tensorboard_entries(emoji_run)
-    [gap] = images["review/modality_gap_picture_best"]
+    [gap] = images["review/embedding_gap_picture_best"]
     assert (gap.width, gap.height) == (1000, 400)
-    assert [i.step for i in images["review/modality_gap_picture"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
+    assert [i.step for i in images["review/embedding_gap_picture"]] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
     cams = images["review/gradcam_image"]   # epochs 1 and 2; the best checkpoint is one of them: not again
     assert best_epoch(emoji_run) in (1, 2)
     assert [c.step for c in cams] == [end_of(emoji_run, 1), end_of(emoji_run, 2)]
@@ -175,8 +177,42 @@ def test_tensorboards_server_lists_every_tag_the_run_wrote(emoji_run) -> None:
     written = {**{t: "scalars" for t in scalars}, **{t: "images" for t in images}}
     assert written and {t: served.get(t) for t in written} == written
     assert not set(scalars) & set(images)
-    assert served["review/modality_gap_distance_best"] == "scalars"
-    assert served["review/modality_gap_picture_best"] == "images"
+    for tag in ("review/embedding_gap", "review/embedding_gap_best", "val/accuracy_gap", "val/feature_gap",
+                "test/accuracy_gap", "test/feature_gap"):
+        assert served[tag] == "scalars"
+    assert served["review/embedding_gap_picture_best"] == "images"
+    assert not any("modality_gap" in t or t.endswith("/gap") for t in served)  # the old, ambiguous names
+
+
+def test_the_run_folder_has_no_unexplained_folders_and_the_projector_reads_its_entries(emoji_run) -> None:
+    """The projector's files live under `projector/<tag>-step<N>/` (not `00252/` beside the run's
+    files), and TensorBoard's projector plugin finds every entry of the run there."""
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.projector.projector_plugin import ProjectorPlugin
+    from werkzeug.test import Client
+
+    folders = sorted(p.name for p in emoji_run.iterdir() if p.is_dir())
+    assert folders == ["checkpoints", "figures", "projector"]
+    best = end_of(emoji_run, best_epoch(emoji_run))
+    assert sorted(p.name for p in (emoji_run / "projector").iterdir()) == sorted(
+        {f"embedding_gap-step{end_of(emoji_run, 1)}", f"embedding_gap-step{end_of(emoji_run, 2)}",
+         f"embedding_gap_best-step{best}"})
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(str(emoji_run.parent))
+    mux.Reload()
+    plugin = ProjectorPlugin(base_plugin.TBContext(
+        logdir=str(emoji_run.parent), multiplexer=mux,
+        data_provider=data_provider.MultiplexerDataProvider(mux, str(emoji_run.parent))))
+    plugin._update_configs()
+    [(run, config)] = plugin._configs.items()
+    assert run == emoji_run.name
+    names = {e.tensor_name for e in config.embeddings}
+    assert f"embedding_gap_best:{best:05d}" in names and len(names) == 3
+    client = Client(plugin.get_plugin_apps()["/tensor"])
+    for e in config.embeddings:   # as the projector's page asks for it: float32 rows
+        served = client.get("/tensor", query_string={"run": run, "name": e.tensor_name})
+        assert served.status_code == 200 and len(served.data) == 2 * GAP_SAMPLES * 64 * 4
 
 
 # ---------------------------------------------------------------- Grad-CAM
@@ -316,8 +352,8 @@ def test_a_resumed_run_keeps_the_earlier_projector_entries(tmp_path) -> None:
     from engine.review.figures import earlier_projector_config
 
     (tmp_path / "projector_config.pbtxt").write_text(
-        'embeddings {\n  tensor_name: "modality_gap:00030"\n  tensor_path: "00030/modality_gap/tensors.tsv"\n}\n')
-    assert [e.tensor_name for e in earlier_projector_config(tmp_path).embeddings] == ["modality_gap:00030"]
+        'embeddings {\n  tensor_name: "embedding_gap:00030"\n  tensor_path: "projector/embedding_gap-step30/tensors.tsv"\n}\n')
+    assert [e.tensor_name for e in earlier_projector_config(tmp_path).embeddings] == ["embedding_gap:00030"]
     (tmp_path / "projector_config.pbtxt").write_bytes(b"embeddings { tensor_name: \xff\x00 ")
     assert len(earlier_projector_config(tmp_path).embeddings) == 0
     assert len(earlier_projector_config(tmp_path / "absent").embeddings) == 0

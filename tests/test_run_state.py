@@ -86,3 +86,23 @@ def test_a_summary_settles_a_stream_cut_short_but_not_one_resumed_since() -> Non
     s.settle(summary, written=started + 1)
     assert (s.status, s.best_acc, s.test_acc, s.epochs_done, s.epoch, s.step) == ("ok", 96.0, 97.5, 4, 4, 22)
     assert json.loads(lines[0])["run_id"] == "mfeat/20261127-092227-0"  # the fixture uses the older name
+
+
+def test_preparing_events_before_the_start_keep_the_latest_and_read_as_a_line() -> None:
+    """Slow preparation comes as `preparing` events before run_started: the state keeps the
+    latest, the plain view and the dashboard's header say it as one line."""
+    from engine.contract.run_state import preparing_text
+
+    s = RunState()
+    for done in (0, 512, 1906):
+        s.apply(parse_line(json.dumps({"v": 1, "type": "preparing", "seq": done, "time": 1.0,
+                                       "what": "text embeddings", "done": done, "total": 1906,
+                                       "unit": "texts", "cache": "/c/minilm-1.npy"})))
+        if done == 512:
+            assert preparing_text(s.preparing) == "preparing: text embeddings 512/1906 texts"
+    assert s.unknown_events == 0 and s.status == ""
+    assert s.preparing == {"what": "text embeddings", "done": 1906, "total": 1906, "unit": "texts",
+                           "cache": "/c/minilm-1.npy"}
+    start = {"what": "mfcc cache", "done": 0, "total": None, "unit": "files", "cache": "/c/prepared"}
+    assert preparing_text(start) == "preparing: mfcc cache 0 files, cached in /c/prepared for the runs after"
+    assert preparing_text(None) == ""

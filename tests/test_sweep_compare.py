@@ -86,7 +86,7 @@ def test_compare_groups_seeds_and_computes_mean_and_std(tmp_path: Path) -> None:
     assert mean == pytest.approx(93.0) and std == pytest.approx(statistics.stdev(accs.values()))
     head, body = compare.table_rows(rows)
     # modalities in the recipes' data.modalities order
-    assert head == ["method", "seeds", "ACC", "MAP", "macro-F1", "ACC pix", "ACC mor", "gap (ACC)"]
+    assert head == ["method", "seeds", "ACC", "MAP", "macro-F1", "ACC pix", "ACC mor", "accuracy gap (test, ACC points)"]
     assert body[1][2] == f"93.00 ± {statistics.stdev(accs.values()):.2f}"
     assert body[0][-1] == "-" and body[0][5] == "-"  # one modality: no gap, no pix
     md = compare_files.to_markdown(rows)

@@ -190,7 +190,7 @@ def test_a_resumed_run_replaces_what_followed_its_checkpoint(tmp_path: Path) -> 
     assert [s.step for s in a.Scalars("val/acc")] == [5, 10]
     assert [s.step for s in a.Scalars("test/acc")] == [5]
     # metrics of None and malformed matrices are left out
-    assert "val/acc_a" not in a.Tags()["scalars"] and "val/gap" not in a.Tags()["scalars"]
+    assert "val/acc_a" not in a.Tags()["scalars"] and "val/accuracy_gap" not in a.Tags()["scalars"]
     assert set(a.Tags()["images"]) == {"val/confusion", "test/confusion"}
     side = confusion.image_size(2)
     assert [(i.step, i.width) for i in a.Images("val/confusion")] == [(5, side), (10, side)]

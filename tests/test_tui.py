@@ -42,8 +42,10 @@ def test_launch_replays_events_into_the_panels(tmp_path: Path) -> None:
             assert [r["epoch"] for r in s.state.val_history] == [1, 2, 3, 4]
             assert round(s.state.best["acc"], 2) == 96.33
             table = app.screen.query_one(MetricsTable)
-            assert table.row_count == 6  # fused, pix, mor, gap, modality gap, test
+            assert table.row_count == 6  # fused, pix, mor, accuracy gap, feature gap, test
             assert str(table.get_row_at(0)[0]) == "fused" and table.get_row_at(0)[1] == "96.33"
+            assert [str(table.get_row_at(i)[0]) for i in (3, 4)] == [
+                "accuracy gap (ACC pts)", "feature gap (n=300)"]
             log = app.screen.query_one(EventLog)
             text = "\n".join(str(line.text) for line in log.lines)
             assert "epoch 1: train loss 2.9239" in text and "engine warming up" in text

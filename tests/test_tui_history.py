@@ -152,16 +152,16 @@ def test_compare_labels_runs_by_what_differs_and_tables_their_numbers(tmp_path: 
             assert [str(c.label) for c in table.ordered_columns] == ["", "1", "2"]
             rows = {str(table.get_row_at(i)[0]): [str(v) for v in table.get_row_at(i)[1:]]
                     for i in range(table.row_count)}
-            assert list(rows) == ["best epoch", "val ACC", "val ACC pix", "val ACC mor", "val gap", "test ACC",
-                                  "test ACC pix", "test ACC mor", "test gap", "train total", "train cls",
+            assert list(rows) == ["best epoch", "val ACC", "val ACC pix", "val ACC mor", "val accuracy gap", "test ACC",
+                                  "test ACC pix", "test ACC mor", "test accuracy gap", "train total", "train cls",
                                   "train mm", "val loss"]
             sums = [json.loads((f / "summary.json").read_text()) for f in (b, a)]
             assert rows["best epoch"] == ["4", "4"]
             assert rows["val ACC"] == [f"{s['best']['acc']:.2f}" for s in sums] == ["93.33", "96.33"]
             assert rows["val ACC pix"] == [f"{s['best']['acc_pix']:.2f}" for s in sums] == ["86.67", "86.67"]
-            assert rows["val gap"] == ["44.00", "44.00"]
+            assert rows["val accuracy gap"] == ["44.00", "44.00"]
             assert rows["test ACC"] == [f"{s['test']['acc']:.2f}" for s in sums] == ["95.00", "98.00"]
-            assert rows["test ACC mor"] == ["44.00", "44.00"] and rows["test gap"] == ["41.00", "41.00"]
+            assert rows["test ACC mor"] == ["44.00", "44.00"] and rows["test accuracy gap"] == ["41.00", "41.00"]
             assert rows["val loss"] == [f"{s['best']['loss']:.4f}" for s in sums] == ["0.1687", "0.1687"]
             last_step = [e for e in map(json.loads, FIXTURE.read_text().splitlines())
                          if e["type"] == "step"][-1]["losses"]

@@ -157,7 +157,7 @@ def test_panels_draw_plain_values_without_a_session() -> None:
             assert alpha.has_alpha and alpha.x_range == (1, 2)
             table = app.query_one(MetricsTable)
             rows = [table.get_row_at(i) for i in range(table.row_count)]
-            assert [str(r[0]) for r in rows] == ["fused", "pix", "gap (ACC)"]
+            assert [str(r[0]) for r in rows] == ["fused", "pix", "accuracy gap (ACC pts)"]
             assert rows[0][1:] == ["85.50", "72.00", "65.00", "85.50", "72.00", "65.00"]
             assert rows[1][1] == "70.00" and rows[1][4] == "75.00" and rows[2][4] == "min 2.00"
             assert table.border_title == "validation, epoch 2 (best.pt: epoch 2)"

@@ -91,7 +91,7 @@ def test_a_resumed_run_shows_its_whole_history(tmp_path: Path) -> None:
             assert "resumed at epoch 2, step 8" in text
             table = app.screen.query_one(MetricsTable)
             gap_row = [table.get_row_at(i) for i in range(table.row_count)][3]
-            assert str(gap_row[0]) == "gap (ACC)" and gap_row[4] == "min 6.00"  # epoch 1's gap
+            assert str(gap_row[0]) == "accuracy gap (ACC pts)" and gap_row[4] == "min 6.00"  # epoch 1's gap
             assert first.status == "ok"  # the stopped run's tab follows its run
             assert tab_text(app, first).startswith("✓ 1. mfeat") and tab_text(app, resumed).startswith("✓ 2. mfeat")
             await pilot.press("left_square_bracket")

@@ -3,8 +3,8 @@
 Standard library only: the UI imports this module without torch.
 
 Every event carries `v` (protocol major version), `type`, `seq` (0, 1, 2, ... within one engine
-process) and `time` (Unix seconds). Each type is a dataclass below (RunStarted, Step, Eval,
-AlphaUpdated, Checkpoint, Log, RunFinished): its fields, their types and their meanings are the
+process) and `time` (Unix seconds). Each type is a dataclass below (Preparing, RunStarted, Step,
+Eval, AlphaUpdated, Checkpoint, Log, RunFinished): its fields, their types and their meanings are the
 protocol, and what a reader checks is derived from them (engine/contract/event_fields.py), as is
 docs/events.md (engine/contract/event_docs.py). A reader ignores unknown types (they come back as
 UnknownEvent), treats non-JSON lines as log text, and refuses an event whose major version is
@@ -14,11 +14,9 @@ what is wrong with it.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import time
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TextIO, get_args
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, get_args
 
 from engine.contract import untrusted
 from engine.contract.event_fields import (Envelope, Metrics, ProtocolError, checker, optional, payload_names,
@@ -69,6 +67,18 @@ class Event(Envelope):
 
 
 @dataclass(kw_only=True)
+class Preparing(Event):
+    """Slow preparation before run_started (text embeddings, the prepared cache): at its start, about
+    once a second, at its end; on the engine's stream only (events.jsonl begins with run_started)."""
+    type: ClassVar[str] = "preparing"
+    what: str = required("what is prepared: `text embeddings`, `<modality> cache`, ...")
+    done: int = required("items done")
+    total: int | None = required("items in all (null where unknown)")
+    unit: str | None = optional("what an item is: `texts`, `files`")
+    cache: str | None = optional("where the result is cached for the runs after")
+
+
+@dataclass(kw_only=True)
 class RunStarted(Event):
     """An engine process starts training a run (again, for a resumed run: `resumed_from` says where)."""
     type: ClassVar[str] = "run_started"
@@ -115,9 +125,9 @@ class Eval(Event):
     loss: float = required("the fused prediction's cross-entropy")
     fused: Metrics = required("the fused prediction's metrics: `acc`, `map`, `f1` (percent; null where undefined)")
     modalities: dict[str, Metrics] = required("each modality's metrics, as `fused`")
-    gap: float | None = required("the performance gap: the spread of the modalities' ACC (null with one modality)")
-    modality_gap: float | None = required("the distance between the modalities' feature centroids (null where undefined)")
-    samples: int | None = optional("samples scored")
+    gap: float | None = required("the accuracy gap (docs/glossary.md): max - min of the modalities' ACC, in points")
+    modality_gap: float | None = required("the feature gap (docs/glossary.md): encoder-feature centroid distance")
+    samples: int | None = optional("samples scored (the n of the feature gap)")
     unimodal: str | None = optional("how the modalities' own scores were made (`eval.unimodal`)")
     confusion: dict[str, list[list[int]]] | None = optional(
         "with at most 50 classes: head (`fused` or a modality) -> rows of counts, true class by "
@@ -170,8 +180,8 @@ class RunFinished(Event):
     status: FinishStatus = required("`ok`, `cancelled` (stopped; `--resume` continues it) or `failed`")
     best: dict[str, Any] | None = required("the best validation: fused metrics, `epoch` and `gap` (null before any)")
     test: dict[str, Any] | None = required(
-        "the test split's numbers as summary.json holds them (null unless ok): fused metrics, "
-        "`loss`, `gap`, `modality_gap`, each modality's as `<metric>_<modality>`")
+        "the test split's numbers as summary.json holds them (null unless ok): fused metrics, `loss`, "
+        "`gap` (accuracy gap), `modality_gap` (feature gap), each modality's as `<metric>_<modality>`")
     error: str | None = required("why it failed or stopped, one line (null when ok)")
     traceback: str | None = required("the engine's traceback of a failure (null otherwise)")
     run_dir: str | None = optional("the run folder")
@@ -185,8 +195,8 @@ class UnknownEvent(Event):
     type: str = ""
 
 
-EVENT_TYPES: dict[str, type[Event]] = {c.type: c for c in (RunStarted, Step, Eval, AlphaUpdated, Checkpoint, Log,
-                                                           RunFinished)}
+EVENT_TYPES: dict[str, type[Event]] = {c.type: c for c in (Preparing, RunStarted, Step, Eval, AlphaUpdated, Checkpoint,
+                                                           Log, RunFinished)}
 
 
 @dataclass
@@ -261,37 +271,9 @@ def read_events(path: str) -> list[Event]:
     return out
 
 
-@dataclass
-class Emitter:
-    """Numbers events and writes them to every stream, then to every file, each line flushed at
-    once. A stream that went away (a client's pipe) is dropped; a file (the run folder's
-    events.jsonl) that cannot be written raises OSError naming it (a full disk stops the run)."""
-    streams: list[TextIO] = field(default_factory=list)
-    files: list[TextIO] = field(default_factory=list)
-    seq: int = 0
-
-    def emit(self, ev: Event) -> Event:
-        """Writes `ev` numbered and timed, and returns that copy of it; ProtocolError naming a
-        field of it that is missing or of the wrong type (nothing is written then)."""
-        if not isinstance(ev, Event) or isinstance(ev, UnknownEvent) or type(ev) not in EVENT_TYPES.values():
-            raise ProtocolError(f"not an event of the protocol: {ev!r:.100}")
-        wrong = problem(type(ev), ev.data)
-        if wrong:
-            raise ProtocolError(f"event {ev.type!r} {wrong}")
-        ev = dataclasses.replace(ev, seq=self.seq, time=round(time.time(), 3))
-        self.seq += 1
-        line = ev.to_json() + "\n"
-        for s in list(self.streams):
-            try:
-                s.write(line)
-                s.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                # A client that went away must not stop training; the file copy remains.
-                self.streams.remove(s)
-        for f in self.files:
-            try:
-                f.write(line)
-                f.flush()
-            except OSError as exc:
-                raise OSError(exc.errno, exc.strerror, getattr(f, "name", None)) from exc
-        return ev
+def __getattr__(name: str):
+    """`Emitter`, the writer of events, lives in engine/contract/emitter.py."""
+    if name == "Emitter":
+        from engine.contract.emitter import Emitter
+        return Emitter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

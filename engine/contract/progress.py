@@ -1,6 +1,7 @@
 """Progress of a long loop (`lfm prepare`, building the prepared cache): a tqdm bar on a terminal;
 elsewhere (a log file, a pipe, a batch job) plain lines at a steady interval, without carriage
-returns or control codes, so that the log can be followed with `tail -f`.
+returns or control codes, so that the log can be followed with `tail -f`. `preparing()` tells
+the reporters of slow preparation (the engine's `preparing` events, engine/run.py) how far it is.
 
 LFM_PROGRESS_EVERY sets the interval in seconds (default 30; 0: a line for every item).
 """
@@ -9,11 +10,38 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Iterable, Iterator, TextIO, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, TextIO, TypeVar
 
 T = TypeVar("T")
 INTERVAL_ENV = "LFM_PROGRESS_EVERY"
 DEFAULT_INTERVAL = 30.0
+PREPARING_EVERY = 1.0  # seconds between two reports of one preparation, its start and end aside
+
+Reporter = Callable[[str, int, "int | None", str, str], None]  # what, done, total, unit, cache
+_reporters: list[Reporter] = []
+_last_report: dict[str, float] = {}
+
+
+@contextmanager
+def reporting(reporter: Reporter):
+    """`reporter` hears of every preparation while the block runs."""
+    _reporters.append(reporter)
+    try:
+        yield
+    finally:
+        _reporters.remove(reporter)
+
+
+def preparing(what: str, done: int, total: int | None, unit: str = "items", cache: str = "") -> None:
+    """How far a slow preparation is, to each reporter: at its start (done 0), its end (done ==
+    total) and at most every PREPARING_EVERY seconds between."""
+    now = time.monotonic()
+    if 0 < done != total and now - _last_report.get(what, float("-inf")) < PREPARING_EVERY:
+        return
+    _last_report[what] = now
+    for reporter in list(_reporters):
+        reporter(what, done, total, unit, cache)
 
 
 def interval() -> float:

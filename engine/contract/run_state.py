@@ -12,8 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from engine.contract.events import (FINISH_STATUSES, AlphaUpdated, Checkpoint, Eval, Event, Log, RunFinished,
-                                    RunStarted, Step)
+from engine.contract.events import (FINISH_STATUSES, AlphaUpdated, Checkpoint, Eval, Event, Log, Preparing,
+                                    RunFinished, RunStarted, Step)
 
 HISTORY = 5000  # points kept per series: charts draw from bounded buffers
 
@@ -22,6 +22,16 @@ def _acc(part) -> float | None:
     """The `acc` of a table of metrics, where it is a number."""
     v = part.get("acc") if isinstance(part, dict) else None
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def preparing_text(p: dict | None) -> str:
+    """`preparing: text embeddings 512/1906 texts` of a `preparing` event as the reducer keeps it
+    (RunState.preparing), where its cache is at its start; "" for none."""
+    if not p:
+        return ""
+    total = f"/{p['total']}" if p.get("total") is not None else ""
+    where = f", cached in {p['cache']} for the runs after" if p.get("cache") and p.get("done") == 0 else ""
+    return f"preparing: {p.get('what')} {p.get('done')}{total} {p.get('unit') or 'items'}{where}"
 
 
 @dataclass
@@ -69,10 +79,11 @@ class RunState:
     last_step_time: float = 0.0
     unknown_events: int = 0
     malformed_events: int = 0
+    preparing: dict | None = None  # the latest `preparing` event's what, done, total, unit, cache
 
     _ON: ClassVar[dict[type, str]] = {RunStarted: "_started", Step: "_step", Eval: "_eval",
                                       AlphaUpdated: "_alpha_updated", Checkpoint: "_checkpoint",
-                                      RunFinished: "_finished", Log: ""}
+                                      RunFinished: "_finished", Log: "", Preparing: "_preparing"}
 
     def apply(self, ev: Event) -> None:
         """Takes one event in; an unknown type is counted and skipped, as is one with fields it
@@ -100,6 +111,9 @@ class RunState:
         self.last_started_at = ev.time or self.last_started_at
         self.pace_from = None   # the pace of this engine process only
 
+    def _preparing(self, ev: Preparing) -> None:
+        self.preparing = {"what": ev.what, "done": ev.done, "total": ev.total, "unit": ev.unit, "cache": ev.cache}
+
     def _step(self, ev: Step) -> None:
         self.epoch, self.step, self.global_step = ev.epoch, ev.step, ev.global_step
         self.alpha, self.lr, self.samples_per_s = ev.alpha, ev.lr, ev.samples_per_s
@@ -121,7 +135,7 @@ class RunState:
     def _eval(self, ev: Eval) -> None:
         record = {"split": ev.split, "epoch": ev.epoch, "loss": ev.loss, "fused": ev.fused,
                   "modalities": ev.modalities, "gap": ev.gap, "modality_gap": ev.modality_gap,
-                  "unimodal": ev.unimodal}
+                  "samples": ev.samples, "unimodal": ev.unimodal}
         if ev.split == "val":
             self.last_val = record
             self.val_history.append(record)

@@ -188,7 +188,7 @@ class EvalConfig:
 class ReviewConfig:
     """Review figures of the trained model (engine/review/figures.py), written to figures/ and TensorBoard."""
     gap_samples: int = spec(500, lo=0, hi=100_000,
-                            doc="test samples in the modality-gap projector and picture; 0 = no modality-gap review")
+                            doc="test samples of the embedding gap (projector, picture; docs/glossary.md); 0 = none")
     gap_every: int = spec(0, lo=0, doc="also every N epochs (on the epoch's weights); 0 = only at the end")
     gap_projection: str = spec("pca", choices=("pca", "umap"), doc="2-D picture: PCA, or UMAP (needs umap-learn)")
     gradcam: bool = spec(True, doc="Grad-CAM of the convolutional encoders on test samples, best checkpoint")

@@ -86,9 +86,11 @@ def ensure(folder: Path, modality: str, spec: ModalitySpec, sources: list[Source
     tmp = folder / f"{modality}.{os.getpid()}.tmp.npy"
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=spec.dtype, shape=(len(sources), *spec.shape))
     bad: dict[str, str] = {}
-    from engine.contract.progress import progress as report
+    from engine.contract.progress import preparing, progress as report
 
+    what = f"{modality} cache"
     for i, src in enumerate(report(sources, label or modality, "item", disable=not progress)):
+        preparing(what, i, len(sources), "files", str(folder))
         try:
             x = spec.read(src)
             if tuple(x.shape) != spec.shape:
@@ -104,4 +106,5 @@ def ensure(folder: Path, modality: str, spec: ModalitySpec, sources: list[Source
     tmp_meta = folder / f"{modality}.{os.getpid()}.tmp.json"
     tmp_meta.write_text(json.dumps(meta, indent=1))
     os.replace(tmp_meta, folder / f"{modality}.json")
+    preparing(what, len(sources), len(sources), "files", str(folder))
     return array, meta, why

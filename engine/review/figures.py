@@ -1,14 +1,15 @@
 """Review figures of a trained model, from the `[review]` recipe section, on rank 0:
 
-    the modality gap (engine/review/gap.py): a fixed sample of the test split, each modality's
-        normalised matching-loss embeddings into TensorBoard's embedding projector (metadata
-        columns `modality` and `class`; its files in `<global step, 5 digits>/<tag>/` of the run
-        folder), the centroid distance as the scalar `review/modality_gap_distance[_best]`, and a
-        2-D picture (PCA or UMAP) as `figures/gap.png` and the TensorBoard image
-        `review/modality_gap_picture[_best]` (a tag is never both a scalar and an image:
-        TensorBoard lists neither of such a pair); every `review.gap_every` epochs on
-        that epoch's weights (`figures/gap-epoch<NNN>.png`, tag `modality_gap`) and once at the
-        end on the best checkpoint's (tag `modality_gap_best`)
+    the embedding gap (engine/review/gap.py; engine/contract/gaps.py): a fixed sample of the test
+        split, each modality's normalised matching-loss embeddings into TensorBoard's embedding
+        projector (metadata columns `modality` and `class`; its files in
+        `projector/<tag>-step<global step>/` of the run folder, listed in `projector_config.pbtxt`),
+        the centroid distance as the scalar `review/embedding_gap[_best]`, and a 2-D picture (PCA
+        or UMAP) as `figures/gap.png` and the TensorBoard image `review/embedding_gap_picture[_best]`
+        (a tag is never both a scalar and an image: TensorBoard lists neither of such a pair);
+        every `review.gap_every` epochs on that epoch's weights (`figures/gap-epoch<NNN>.png`,
+        projector tag `embedding_gap`) and once at the end on the best checkpoint's (tag
+        `embedding_gap_best`)
     Grad-CAM (engine/review/gradcam.py): at the end, on the best checkpoint's weights,
         `review.gradcam_per_class` test samples of each class per convolutional encoder:
         `figures/gradcam/<modality>/<class>-<k>.png`, all of them in `figures/gradcam/<modality>.png`
@@ -22,7 +23,7 @@
 
 It writes with its own TensorBoard writer into the run's TensorBoard folder (engine/contract/layout.py
 `tensorboard_dir`), at the global step of the end of the epoch whose weights are shown (the x-axis
-of the run's other summaries; the projector's entries are named `<tag>:<step>`). A figure that
+of the run's other summaries; the projector's entries are named `<tag>:<step, 5 digits>`). A figure that
 fails is one warning in the run's log: the run's training and test results stand.
 """
 from __future__ import annotations
@@ -34,12 +35,13 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from engine.contract import events, layout, writes
+from engine.contract import events, gaps, layout, writes
 from engine.contract.context import RunContext
 from engine.data.base import steps_per_epoch
 from engine.training.callbacks import Report, RunCallback
 
 FIGURES = "figures"
+PROJECTOR = "projector"  # the projector's files, under the TensorBoard folder
 
 
 class Review(RunCallback):
@@ -52,6 +54,7 @@ class Review(RunCallback):
         self.run_dir = Path(run_dir)
         self.figures = self.run_dir / FIGURES
         self._writer = None
+        self._projector = None  # the projector's config (ProjectorConfig), read on first use
         self.steps_per_epoch = steps_per_epoch(len(ctx.data.train), ctx.recipe.data.batch_size)
         last = ctx.recipe.train.epochs
         self.gradcam_epochs = {last if e == -1 else e for e in self.cfg.gradcam_epochs}
@@ -66,16 +69,16 @@ class Review(RunCallback):
         every = self.cfg.gap_every
         if (ev.split == "val" and every and self.cfg.gap_samples
                 and ev.epoch % every == 0 and len(self.ctx.model.modalities) > 1):
-            self._guarded("modality gap", self.gap, ev.epoch, False)
+            self._guarded(gaps.EMBEDDING, self.gap, ev.epoch, False)
         if ev.split == "val" and ev.epoch in self.gradcam_epochs:
             self._guarded("Grad-CAM", self.gradcam, ev.epoch, False)
 
     def final(self, best_epoch: int) -> None:
         """The end-of-run figures, from the weights the test split was evaluated with."""
         if self.cfg.gap_samples and len(self.ctx.model.modalities) < 2:
-            self.report.log(events.Log(level="info", message="review: modality gap skipped: the model has one modality"))
+            self.report.log(events.Log(level="info", message=f"review: {gaps.EMBEDDING} skipped: the model has one modality"))
         elif self.cfg.gap_samples:
-            self._guarded("modality gap", self.gap, best_epoch, True)
+            self._guarded(gaps.EMBEDDING, self.gap, best_epoch, True)
         if self.cfg.gradcam:
             self._guarded("Grad-CAM", self.gradcam, best_epoch, True)
         if self._writer is not None:
@@ -96,14 +99,12 @@ class Review(RunCallback):
 
     # ------------------------------------------------------------------ TensorBoard
     def writer(self):
-        """The review's SummaryWriter, made on first use; it keeps the projector entries an
-        earlier process of the same run wrote (a resumed run)."""
+        """The review's SummaryWriter, made on first use."""
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
             logdir = layout.tensorboard_dir(self.run_dir)
             self._writer = SummaryWriter(log_dir=str(logdir))
-            self._writer._projector_config = earlier_projector_config(logdir)
         return self._writer
 
     def _add_png(self, tag: str, png: bytes, step: int) -> None:
@@ -122,21 +123,14 @@ class Review(RunCallback):
         ctx, cfg = self.ctx, self.cfg
         emb, labels = rg.gap_embeddings(ctx, cfg.gap_samples)
         dist = rg.centroid_distance(emb)
-        tag = "modality_gap_best" if final else "modality_gap"
-        w = self.writer()
+        tag = f"{gaps.EMBEDDING_TAG}_best" if final else gaps.EMBEDDING_TAG
         mat, meta = rg.projector_rows(emb, labels, ctx.data.class_names)
         step = self.step(epoch)
-        # TensorBoard writes <step>/<tag>/{tensors,metadata}.tsv and projector_config.pbtxt through links too
-        logdir = layout.tensorboard_dir(self.run_dir)
-        folder = logdir / str(step).zfill(5) / tag
-        for f in (folder.parent, folder, folder / "tensors.tsv", folder / "metadata.tsv",
-                  logdir / "projector_config.pbtxt"):
-            writes.refuse_link(f)
-        w.add_embedding(mat, metadata=meta, metadata_header=["modality", "class"], tag=tag, global_step=step)
-        w.add_scalar(f"review/{tag.replace('modality_gap', 'modality_gap_distance')}", dist, step)
+        self.projector(tag, step, mat, meta)
+        self.writer().add_scalar(f"review/{tag}", dist, step)
         which = f"best checkpoint, epoch {epoch}" if final else f"epoch {epoch}"
         fig = rg.gap_figure(emb, labels, ctx.data.class_names, cfg.gap_projection, ctx.recipe.train.seed,
-                            f"{ctx.recipe.name}: modality gap, {len(labels)} test samples ({which})")
+                            f"{ctx.recipe.name}: {gaps.EMBEDDING}, {len(labels)} test samples ({which})")
         buf = io.BytesIO()
         try:
             fig.savefig(buf, format="png")
@@ -144,10 +138,34 @@ class Review(RunCallback):
             plt.close(fig)
         path = self.figures / ("gap.png" if final else f"gap-epoch{epoch:03d}.png")
         self._write(path, buf.getvalue())
-        self._add_png(f"review/{tag.replace('modality_gap', 'modality_gap_picture')}", buf.getvalue(), step)
+        self._add_png(f"review/{gaps.EMBEDDING_TAG}_picture{'_best' if final else ''}", buf.getvalue(), step)
         self.report.log(events.Log(level="info",
-                  message=f"review: modality gap ({which}): centroid distance {dist:.4f} over {len(labels)} test "
-                          f"samples; {path.relative_to(self.run_dir)} ({time.perf_counter() - tick:.1f} s)"))
+                  message=f"review: {gaps.embedding(len(labels))}, {which}: centroid distance {dist:.4f}; "
+                          f"{path.relative_to(self.run_dir)} ({time.perf_counter() - tick:.1f} s)"))
+
+    def projector(self, tag: str, step: int, mat, meta: list[list[str]]) -> None:
+        """The embedding into TensorBoard's projector: its rows and metadata in
+        `projector/<tag>-step<step>/` (tensors.tsv, metadata.tsv), an entry `<tag>:<step>` in
+        `projector_config.pbtxt`, which keeps the entries written before (a resumed run too)."""
+        from google.protobuf import text_format
+        from torch.utils.tensorboard._embedding import get_embedding_info, make_mat, make_tsv
+
+        logdir = layout.tensorboard_dir(self.run_dir)
+        subdir = f"{PROJECTOR}/{tag}-step{step}"
+        folder, config = logdir / subdir, logdir / "projector_config.pbtxt"
+        for f in (folder.parent, folder, folder / "tensors.tsv", folder / "metadata.tsv", config):
+            writes.refuse_link(f)
+        writes.make_folders(folder, self.run_dir)
+        make_tsv(meta, str(folder), metadata_header=["modality", "class"])
+        make_mat(mat.detach().float().cpu().numpy(), str(folder))
+        if self._projector is None:
+            self._projector = earlier_projector_config(logdir)
+        entry = get_embedding_info(meta, None, subdir, step, tag)   # named `<tag>:<step, 5 digits>`
+        kept = [e for e in self._projector.embeddings if e.tensor_name != entry.tensor_name]
+        del self._projector.embeddings[:]
+        self._projector.embeddings.extend([*kept, entry])
+        with writes.atomic_open(config) as fh:
+            fh.write(text_format.MessageToString(self._projector).encode())
 
     def gradcam(self, epoch: int, final: bool) -> None:
         """Grad-CAM sheets of the convolutional encoders: at the end on the best checkpoint (with

@@ -1,5 +1,5 @@
-"""The modality gap of a trained model (the LFM paper's Fig. 2; Liang et al., NeurIPS 2022): a
-fixed sample of the test split through the model in evaluation mode, each modality's
+"""The embedding gap of a trained model (docs/glossary.md; the LFM paper's modality gap, Fig. 2; Liang et
+al., NeurIPS 2022): a fixed sample of the test split through the model in evaluation mode, each modality's
 L2-normalised embeddings (what the matching loss L_MM compares: the projection heads' outputs,
 or the encoder features z^(j) where `model.projection_dim = 0`), the distance between the
 modalities' centroids, and a 2-D picture of the clouds (PCA, or UMAP where umap-learn is

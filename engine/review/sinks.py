@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from engine.contract import gaps
 from engine.contract.events import AlphaUpdated, Eval, Log, RunFinished, RunStarted, Step
 from engine.training.callbacks import RunCallback
 
@@ -106,8 +107,8 @@ class TensorBoardSink(RunCallback):
         for m, metrics in ev["modalities"].items():
             for k, v in metrics.items():
                 self.scalar(f"{split}/{k}_{m}", v, step)
-        self.scalar(f"{split}/gap", ev["gap"], step)
-        self.scalar(f"{split}/modality_gap", ev["modality_gap"], step)
+        for name in gaps.TAGS:   # `gap` and `modality_gap` under their names (engine/contract/gaps.py)
+            self.scalar(f"{split}/{gaps.tag(name)}", ev[name], step)
         self.confusion_images(ev, step)
 
     def confusion_images(self, ev: Eval, step: int) -> None:
@@ -150,8 +151,8 @@ class TensorBoardSink(RunCallback):
         def numbers(d: dict) -> dict:
             return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
-        best_metrics = {f"best/{k}": v for k, v in numbers(best).items()}
-        metrics = {**best_metrics, **{f"test/{k}": v for k, v in numbers(test).items()}}
+        best_metrics = {f"best/{gaps.tag(k)}": v for k, v in numbers(best).items()}
+        metrics = {**best_metrics, **{f"test/{gaps.tag(k)}": v for k, v in numbers(test).items()}}
         exp, ssi, sei = hparams(self.hparams, metrics)
         fw = self.writer._get_file_writer()
         for s in (exp, ssi, sei):

@@ -6,7 +6,8 @@ point in order: TensorBoard, engine.log and the review figures are callbacks of 
 readers of its outgoing events."""
 from __future__ import annotations
 
-from engine.contract.events import AlphaUpdated, Checkpoint, Emitter, Eval, Log, RunFinished, RunStarted, Step
+from engine.contract.emitter import Emitter
+from engine.contract.events import AlphaUpdated, Checkpoint, Eval, Log, RunFinished, RunStarted, Step
 
 
 class RunCallback:

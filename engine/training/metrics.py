@@ -1,5 +1,5 @@
-"""Evaluation metrics (the paper's section 4.1; docs/method.md): ACC, MAP, macro-F1, the performance gap and the
-modality-gap distance."""
+"""Evaluation metrics (the paper's section 4.1; docs/method.md): ACC, MAP, macro-F1, the accuracy gap (the
+paper's performance gap) and the feature gap (docs/glossary.md)."""
 from __future__ import annotations
 
 import itertools
@@ -31,8 +31,8 @@ def performance_gap(per_modality: dict[str, dict[str, float]], metric: str = "ac
 
 
 def modality_gap(features: dict[str, torch.Tensor]) -> float:
-    """Distance between the centroids of the L2-normalised features of two modalities (Liang
-    et al., 2022); the mean over pairs for more than two."""
+    """The feature gap: the distance between the centroids of the L2-normalised features of two
+    modalities (Liang et al., 2022); the mean over pairs for more than two."""
     cents = {m: torch.nn.functional.normalize(f.float(), dim=-1).mean(0) for m, f in features.items()}
     dists = [float((cents[a] - cents[b]).norm()) for a, b in itertools.combinations(cents, 2)]
     return float(np.mean(dists)) if dists else 0.0

@@ -23,7 +23,7 @@ OURS_LB = ("method.name=lfm", "alpha.strategy=learned")
 # report kinds: which numbers the report shows for each arm
 METRICS = "metrics"        # fused ACC and the dataset's second metric (Tables 1, 2)
 PARTS = "parts"            # one metric fused, per modality and the gap (Tables 3, 4, 5)
-MODALITY_GAP = "modality_gap"  # the modality gap distance (Figure 2)
+MODALITY_GAP = "modality_gap"  # the feature gap (docs/glossary.md), the paper's modality gap (Figure 2)
 ALPHA = "alpha"            # alpha over the fraction of training (Figure 3)
 GRADCAM = "gradcam"        # Grad-CAM of the weak modality at some epochs (Figure 4)
 
@@ -106,7 +106,7 @@ EXPERIMENTS = {e.name: e for e in (
                "or set model.encoders.image.path and model.encoders.text.path)", "table5", ("sarcasm", "twitter2015"),
                (Arm("clip", "CLIP", _m("concat")), Arm("clip-mla", "CLIP+MLA", _m("mla")), Arm("clip-ours", "CLIP+Ours", OURS_LB)),
                PARTS, metric="acc", overrides=CLIP_ENCODERS),
-    Experiment("fig2", "Figure 2: the modality gap distance of CONCAT, G-Blend, MLA and LFM", "", ("cremad",),
+    Experiment("fig2", "Figure 2: the modality gap (feature gap) of CONCAT, G-Blend, MLA and LFM", "", ("cremad",),
                (Arm("concat", "CONCAT", _m("concat")), Arm("gblend", "G-Blend", _m("gblend")),
                 Arm("mla", "MLA", _m("mla")), Arm("ours-lb", "LFM (Ours-LB)", OURS_LB)), MODALITY_GAP),
     Experiment("fig3", "Figure 3: the learned alpha over the fraction of training, against the heuristic", "",

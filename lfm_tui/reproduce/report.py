@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rich.markdown import Markdown
 
-from engine.contract import writes
+from engine.contract import gaps, writes
 from lfm_tui import compare as cmp
 from lfm_tui.reproduce import alpha as alphas
 from lfm_tui.reproduce import gradcam as cams
@@ -69,7 +69,7 @@ def _modalities(runs: list[cmp.Run]) -> list[str]:
 
 def values(runs: list[cmp.Run], metric: str, part: str) -> list[float]:
     """Ours, one value per seed: the fused metric, a modality's part, the gap between the parts
-    (max - min of the metric over the modalities) or the modality gap distance."""
+    (max - min of the metric over the modalities) or the feature gap (engine/contract/gaps.py)."""
     out = []
     for r in runs:
         t = r.test or {}
@@ -106,7 +106,7 @@ def cells_of(rep: Reproduction, sweep: Sweep, runs: list[cmp.Run]) -> list[tuple
     if exp.report == METRICS:
         return [("ACC", "acc", "fused"), (NAMES[metric], metric, "fused")]
     if exp.report == MODALITY_GAP:
-        return [("modality gap distance", "", "modality_gap"), ("ACC", "acc", "fused")]
+        return [(gaps.feature("test"), "", "modality_gap"), ("ACC", "acc", "fused")]
     mods = _modalities(runs)
     return ([(f"{NAMES[metric]} fused", metric, "fused")] + [(f"{NAMES[metric]} {m}", metric, m) for m in mods]
             + ([(f"{NAMES[metric]} gap", metric, "gap")] if len(mods) > 1 else []))

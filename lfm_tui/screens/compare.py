@@ -52,10 +52,10 @@ def run_numbers(session: RunSession, modalities: list[str]) -> dict[str, float |
 
     out: dict[str, float | None] = {"best epoch": best.get("epoch"), "val ACC": acc(val, None, best.get("acc"))}
     out.update({f"val ACC {m}": acc(val, m, best.get(f"acc_{m}")) for m in modalities})
-    out["val gap"] = val.get("gap", best.get("gap"))
+    out["val accuracy gap"] = val.get("gap", best.get("gap"))
     out["test ACC"] = acc(test, None)
     out.update({f"test ACC {m}": acc(test, m) for m in modalities})
-    out["test gap"] = test.get("gap")
+    out["test accuracy gap"] = test.get("gap")
     out.update({f"train {k}": st.last_losses.get(k) for k in ("total", "cls", "mm")})
     out["val loss"] = val.get("loss", best.get("loss"))
     return out

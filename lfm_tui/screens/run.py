@@ -15,6 +15,7 @@ from textual.screen import Screen
 from rich.text import Text
 from textual.widgets import Footer, Tab, Tabs
 
+from engine.contract.run_state import preparing_text
 from lfm_tui.run_messages import Evaluated, Logged, Progressed, RunChanged, StatusChanged
 from lfm_tui.session import RunSession
 from lfm_tui.widgets.alpha_chart import AlphaChart
@@ -54,7 +55,8 @@ def header_view(session: RunSession | None) -> HeaderView | None:
         steps_per_epoch=s.steps_per_epoch, progress=session.progress(), elapsed=session.elapsed(),
         remaining=session.remaining(), global_step=s.global_step, samples_per_s=s.samples_per_s,
         alpha=s.alpha, lr=s.lr, note=note, note_style=style,
-        command=session.tensorboard_command() if s.run_dir and not session.live and status != "failed" else "")
+        command=session.tensorboard_command() if s.run_dir and not session.live and status != "failed" else "",
+        preparing=preparing_text(s.preparing))
 
 
 class RunScreen(Screen):

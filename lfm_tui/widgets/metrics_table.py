@@ -1,10 +1,13 @@
-"""Validation ACC / MAP / macro-F1 per modality and fused, the best so far, and the gap."""
+"""Validation ACC / MAP / macro-F1 per modality and fused, the best so far, the accuracy gap and
+the feature gap (engine/contract/gaps.py)."""
 from __future__ import annotations
 
 from typing import Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
+
+from engine.contract import gaps as names
 
 METRICS = ("acc", "map", "f1")
 
@@ -28,9 +31,9 @@ def validation_rows(val_history: list[dict], modalities: Sequence[str], test: di
         best_so_far = [max((pick(r).get(k, float("-inf")) for r in val_history), default=None) for k in METRICS]
         rows.append((Text(str(name)), *(_fmt(now.get(k)) for k in METRICS), *(_fmt(b) for b in best_so_far)))
     gaps = [r.get("gap") for r in val_history if r.get("gap") is not None]
-    rows.append(("gap (ACC)", _fmt(last.get("gap")), "", "", "min " + _fmt(min(gaps)) if gaps else "", "", ""))
+    rows.append((names.accuracy_short(), _fmt(last.get("gap")), "", "", "min " + _fmt(min(gaps)) if gaps else "", "", ""))
     if last.get("modality_gap") is not None:
-        rows.append(("modality gap", f"{last['modality_gap']:.4f}", "", "", "", "", ""))
+        rows.append((names.feature_short(last.get("samples")), f"{last['modality_gap']:.4f}", "", "", "", "", ""))
     if test:
         f = test.get("fused") or {}
         rows.append(("test (best.pt)", *(_fmt(f.get(k)) for k in METRICS), "", "", ""))

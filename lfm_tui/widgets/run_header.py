@@ -62,6 +62,7 @@ class HeaderView:
     note: str = ""                      # what the user can do next, or what went wrong
     note_style: str = ""
     command: str = ""                   # the TensorBoard command, shown once the run has ended
+    preparing: str = ""                 # what the engine prepares before the run starts, how far
 
 
 class RunHeader(Static):
@@ -95,6 +96,8 @@ class RunHeader(Static):
             t.append(f"epoch {v.epoch}/{v.epochs}  step {v.step}/{v.steps_per_epoch}  ")
             t.append(bar(v.progress), style="green")
             t.append(f" {v.progress * 100:3.0f}%  ")
+        elif v.live and v.preparing:
+            t.append(f"{v.preparing}  ", style="yellow")
         else:
             t.append("waiting for the engine to start the run  " if v.live
                      else "no progress reported  ", style="dim")
