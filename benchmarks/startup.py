@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-READY = ("vggsound", "q quit")   # the last recipe listed and the footer: the first screen is drawn
+READY = ("⚠ cremad", "q quit")   # the first recipe listed and the footer: the first screen is drawn
 TYPED = "train.epochs=3"         # typed (after `o`) as soon as the process starts
 ENTRIES = {"lfm-tui": "from lfm_tui.cli import tui_main; tui_main()",  # the console scripts, as installed
            "lfm": "import sys; sys.argv[1:1] = [\"tui\"]; from lfm_tui.cli import main; main()"}
