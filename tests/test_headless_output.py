@@ -387,6 +387,7 @@ def test_live_view_shows_an_eta_and_an_elapsed_time_that_goes_on() -> None:
 
 # ----------------------------------------------------------------------------- a first run's preparation
 
+@pytest.mark.slow  # computes the MiniLM embeddings of 1,906 texts: a minute or more
 def test_a_first_run_with_an_empty_cache_says_what_it_prepares(tmp_path: Path, monkeypatch, capfd) -> None:
     """emoji with an empty cache computes its MiniLM text embeddings before the run starts: the
     engine says so as `preparing` events (start with where it caches them, end), which the plain

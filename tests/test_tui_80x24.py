@@ -118,9 +118,12 @@ def test_compare_charts_keep_their_titles_and_whole_epoch_ticks(tmp_path: Path) 
     async def scenario(pilot):
         app.compare([a, b])
         await until(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
-        await pilot.pause(0.2)
+        titles = ("alpha by epoch", "fused val ACC", "pix val ACC", "mor val ACC")
+        await until(pilot, lambda: all(f"─ {t} ─" in screen_text(app) for t in titles)
+                    and all(x_labels(c) for c in app.screen.query(CompareChart))
+                    and footer(app).strip() != "", what="the charts and the footer drawn")
         text = screen_text(app)
-        for title in ("alpha by epoch", "fused val ACC", "pix val ACC", "mor val ACC"):
+        for title in titles:
             assert f"─ {title} ─" in text, title  # on the chart's frame
         for chart in app.screen.query(CompareChart):
             labels = x_labels(chart)

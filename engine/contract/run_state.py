@@ -185,8 +185,7 @@ class RunState:
                 return {**(record.get("fused") or {}), "epoch": epoch, "gap": record.get("gap")}
         return None
 
-    # ------------------------------------------------------------------ derived
-    @property
+    @property  # ---------------------------------------------------------- derived
     def total_steps(self) -> int:
         return self.epochs * self.steps_per_epoch
 

@@ -65,6 +65,51 @@ class HeaderView:
     preparing: str = ""                 # what the engine prepares before the run starts, how far
 
 
+def header_text(v: HeaderView, width: int = 10_000) -> Text:
+    """The header's three lines of a run, `width` columns wide: who and what; where it is; the
+    speed, the note and the TensorBoard command."""
+    t = Text()
+    t.append(f" {STATUS_WORD.get(v.status, v.status)} ", style=f"reverse {STATUS_STYLE.get(v.status, 'bold')}")
+    t.append(f"  {v.title}", style="bold")
+    if v.dataset:
+        t.append(f"  {v.dataset}: {' + '.join(v.modalities)}")
+    if v.source:
+        t.append(f"  ({v.source})", style="dim")
+    if v.run_name:
+        t.append(f"  {v.run_name}", style="dim")
+    t.append("\n")
+    if v.epochs:
+        t.append(f"epoch {v.epoch}/{v.epochs}  step {v.step}/{v.steps_per_epoch}  ")
+        t.append(bar(v.progress), style="green")
+        t.append(f" {v.progress * 100:3.0f}%  ")
+    elif v.live and v.preparing:
+        t.append(f"{v.preparing}  ", style="yellow")
+    else:
+        t.append("waiting for the engine to start the run  " if v.live
+                 else "no progress reported  ", style="dim")
+    t.append(f"elapsed {clock_text(v.elapsed)}")
+    if v.live:
+        t.append(f"  remaining {clock_text(v.remaining)}")
+    t.append("\n")
+    t.append_text(last_line(v, width))
+    return t
+
+
+def last_line(v: HeaderView, width: int) -> Text:
+    """Speed, alpha and lr, then the note and the TensorBoard command. In a narrow header the
+    note and the command come first: the speed is left out, then the command's folder
+    shortened (`t` shows it whole), so that the note is never cut."""
+    stats = f"{v.samples_per_s:,.0f} samples/s  alpha {v.alpha:.4f}  lr {v.lr:.1e}   " if v.global_step else ""
+    if len(stats) + len(v.note) + len(v.command) > width:
+        stats = ""
+    t = Text(stats)
+    if v.note:
+        t.append(v.note, style=v.note_style)
+    if v.command:
+        t.append(fitted(v.command, width - len(v.note)), style="dim")
+    return t
+
+
 class RunHeader(Static):
     """Three lines: who and what; where it is; what the user can do next."""
 
@@ -82,46 +127,7 @@ class RunHeader(Static):
         if v is None:
             self.update(Text("no run yet: pick a recipe and press Enter", style="dim"))
             return
-        t = Text()
-        t.append(f" {STATUS_WORD.get(v.status, v.status)} ", style=f"reverse {STATUS_STYLE.get(v.status, 'bold')}")
-        t.append(f"  {v.title}", style="bold")
-        if v.dataset:
-            t.append(f"  {v.dataset}: {' + '.join(v.modalities)}")
-        if v.source:
-            t.append(f"  ({v.source})", style="dim")
-        if v.run_name:
-            t.append(f"  {v.run_name}", style="dim")
-        t.append("\n")
-        if v.epochs:
-            t.append(f"epoch {v.epoch}/{v.epochs}  step {v.step}/{v.steps_per_epoch}  ")
-            t.append(bar(v.progress), style="green")
-            t.append(f" {v.progress * 100:3.0f}%  ")
-        elif v.live and v.preparing:
-            t.append(f"{v.preparing}  ", style="yellow")
-        else:
-            t.append("waiting for the engine to start the run  " if v.live
-                     else "no progress reported  ", style="dim")
-        t.append(f"elapsed {clock_text(v.elapsed)}")
-        if v.live:
-            t.append(f"  remaining {clock_text(v.remaining)}")
-        t.append("\n")
-        t.append_text(self.last_line(v))
-        self.update(t)
-
-    def last_line(self, v: HeaderView) -> Text:
-        """Speed, alpha and lr, then the note and the TensorBoard command. In a narrow header the
-        note and the command come first: the speed is left out, then the command's folder
-        shortened (`t` shows it whole), so that the note is never cut."""
-        width = self.content_size.width or 10_000  # before the first layout: no limit
-        stats = f"{v.samples_per_s:,.0f} samples/s  alpha {v.alpha:.4f}  lr {v.lr:.1e}   " if v.global_step else ""
-        if len(stats) + len(v.note) + len(v.command) > width:
-            stats = ""
-        t = Text(stats)
-        if v.note:
-            t.append(v.note, style=v.note_style)
-        if v.command:
-            t.append(fitted(v.command, width - len(v.note)), style="dim")
-        return t
+        self.update(header_text(v, self.content_size.width or 10_000))  # before the first layout: no limit
 
     def on_resize(self) -> None:
         if self.view is not None:
