@@ -176,7 +176,7 @@ def test_the_list_opens_on_a_runnable_recipe_and_a_refusal_follows_the_overrides
         assert "✓ valid: Enter launches emoji.toml" in str(check.render())
         assert footer(app).rstrip().endswith(FOOTER)
         await pilot.press("up", "enter")  # cremad cannot run
-        await pilot.pause(0.2)
+        await until(pilot, lambda: str(check.render()).startswith("✗"), what="the refusal under the overrides")
         assert app.sessions == [] and list(app._notifications) == []  # nothing over the overrides box
         assert str(check.render()).startswith("✗ not launched: cremad needs its data on disk")
         await pilot.press("o", *"data.root=/tmp")
