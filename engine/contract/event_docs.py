@@ -9,14 +9,13 @@ Standard library only.
 """
 from __future__ import annotations
 
-import argparse
 import inspect
 import sys
 from pathlib import Path
 
 from engine.contract.event_fields import ENVELOPE_DOCS, specs, type_text
 from engine.contract.events import EVENT_TYPES, LEGACY_NAMES, PROTOCOL_VERSION
-from engine.contract.writes import write_atomic
+from engine.contract import generated_page as page
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = Path("docs/events.md")
@@ -85,29 +84,12 @@ def render() -> str:
 
 def check(path: Path) -> list[str]:
     """What is wrong with the page at `path`: missing or stale."""
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
-    if current == render():
-        return []
-    return [f"{path} is {'missing' if current is None else 'stale'}; regenerate it: PYTHONPATH=. {COMMAND}"]
+    return page.stale(path, render(), COMMAND)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=COMMAND, description="Generate docs/events.md from the event classes.")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
-    parser.add_argument("--path", type=Path, default=ROOT / PAGE, help="the page (default: docs/events.md)")
-    args = parser.parse_args(argv)
-    if args.check:
-        problems = check(args.path)
-        for p in problems:
-            print(f"lfm: {p}", file=sys.stderr)
-        return 1 if problems else 0
-    try:
-        write_atomic(args.path, render())
-    except OSError as exc:
-        print(f"lfm: cannot write {args.path}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.path}")
-    return 0
+    return page.main(argv, command=COMMAND, description="Generate docs/events.md from the event classes.", default=ROOT / PAGE,
+                     render=render, check=check)
 
 
 if __name__ == "__main__":

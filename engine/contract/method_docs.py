@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.contract.catalog import BUILTIN
-from engine.contract.writes import write_atomic
+from engine.contract import generated_page as page
 from engine.contract.method_info import FUSIONS, MethodInfo
 from engine.contract.method_registry import METHODS
 
@@ -194,11 +194,7 @@ def check(path: Path, root: Path = ROOT) -> list[str]:
     """What is wrong with the page at `path`: stale, or naming tests that do not exist."""
     methods = builtin_methods()
     problems = missing_tests(methods, root)
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
-    if current != render(methods):
-        problems.insert(0, f"{path} is {'missing' if current is None else 'stale'}; regenerate it: "
-                           f"PYTHONPATH=. {COMMAND}")
-    return problems
+    return page.stale(path, render(methods), COMMAND) + problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,22 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(render(METHODS.values()))
         return 0
     if args.check:
-        problems = check(args.path)
-        for p in problems:
-            print(f"lfm: {p}", file=sys.stderr)
-        return 1 if problems else 0
+        return page.report(check(args.path))
     missing = missing_tests(builtin_methods())
-    if missing:
-        for p in missing:
-            print(f"lfm: {p}", file=sys.stderr)
-        return 1
-    try:
-        write_atomic(args.path, render(builtin_methods()))
-    except OSError as exc:
-        print(f"lfm: cannot write {args.path}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.path}")
-    return 0
+    return page.report(missing) if missing else page.write(args.path, render(builtin_methods()))
 
 
 if __name__ == "__main__":
