@@ -27,7 +27,7 @@ def test_run_prints_a_summary_and_exits_with_the_engine_status(tiny_mfeat: Path,
     assert res.returncode == 0, res.stdout + res.stderr
     out = res.stdout
     assert "test, best-on-validation checkpoint" in out
-    for row in ("fused", "pix", "mor", "gap (ACC)"):
+    for row in ("fused", "pix", "mor", "accuracy gap (test, ACC points)"):
         assert row in out
     run = only_run_dir(tmp_path / "runs")
     assert str(run) in out.replace("\n", "")
