@@ -88,7 +88,7 @@ class Entry:
         acc = stat(c.get("ACC", ""))
         if acc is None:
             raise pages.PageError(f"row {row[0]!r} has no fused ACC")
-        gap = stat(c.get("gap (ACC)", "-"))
+        gap = stat(c.get("gap (ACC)") or c.get("accuracy gap (test, ACC points)", "-"))  # the heading before and after
         words = row[0].split()
         unimodal = len(words) == 2 and words[1] == "alone" and words[0] in mods
         return cls(row[0], "unimodal" if unimodal else words[0], acc, c["ACC"], gap[0] if gap else None)
