@@ -79,7 +79,7 @@ def main(out: Path, names: list[str]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             class Reports(RunCallback):
                 def on_log(self, ev) -> None:
-                    if f": {name} " in ev.message:
+                    if f"; {name} " in ev.message:  # the epoch summary line ends with what the method reports
                         reports.append(ev.message)
 
             trainer = build_trainer(r, Path(tmp) / "run", Emitter([]), dist=d, callbacks=[Reports()])

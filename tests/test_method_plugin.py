@@ -48,7 +48,7 @@ def reports(run: Path) -> list[dict]:
     """The method's report at the end of each epoch: {"accuracy": {...}, "weights": {...}}."""
     out = []
     for e in events_of((run / "events.jsonl").read_text()):
-        m = e["type"] == "log" and re.fullmatch(r"epoch \d+: reweight accuracy (\{.*\}), weights (\{.*\})", e["message"])
+        m = e["type"] == "log" and re.fullmatch(r"epoch \d+: (?:.*; )?reweight accuracy (\{.*\}), weights (\{.*\})", e["message"])
         if m:
             out.append({"accuracy": ast.literal_eval(m[1]), "weights": ast.literal_eval(m[2])})
     return out
