@@ -6,12 +6,10 @@ deviation over seeds, and the heuristic omega(t) of each dataset dashed. Exit st
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
 
-from engine.contract import untrusted
 
 MAX_POINTS = 100_000
 
@@ -58,20 +56,9 @@ def draw(series: dict[str, list[dict]], dpi: int = 100) -> Figure:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m lfm_plot.alpha_fraction SERIES_JSON OUT_PNG", file=sys.stderr)
-        return 2
-    try:
-        series = _points(untrusted.read_json(Path(argv[0])))
-    except (OSError, ValueError) as exc:
-        print(f"{argv[0]}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        draw(series).savefig(argv[1])
-    except OSError as exc:
-        print(f"{argv[1]}: cannot be written ({exc.strerror or exc})", file=sys.stderr)
-        return 1
-    return 0
+    from lfm_plot.figures import spec_command
+
+    return spec_command(argv, "python -m lfm_plot.alpha_fraction SERIES_JSON OUT_PNG", lambda spec: draw(_points(spec)))
 
 
 if __name__ == "__main__":

@@ -149,3 +149,31 @@ def save(fig: Figure, fh, fmt: str) -> None:
     same runs is the same file."""
     with matplotlib.rc_context(BASE_RC):
         fig.savefig(fh, format=fmt, metadata=metadata(fmt))
+
+
+def spec_command(argv: list[str], usage: str, draw_spec) -> int:
+    """`python -m lfm_plot.<figure> SPEC_JSON OUT_PNG`: the figure `draw_spec` makes of the JSON
+    spec (read bounded; a bad one is exit 2), written whole to OUT_PNG, never through a link."""
+    import sys
+    from pathlib import Path
+
+    from engine.contract import untrusted, writes
+
+    if len(argv) != 2:
+        print(f"usage: {usage}", file=sys.stderr)
+        return 2
+    try:
+        fig = draw_spec(untrusted.read_json(Path(argv[0])))
+    except (OSError, ValueError) as exc:
+        print(f"{argv[0]}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with writes.atomic_open(Path(argv[1])) as fh:
+            save(fig, fh, "png")
+    except writes.LinkRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{argv[1]}: cannot be written ({exc.strerror or exc})", file=sys.stderr)
+        return 1
+    return 0

@@ -11,7 +11,6 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
-from engine.contract import untrusted
 
 MAX_IMAGES = 24
 MAX_IMAGE_BYTES = 32 << 20
@@ -81,20 +80,9 @@ def draw(title: str, rows: list[tuple[str, list[tuple[int, Path]]]]) -> Figure:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m lfm_plot.gradcam_epochs SPEC_JSON OUT_PNG", file=sys.stderr)
-        return 2
-    try:
-        fig = draw(*_spec(untrusted.read_json(Path(argv[0]))))
-    except (OSError, ValueError) as exc:
-        print(f"{argv[0]}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        fig.savefig(argv[1])
-    except OSError as exc:
-        print(f"{argv[1]}: cannot be written ({exc.strerror or exc})", file=sys.stderr)
-        return 1
-    return 0
+    from lfm_plot.figures import spec_command
+
+    return spec_command(argv, "python -m lfm_plot.gradcam_epochs SPEC_JSON OUT_PNG", lambda spec: draw(*_spec(spec)))
 
 
 if __name__ == "__main__":

@@ -222,3 +222,24 @@ def test_gradcam_panel_has_a_colour_bar_at_a_readable_size() -> None:
         assert ax.get_window_extent().height >= 0.9 * rc.PANEL_SIDE
     tile = rc.panel(x, cam, "true cat / pred dog")
     assert tile.shape[0] >= rc.PANEL_SIDE + 30 and tile.shape[1] >= 2 * rc.PANEL_SIDE + 60  # 142 x 264 before
+
+
+def test_the_reproduction_figures_are_written_whole_and_never_through_a_link(tmp_path) -> None:
+    """`python -m lfm_plot.alpha_fraction` (and gradcam_epochs, through the same spec_command) write their PNG as `lfm plot` does:
+    through a temporary file, refusing a link planted at the output (its target stays absent)."""
+    import json
+    import subprocess
+    import sys
+
+    spec = tmp_path / "series.json"
+    spec.write_text(json.dumps({"emoji": [{"fraction": 0.5, "epoch": 1, "alpha": 0.5, "std": None,
+                                           "runs": 1, "omega": 0.63}]}))
+    (tmp_path / "out.png").symlink_to(tmp_path / "outside.png")
+    res = subprocess.run([sys.executable, "-m", "lfm_plot.alpha_fraction", str(spec), str(tmp_path / "out.png")],
+                         capture_output=True, text=True)  # gradcam_epochs writes through the same spec_command
+    assert res.returncode == 2 and "symbolic link" in res.stderr, res.stderr
+    assert not (tmp_path / "outside.png").exists()
+    res = subprocess.run([sys.executable, "-m", "lfm_plot.alpha_fraction", str(spec), str(tmp_path / "ok.png")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and (tmp_path / "ok.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
