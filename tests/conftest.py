@@ -11,6 +11,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes"
 
+# Under xdist (`-n auto`: one worker per core) each worker, and every engine it starts, computes
+# on one thread, so the workers never fight over a core; set before torch is first imported.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 
 def run_engine(args: list[str], cwd: Path, timeout: float = 300, env: dict | None = None
                ) -> subprocess.CompletedProcess:

@@ -5,6 +5,7 @@ cannot be spawned."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,12 +34,23 @@ def torchrun(args: list[str], cwd: Path) -> list[str]:
             "-m", "engine", *args]
 
 
-@pytest.mark.slow
-def test_two_processes_stay_in_step_and_write_once(tiny_mfeat: Path, tmp_path: Path) -> None:
-    from engine.contract import layout
-    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "train.threads=1",
-            "--runs-dir", str(tmp_path / "runs")]
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """(the runs folder, the finished world) of tiny mfeat with the learned alpha, two processes."""
+    from conftest import TINY_MFEAT
+
+    tmp_path = tmp_path_factory.mktemp("two-processes")
+    (tmp_path / "tiny_mfeat.toml").write_text(TINY_MFEAT)
+    args = [str(tmp_path / "tiny_mfeat.toml"), "alpha.strategy=learned", "alpha.hypergradient=neumann",
+            "train.threads=1", "--runs-dir", str(tmp_path / "runs")]
     res = subprocess.run(torchrun(args, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    return tmp_path / "runs", res
+
+
+@pytest.mark.slow
+def test_two_processes_stay_in_step_and_write_once(two_process_run) -> None:
+    from engine.contract import layout
+    runs, res = two_process_run
     assert finished_ok(res), res.stderr[-3000:]
     evs = events_of(res.stdout)
     assert [e["type"] for e in evs].count("run_started") == 1 and evs[0]["world_size"] == 2
@@ -52,8 +64,8 @@ def test_two_processes_stay_in_step_and_write_once(tiny_mfeat: Path, tmp_path: P
         assert e["samples"] == split_size                        # every sample once, across ranks
     ups = [e for e in evs if e["type"] == "alpha_updated"]
     assert len(ups) == 2 and ups[0]["alpha"] != ups[1]["alpha"]
-    run = only_run_dir(tmp_path / "runs")
-    assert len(list((tmp_path / "runs").rglob("events.jsonl"))) == 1
+    run = only_run_dir(runs)
+    assert len(list(runs.rglob("events.jsonl"))) == 1
     tb_files = list(layout.tensorboard_dir(run).glob("events.out.tfevents.*"))  # *.<host>.<pid>.<n>
     assert tb_files and len({p.name.split(".")[-2] for p in tb_files}) == 1  # one process writes them
     assert (run / "events.jsonl").read_text().count('"run_started"') == 1
@@ -62,7 +74,8 @@ def test_two_processes_stay_in_step_and_write_once(tiny_mfeat: Path, tmp_path: P
 
 @pytest.mark.slow
 def test_a_stopped_two_process_run_resumes(tiny_mfeat: Path, tmp_path: Path) -> None:
-    args = [str(tiny_mfeat), "train.epochs=12", "data.batch_size=8", "train.threads=1",
+    # stopped once epoch 1's checkpoint is written: four epochs later it would have finished
+    args = [str(tiny_mfeat), "train.epochs=5", "data.batch_size=8", "train.threads=1",
             "--runs-dir", str(tmp_path / "runs")]
     proc = subprocess.Popen(torchrun(args, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
@@ -80,16 +93,13 @@ def test_a_stopped_two_process_run_resumes(tiny_mfeat: Path, tmp_path: Path) -> 
     resumed = events_of(res.stdout)
     assert resumed[0]["resumed_from"]["epoch"] >= 1
     assert resumed[-1]["status"] == "ok"
-    assert [e["epoch"] for e in resumed if e["type"] == "eval" and e["split"] == "val"][-1] == 12
+    assert [e["epoch"] for e in resumed if e["type"] == "eval" and e["split"] == "val"][-1] == 5
 
 
 @pytest.mark.slow
-def test_resume_with_another_world_size_is_refused(tiny_mfeat: Path, tmp_path: Path) -> None:
-    args = [str(tiny_mfeat), "train.epochs=1", "train.threads=1", "--runs-dir", str(tmp_path / "runs")]
-    proc = subprocess.Popen(torchrun(args, tmp_path), cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    proc.communicate(timeout=300)
-    run = only_run_dir(tmp_path / "runs")
+def test_resume_with_another_world_size_is_refused(two_process_run, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(only_run_dir(two_process_run[0]), run)
     (run / "summary.json").unlink()  # pretend it stopped, to reach the world-size check
     res = subprocess.run([sys.executable, "-m", "engine", "--resume", str(run)], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)

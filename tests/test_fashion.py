@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import RECIPES, ROOT, events_of, only_run_dir, run_engine
+from conftest import RECIPES, ROOT, events_of, only_run_dir, run_engine, train_in_process
 from engine.contract import method_registry as registry, recipe as recipes
 from engine.data import fashion, load_dataset
 from engine.ensemble import combine, ensemble
@@ -186,21 +186,37 @@ def lfm(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def _run(tmp_path: Path, root: Path, recipe: str, *overrides: str) -> Path:
-    runs = tmp_path / "runs" / recipe
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    res = run_engine([str(RECIPES / f"{recipe}.toml"), f"data.root={root}", "data.batch_size=32",
-                      "train.epochs=3", "train.threads=1", "optim.lr=0.05", *overrides,
-                      "--runs-dir", str(runs)], tmp_path)
-    assert res.returncode == 0, res.stderr[-2000:]
-    finished = [e for e in events_of(res.stdout) if e["type"] == "run_finished"][0]
-    assert finished["status"] == "ok"
-    return only_run_dir(runs)
+def _train(run_dir: Path, root: Path, recipe: str, *overrides: str) -> Path:
+    """A finished run of recipes/<recipe>.toml on the asset at `root`, trained in this process
+    through the engine's own lifecycle (the run folder is what `lfm run` leaves)."""
+    r = recipes.load(RECIPES / f"{recipe}.toml", [f"data.root={root}", "data.batch_size=32", "train.epochs=3",
+                                                  "train.threads=1", "optim.lr=0.05", *overrides])
+    code, summary = train_in_process(run_dir, r)
+    assert code == 0 and summary["status"] == "ok", summary
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def seed_groups(small_root: Path, tmp_path_factory) -> dict[str, Path]:
+    """One-epoch runs of each single view: fashion_thumb with seeds 0, 1, 2 and fashion_noisy
+    with seeds 0, 1, each in GROUP/<seed>/ (as `lfm run --seeds` leaves a group)."""
+    base = tmp_path_factory.mktemp("fashion-groups")
+    groups = {}
+    for recipe, seeds in (("fashion_thumb", (0, 1, 2)), ("fashion_noisy", (0, 1))):
+        for seed in seeds:
+            _train(base / recipe / str(seed), small_root, recipe, f"train.seed={seed}", "train.epochs=1")
+        groups[recipe] = base / recipe
+    return groups
 
 
 @pytest.mark.slow
 def test_short_run_learns_and_saves_test_predictions(small_root, tmp_path: Path) -> None:
-    run = _run(tmp_path, small_root, "fashion")
+    runs = tmp_path / "runs"
+    res = run_engine([str(RECIPES / "fashion.toml"), f"data.root={small_root}", "data.batch_size=32",
+                      "train.epochs=3", "train.threads=1", "optim.lr=0.05", "--runs-dir", str(runs)], tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert [e for e in events_of(res.stdout) if e["type"] == "run_finished"][0]["status"] == "ok"
+    run = only_run_dir(runs)
     s = json.loads((run / "summary.json").read_text())
     assert s["dataset"] == "fashion" and s["modalities"] == ["thumb", "noisy"]
     assert s["test"]["acc"] > 50  # the thumbnails of the synthetic classes are easy; chance is 10
@@ -212,10 +228,8 @@ def test_short_run_learns_and_saves_test_predictions(small_root, tmp_path: Path)
     assert acc == pytest.approx(s["test"]["acc"], abs=1e-6)
 
 
-@pytest.mark.slow
-def test_ensemble_of_single_modality_runs(small_root, tmp_path: Path) -> None:
-    thumb = _run(tmp_path, small_root, "fashion_thumb")
-    noisy = _run(tmp_path, small_root, "fashion_noisy")
+def test_ensemble_of_single_modality_runs(seed_groups) -> None:
+    thumb, noisy = seed_groups["fashion_thumb"] / "0", seed_groups["fashion_noisy"] / "0"
     res = lfm("ensemble", str(thumb), str(noisy), "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
@@ -228,32 +242,28 @@ def test_ensemble_of_single_modality_runs(small_root, tmp_path: Path) -> None:
     assert ensemble([thumb, noisy], "logmean")["samples"] == 100
 
 
-@pytest.mark.slow
-def test_ensemble_of_seed_groups_pairs_runs_by_seed(small_root, tmp_path: Path) -> None:
-    groups = {}
-    for recipe in ("fashion_thumb", "fashion_noisy"):
-        for seed in (0, 1, 2) if recipe == "fashion_thumb" else (0, 1):
-            _run(tmp_path / recipe / str(seed), small_root, recipe, f"train.seed={seed}", "train.epochs=1")
-        groups[recipe] = tmp_path / recipe
+def test_ensemble_of_seed_groups_pairs_runs_by_seed(seed_groups) -> None:
+    groups = seed_groups
     res = lfm("ensemble", str(groups["fashion_thumb"]), str(groups["fashion_noisy"]), "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["seeds"] == [0, 1] and out["seeds_left_out"] == [2]
-    by_seed = [ensemble([only_run_dir(groups[r] / str(s)) for r in groups])["ensemble"]["acc"] for s in (0, 1)]
+    by_seed = [ensemble([groups[r] / str(s) for r in groups])["ensemble"]["acc"] for s in (0, 1)]
     assert out["ensemble"]["acc"]["mean"] == pytest.approx(np.mean(by_seed))
     assert out["ensemble"]["acc"]["std"] == pytest.approx(np.std(by_seed, ddof=1))
     text = lfm("ensemble", str(groups["fashion_thumb"]), str(groups["fashion_noisy"]))
     assert "left out (not in every folder): seeds 2" in text.stdout
-    mixed = lfm("ensemble", str(groups["fashion_thumb"]), str(only_run_dir(groups["fashion_noisy"] / "0")))
+    mixed = lfm("ensemble", str(groups["fashion_thumb"]), str(groups["fashion_noisy"] / "0"))
     assert mixed.returncode == 2 and "not both" in mixed.stderr
 
 
-@pytest.mark.slow
-def test_ensemble_refuses_mismatched_or_unfinished_runs(small_root, tmp_path: Path, tiny_mfeat: Path) -> None:
-    thumb = _run(tmp_path, small_root, "fashion_thumb")
-    res = run_engine([str(tiny_mfeat), "--runs-dir", str(tmp_path / "m")], tmp_path)
-    assert res.returncode == 0
-    other = only_run_dir(tmp_path / "m")
+def test_ensemble_refuses_mismatched_or_unfinished_runs(seed_groups, tmp_path: Path) -> None:
+    thumb = seed_groups["fashion_thumb"] / "0"
+    from conftest import TINY_MFEAT
+
+    (tmp_path / "tiny.toml").write_text(TINY_MFEAT)
+    other = tmp_path / "m" / "run"
+    assert train_in_process(other, recipes.load(tmp_path / "tiny.toml"))[0] == 0
     res = lfm("ensemble", str(thumb), str(other))
     assert res.returncode == 2 and "tested on other samples" in res.stderr and "Traceback" not in res.stderr
     (tmp_path / "empty").mkdir()
