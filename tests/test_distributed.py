@@ -36,7 +36,9 @@ def torchrun(args: list[str], cwd: Path) -> list[str]:
 @pytest.mark.slow
 def test_two_processes_stay_in_step_and_write_once(tiny_mfeat: Path, tmp_path: Path) -> None:
     from engine.contract import layout
-    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "train.threads=1",
+    # the old default step (Adam 0.1 on alpha), which moves alpha on every update
+    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "alpha.optimizer=adam",
+            "alpha.lr=0.1", "alpha.horizon=0", "alpha.space=linear", "train.threads=1",
             "--runs-dir", str(tmp_path / "runs")]
     res = subprocess.run(torchrun(args, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert finished_ok(res), res.stderr[-3000:]

@@ -126,7 +126,7 @@ class AlphaConfig:
     betas: tuple[float, ...] = spec((0.5, 0.9), lo=0.0, hi=1.0,
                                     doc="adam: decay of the hypergradient's first and second moments (short "
                                         "memory: a run makes tens of updates)")
-    evidence: tuple[float, ...] = spec((1.0, 3.0), lo=0.0,
+    evidence: tuple[float, ...] = spec((2.0, 4.0), lo=0.0,
                                        doc="snr: [t_low, t_high]; no step while |t| (the pooled hypergradient over "
                                            "its standard error) < t_low, a full step lr from t_high, linear between",
                                        source="ours (docs/method.md)")
