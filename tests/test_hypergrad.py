@@ -129,7 +129,7 @@ def test_official_is_the_mean_of_the_first_tensor_of_H_times_grad_cls() -> None:
 # the learned alpha's options before the evidence-sized step (Adam 0.1 on alpha, 2 estimates of 1 batch),
 # named where a test pins what that step does
 OLD_DEFAULT = ["alpha.optimizer=adam", "alpha.lr=0.1", "alpha.horizon=0", "alpha.space=linear", "alpha.estimates=2",
-               "alpha.val_batches=1", "alpha.train_batches=1"]
+               "alpha.val_batches=1", "alpha.train_batches=1", "alpha.terms=20", "alpha.batch_size=0"]
 
 
 def learned(**kw):

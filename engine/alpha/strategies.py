@@ -125,7 +125,7 @@ class Learned(AlphaStrategy):
         self.apply(info["hypergradient"], t, info.pop("standard_error"))
         return {**info, "alpha": self.alpha, "previous": before, "method": self.cfg.hypergradient,
                 "seconds": round(info["seconds"], 4), "optimizer": self.cfg.optimizer,
-                "lr_alpha": self.lr_at(t), "step": step, "evidence": self.step.evidence}
+                "lr_alpha": self.lr_at(t), "step": step, "evidence": _finite(self.step.evidence)}
 
     def on_validation_end(self, run, epoch: int) -> dict | None:
         if self.cfg.update_every or run is None:
@@ -147,6 +147,11 @@ class Learned(AlphaStrategy):
         self.z = float(state["z"]) if "z" in state else logit(self.alpha, EDGE)
         if "optimizer" in state:
             self.step.load_state_dict(state["optimizer"])
+
+
+def _finite(x: float | None) -> float | None:
+    """x, or None where it is not a finite number (JSON has no infinity)."""
+    return x if x is not None and math.isfinite(x) else None
 
 
 STRATEGIES: dict[str, type[AlphaStrategy]] = {
