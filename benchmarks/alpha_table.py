@@ -66,6 +66,8 @@ SELECT = {
                                                                        "alpha.space=logit", "alpha.estimates=3"],
     "snr 0.5, horizon 0.5, logit, cheap": LEARNED + EVIDENCE + ["alpha.lr=0.5", "alpha.horizon=0.5",
                                                                  "alpha.space=logit"] + CHEAP,
+    "snr 0.1, horizon 0.5, cheap": LEARNED + EVIDENCE + ["alpha.lr=0.1", "alpha.horizon=0.5",
+                                                          "alpha.space=linear"] + CHEAP,
     "heuristic": ["alpha.strategy=heuristic"],
 }
 

@@ -39,10 +39,9 @@ from engine.methods.losses import classification_loss, matching_loss
 
 
 # `alpha.terms = 0`: CG (Lanczos steps) reaches a relative error of about 1e-2 within 20 iterations
-# on the mfeat model at its inner optimum (1e-4 at 30, 2e-6 at 50; tests/test_hypergrad_solvers.py);
-# during training, on the damped system, 10 iterations leave relative residuals of about 4e-3
-# (emoji) to 6e-2 (fashion), below the spread of the estimates over batch draws (tens of percent),
-# at half the products of 20. The Neumann series needs about 200 terms for a few percent.
+# on the mfeat model at its inner optimum (1e-4 at 30, 2e-6 at 50), far below the spread of the
+# estimates over batch draws (tens of percent); the Neumann
+# series needs about 200 terms for a few percent (tests/test_hypergrad_solvers.py).
 DEFAULT_TERMS = {"cg": 20, "neumann": 200}
 
 

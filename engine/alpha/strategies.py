@@ -112,6 +112,7 @@ class Learned(AlphaStrategy):
             self.alpha = min(hi, max(lo, sigmoid(self.z)))
         else:
             self.alpha = min(hi, max(lo, self.alpha - move))
+            self.z = logit(self.alpha, EDGE)
         self.updates += 1
         return self.alpha
 

@@ -120,7 +120,7 @@ class AlphaConfig:
                               "see evidence), adam or sign (lr in units of alpha, or of its logit, per update, "
                               "whatever the hypergradient's scale), sgd (alpha - lr * dF/dalpha, the released code's)",
                           source="ours (docs/method.md, docs/alpha.md)")
-    lr: float = spec(0.5, lo=0.0, doc="eta_alpha: for snr, adam and sign, the largest change of alpha (space "
+    lr: float = spec(0.1, lo=0.0, doc="eta_alpha: for snr, adam and sign, the largest change of alpha (space "
                                       "linear) or of logit(alpha) (space logit) per update",
                     source="ours (docs/alpha.md)")
     betas: tuple[float, ...] = spec((0.5, 0.9), lo=0.0, hi=1.0,
@@ -134,7 +134,7 @@ class AlphaConfig:
                           doc="beta < 1 of the moving average of the hypergradients (and of their standard "
                               "errors) over updates that the step sees; 0 = this update's alone",
                           source="ours (docs/method.md)")
-    space: str = spec("logit", choices=("logit", "linear"),
+    space: str = spec("linear", choices=("linear", "logit"),
                       doc="where the step applies: logit (z = logit(alpha), alpha = sigmoid(z): alpha leaves and "
                           "nears the bounds smoothly) or linear (alpha itself, Algorithm 1)",
                       source="ours (docs/method.md)")
@@ -143,7 +143,7 @@ class AlphaConfig:
     clip: tuple[float, ...] = spec((0.0, 1.0), lo=0.0, hi=1.0, doc="[low, high] bounds of alpha",
                                     source="the paper's Algorithm 1")
     terms: int = spec(0, lo=0, doc="CG iterations or Neumann terms (Hessian-vector products); 0 = the "
-                                   "solver's default: cg 10, neumann 200")
+                                   "solver's default: cg 20, neumann 200")
     neumann_step: float = spec(0.0, lo=0.0,
                                doc="eta of the Neumann series; 0 = 1 / lambda_max, estimated by Lanczos")
     damping: float = spec(0.0, lo=0.0,
@@ -155,8 +155,7 @@ class AlphaConfig:
                        doc="parameters the hypergradient spans: all, or the last layer of each encoder, "
                            "the projection heads and the classifier")
     update_every: int = spec(0, lo=0, doc="0: once per epoch (Algorithm 1); N: every N training steps")
-    batch_size: int = spec(0, lo=0, doc="samples per hypergradient batch; 0 = data.batch_size",
-                           source="ours (docs/alpha.md: the cost of a Hessian-vector product grows with it)")
+    batch_size: int = spec(0, lo=0, doc="samples per hypergradient batch; 0 = data.batch_size")
     val_batches: int = spec(4, lo=1, doc="validation batches of the outer loss L_CLS^val, per estimate "
                                          "(cheap: one gradient on the cached encoder features)",
                             source="ours (docs/alpha.md)")
