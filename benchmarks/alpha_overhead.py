@@ -28,6 +28,7 @@ CONFIGS = {
     "old default (cg, Adam 0.1)": LEARNED + ["alpha.optimizer=adam", "alpha.lr=0.1", "alpha.horizon=0",
                                              "alpha.space=linear", "alpha.estimates=2", "alpha.val_batches=1",
                                              "alpha.terms=20", "alpha.batch_size=0"],
+    "default, cheap estimates": LEARNED + ["alpha.batch_size=64", "alpha.terms=10"],
     "cg, 1 estimate": LEARNED + ["alpha.estimates=1", "alpha.optimizer=adam"],
     "neumann (200 terms)": LEARNED + ["alpha.hypergradient=neumann"],
     "identity": LEARNED + ["alpha.hypergradient=identity"],
