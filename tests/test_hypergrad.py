@@ -206,8 +206,8 @@ def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajecto
 
     from conftest import events_of, only_run_dir, run_engine
     from engine.contract import layout
-    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "alpha.terms=5",
-            "alpha.neumann_step=0.01", *OLD_DEFAULT, "alpha.estimates=1", "train.epochs=3", "data.batch_size=8",
+    args = [str(tiny_mfeat), "alpha.strategy=learned", *OLD_DEFAULT, "alpha.hypergradient=neumann", "alpha.terms=5",
+            "alpha.neumann_step=0.01", "alpha.estimates=1", "train.epochs=3", "data.batch_size=8",
             "train.log_every=1"]
     full = run_engine([*args, "--runs-dir", str(tmp_path / "full")], tmp_path)
     assert full.returncode == 0, full.stderr
@@ -325,3 +325,33 @@ def test_default_learned_alpha_steps_by_its_evidence_on_mfeat(tmp_path, tiny_mfe
         assert u["alpha"] == pytest.approx(min(1.0, max(0.0, expected)), abs=1e-12)
     assert ups[0]["evidence"] == pytest.approx(ups[0]["t"])  # the horizon holds one update at first
     assert any(u["alpha"] != u["previous"] for u in ups)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_follows_the_default_steps_trajectory(tmp_path, tiny_mfeat) -> None:
+    """The snr step with a horizon: a run stopped in epoch 2 and resumed makes the same updates
+    (the horizon's sums come back from the checkpoint with alpha)."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import events_of, only_run_dir, run_engine
+    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=identity", "alpha.horizon=0.5",
+            "alpha.evidence=[0,1]", "train.epochs=3", "data.batch_size=8", "train.log_every=1"]
+    full = run_engine([*args, "--runs-dir", str(tmp_path / "full")], tmp_path)
+    assert full.returncode == 0, full.stderr
+    ups = [e for e in events_of(full.stdout) if e["type"] == "alpha_updated"]
+    assert [u["optimizer"] for u in ups] == ["snr"] * 3 and len({u["alpha"] for u in ups}) == 3
+    proc = subprocess.Popen([sys.executable, "-m", "engine", *args, "--runs-dir", str(tmp_path / "cut")],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if '"type":"step"' in line and '"epoch":2' in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    res = run_engine(["--resume", str(only_run_dir(tmp_path / "cut"))], tmp_path)
+    assert res.returncode == 0, res.stderr
+    resumed = [e for e in events_of(res.stdout) if e["type"] == "alpha_updated"]
+    assert [(u["alpha"], u["evidence"]) for u in resumed] == pytest.approx(
+        [(u["alpha"], u["evidence"]) for u in ups[1:]], rel=1e-9)
