@@ -44,7 +44,7 @@ STRATEGIES = {
     "concat": ("concatenation (no L_MM)", ["method.name=concat"]),
     "constant-0.5": ("constant 0.5", ["alpha.strategy=constant", "alpha.value=0.5"]),
     "heuristic": ("Ours-H (heuristic)", ["alpha.strategy=heuristic"]),
-    "learned": ("Ours-LB, default (cg, snr step, horizon, logit)", LEARNED),
+    "learned": ("Ours-LB, default (cg, snr step, horizon 0.5)", LEARNED),
     "learned-old": ("Ours-LB, old default (cg, Adam 0.1)", LEARNED + OLD_DEFAULT),
 }
 # the rows the learned alpha's default is compared with, seed by seed
