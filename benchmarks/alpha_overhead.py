@@ -6,8 +6,8 @@ on the same recipe and seed, measured in one run and printed as ratios.
 
 An epoch's time is the interval between consecutive validation `eval` events of the engine's
 stream: the inner loop, validation and the alpha update. Epoch 1 is left out (warm-up); the
-median over the remaining epochs of all rounds is reported. Configurations run interleaved,
-round by round, so that a noisy neighbour hits them alike.
+median over the remaining epochs of all rounds is reported. Every run uses one thread.
+Configurations run interleaved, round by round, so that a noisy neighbour hits them alike.
 """
 from __future__ import annotations
 
@@ -25,7 +25,11 @@ LEARNED = ["alpha.strategy=learned"]
 CONFIGS = {
     "heuristic": ["alpha.strategy=heuristic"],
     "learned default (cg)": LEARNED,
-    "cg, 1 estimate": LEARNED + ["alpha.estimates=1"],
+    "old default (cg, Adam 0.1)": LEARNED + ["alpha.optimizer=adam", "alpha.lr=0.1", "alpha.horizon=0",
+                                             "alpha.space=linear", "alpha.estimates=2", "alpha.val_batches=1",
+                                             "alpha.terms=20", "alpha.batch_size=0"],
+    "default, cheap estimates": LEARNED + ["alpha.batch_size=64", "alpha.terms=10"],
+    "cg, 1 estimate": LEARNED + ["alpha.estimates=1", "alpha.optimizer=adam"],
     "neumann (200 terms)": LEARNED + ["alpha.hypergradient=neumann"],
     "identity": LEARNED + ["alpha.hypergradient=identity"],
     "cg, all params": LEARNED + ["alpha.params=all"],
@@ -37,7 +41,7 @@ CONFIGS = {
 
 def epoch_times(recipe: str, overrides: list[str], epochs: int, runs_dir: str) -> tuple[list[float], list[float]]:
     cmd = [sys.executable, "-m", "engine", recipe, f"train.epochs={epochs}", "train.seed=0",
-           "train.log_every=1000", *overrides, "--runs-dir", runs_dir]
+           "train.log_every=1000", "train.threads=1", *overrides, "--runs-dir", runs_dir]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True).stdout
     evs = [json.loads(l) for l in out.splitlines()]
     marks = [e["time"] for e in evs if e["type"] == "eval" and e["split"] == "val"]

@@ -41,8 +41,10 @@ def two_process_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess
 
     tmp_path = tmp_path_factory.mktemp("two-processes")
     (tmp_path / "tiny_mfeat.toml").write_text(TINY_MFEAT)
+    # the old default step (Adam 0.1 on alpha), which moves alpha on every update
     args = [str(tmp_path / "tiny_mfeat.toml"), "alpha.strategy=learned", "alpha.hypergradient=neumann",
-            "train.threads=1", "--runs-dir", str(tmp_path / "runs")]
+            "alpha.optimizer=adam", "alpha.lr=0.1", "alpha.horizon=0", "alpha.space=linear", "train.threads=1",
+            "--runs-dir", str(tmp_path / "runs")]
     res = subprocess.run(torchrun(args, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     return tmp_path / "runs", res
 

@@ -126,10 +126,16 @@ def test_official_is_the_mean_of_the_first_tensor_of_H_times_grad_cls() -> None:
     assert res.hvps == 1
 
 
+# the learned alpha's options before the evidence-sized step (Adam 0.1 on alpha, 2 estimates of 1 batch),
+# named where a test pins what that step does
+OLD_DEFAULT = ["alpha.optimizer=adam", "alpha.lr=0.1", "alpha.horizon=0", "alpha.space=linear", "alpha.estimates=2",
+               "alpha.val_batches=1", "alpha.train_batches=1", "alpha.terms=20", "alpha.batch_size=0"]
+
+
 def learned(**kw):
     base = dict(strategy="learned", initial=0.5, lr=0.1, lr_decay=0.5, lr_decay_every=2, clip=(0.05, 0.95),
                 update_every=0, hypergradient="neumann", value=0.5, coefficients=(), optimizer="sgd",
-                betas=(0.5, 0.9))
+                betas=(0.5, 0.9), evidence=(2.0, 4.0), horizon=0.0, space="linear")
     return build_strategy(types.SimpleNamespace(**{**base, **kw}), 10)
 
 
@@ -161,7 +167,8 @@ def _trainer(tmp_path: Path, tiny_mfeat: Path, overrides: list[str]):
 @pytest.mark.parametrize("params", ["all", "last"])
 @pytest.mark.parametrize("method", ["neumann", "cg", "identity", "official"])
 def test_hypergradient_never_reads_the_test_split(tmp_path, tiny_mfeat, params, method) -> None:
-    trainer, _ = _trainer(tmp_path, tiny_mfeat, [f"alpha.params={params}", f"alpha.hypergradient={method}"])
+    trainer, _ = _trainer(tmp_path, tiny_mfeat, [f"alpha.params={params}", f"alpha.hypergradient={method}",
+                                                 *OLD_DEFAULT])
     for x in trainer.data.test.inputs.values():
         x.fill_(float("nan"))  # any use of test data would turn the hypergradient into NaN
     before = {n: p.clone() for n, p in trainer.model.state_dict().items()}
@@ -199,7 +206,7 @@ def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajecto
 
     from conftest import events_of, only_run_dir, run_engine
     from engine.contract import layout
-    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=neumann", "alpha.terms=5",
+    args = [str(tiny_mfeat), "alpha.strategy=learned", *OLD_DEFAULT, "alpha.hypergradient=neumann", "alpha.terms=5",
             "alpha.neumann_step=0.01", "alpha.estimates=1", "train.epochs=3", "data.batch_size=8",
             "train.log_every=1"]
     full = run_engine([*args, "--runs-dir", str(tmp_path / "full")], tmp_path)
@@ -275,13 +282,14 @@ def test_sign_step_and_the_adam_state_survive_a_checkpoint() -> None:
 
 
 @pytest.mark.slow
-def test_default_learned_alpha_moves_against_the_hypergradient_on_mfeat(tmp_path, tiny_mfeat) -> None:
-    """With the defaults (cg, Adam, lr 0.1), every update moves alpha by about lr, the first by
-    exactly lr against the sign of dF/dalpha, and the solver's report is in each event."""
+def test_old_default_learned_alpha_moves_against_the_hypergradient_on_mfeat(tmp_path, tiny_mfeat) -> None:
+    """With the old defaults (cg, Adam, lr 0.1, 2 estimates), every update moves alpha by about
+    lr, the first by exactly lr against the sign of dF/dalpha, and the solver's report is in each
+    event."""
     from conftest import events_of, run_engine
 
-    res = run_engine([str(tiny_mfeat), "alpha.strategy=learned", "train.epochs=3", "--runs-dir", str(tmp_path / "r")],
-                     tmp_path)
+    res = run_engine([str(tiny_mfeat), "alpha.strategy=learned", *OLD_DEFAULT, "train.epochs=3",
+                      "--runs-dir", str(tmp_path / "r")], tmp_path)
     assert res.returncode == 0, res.stderr
     ups = [e for e in events_of(res.stdout) if e["type"] == "alpha_updated"]
     assert len(ups) == 3 and all(u["method"] == "cg" and u["optimizer"] == "adam" for u in ups)
@@ -291,3 +299,59 @@ def test_default_learned_alpha_moves_against_the_hypergradient_on_mfeat(tmp_path
     assert all(abs(u["alpha"] - u["previous"]) <= 2 * 0.1 for u in ups)  # Adam: |m| / sqrt(v) < 1.6 here
     assert all(u["estimates"] == 2 and u["spread"] >= 0 and 0 <= u["residual"] <= 1 and u["damping"] >= 0
                and isinstance(u["negative_curvature"], bool) and u["hvps"] > 0 for u in ups)
+
+
+@pytest.mark.slow
+def test_default_learned_alpha_steps_by_its_evidence_on_mfeat(tmp_path, tiny_mfeat) -> None:
+    """With the defaults (cg, 4 estimates, the snr step with a horizon) each update reports its
+    estimates' t statistic and sign agreement and the pooled evidence the step saw, and alpha
+    moves by lr * clip((|evidence| - 2) / 2, 0, 1) against the evidence's sign (within the clip)."""
+    from conftest import events_of, run_engine
+    from engine.contract.schema import AlphaConfig
+
+    cfg = AlphaConfig()
+    assert (cfg.optimizer, cfg.space, cfg.estimates, cfg.val_batches) == ("snr", "linear", 4, 4)
+    assert 0 < cfg.horizon < 1
+    res = run_engine([str(tiny_mfeat), "alpha.strategy=learned", "train.epochs=3", "--runs-dir", str(tmp_path / "r")],
+                     tmp_path)
+    assert res.returncode == 0, res.stderr
+    ups = [e for e in events_of(res.stdout) if e["type"] == "alpha_updated"]
+    assert len(ups) == 3 and all(u["optimizer"] == "snr" and u["estimates"] == 4 for u in ups)
+    lo, hi = cfg.evidence
+    for u in ups:
+        assert isinstance(u["agree"], bool) and u["t"] == pytest.approx(u["hypergradient"] * 2 / u["spread"])
+        strength = min(1.0, max(0.0, (abs(u["evidence"]) - lo) / (hi - lo)))
+        expected = u["previous"] - math.copysign(cfg.lr * strength, u["evidence"])
+        assert u["alpha"] == pytest.approx(min(1.0, max(0.0, expected)), abs=1e-12)
+    assert ups[0]["evidence"] == pytest.approx(ups[0]["t"])  # the horizon holds one update at first
+    assert any(u["alpha"] != u["previous"] for u in ups)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_follows_the_default_steps_trajectory(tmp_path, tiny_mfeat) -> None:
+    """The snr step with a horizon: a run stopped in epoch 2 and resumed makes the same updates
+    (the horizon's sums come back from the checkpoint with alpha)."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import events_of, only_run_dir, run_engine
+    args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=identity", "alpha.horizon=0.5",
+            "alpha.evidence=[0,1]", "train.epochs=3", "data.batch_size=8", "train.log_every=1"]
+    full = run_engine([*args, "--runs-dir", str(tmp_path / "full")], tmp_path)
+    assert full.returncode == 0, full.stderr
+    ups = [e for e in events_of(full.stdout) if e["type"] == "alpha_updated"]
+    assert [u["optimizer"] for u in ups] == ["snr"] * 3 and len({u["alpha"] for u in ups}) == 3
+    proc = subprocess.Popen([sys.executable, "-m", "engine", *args, "--runs-dir", str(tmp_path / "cut")],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if '"type":"step"' in line and '"epoch":2' in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    res = run_engine(["--resume", str(only_run_dir(tmp_path / "cut"))], tmp_path)
+    assert res.returncode == 0, res.stderr
+    resumed = [e for e in events_of(res.stdout) if e["type"] == "alpha_updated"]
+    assert [(u["alpha"], u["evidence"]) for u in resumed] == pytest.approx(
+        [(u["alpha"], u["evidence"]) for u in ups[1:]], rel=1e-9)

@@ -4,8 +4,13 @@ the closures that engine/alpha/hypergrad.py differentiates.
 - The outer loss L_CLS^val is measured on `alpha.val_batches` batches of the validation split
   (never the test split, never a batch the inner step trains on); H and b on
   `alpha.train_batches` batches of the training split. `alpha.estimates` such pairs, disjoint,
-  each give an estimate; the hypergradient is their mean and their spread is reported (one
-  batch each is noise: its sign flips between draws). All are drawn by a permutation fixed by
+  each give an estimate; the hypergradient is their mean, its standard error their sample
+  standard deviation over sqrt(estimates) (one batch each is noise: its sign flips between
+  draws). Under DDP each rank draws its own and the means and squared standard errors are
+  averaged over ranks (the standard error of the mean of the ranks' means), so every rank takes
+  the same step. With `params = "last"` the validation batches of an estimate cost one
+  no-graph encoder pass and one gradient of the last layers, so several per estimate are cheap;
+  the training batches cost that pass plus the solver's Hessian-vector products. All are drawn by a permutation fixed by
   (seed, epoch, step), so a resumed run draws the same ones. The `official` mode uses one fixed
   batch of `alpha.batch_size` validation samples for everything, as the released code uses a
   fixed held-out batch (there it is taken from training data; here from validation).
@@ -103,8 +108,11 @@ class ModelHypergradient:
         finally:
             model.train(was_training)
         values = [r.value for r in results]
-        local = sum(values) / len(values)
-        value = self.ctx.dist.all_reduce_mean(local)  # the same alpha on every rank
+        dist = self.ctx.dist
+        value = dist.all_reduce_mean(sum(values) / len(values))  # the same alpha on every rank
+        k = len(values)
+        se = (dist.all_reduce_mean(statistics.variance(values) / k) / dist.world) ** 0.5 if k > 1 else None
+        agree = dist.all_reduce_mean(float(all(v > 0 for v in values) or all(v < 0 for v in values))) == 1.0
         diag = [r.as_dict() for r in results]
 
         def worst(key, pick=max):
@@ -112,7 +120,8 @@ class ModelHypergradient:
             return pick(got) if got else None
 
         return {"hypergradient": value, "estimates": len(values),
-                "spread": statistics.stdev(values) if len(values) > 1 else 0.0,
+                "spread": statistics.stdev(values) if len(values) > 1 else 0.0, "standard_error": se,
+                "t": value / se if se else None, "agree": agree,
                 "hvps": sum(r.hvps for r in results), "terms_used": worst("terms", min),
                 "residual": worst("residual"), "damping": worst("damping"),
                 "negative_curvature": any(d.get("negative_curvature") for d in diag),

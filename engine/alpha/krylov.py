@@ -70,20 +70,31 @@ def lanczos_steps(hvp: Callable, start: Sequence[torch.Tensor], iters: int) -> L
     each, full re-orthogonalisation); fewer when the Krylov space turns out invariant."""
     q = _scale(1.0 / _norm(start), start)
     basis, diag, off, beta, first = [q], [], [], 0.0, None
+    # one flat vector (the solvers' case): the basis as the rows of one matrix, so that each
+    # Gram-Schmidt pass is two matrix-vector products instead of a dot and an update per vector
+    rows = torch.empty((max(iters, 1), q[0].numel()), dtype=q[0].dtype, device=q[0].device) if len(q) == 1 else None
+    if rows is not None:
+        rows[0] = q[0].reshape(-1)
     for k in range(iters):
         w = hvp(q)
         first = first if first is not None else w
         diag.append(float(_dot(w, q)))
         size = _norm(w)
         for _ in range(2):  # Gram-Schmidt against every earlier vector; twice is enough
-            for qj in basis:
-                w = _axpy(-_dot(w, qj), qj, w)
+            if rows is not None:
+                done, flat = rows[:len(basis)], w[0].reshape(-1)
+                w = [(flat - done.T @ (done @ flat)).view_as(w[0])]
+            else:
+                for qj in basis:
+                    w = _axpy(-_dot(w, qj), qj, w)
         beta = _norm(w)
         if k == iters - 1 or beta <= 1e-8 * max(size, 1e-30):
             break  # done, or the Krylov space is invariant: the Ritz values are eigenvalues
         off.append(beta)
         q = _scale(1.0 / beta, w)
         basis.append(q)
+        if rows is not None:
+            rows[len(basis) - 1] = q[0].reshape(-1)
     t = torch.diag(torch.tensor(diag, dtype=torch.float64))
     if off:
         o = torch.tensor(off, dtype=torch.float64)

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import math
 
+from engine.alpha.step import AlphaStep, logit, sigmoid
+
+# `alpha.space = "logit"`: z = logit(alpha) is kept within logit(EDGE), logit(1 - EDGE) (and the clip),
+# so alpha approaches 0 or 1 geometrically and never sits on a bound it cannot leave
+EDGE = 1e-3
+
 
 class AlphaStrategy:
     name = "base"
@@ -69,54 +75,26 @@ class Polynomial(AlphaStrategy):
         return min(1.0, max(0.0, a * t ** 3 + b * t ** 2 + c * t + d))
 
 
-class AlphaStep:
-    """How the learned alpha moves given dF/dalpha = g (the step; its sign is -sign(g)).
-
-    - `adam`: lr * m_hat / (sqrt(v_hat) + eps), Adam's moments of g with bias correction
-      (betas from the recipe): scale-free, so `lr` is in units of alpha per update whatever the
-      size of g, which differs by orders of magnitude between solvers and datasets.
-    - `sign`: lr * sign(g): scale-free, no memory.
-    - `sgd`: lr * g, the raw step of the paper's equation and of the released code (its lr is in
-      units of alpha per unit of hypergradient)."""
-
-    def __init__(self, kind: str, betas=(0.5, 0.9), eps: float = 1e-30):
-        self.kind, self.betas, self.eps = kind, tuple(betas), eps
-        self.m = self.v = 0.0
-        self.t = 0
-
-    def __call__(self, g: float, lr: float) -> float:
-        if self.kind == "sgd":
-            return lr * g
-        if self.kind == "sign":
-            return lr * (1.0 if g > 0 else -1.0 if g < 0 else 0.0)
-        b1, b2 = self.betas
-        self.t += 1
-        self.m = b1 * self.m + (1 - b1) * g
-        self.v = b2 * self.v + (1 - b2) * g * g
-        m_hat = self.m / (1 - b1 ** self.t)
-        v_hat = self.v / (1 - b2 ** self.t)
-        return lr * m_hat / (math.sqrt(v_hat) + self.eps)
-
-    def state_dict(self) -> dict:
-        return {"m": self.m, "v": self.v, "t": self.t}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.m, self.v, self.t = float(state["m"]), float(state["v"]), int(state["t"])
-
-
 class Learned(AlphaStrategy):
     """Ours-LB: alpha <- clip(alpha - step(dF/dalpha), low, high), with dF/dalpha the
     hypergradient of the bi-level problem (engine/alpha/hypergrad.py, engine/alpha/bilevel.py), once per
     epoch after the inner loop (`update_every = 0`) or every N training steps; the step is
-    `alpha.optimizer`'s (AlphaStep) with learning rate
-    eta_t = lr * lr_decay ** floor((t - 1) / lr_decay_every)."""
+    `alpha.optimizer`'s (engine/alpha/step.py AlphaStep, with the horizon `alpha.horizon`) with
+    learning rate eta_t = lr * lr_decay ** floor((t - 1) / lr_decay_every).
+
+    `alpha.space = "logit"` applies the step to z = logit(alpha) instead (mirror descent with the
+    entropy of alpha's Bernoulli: alpha = sigmoid(z), so a step lr on z moves alpha by about
+    lr * alpha (1 - alpha)): alpha falls towards a bound geometrically, never reaches it, and a
+    step the other way moves it off as easily; z stays within logit(EDGE), logit(1 - EDGE) and
+    within the clip."""
     name = "learned"
 
     def __init__(self, cfg, epochs: int):
         super().__init__(cfg, epochs)
         self.alpha = float(cfg.initial)
         self.updates = 0
-        self.step = AlphaStep(cfg.optimizer, cfg.betas)
+        self.step = AlphaStep(cfg.optimizer, cfg.betas, horizon=cfg.horizon, band=cfg.evidence)
+        self.z = logit(self.alpha, EDGE)
         self._compute = None  # set on first use: needs the run's model and data
 
     def value(self, t: int) -> float:
@@ -126,9 +104,15 @@ class Learned(AlphaStrategy):
         every = self.cfg.lr_decay_every
         return self.cfg.lr * (self.cfg.lr_decay ** ((t - 1) // every) if every else 1.0)
 
-    def apply(self, hypergradient: float, t: int) -> float:
+    def apply(self, hypergradient: float, t: int, standard_error: float | None = None) -> float:
         lo, hi = self.cfg.clip
-        self.alpha = min(hi, max(lo, self.alpha - self.step(hypergradient, self.lr_at(t))))
+        move = self.step(hypergradient, self.lr_at(t), standard_error)
+        if self.cfg.space == "logit":
+            self.z = min(logit(hi, EDGE), max(logit(lo, EDGE), self.z - move))
+            self.alpha = min(hi, max(lo, sigmoid(self.z)))
+        else:
+            self.alpha = min(hi, max(lo, self.alpha - move))
+            self.z = logit(self.alpha, EDGE)
         self.updates += 1
         return self.alpha
 
@@ -139,10 +123,10 @@ class Learned(AlphaStrategy):
             self._compute = ModelHypergradient(ctx)
         before = self.alpha
         info = self._compute(before, t, step)
-        self.apply(info["hypergradient"], t)
+        self.apply(info["hypergradient"], t, info.pop("standard_error"))
         return {**info, "alpha": self.alpha, "previous": before, "method": self.cfg.hypergradient,
                 "seconds": round(info["seconds"], 4), "optimizer": self.cfg.optimizer,
-                "lr_alpha": self.lr_at(t), "step": step}
+                "lr_alpha": self.lr_at(t), "step": step, "evidence": _finite(self.step.evidence)}
 
     def on_validation_end(self, run, epoch: int) -> dict | None:
         if self.cfg.update_every or run is None:
@@ -156,13 +140,19 @@ class Learned(AlphaStrategy):
         return self._update(epoch, global_step, run)
 
     def state_dict(self) -> dict:
-        return {"alpha": self.alpha, "updates": self.updates, "optimizer": self.step.state_dict()}
+        return {"alpha": self.alpha, "updates": self.updates, "optimizer": self.step.state_dict(), "z": self.z}
 
     def load_state_dict(self, state: dict) -> None:
         self.alpha = float(state["alpha"])
         self.updates = int(state["updates"])
+        self.z = float(state["z"]) if "z" in state else logit(self.alpha, EDGE)
         if "optimizer" in state:
             self.step.load_state_dict(state["optimizer"])
+
+
+def _finite(x: float | None) -> float | None:
+    """x, or None where it is not a finite number (JSON has no infinity)."""
+    return x if x is not None and math.isfinite(x) else None
 
 
 STRATEGIES: dict[str, type[AlphaStrategy]] = {

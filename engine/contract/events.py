@@ -150,6 +150,11 @@ class AlphaUpdated(Event):
     optimizer: str | None = optional("the optimiser of alpha (`alpha.optimizer`)")
     lr_alpha: float | None = optional("alpha's learning rate at this update")
     step: int | None = optional("the global step of an update every N steps; 0 at the end of an epoch")
+    t: float | None = optional("this update's evidence: the hypergradient over its standard error (the "
+                               "estimates' standard deviation over sqrt(estimates)); none with one estimate")
+    agree: bool | None = optional("whether all of this update's estimates have the same sign")
+    evidence: float | None = optional("the t statistic the step saw: t pooled over updates by `alpha.horizon` "
+                                      "(equal to t without a horizon)")
 
 
 @dataclass(kw_only=True)

@@ -20,7 +20,8 @@ ENCODER_KEYS = {
     "clip_text": ("path", "freeze", "max_tokens"),
     "text_bow": ("embed_dim", "hidden", "dropout", "max_tokens", "vocab_min_count"),
 }
-LEARNED_ALPHA_KEYS = ("hypergradient", "initial", "optimizer", "lr", "betas", "lr_decay", "lr_decay_every",
+LEARNED_ALPHA_KEYS = ("hypergradient", "initial", "optimizer", "lr", "betas", "evidence", "horizon", "space",
+                      "lr_decay", "lr_decay_every",
                       "clip", "terms", "neumann_step", "damping", "hvp", "params", "update_every",
                       "batch_size", "val_batches", "train_batches", "estimates")
 ALPHA_KEYS = {"constant": ("value",), "stepwise": ("value",), "heuristic": (), "polynomial": ("coefficients",),

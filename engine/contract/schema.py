@@ -115,14 +115,29 @@ class AlphaConfig:
     hypergradient: str = spec("cg", choices=("cg", "neumann", "identity", "official"),
                               doc="how H^-1 g_val is approximated", source="ours (docs/alpha.md)")
     initial: float = spec(0.5, lo=0.0, hi=1.0, doc="alpha before the first update")
-    optimizer: str = spec("adam", choices=("adam", "sign", "sgd"),
-                          doc="the step on alpha: adam or sign (lr in units of alpha per update, whatever "
-                              "the hypergradient's scale), sgd (alpha - lr * dF/dalpha, the released code's)")
-    lr: float = spec(0.1, lo=0.0, doc="eta_alpha: for adam and sign, alpha's change per update",
+    optimizer: str = spec("snr", choices=("snr", "adam", "sign", "sgd"),
+                          doc="the step on alpha: snr (lr times the evidence that dF/dalpha's sign is not noise, "
+                              "see evidence), adam or sign (lr in units of alpha, or of its logit, per update, "
+                              "whatever the hypergradient's scale), sgd (alpha - lr * dF/dalpha, the released code's)",
+                          source="ours (docs/method.md, docs/alpha.md)")
+    lr: float = spec(0.1, lo=0.0, doc="eta_alpha: for snr, adam and sign, the largest change of alpha (space "
+                                      "linear) or of logit(alpha) (space logit) per update",
                     source="ours (docs/alpha.md)")
     betas: tuple[float, ...] = spec((0.5, 0.9), lo=0.0, hi=1.0,
                                     doc="adam: decay of the hypergradient's first and second moments (short "
                                         "memory: a run makes tens of updates)")
+    evidence: tuple[float, ...] = spec((2.0, 4.0), lo=0.0,
+                                       doc="snr: [t_low, t_high]; no step while |t| (the pooled hypergradient over "
+                                           "its standard error) < t_low, a full step lr from t_high, linear between",
+                                       source="ours (docs/method.md)")
+    horizon: float = spec(0.5, lo=0.0, hi=1.0,
+                          doc="beta < 1 of the moving average of the hypergradients (and of their standard "
+                              "errors) over updates that the step sees; 0 = this update's alone",
+                          source="ours (docs/method.md)")
+    space: str = spec("linear", choices=("linear", "logit"),
+                      doc="where the step applies: logit (z = logit(alpha), alpha = sigmoid(z): alpha leaves and "
+                          "nears the bounds smoothly) or linear (alpha itself, Algorithm 1)",
+                      source="ours (docs/method.md)")
     lr_decay: float = spec(1.0, lo=0.0, hi=1.0, lo_open=True, doc="eta_alpha times this every lr_decay_every epochs")
     lr_decay_every: int = spec(0, lo=0, doc="epochs between decays; 0 = never")
     clip: tuple[float, ...] = spec((0.0, 1.0), lo=0.0, hi=1.0, doc="[low, high] bounds of alpha",
@@ -141,10 +156,14 @@ class AlphaConfig:
                            "the projection heads and the classifier")
     update_every: int = spec(0, lo=0, doc="0: once per epoch (Algorithm 1); N: every N training steps")
     batch_size: int = spec(0, lo=0, doc="samples per hypergradient batch; 0 = data.batch_size")
-    val_batches: int = spec(1, lo=1, doc="validation batches of the outer loss L_CLS^val, per estimate")
+    val_batches: int = spec(4, lo=1, doc="validation batches of the outer loss L_CLS^val, per estimate "
+                                         "(cheap: one gradient on the cached encoder features)",
+                            source="ours (docs/alpha.md)")
     train_batches: int = spec(1, lo=1, doc="training batches of H and b, per estimate")
-    estimates: int = spec(2, lo=1, doc="independent (training, validation) draws per update: the "
-                                       "hypergradient is their mean, their spread is reported")
+    estimates: int = spec(4, lo=1, doc="independent (training, validation) draws per update: the "
+                                       "hypergradient is their mean, its standard error their spread over "
+                                       "sqrt(estimates); snr needs 2 or more",
+                          source="ours (docs/alpha.md)")
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,14 @@ def _cross_checks(r: Recipe, problems: list[str]) -> None:
         problems.append(f"alpha.initial: expected a value within alpha.clip {list(a.clip)!r}, found {a.initial!r}")
     if len(a.betas) != 2 or a.betas[0] >= 1 or a.betas[1] >= 1:
         problems.append(f"alpha.betas: expected [beta1, beta2], each in [0, 1), found {list(a.betas)!r}")
+    if len(a.evidence) != 2 or a.evidence[0] > a.evidence[1]:
+        problems.append(f"alpha.evidence: expected [t_low, t_high] with t_low <= t_high, found {list(a.evidence)!r}")
+    if a.horizon >= 1:
+        problems.append(f"alpha.horizon: expected a value in [0, 1), found {a.horizon!r}")
+    if a.strategy == "learned" and a.optimizer == "snr" and (a.estimates < 2 or a.hypergradient == "official"):
+        problems.append("alpha.optimizer: the snr step needs 2 or more estimates per update (their spread is its "
+                        f"evidence), found alpha.estimates = {a.estimates} with alpha.hypergradient = "
+                        f"{a.hypergradient!r} (official draws one); set alpha.optimizer to adam, sign or sgd")
     if r.alpha.strategy == "polynomial" and len(r.alpha.coefficients) != 4:
         problems.append(f"alpha.coefficients: expected 4 numbers (a, b, c, d), found {len(r.alpha.coefficients)}")
 

@@ -134,7 +134,7 @@ class TensorBoardSink(RunCallback):
             step = self.end_of_epoch(ev["epoch"])
         self.scalar("train/hypergradient", ev["hypergradient"], step)
         self.scalar("train/alpha_epoch", ev["alpha"], step)
-        for key in ("spread", "residual", "damping", "negative_curvature", "fallbacks"):
+        for key in ("spread", "t", "agree", "evidence", "residual", "damping", "negative_curvature", "fallbacks"):
             if isinstance(ev.get(key), (bool, int, float)):  # how the solver did (engine/alpha/hypergrad.py)
                 self.scalar(f"train/hypergradient_{key}", float(ev[key]), step)
 

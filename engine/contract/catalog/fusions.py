@@ -170,5 +170,6 @@ LFM = MethodInfo(
                   f"{HYPERGRAD_TEST}test_cg_to_convergence_equals_finite_differences"),
         deviations=("the learned alpha's default hypergradient is `cg` (the implicit-function derivative of the "
                     "paper's eq. 2 and 3, Lanczos-CG); the released code's heuristic is `official`",
-                    "the learned alpha's default step is Adam, 0.1 per update (alpha.optimizer); the released code's "
-                    "plain step alpha - lr dF/dalpha is `sgd`")))
+                    "the learned alpha's default step is `snr`: up to 0.1 per update, sized by the evidence (the "
+                    "mean of 4 estimates over its standard error, pooled over updates; alpha.optimizer, "
+                    "alpha.horizon); the released code's plain step alpha - lr dF/dalpha is `sgd`")))
