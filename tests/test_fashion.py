@@ -228,6 +228,7 @@ def test_short_run_learns_and_saves_test_predictions(small_root, tmp_path: Path)
     assert acc == pytest.approx(s["test"]["acc"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_ensemble_of_single_modality_runs(seed_groups) -> None:
     thumb, noisy = seed_groups["fashion_thumb"] / "0", seed_groups["fashion_noisy"] / "0"
     res = lfm("ensemble", str(thumb), str(noisy), "--json")
@@ -242,6 +243,7 @@ def test_ensemble_of_single_modality_runs(seed_groups) -> None:
     assert ensemble([thumb, noisy], "logmean")["samples"] == 100
 
 
+@pytest.mark.slow
 def test_ensemble_of_seed_groups_pairs_runs_by_seed(seed_groups) -> None:
     groups = seed_groups
     res = lfm("ensemble", str(groups["fashion_thumb"]), str(groups["fashion_noisy"]), "--json")
@@ -257,6 +259,7 @@ def test_ensemble_of_seed_groups_pairs_runs_by_seed(seed_groups) -> None:
     assert mixed.returncode == 2 and "not both" in mixed.stderr
 
 
+@pytest.mark.slow
 def test_ensemble_refuses_mismatched_or_unfinished_runs(seed_groups, tmp_path: Path) -> None:
     thumb = seed_groups["fashion_thumb"] / "0"
     from conftest import TINY_MFEAT
