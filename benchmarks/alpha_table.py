@@ -208,11 +208,13 @@ def dataset_report(name: str, root: Path, cmds: list[str]) -> list[str]:
     all_epochs = sorted({e for v in epochs.values() for e in v})
     if all_epochs:
         shown = [s for s in learned if epochs[s]]
-        lines += ["", "Alpha after each epoch's update, mean over seeds:", "",
-                  "| epoch | " + " | ".join(STRATEGIES[s][0] for s in shown) + " |",
-                  "|---|" + "---|" * len(shown)]
+        lines += ["", "Alpha after each epoch's update, mean over seeds, beside the heuristic's alpha for the "
+                  "next epoch, 1 − exp(−1/(t + 1)) (the paper's Fig. 3 as a table):", "",
+                  "| epoch | " + " | ".join(STRATEGIES[s][0] for s in shown) + " | Ours-H |",
+                  "|---|" + "---|" * (len(shown) + 1)]
         for e in all_epochs:
-            lines.append(f"| {e} | " + " | ".join(f"{epochs[s][e]:.3f}" if e in epochs[s] else "" for s in shown) + " |")
+            lines.append(f"| {e} | " + " | ".join(f"{epochs[s][e]:.3f}" if e in epochs[s] else "" for s in shown)
+                         + f" | {1 - math.exp(-1 / (e + 1)):.3f} |")
     return lines + [""]
 
 
