@@ -196,12 +196,28 @@ def test_last_layers_agree_with_all_parameters_restricted_to_them(tmp_path, tiny
     assert fast["hypergradient"] == pytest.approx(ref["hypergradient"], rel=1e-4, abs=1e-7)
 
 
-@pytest.mark.slow
-def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajectory(tmp_path, tiny_mfeat) -> None:
+def updates_after_a_stop_in_epoch_2(args: list[str], tmp_path) -> list[dict]:
+    """The alpha_updated events of a run of `args` stopped (SIGINT) in epoch 2, then resumed."""
     import signal
     import subprocess
     import sys
 
+    from conftest import events_of, only_run_dir, run_engine
+    proc = subprocess.Popen([sys.executable, "-m", "engine", *args, "--runs-dir", str(tmp_path / "cut")],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if '"type":"step"' in line and '"epoch":2' in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    res = run_engine(["--resume", str(only_run_dir(tmp_path / "cut"))], tmp_path)
+    assert res.returncode == 0, res.stderr
+    return [e for e in events_of(res.stdout) if e["type"] == "alpha_updated"]
+
+
+@pytest.mark.slow
+def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajectory(tmp_path, tiny_mfeat) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from conftest import events_of, only_run_dir, run_engine
@@ -225,18 +241,7 @@ def test_learned_run_emits_updates_and_tensorboard_and_resumes_the_same_trajecto
     assert {"train/alpha", "train/hypergradient"} <= set(acc.Tags()["scalars"])
     assert [s.value for s in acc.Scalars("train/hypergradient")] == pytest.approx([u["hypergradient"] for u in ups])
 
-    proc = subprocess.Popen([sys.executable, "-m", "engine", *args, "--runs-dir", str(tmp_path / "cut")],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    for line in proc.stdout:
-        if '"type":"step"' in line and '"epoch":2' in line:
-            proc.send_signal(signal.SIGINT)
-            break
-    proc.communicate(timeout=120)
-    assert proc.returncode == 130
-    run = only_run_dir(tmp_path / "cut")
-    res = run_engine(["--resume", str(run)], tmp_path)
-    assert res.returncode == 0, res.stderr
-    resumed = [e for e in events_of(res.stdout) if e["type"] == "alpha_updated"]
+    resumed = updates_after_a_stop_in_epoch_2(args, tmp_path)
     assert [u["alpha"] for u in resumed] == pytest.approx([u["alpha"] for u in ups[1:]], rel=1e-9)
 
 
@@ -331,27 +336,13 @@ def test_default_learned_alpha_steps_by_its_evidence_on_mfeat(tmp_path, tiny_mfe
 def test_a_resumed_run_follows_the_default_steps_trajectory(tmp_path, tiny_mfeat) -> None:
     """The snr step with a horizon: a run stopped in epoch 2 and resumed makes the same updates
     (the horizon's sums come back from the checkpoint with alpha)."""
-    import signal
-    import subprocess
-    import sys
-
-    from conftest import events_of, only_run_dir, run_engine
+    from conftest import events_of, run_engine
     args = [str(tiny_mfeat), "alpha.strategy=learned", "alpha.hypergradient=identity", "alpha.horizon=0.5",
             "alpha.evidence=[0,1]", "train.epochs=3", "data.batch_size=8", "train.log_every=1"]
     full = run_engine([*args, "--runs-dir", str(tmp_path / "full")], tmp_path)
     assert full.returncode == 0, full.stderr
     ups = [e for e in events_of(full.stdout) if e["type"] == "alpha_updated"]
     assert [u["optimizer"] for u in ups] == ["snr"] * 3 and len({u["alpha"] for u in ups}) == 3
-    proc = subprocess.Popen([sys.executable, "-m", "engine", *args, "--runs-dir", str(tmp_path / "cut")],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    for line in proc.stdout:
-        if '"type":"step"' in line and '"epoch":2' in line:
-            proc.send_signal(signal.SIGINT)
-            break
-    proc.communicate(timeout=120)
-    assert proc.returncode == 130
-    res = run_engine(["--resume", str(only_run_dir(tmp_path / "cut"))], tmp_path)
-    assert res.returncode == 0, res.stderr
-    resumed = [e for e in events_of(res.stdout) if e["type"] == "alpha_updated"]
+    resumed = updates_after_a_stop_in_epoch_2(args, tmp_path)
     assert [(u["alpha"], u["evidence"]) for u in resumed] == pytest.approx(
         [(u["alpha"], u["evidence"]) for u in ups[1:]], rel=1e-9)
