@@ -260,13 +260,10 @@ def test_ensemble_of_seed_groups_pairs_runs_by_seed(seed_groups) -> None:
 
 
 @pytest.mark.slow
-def test_ensemble_refuses_mismatched_or_unfinished_runs(seed_groups, tmp_path: Path) -> None:
+def test_ensemble_refuses_mismatched_or_unfinished_runs(seed_groups, tmp_path: Path, tiny_mfeat: Path) -> None:
     thumb = seed_groups["fashion_thumb"] / "0"
-    from conftest import TINY_MFEAT
-
-    (tmp_path / "tiny.toml").write_text(TINY_MFEAT)
     other = tmp_path / "m" / "run"
-    assert train_in_process(other, recipes.load(tmp_path / "tiny.toml"))[0] == 0
+    assert train_in_process(other, recipes.load(tiny_mfeat))[0] == 0
     res = lfm("ensemble", str(thumb), str(other))
     assert res.returncode == 2 and "tested on other samples" in res.stderr and "Traceback" not in res.stderr
     (tmp_path / "empty").mkdir()
