@@ -60,7 +60,7 @@ def test_minilm_path_that_is_not_a_model_names_the_key(tmp_path: Path) -> None:
 
 
 def test_encoder_kind_that_does_not_fit_the_modality() -> None:
-    with pytest.raises(UserError, match=r"model.encoders.image.kind: images need 'cnn' or 'resnet18'"):
+    with pytest.raises(UserError, match=r"model.encoders.image.kind: images need 'cnn', 'resnet18' or 'clip_image'"):
         load_dataset(emoji(["model.encoders.image.kind=mlp"]))
 
 

@@ -7,7 +7,7 @@ import torch
 
 from engine.data import register
 from engine.data.base import MultimodalData, asset_path, make_splits, stratified_split
-from engine.data.text import bow_tokens, minilm_embeddings, minilm_path, minilm_tokens
+from engine.data.disk import CLIP, text_inputs
 from engine.contract.errors import UserError
 
 
@@ -24,26 +24,17 @@ def load(recipe) -> MultimodalData:
         enc = recipe.model.encoders[m]
         key = f"model.encoders.{m}"
         if m == "image":
-            if enc.kind not in ("cnn", "resnet18"):
-                raise UserError(f"{key}.kind: images need 'cnn' or 'resnet18', found {enc.kind!r}")
+            if enc.kind not in ("cnn", "resnet18", "clip_image"):
+                raise UserError(f"{key}.kind: images need 'cnn', 'resnet18' or 'clip_image', found {enc.kind!r}")
             x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
-            train = x[torch.as_tensor(parts["train"])]
-            mean, std = train.mean((0, 2, 3), keepdim=True), train.std((0, 2, 3), keepdim=True)
+            if enc.kind == "clip_image":  # the pretrained encoder's own pixel scale
+                mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in CLIP)
+            else:
+                train = x[torch.as_tensor(parts["train"])]
+                mean, std = train.mean((0, 2, 3), keepdim=True), train.std((0, 2, 3), keepdim=True)
             arrays[m] = (x - mean) / std
             spec[m] = {"type": "image", "shape": tuple(x.shape[1:])}
-        else:  # text
-            if enc.kind == "minilm":
-                path = minilm_path(enc.path, f"{key}.path")
-                if enc.freeze:
-                    arrays[m] = minilm_embeddings(texts, path, enc.max_tokens)
-                    spec[m] = {"type": "embedding", "dim": arrays[m].shape[1]}
-                else:
-                    arrays[m] = minilm_tokens(texts, path, enc.max_tokens)
-                    spec[m] = {"type": "hf_tokens", "path": str(path)}
-            elif enc.kind == "text_bow":
-                arrays[m], vocab = bow_tokens(texts, parts["train"], enc.max_tokens, enc.vocab_min_count)
-                spec[m] = {"type": "tokens", "vocab": vocab}
-            else:
-                raise UserError(f"{key}.kind: text needs 'minilm' or 'text_bow', found {enc.kind!r}")
+        else:  # text: the packaged MiniLM, a word vocabulary, or a pretrained folder (bert, clip_text)
+            arrays[m], spec[m] = text_inputs(recipe, m, texts, parts["train"])
     train, val, test = make_splits(arrays, labels, parts)
     return MultimodalData("emoji", tuple(d.modalities), classes, train, val, test, spec)
