@@ -1,6 +1,8 @@
 """`python -m engine.prepare DATASET --root PATH [--check] [key=value ...]`: read a dataset folder
 in its community layout, report what was found, and build the prepared cache (spectrograms,
-frames, images) that runs read instead of decoding media every epoch.
+frames, images) that runs read instead of decoding media every epoch. A built-in dataset with a
+prepared cache (spoken_fashion) needs no --root: its cache is built from the shipped asset, by
+the code its first run calls.
 
 --check reads every file far enough to know it opens, builds nothing, and exits 2 if any file is
 missing or unreadable. Without it the cache is built for every sample whose files are there;
@@ -25,7 +27,8 @@ def data_config(dataset: str, root: str, recipe_file: str | None, overrides: lis
     recipes/<dataset>.toml's (so that prepare and `lfm run` agree), with the dataset, root and
     `data.*` overrides applied."""
     if dataset not in recipes.DISK_DATASETS:
-        raise UserError(f"DATASET: expected one of {', '.join(recipes.DISK_DATASETS)}, found {dataset!r}")
+        raise UserError(f"DATASET: expected one of {', '.join((*recipes.DISK_DATASETS, *recipes.PREPARED_BUILTINS))}, "
+                        f"found {dataset!r}")
     raw: dict = {}
     if recipe_file is None and (SHIPPED / f"{dataset}.toml").is_file():
         recipe_file = str(SHIPPED / f"{dataset}.toml")
@@ -95,16 +98,58 @@ def list_problems(title: str, bad: dict[int, list[str]], manifest) -> None:
             print(f"    {manifest.samples[i].id}: {w}")
 
 
+def builtin_recipe(dataset: str, root: str, recipe_file: str | None, overrides: list[str]):
+    """The recipe a built-in dataset's cache is built from: the given one, else the shipped
+    recipes/<dataset>.toml, with data.root (a folder holding the asset files) and data.* overrides."""
+    problems = [f"{o.partition('=')[0].strip()}: lfm prepare takes data.* keys only"
+                for o in overrides if not o.strip().startswith("data.")]
+    if problems:
+        raise recipes.RecipeError("lfm prepare", problems)
+    recipe = recipes.load(recipe_file or SHIPPED / f"{dataset}.toml", [*([f"data.root={root}"] if root else []),
+                                                                        *overrides])
+    if recipe.data.name != dataset:
+        raise UserError(f"--recipe {recipe_file}: its data.name is {recipe.data.name!r}, not {dataset!r}")
+    return recipe
+
+
+def prepare_spoken_fashion(recipe, check: bool) -> int:
+    """Report what the asset holds and build its audio cache (--check: read the asset only)."""
+    from engine.data import spoken_fashion as sf
+
+    asset = sf.read(recipe)
+    counts = {k: sum(r["split"] == k for r in asset.rows) for k in sf.SPLITS}
+    spoken = sf.voices(asset.rows)
+    classes = [str(c) for c in asset.meta["classes"]]
+    print(f"spoken_fashion (built in) at {asset.path}")
+    print(f"  samples: {', '.join(f'{k} {counts[k]} ({spoken[k]} voices)' for k in sf.SPLITS)} "
+          f"({len(asset.rows)} in all)")
+    print(f"  classes: {len(classes)} ({', '.join(classes)})")
+    p = sf.SPECTROGRAM
+    print(f"  audio: {p.shape[0]}x{p.shape[1]} log spectrograms ({p.sr} Hz, n_fft {p.n_fft}, hop {p.hop})")
+    if check:
+        print("  asset readable; its clips are decoded when the cache is built")
+        return 0
+    cache = sf.audio_cache(recipe, asset)
+    state = f"built ({cache.why})" if cache.why else "up to date"
+    print(f"  cache audio: {cache.array} {tuple(cache.meta['shape'])} {cache.meta['dtype']}, {state}")
+    print("  all clips decoded; cache ready")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="lfm prepare", description=__doc__.splitlines()[0])
-    p.add_argument("dataset", help=", ".join(recipes.DISK_DATASETS))
-    p.add_argument("--root", default="", help="the dataset folder, in its community layout")
+    p.add_argument("dataset", help=", ".join((*recipes.DISK_DATASETS, *recipes.PREPARED_BUILTINS)))
+    p.add_argument("--root", default="", help="the dataset folder, in its community layout (a built-in "
+                                              "dataset: none, or a folder holding its asset files)")
     p.add_argument("--check", action="store_true", help="report and open every file; build nothing")
     p.add_argument("--recipe", help="take the data settings (spectrogram, frames, image size) from this "
                                     "recipe (default: the shipped recipes/DATASET.toml)")
     p.add_argument("overrides", nargs="*", help="data.* overrides, e.g. data.spectrogram=released data.frames=1")
     args = p.parse_intermixed_args(argv)
     try:
+        if args.dataset in recipes.PREPARED_BUILTINS:
+            return prepare_spoken_fashion(builtin_recipe(args.dataset, args.root, args.recipe, args.overrides),
+                                          args.check)
         cfg = data_config(args.dataset, args.root, args.recipe, args.overrides)
         from engine.data.cache import dataset_dir, ensure
         from engine.data.disk import modality_spec, scan

@@ -108,19 +108,25 @@ def run(
 
 @app.command()
 def prepare(
-    dataset: Annotated[str, typer.Argument(help=", ".join(recipes.DISK_DATASETS))],
-    root: Annotated[Path, typer.Option(help="the dataset folder, in its community layout")],
+    dataset: Annotated[str, typer.Argument(help=", ".join((*recipes.DISK_DATASETS, *recipes.PREPARED_BUILTINS)))],
+    root: Annotated[Optional[Path], typer.Option(help="the dataset folder, in its community layout (a built-in "
+                                                      "dataset: none, or a folder holding its asset files)")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(
         help="data.* overrides, e.g. data.spectrogram=released data.frames=1")] = None,
     check: Annotated[bool, typer.Option("--check", help="report samples, classes and every missing or "
                                         "unreadable file; build nothing")] = False,
     recipe: Annotated[Optional[Path], typer.Option(help="take the data settings from this recipe")] = None,
 ) -> None:
-    """Read a dataset folder, report what it holds, and build the prepared cache (spectrograms,
-    frames, images) that runs read. Exit status 2 if anything is missing or unreadable."""
-    if dataset not in recipes.DISK_DATASETS:
-        raise UserError(f"DATASET: expected one of {', '.join(recipes.DISK_DATASETS)}, found {dataset!r}")
-    args = [sys.executable, "-m", "engine.prepare", dataset, "--root", str(root), *(overrides or [])]
+    """Read a dataset folder (or a built-in dataset's asset), report what it holds, and build the
+    prepared cache (spectrograms, frames, images) that runs read. Exit status 2 if anything is
+    missing or unreadable."""
+    known = (*recipes.DISK_DATASETS, *recipes.PREPARED_BUILTINS)
+    if dataset not in known:
+        raise UserError(f"DATASET: expected one of {', '.join(known)}, found {dataset!r}")
+    if root is None and dataset in recipes.DISK_DATASETS:
+        raise UserError(f"--root: {dataset} is read from its dataset folder: lfm prepare {dataset} --root PATH")
+    args = [sys.executable, "-m", "engine.prepare", dataset, *(["--root", str(root)] if root else []),
+            *(overrides or [])]
     if check:
         args.append("--check")
     if recipe is not None:

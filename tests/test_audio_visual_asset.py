@@ -1,6 +1,7 @@
 """The built-in audio-visual benchmark `spoken_fashion`: the shipped asset against its recorded
 checksum, the audio decode and spectrogram path against librosa called directly, the splits
-(voices disjoint), the loader's refusal of a damaged asset, and a short run."""
+(voices disjoint), the loader's refusal of a damaged asset, a short run, and `lfm prepare
+spoken_fashion` building the cache that runs then read."""
 from __future__ import annotations
 
 import csv
@@ -8,6 +9,8 @@ import hashlib
 import io
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -142,3 +145,86 @@ def test_short_run_finishes(tmp_path: Path) -> None:
     s = json.loads((only_run_dir(runs) / "summary.json").read_text())
     assert s["dataset"] == "spoken_fashion" and s["modalities"] == ["audio", "image"]
     assert 0 <= s["test"]["acc"] <= 100 and "acc_audio" in s["test"]
+
+
+# ----------------------------------------------------------------------------- lfm prepare spoken_fashion
+
+LFM = [sys.executable, "-c", "from lfm_tui.cli import main; main()"]
+
+
+@pytest.mark.slow  # a subprocess and a run's setup: about 25 s on 2 busy cores
+def test_lfm_prepare_builds_the_cache_that_a_run_then_reads(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`lfm prepare spoken_fashion` (no --root: the assets folder, here $LFM_ASSETS) reports what the
+    asset holds and builds the audio cache by the code a first run calls; a run afterwards finds it
+    current: it prepares nothing and the cache files are not written again."""
+    from engine.contract.events import Preparing, parse_line
+    from engine.run import EngineRun
+
+    root = small_root(tmp_path / "root", 10)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LFM_ASSETS", str(root))
+    monkeypatch.setenv("LFM_CACHE", str(cache))
+    res = subprocess.run([*LFM, "prepare", "spoken_fashion"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    [array] = cache.rglob("audio.npy")
+    small = [r for s in ("train", "val", "test") for r in [r for r in rows() if r["split"] == s][:10]]
+    voices = {s: len({r["voice"] for r in small if r["split"] == s}) for s in ("train", "val", "test")}
+    with zipfile.ZipFile(ASSET) as zf:
+        classes = json.loads(zf.read("meta.json"))["classes"]
+    assert res.stdout.splitlines() == [
+        f"spoken_fashion (built in) at {root / FILE}",
+        f"  samples: train 10 ({voices['train']} voices), val 10 ({voices['val']} voices), "
+        f"test 10 ({voices['test']} voices) (30 in all)",
+        f"  classes: 10 ({', '.join(classes)})",
+        "  audio: 129x65 log spectrograms (8000 Hz, n_fft 256, hop 160)",
+        f"  cache audio: {array} (1, 129, 65) float16, built (no cache yet)",
+        "  all clips decoded; cache ready"]
+    cached = np.load(array)
+    clip = next(cache.rglob(f"{small[0]['id']}.opus"))
+    assert cached.shape == (30, 1, 129, 65) and np.abs(cached[0, 0] - spectrogram(clip, SPECTROGRAM)).max() < 0.02
+    written = {p: p.stat().st_mtime_ns for p in array.parent.iterdir()}
+
+    stream = io.StringIO()
+    run = EngineRun(recipes.load(RECIPES / "spoken_fashion_concat.toml", ["train.threads=1"]),
+                    run_dir=tmp_path / "run", stream=stream)
+    try:
+        run.setup()
+    finally:
+        run.cleanup()
+    heard = [parse_line(line) for line in stream.getvalue().splitlines()]
+    assert not [e for e in heard if isinstance(e, Preparing)]
+    assert {p: p.stat().st_mtime_ns for p in array.parent.iterdir()} == written
+
+    from engine import prepare
+
+    assert prepare.main(["spoken_fashion"]) == 0   # the same again: current
+    assert f"  cache audio: {array} (1, 129, 65) float16, up to date" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content,why", [
+    (b"not a zip", "is not a readable spoken_fashion asset (File is not a zip file); rebuild it with "
+                   "assets/build_spoken_fashion.py (see assets/README.md)"),
+    (None, "spoken_fashion.zip is missing (looked in data.root); rebuild it with the script in assets/"),
+])
+def test_lfm_prepare_refuses_a_damaged_or_missing_asset_in_one_line(tmp_path: Path, monkeypatch, capsys,
+                                                                    content, why) -> None:
+    from engine import prepare
+
+    monkeypatch.setenv("LFM_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "root"
+    root.mkdir()
+    if content is not None:
+        (root / FILE).write_bytes(content)
+    (root / "fashion.npz.xz").symlink_to(ROOT / "assets" / "fashion.npz.xz")
+    assert prepare.main(["spoken_fashion", "--root", str(root)]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err.count("\n") == 1
+    assert cap.err.startswith(f"error: dataset 'spoken_fashion': {root / FILE} ") and why in cap.err
+    assert not (tmp_path / "cache").exists()
+
+
+def test_lfm_prepare_of_a_dataset_folder_without_root_is_one_line(tmp_path: Path) -> None:
+    res = subprocess.run([*LFM, "prepare", "cremad"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr == "--root: cremad is read from its dataset folder: lfm prepare cremad --root PATH\n"

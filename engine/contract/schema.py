@@ -29,6 +29,9 @@ DATASETS: dict[str, tuple[str, ...] | None] = {
 
 # Datasets read from a folder the user already has (`data.root`), in the community's layouts.
 DISK_DATASETS = ("cremad", "kinetics_sounds", "vggsound", "sarcasm", "twitter2015", "nvgesture")
+# Built-in datasets whose first run builds a prepared cache (spectrograms) that `lfm prepare` can
+# build beforehand; they need no data.root (it may name a folder holding their asset files).
+PREPARED_BUILTINS = ("spoken_fashion",)
 
 ENCODER_KINDS = ("mlp", "cnn", "resnet18", "resnet50", "minilm", "bert", "clip_image", "clip_text",
                  "text_bow")

@@ -25,6 +25,7 @@ import json
 import re
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -111,9 +112,26 @@ def image_view(images: np.ndarray, levels: int, noise: float, seed: int) -> torc
     return torch.from_numpy(x).unsqueeze(1)
 
 
-@register("spoken_fashion")
-def load(recipe) -> MultimodalData:
-    d = recipe.data
+class Asset(NamedTuple):
+    path: Path                  # the archive
+    meta: dict
+    rows: list[dict]            # samples.csv, checked
+    fashion: dict               # fashion.npz.xz's arrays
+    index: np.ndarray           # each sample's Fashion-MNIST image
+    labels: np.ndarray
+
+
+class AudioCache(NamedTuple):
+    folder: Path                # the prepared-data folder (unpacked clips, spectrograms)
+    array: Path                 # the spectrograms' array file
+    spec: object                # its ModalitySpec
+    meta: dict                  # its metadata (shape and dtype per sample)
+    why: str | None             # why it was built now; None where it was current
+
+
+def read(recipe) -> Asset:
+    """The asset (`data.root`, else $LFM_ASSETS, else assets/) and the Fashion-MNIST images it
+    points at, checked: AssetError where it is damaged, UserError where it is missing."""
     path = asset_path(recipe, FILE)
     meta, rows = read_table(path)
     fashion = read_asset(asset_path(recipe, "fashion.npz.xz"))
@@ -122,20 +140,41 @@ def load(recipe) -> MultimodalData:
     if index.max() >= len(fashion["label"]) or (fashion["label"][index] != labels).any():
         raise AssetError(path, "its images do not match fashion.npz.xz (an image index out of range or of "
                                "another class)")
+    return Asset(path, meta, rows, fashion, index, labels)
+
+
+def audio_cache(recipe, asset: Asset) -> AudioCache:
+    """The audio's prepared cache, built where it is absent or stale: what a run's first load and
+    `lfm prepare spoken_fashion` both call, so that either finds what the other built."""
+    folder = dataset_dir(recipe.data.cache, "spoken_fashion", asset.path)
+    clips = unpack(asset.path, asset.rows, folder)
+    spec = spectrogram_spec(SPECTROGRAM, "spoken_fashion")
+    array, meta, why = ensure(folder, "audio", spec, [Source("wav", str(clips / f"{r['id']}.opus"))
+                                                     for r in asset.rows], label="spoken_fashion audio")
+    if meta["bad"]:
+        first = next(iter(meta["bad"].values()))
+        raise UserError(f"dataset 'spoken_fashion': {len(meta['bad'])} clips could not be decoded "
+                        f"(first: {first}); delete {folder} and run again")
+    return AudioCache(folder, array, spec, meta, why)
+
+
+def voices(rows: list[dict]) -> dict[str, int]:
+    """The number of voices speaking in each split."""
+    return {k: len({r["voice"] for r in rows if r["split"] == k}) for k in SPLITS}
+
+
+@register("spoken_fashion")
+def load(recipe) -> MultimodalData:
+    d = recipe.data
     for m in d.modalities:
         kind = recipe.model.encoders[m].kind
         if kind not in ("cnn", "resnet18"):
             raise UserError(f"model.encoders.{m}.kind: the spoken_fashion {m} is an image-like input; "
                             f"use 'cnn' or 'resnet18', found {kind!r}")
-    folder = dataset_dir(d.cache, "spoken_fashion", path)
-    clips = unpack(path, rows, folder)
-    spec = spectrogram_spec(SPECTROGRAM, "spoken_fashion")
-    audio, cache_meta, why = ensure(folder, "audio", spec, [Source("wav", str(clips / f"{r['id']}.opus"))
-                                                              for r in rows], label="spoken_fashion audio")
-    if cache_meta["bad"]:
-        first = next(iter(cache_meta["bad"].values()))
-        raise UserError(f"dataset 'spoken_fashion': {len(cache_meta['bad'])} clips could not be decoded "
-                        f"(first: {first}); delete {folder} and run again")
+    asset = read(recipe)
+    meta, rows, fashion, index, labels = asset.meta, asset.rows, asset.fashion, asset.index, asset.labels
+    cache = audio_cache(recipe, asset)
+    audio, spec, why, folder = cache.array, cache.spec, cache.why, cache.folder
     split_of = np.array([r["split"] for r in rows])
     parts = {k: np.flatnonzero(split_of == k) for k in SPLITS}
     image = image_view(fashion["image"][index], int(fashion["levels"]), d.noise, d.split_seed)
@@ -148,13 +187,13 @@ def load(recipe) -> MultimodalData:
         tensors["image"] = image
     split = {k: DiskSplit(files, specs, tensors, v, labels) for k, v in parts.items()}
     input_spec = {"audio": spec.input_spec, "image": {"type": "image", "shape": (1, 28, 28)}}
-    voices = {k: len({r["voice"] for r in rows if r["split"] == k}) for k in SPLITS}
+    spoken = voices(rows)
     data = MultimodalData("spoken_fashion", tuple(d.modalities), [str(c) for c in meta["classes"]],
                           split["train"], split["val"], split["test"],
                           {m: input_spec[m] for m in d.modalities})
     data.notes = [f"spoken_fashion: audio {SPECTROGRAM.shape[0]}x{SPECTROGRAM.shape[1]} log spectrograms of "
                   f"{len(rows)} spoken class names, image 28x28 + N(0, {d.noise}^2); "
-                  + ", ".join(f"{len(parts[k])} {k} ({voices[k]} voices)" for k in SPLITS)]
+                  + ", ".join(f"{len(parts[k])} {k} ({spoken[k]} voices)" for k in SPLITS)]
     if why:
         data.notes.append(f"prepared the audio cache of spoken_fashion ({why}) in {folder}")
     return data
