@@ -62,6 +62,24 @@ def marks(r: RunInfo) -> str:
     return "  ".join(x for x in (" ".join(f"#{t}" for t in r.tags), note) if x)
 
 
+def tensorboard_line(command: str, marked: int, width: int) -> Text:
+    """The hint's second line in `width` cells, by priority: how many runs are marked, whole;
+    the TensorBoard command (whole where it fits, else shortened with `…`); its label where
+    there is room for it too."""
+    count = f"{marked} marked"
+    for label, gap in (("TensorBoard: ", "    "), ("", "  ")):
+        if len(label) + len(command) + len(gap) + len(count) <= width or width <= 0:
+            return Text.assemble((label, "bold"), command, (gap + count, "dim"))
+    return Text.assemble(cut(command, max(1, width - len(count) - 2)), ("  " + count, "dim"))
+
+
+def compare_notice(marked: int) -> str:
+    """What the history says after `c` with fewer than two runs marked, as runs are marked."""
+    if marked >= 2:
+        return f"{marked} marked: c compares them"
+    return f"mark two or more runs with space, then press c ({marked} marked)"
+
+
 def _acc(v: float | None) -> str:
     return "" if v is None else f"{v:.2f}"
 
