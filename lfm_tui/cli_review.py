@@ -113,8 +113,9 @@ def plot(
     print, one or two columns wide (--columns).
 
     Rows are those of `lfm compare`, labelled alike unless --label names them. Writes curves.FORMAT and bars.FORMAT, each beside a JSON
-    file of the numbers drawn; --from FILE draws such a file's figure again, in this style, without
-    the runs. Drawn by `python -m lfm_plot` (matplotlib) in a process of its own."""
+    file of the numbers drawn. Drawn by `python -m lfm_plot` (matplotlib) in a process of its own.
+
+    --from FILE.json draws such a file's figure again, in the style asked for, without the runs."""
     args = [sys.executable, "-m", "lfm_plot", "--style", style, "--bars", bars, "--figures", figures,
             "--prefix", prefix, *(["--out", str(out)] if out is not None else []),
             *(["--from", str(source)] if source is not None else []),
