@@ -120,6 +120,29 @@ def test_history_notices_are_said_under_the_filter_box_and_follow_the_marks(tmp_
     drive(app, scenario)
 
 
+def test_a_long_note_leaves_the_tensorboard_line_and_the_marked_count_in_view(tmp_path: Path) -> None:
+    """The hint under the table: the run's overrides and note in at most two rows (cut with `…`),
+    then the TensorBoard command and how many runs are marked, never pushed out of view."""
+    from engine.contract import annotations
+
+    run = run_folder(tmp_path / "runs", "20261127-092227-0", "constant", lr=0.05)
+    annotations.set_note(run, "the learning rate of the paper, tried again " * 4)
+    app = make_app(ROOT / "tests" / "fixtures" / "recipes", tmp_path / "runs", cursor_blink=False)
+
+    async def scenario(pilot):
+        await pilot.press("3")
+        await reads_done(pilot)
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, what="the run")
+        await pilot.press("space")
+        await until(pilot, lambda: "1 marked" in screen_text(app), what="the marked count")
+        lines = [line.rstrip() for line in screen_text(app).splitlines()]
+        assert lines[-4].lstrip().startswith("mfeat/20261127-092227-0  optim.lr=0.05")
+        assert lines[-3].endswith("…") and "tried again" in lines[-3]  # the note cut at the second row
+        assert lines[-2].startswith(" lfm tensorboard /") and lines[-2].endswith("  1 marked")  # a long path: cut
+        assert lines[-1].endswith(FOOTER)
+    drive(app, scenario)
+
+
 def test_the_history_hint_keeps_the_marked_count_whole_at_any_width() -> None:
     command = "lfm tensorboard runs/mfeat/20261127-092227-0"
     assert tensorboard_line(command, 3, 120).plain == f"TensorBoard: {command}    3 marked"

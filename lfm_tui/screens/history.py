@@ -20,8 +20,8 @@ from textual.worker import get_current_worker
 from engine.contract.outcome import tensorboard_command
 from lfm_tui.history import RunInfo
 from lfm_tui.run_index import Group, RunIndex, filtered, scan, sorted_by
-from lfm_tui.screens.history_rows import (COLUMNS, NARROW, SORTABLE, Annotating, compare_notice, marks, table_rows,
-                                          tensorboard_line)
+from lfm_tui.screens.history_rows import (COLUMNS, NARROW, SORTABLE, Annotating, at_most, compare_notice, marks,
+                                          table_rows, tensorboard_line)
 from lfm_tui.screens.reading import ReadsInWorkers
 from lfm_tui.screens.status_line import StatusLine
 from lfm_tui.widgets.fit import fit
@@ -70,7 +70,6 @@ class HistoryScreen(StatusLine, Annotating, ReadsInWorkers, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#history-hint").styles.height = 2
         self.reload()
 
     def on_resize(self) -> None:
@@ -142,12 +141,13 @@ class HistoryScreen(StatusLine, Annotating, ReadsInWorkers, Screen):
             t.append(f"{r.kind} {self.app.runs_dir / r.name}", style="bold")
             t.append(f"  {len(r.runs)} runs: enter {'collapses' if r.name in self.expanded else 'expands'}, "
                      f"space marks them all")
-        else:
+        else:  # at most two rows of the run's overrides and marks, so that the third stays in view
+            width = self.query_one("#history-hint", Static).content_size.width or self.size.width - 2
             t.append(str(r.path) if r.group else r.run_id, style="bold")
-            t.append(f"  {r.overrides or 'no overrides'}  {marks(r)}\n")
-            hint = self.query_one("#history-hint", Static)
-            t.append_text(tensorboard_line(tensorboard_command(r.path), len(self.marked),
-                                           hint.content_size.width or self.size.width - 2))
+            t.append(f"  {r.overrides or 'no overrides'}  {marks(r)}")
+            t = at_most(t, width, 2, self.app.console)
+            t.append("\n")
+            t.append_text(tensorboard_line(tensorboard_command(r.path), len(self.marked), width))
         self.query_one("#history-hint", Static).update(t)
 
     @on(DataTable.RowHighlighted)

@@ -62,6 +62,18 @@ def marks(r: RunInfo) -> str:
     return "  ".join(x for x in (" ".join(f"#{t}" for t in r.tags), note) if x)
 
 
+def at_most(text: Text, width: int, rows: int, console) -> Text:
+    """`text` wrapped to `width` cells in no more than `rows` rows, the last ending in `…`
+    where there was more."""
+    lines = text.wrap(console, max(width, 1))
+    if len(lines) > rows:
+        lines = lines[:rows]
+        last = lines[-1]
+        last.append("…")
+        last.truncate(max(width, 1), overflow="ellipsis")
+    return Text("\n").join(lines)
+
+
 def tensorboard_line(command: str, marked: int, width: int) -> Text:
     """The hint's second line in `width` cells, by priority: how many runs are marked, whole;
     the TensorBoard command (whole where it fits, else shortened with `…`); its label where
