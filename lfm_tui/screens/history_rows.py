@@ -20,7 +20,7 @@ from lfm_tui.widgets.run_header import clock_text
 COLUMNS = (" ", "date", "recipe", "status", "seed", "method", "alpha", "overrides", "val ACC", "test ACC", "time",
            "epochs", "tags, note")
 SORTABLE = ("date", "recipe", "status", "seed", "method", "val ACC", "test ACC", "time", "epochs")
-OVERRIDES_WIDTH = 24  # characters of the overrides column; the hint line shows them whole
+OVERRIDES_WIDTH = 24  # characters of the overrides column; the hint under the table shows them (two rows at most)
 MARKS_WIDTH = 24      # characters of the tags and note column
 NAME_WIDTH = 14       # a recipe or method name shortened to this in a narrow table
 
@@ -32,7 +32,7 @@ def short_date(cell: Text) -> Text:
 
 
 # A narrow table (80 columns): what goes first, so that status, val ACC and test ACC stay whole
-# (the hint line under the table shows the highlighted run's overrides, tags and note whole).
+# (the hint under the table shows the highlighted run's overrides, tags and note, in two rows at most).
 NARROW: tuple[Step, ...] = (
     ("tags, note", None, None), ("overrides", shortened(16), None), ("overrides", None, None), ("alpha", None, None), ("seed", None, None),
     ("date", short_date, None), ("epochs", None, None), ("recipe", shortened(NAME_WIDTH), None),
