@@ -5,10 +5,13 @@ from the runs benchmarks/fashion_imbalance.py leaves in runs/fashion-benchmark/<
                                       (heuristic, learned alpha), concatenation, a few baselines
     docs/figures/fashion_bars.png     test ACC, fused and per view, of every configuration
 
-each beside a JSON file of the numbers drawn. Only finished runs count; a configuration without
-one yet is left out (and named), so the figures can be drawn while the benchmark still runs.
+each beside a JSON file of the numbers drawn, in the paper style (`lfm plot --style paper`: two
+columns wide, 8-point type, Okabe-Ito colours) as PNG at 150 dpi, about 1000 pixels wide. Only
+finished runs count; a configuration without one yet is left out (and named), so the figures can
+be drawn while the benchmark still runs. --redraw draws both figures again from those JSON files
+(`lfm plot --from`), without the runs: the current figure code on the numbers last drawn.
 
-    python benchmarks/fashion_figures.py [--runs runs/fashion-benchmark] [--out docs/figures]
+    python benchmarks/fashion_figures.py [--runs runs/fashion-benchmark] [--out docs/figures] [--redraw]
 """
 from __future__ import annotations
 
@@ -49,12 +52,12 @@ def labels(runs: Path, names: list[str]) -> list[str]:
     return out
 
 
-def plot(runs: Path, names: list[str], out: Path, figure: str, dpi: int) -> None:
-    """`lfm plot` run in `runs`, so the JSON files beside the figures name runs relative to it."""
-    cmd = [sys.executable, "-c", "from lfm_tui.cli import main; main()", "plot", "--out", str(out.resolve()),
-           "--figures", figure, "--prefix", "fashion_", "--dpi", str(dpi), *labels(runs, names), "--", *names]
+def lfm_plot(args: list[str], cwd: Path, dpi: int) -> None:
+    """`lfm plot --style paper --format png` with `args`, run in `cwd`."""
+    cmd = [sys.executable, "-c", "from lfm_tui.cli import main; main()", "plot", "--style", "paper", "--format", "png",
+           "--dpi", str(dpi), *args]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
-    code = subprocess.call(cmd, cwd=runs, env=env)
+    code = subprocess.call(cmd, cwd=cwd, env=env)
     if code != 0:
         sys.exit(f"lfm plot exited with status {code}")
 
@@ -63,8 +66,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "fashion-benchmark")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "figures")
-    p.add_argument("--dpi", type=int, default=110)
+    p.add_argument("--dpi", type=int, default=150)
+    p.add_argument("--redraw", action="store_true", help="draw the figures again from the JSON files in --out")
     a = p.parse_args()
+    if a.redraw:
+        for figure in ("curves", "bars"):
+            lfm_plot(["--from", str((a.out / f"fashion_{figure}.json").resolve())], ROOT, a.dpi)
+        return
     for figure, names in (("curves", CURVES), ("bars", CONFIGS)):
         have = [n for n in names if finished(a.runs / n)]
         missing = [n for n in names if not finished(a.runs / n)]
@@ -72,7 +80,9 @@ def main() -> None:
             print(f"{figure}: no finished run yet in {', '.join(missing)} (under {a.runs}); left out")
         if not have:
             sys.exit(f"{a.runs}: no finished run of {', '.join(names)}; run benchmarks/fashion_imbalance.py first")
-        plot(a.runs, have, a.out, figure, a.dpi)
+        # run in the runs' folder, so the JSON files beside the figures name runs relative to it
+        lfm_plot(["--out", str(a.out.resolve()), "--figures", figure, "--prefix", "fashion_", *labels(a.runs, have),
+                  "--", *have], a.runs, a.dpi)
 
 
 if __name__ == "__main__":

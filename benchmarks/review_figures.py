@@ -8,9 +8,10 @@ its run folder; they are copied to docs/figures/:
                                                   and recipes/fashion.toml
     emoji_gradcam.png                             figures/gradcam/image.png of recipes/emoji.toml
 
-    nice -n 10 python benchmarks/review_figures.py [--runs runs/review-figures] [--only fashion]
+    nice -n 10 python benchmarks/review_figures.py [--runs runs/review-figures] [--only fashion] [KEY=VALUE ...]
 
-A run folder that finished already is reused (remove --runs to train again).
+KEY=VALUE overrides go to every `lfm run` (e.g. train.threads=1: about 7 minutes on one core for
+the three). A run folder that finished already is reused (remove --runs to train again).
 """
 from __future__ import annotations
 
@@ -33,13 +34,13 @@ FIGURES = [
 ]
 
 
-def run_folder(runs: Path, recipe: str) -> Path:
-    """The finished run of `recipe` under `runs`, trained first when there is none."""
+def run_folder(runs: Path, recipe: str, overrides: list[str]) -> Path:
+    """The finished run of `recipe` under `runs`, trained first (with `overrides`) when there is none."""
     out = runs / Path(recipe).stem
     done = [r for r in layout.runs_below(out) if layout.finished(r)] if out.is_dir() else []
     if not done:
         code = subprocess.call([sys.executable, "-c", "from lfm_tui.cli import main; main()", "run", recipe,
-                                "--runs-dir", str(out)], cwd=ROOT)
+                                *overrides, "--runs-dir", str(out)], cwd=ROOT)
         if code != 0:
             sys.exit(f"lfm run {recipe} exited with status {code}")
         done = [r for r in layout.runs_below(out) if layout.finished(r)]
@@ -51,12 +52,13 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "review-figures")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "figures")
     p.add_argument("--only", choices=("fashion", "emoji"))
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe overrides for lfm run, e.g. train.threads=1")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     for name, recipe, figure, target in FIGURES:
         if a.only and a.only != name:
             continue
-        src = run_folder(a.runs, recipe) / figure
+        src = run_folder(a.runs, recipe, a.overrides) / figure
         if not src.is_file():
             sys.exit(f"{src}: the run wrote no such figure (see its engine.log)")
         shutil.copyfile(src, a.out / target)

@@ -1,6 +1,7 @@
 """`python -m lfm_plot FOLDERS... [--out DIR] [--style draft|paper] [--format png|svg|pdf] [--dpi N]
 [--columns 1|2 | --size WxH] [--bars auto|bars|dots] [--figures curves,bars] [--prefix NAME]
-[--label FOLDER=TEXT ...]`: what `lfm plot` runs.
+[--label FOLDER=TEXT ...]`, or `python -m lfm_plot --from FILE.json [the same options]` (the
+figure of a JSON file written beside one, drawn again: lfm_plot/redraw.py): what `lfm plot` runs.
 Exit status 0 written, 1 a file could not be written, 2 bad input (one line on stderr, no
 traceback)."""
 from __future__ import annotations
@@ -27,7 +28,10 @@ class _Parser(argparse.ArgumentParser):
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = _Parser(prog="lfm plot", description="Figures of finished runs: curves and bars.")
-    p.add_argument("folders", nargs="+", type=Path, help="run folders, or folders holding them (a sweep)")
+    p.add_argument("folders", nargs="*", type=Path, help="run folders, or folders holding them (a sweep)")
+    p.add_argument("--from", dest="source", type=Path, help="draw again the figure of this JSON file (the "
+                   "curves.json or bars.json written beside one) instead of reading runs; written as "
+                   "PREFIX + its name + .FORMAT, into --out or beside it")
     p.add_argument("--out", type=Path, help="folder of the figures (default: the sweep or seed folder given)")
     p.add_argument("--style", default="draft", help="draft (screen) or paper (print: 8-point type, "
                    "colour-blind-safe colours, PDF or 300 dpi)")
@@ -66,7 +70,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
         raise PlotError(f"--figures: expected a comma-separated list of {', '.join(FIGURES)}, found {a.figures!r}")
     if not re.fullmatch(r"[\w.-]*", a.prefix):
         raise PlotError(f"--prefix: expected letters, digits, '_', '-' or '.', found {a.prefix!r}")
-    a.out = _out(a.out, a.folders)
+    if a.source is not None:
+        if a.folders or a.label:
+            raise PlotError("--from: give run folders (with --label) or --from FILE, not both")
+        a.out = _out(a.out or a.source.parent, [])
+    elif not a.folders:
+        raise PlotError("lfm plot: give run folders, or a JSON file of a figure with --from FILE")
+    else:
+        a.out = _out(a.out, a.folders)
     return a
 
 
@@ -101,6 +112,8 @@ def build(a: argparse.Namespace) -> list[tuple[str, object]]:
     from lfm_plot import figures
     from lfm_plot.series import bar_metrics, bar_values, curve_panels, load_rows, relabel
 
+    if a.source is not None:
+        return [(f"{a.prefix}{a.source.stem}.{a.format}", redrawn(a))]
     rows, runs = load_rows(a.folders)
     relabel(rows, a.label)
     skipped = [{"run": str(r.path), "status": r.status} for r in runs if r.status != "ok"]
@@ -126,6 +139,18 @@ def build(a: argparse.Namespace) -> list[tuple[str, object]]:
         fig = figures.bars(rows, style=a.style, size=a.size, columns=a.columns, dpi=a.dpi, kind=kind)
         files += [(f"{a.prefix}bars.{a.format}", fig), (f"{a.prefix}bars.json", doc)]
     return files
+
+
+def redrawn(a: argparse.Namespace):
+    """The figure of the JSON file `--from` names, drawn with this style and size."""
+    from lfm_plot import figures, redraw
+
+    d = redraw.read(a.source)
+    how = {"style": a.style, "size": a.size, "columns": a.columns, "dpi": a.dpi}
+    if d.figure == "curves":
+        return figures.draw_curves(d.labels, d.panels, **how)
+    kind = a.bars if a.bars != "auto" else d.kind or "auto"  # the file's kind where it says, as drawn
+    return figures.draw_bars(d.labels, d.metrics, d.values, kind=kind, **how)
 
 
 def write(out: Path, files: list[tuple[str, object]], fmt: str) -> list[Path]:

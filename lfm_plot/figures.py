@@ -32,22 +32,28 @@ def _legend_line(style: Style) -> float:
     return 0.3 if style is DRAFT else 0.16
 
 
-def curves(rows: list[Row], panels: list[Panel], *, style: Style = DRAFT, size: tuple[float, float] | None = None,
-           columns: int | None = None, dpi: int | None = None) -> Figure:
+def curves(rows: list[Row], panels: list[Panel], **how) -> Figure:
+    """The curves of the comparison table's rows (`draw_curves`, labelled by the rows)."""
+    return draw_curves([r.label for r in rows], panels, **how)
+
+
+def draw_curves(labels: list[str], panels: list[Panel], *, style: Style = DRAFT,
+                size: tuple[float, float] | None = None, columns: int | None = None, dpi: int | None = None) -> Figure:
     """One panel per Panel, one line per row (the mean over seeds) with a band of one standard
     deviation where there are two seeds or more; one legend for all panels. The x-axis is in
     epochs, ticked at whole epochs; a step panel (alpha) holds each value until the next
-    (`drawstyle="steps-post"`) from 0 to the end of the last step."""
+    (`drawstyle="steps-post"`) from 0 to the end of the last step. A Panel's series are keyed by
+    the index of their row's label in `labels`, which also picks their colour."""
     cols = 1 if len(panels) == 1 else 2 if len(panels) <= 4 else 3
     nrows = math.ceil(len(panels) / cols)
-    ncols_legend = min(4 if columns == 2 else 3, max(len(rows), 1))
+    ncols_legend = min(4 if columns == 2 else 3, max(len(labels), 1))
     if size is None:
         w = width(columns, 4.6 * cols)
-        size = (w, min(3.2, 0.7 * w / cols) * nrows + _legend_line(style) * (math.ceil(len(rows) / ncols_legend) + 1))
+        size = (w, min(3.2, 0.7 * w / cols) * nrows + _legend_line(style) * (math.ceil(len(labels) / ncols_legend) + 1))
     with style.context():
         fig = Figure(figsize=size, dpi=dpi or style.dpi, layout="constrained")
         axes = fig.subplots(nrows, cols, squeeze=False).ravel()
-        _draw_curves(axes, rows, panels, style)
+        _draw_panels(axes, labels, panels, style)
         for ax in axes[len(panels):]:
             ax.set_visible(False)
         widest = max(range(len(panels)), key=lambda k: len(panels[k].series))  # the panel with every row
@@ -56,8 +62,8 @@ def curves(rows: list[Row], panels: list[Panel], *, style: Style = DRAFT, size: 
     return fig
 
 
-def _draw_curves(axes, rows: list[Row], panels: list[Panel], style: Style) -> None:
-    colours = style.colours(len(rows))
+def _draw_panels(axes, labels: list[str], panels: list[Panel], style: Style) -> None:
+    colours = style.colours(len(labels))
     for ax, panel in zip(axes, panels):
         ends = []
         for i, s in sorted(panel.series.items()):
@@ -65,7 +71,7 @@ def _draw_curves(axes, rows: list[Row], panels: list[Panel], style: Style) -> No
             if panel.steps and s.until is not None and x and s.until > x[-1]:  # the last value over its step
                 x, mean, sd = x + [s.until], mean + mean[-1:], sd + sd[-1:]
             ends += x[-1:]
-            line, = ax.plot(x, mean, color=colours[i], ls=style.dash(i), lw=style.line_width, label=rows[i].label,
+            line, = ax.plot(x, mean, color=colours[i], ls=style.dash(i), lw=style.line_width, label=labels[i],
                             marker="o" if len(x) == 1 else None, drawstyle="steps-post" if panel.steps else "default")
             line.set_gid(f"curve-{panel.key}-{i}")
             if any(v is not None for v in s.std):
@@ -86,10 +92,14 @@ def _draw_curves(axes, rows: list[Row], panels: list[Panel], style: Style) -> No
 
 
 def bar_kind(rows: list[Row]) -> str:
+    """`kind_of` the rows' test ACC."""
+    return kind_of(bar_metrics(rows), bar_values(rows))
+
+
+def kind_of(metrics: list[tuple[str, str]], values: list[dict]) -> str:
     """`bars` (from zero) where in every metric the rows' means span SPREAD points or more, so
     that the bars' lengths show their differences; else `dots`: each mean a dot with its
     interval, on an axis around them (a bar from zero would hide differences of a point)."""
-    metrics, values = bar_metrics(rows), bar_values(rows)
     for key, _ in metrics:
         means = [v[key][0] for v in values if v[key] is not None]
         if len(means) > 1 and max(means) - min(means) < SPREAD:
@@ -97,17 +107,22 @@ def bar_kind(rows: list[Row]) -> str:
     return "bars"
 
 
-def bars(rows: list[Row], *, style: Style = DRAFT, size: tuple[float, float] | None = None,
-         columns: int | None = None, dpi: int | None = None, kind: str = "auto") -> Figure:
+def bars(rows: list[Row], **how) -> Figure:
+    """The test ACC of the comparison table's rows (`draw_bars`)."""
+    return draw_bars([r.label for r in rows], bar_metrics(rows), bar_values(rows), **how)
+
+
+def draw_bars(labels: list[str], metrics: list[tuple[str, str]], values: list[dict], *, style: Style = DRAFT,
+              size: tuple[float, float] | None = None, columns: int | None = None, dpi: int | None = None,
+              kind: str = "auto") -> Figure:
     """Test ACC, one panel per metric (fused ACC, then each modality's) side by side, the rows
     down their shared y-axis (the table's order, first on top), so that many rows make a wide
-    figure, not a tall one. `kind` bars: horizontal bars from 0 to 100 with error bars; dots:
-    the mean with an interval of one standard deviation, each panel's axis around its
-    intervals; auto: `bar_kind`."""
-    metrics, values = bar_metrics(rows), bar_values(rows)
-    kind = bar_kind(rows) if kind == "auto" else kind
+    figure, not a tall one. `values[i][key]`: row i's (mean, std or None) of the metric, or
+    None. `kind` bars: horizontal bars from 0 to 100 with error bars; dots: the mean with an
+    interval of one standard deviation, each panel's axis around its intervals; auto: `kind_of`."""
+    kind = kind_of(metrics, values) if kind == "auto" else kind
     line = 0.22 if style is DRAFT else 0.15
-    size = size or (width(columns, 2.0 + 2.6 * len(metrics)), 0.6 + line * len(rows) + 2 * _legend_line(style))
+    size = size or (width(columns, 2.0 + 2.6 * len(metrics)), 0.6 + line * len(labels) + 2 * _legend_line(style))
     with style.context():
         fig = Figure(figsize=size, dpi=dpi or style.dpi, layout="constrained")
         axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
@@ -118,8 +133,8 @@ def bars(rows: list[Row], *, style: Style = DRAFT, size: tuple[float, float] | N
             ax.set_title(name)
             ax.set_xlabel("test ACC (%)")
             ax.grid(True, axis="x", alpha=0.3)
-        axes[0].set_yticks(range(len(rows)), [r.label for r in rows])
-        axes[0].set_ylim(len(rows) - 0.5, -0.5)  # the first row on top
+        axes[0].set_yticks(range(len(labels)), labels)
+        axes[0].set_ylim(len(labels) - 0.5, -0.5)  # the first row on top
         fig.suptitle(INTERVALS[kind])
     return fig
 

@@ -83,9 +83,14 @@ def compare(
 
 @app.command()
 def plot(
-    folders: Annotated[list[Path], typer.Argument(help="run folders, or folders holding them (a sweep)")],
+    folders: Annotated[Optional[list[Path]], typer.Argument(
+        help="run folders, or folders holding them (a sweep)")] = None,
+    source: Annotated[Optional[Path], typer.Option(
+        "--from", help="draw again the figure of this JSON file (a curves.json or bars.json written beside one) "
+                       "instead of reading runs: written as PREFIX + its name + .FORMAT")] = None,
     out: Annotated[Optional[Path], typer.Option(
-        help="folder of the figures (default: the sweep or seed folder, when one is given alone)")] = None,
+        help="folder of the figures (default: the sweep or seed folder given alone; with --from, the "
+             "JSON file's folder)")] = None,
     style: Annotated[str, typer.Option(
         help="draft (screen) or paper (8-point type, colour-blind-safe Okabe-Ito colours, PDF or 300 dpi)")] = "draft",
     fmt: Annotated[Optional[str], typer.Option(
@@ -108,13 +113,16 @@ def plot(
     print, one or two columns wide (--columns).
 
     Rows are those of `lfm compare`, labelled alike unless --label names them. Writes curves.FORMAT and bars.FORMAT, each beside a JSON
-    file of the numbers drawn. Drawn by `python -m lfm_plot` (matplotlib) in a process of its own."""
+    file of the numbers drawn. Drawn by `python -m lfm_plot` (matplotlib) in a process of its own.
+
+    --from FILE.json draws such a file's figure again, in the style asked for, without the runs."""
     args = [sys.executable, "-m", "lfm_plot", "--style", style, "--bars", bars, "--figures", figures,
             "--prefix", prefix, *(["--out", str(out)] if out is not None else []),
+            *(["--from", str(source)] if source is not None else []),
             *(["--format", fmt] if fmt is not None else []), *(["--dpi", str(dpi)] if dpi is not None else []),
             *(["--columns", str(columns)] if columns is not None else []),
             *(["--size", size] if size is not None else []), *(f"--label={x}" for x in label or []),
-            "--", *map(str, folders)]
+            "--", *map(str, folders or [])]
     # lfm_plot lies beside lfm_tui; a child started from an editable install that predates it
     # would not find it without its folder on the path
     env = dict(os.environ)

@@ -52,8 +52,8 @@ class RecordedRuns:
 
         def still_reading() -> None:
             if not worker.is_finished:
-                self._reading_note = True
-                self.notify(f"reading {what}…", timeout=60, markup=False)
+                self._reading_note = True  # said by the screen: a history's in its status line
+                self.screen.notify(f"reading {what}…", timeout=60, markup=False)
         self.set_timer(READING_NOTE_S, still_reading)
 
     @work(thread=True, exit_on_error=False, group="recorded-read")
@@ -94,12 +94,13 @@ class RecordedRuns:
         if self._reading_note:
             self._reading_note = False
             self.clear_notifications()
-        for problem in message.problems:
-            self.notify(problem, severity="error", markup=False)
+            getattr(self.screen, "clear_notice", lambda: None)()
         if message.compare and message.sessions:
             from lfm_tui.screens.compare import CompareScreen
 
             self.push_screen(CompareScreen(message.sessions, message.marks))
         elif message.sessions:
             self.show_session(message.sessions[0])
+        for problem in message.problems:  # said on the screen shown now (the history: in its status line)
+            self.screen.notify(problem, severity="error", markup=False)
 

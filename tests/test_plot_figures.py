@@ -243,3 +243,91 @@ def test_the_reproduction_figures_are_written_whole_and_never_through_a_link(tmp
                          capture_output=True, text=True)
     assert res.returncode == 0 and (tmp_path / "ok.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
+
+
+def redraw_sweep(tmp_path: Path) -> Path:
+    """The figures and JSON files `lfm plot` writes of two configurations x two seeds."""
+    from test_plot import TESTS, fake_run, write_events
+
+    sweep = tmp_path / "sweep"
+    for (method, seed), test in TESTS.items():
+        write_events(fake_run(sweep / f"method.name={method}" / f"seed-{seed}", method, seed, test), method, seed)
+    assert plot_main([str(sweep), "--out", str(tmp_path / "a")]) == 0
+    return tmp_path / "a"
+
+
+def test_a_figure_drawn_again_from_its_json_file_has_the_files_numbers(tmp_path: Path, capsys) -> None:
+    import json
+
+    from lfm_plot.__main__ import build, parse
+
+    out = redraw_sweep(tmp_path)
+    doc = json.loads((out / "bars.json").read_text())
+    (name, fig), = build(parse(["--from", str(out / "bars.json"), "--style", "paper", "--format", "png",
+                                "--bars", "bars"]))
+    fig = drawn(fig)
+    assert name == "bars.png" and fig.dpi == 300 and fig.get_size_inches()[0] == COLUMN_IN[2]
+    assert [ax.get_title() for ax in fig.axes] == [m["name"] for m in doc["metrics"]] == ["fused ACC", "ACC pix", "ACC mor"]
+    assert tick_texts(fig.axes[0].get_yticklabels()) == [r["label"] for r in doc["rows"]]
+    widths = {p.get_gid(): p.get_width() for ax in fig.axes for p in ax.patches}
+    assert widths == {f"bar-{k}-{i}": r["values"][k]["mean"] for i, r in enumerate(doc["rows"]) for k in r["values"]}
+    assert sorted(widths.values()) == pytest.approx([35.5, 53.0, 81.5, 81.75, 85.5, 91.5])  # TESTS' means
+    assert all(ax.get_xlim()[0] == 0.0 for ax in fig.axes)  # bars from zero
+    (_, dots), = build(parse(["--from", str(out / "bars.json"), "--out", str(tmp_path)]))
+    assert not any(ax.patches for ax in dots.axes)  # the kind the file says it was drawn as (close rows: dots)
+
+    doc = json.loads((out / "curves.json").read_text())
+    (name, fig), = build(parse(["--from", str(out / "curves.json"), "--style", "paper", "--format", "png"]))
+    labels = [r["label"] for r in doc["panels"][1]["rows"]]  # validation ACC, fused: every row
+    lines = {ln.get_gid(): (list(ln.get_xdata()), list(ln.get_ydata())) for ax in fig.axes for ln in ax.lines}
+    want = {f"curve-{p['key']}-{labels.index(r['label'])}": (r["x"] + ([r["until"]] if "until" in r else []),
+                                                             r["mean"] + (r["mean"][-1:] if "until" in r else []))
+            for p in doc["panels"] for r in p["rows"]}
+    assert lines == want and len(want) == 1 + 2 * 3  # alpha of lfm; fused, pix and mor of both
+    assert [ax.get_title() for ax in fig.axes] == [p["title"] for p in doc["panels"]]
+    assert fig.axes[0].lines[0].get_drawstyle() == "steps-post" and fig.axes[0].get_xlim()[0] == 0.0
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == labels
+    before = (out / "curves.json").read_bytes()
+    capsys.readouterr()
+    assert plot_main(["--from", str(out / "curves.json"), "--prefix", "again_", "--format", "svg"]) == 0
+    assert (out / "again_curves.svg").read_bytes().startswith(b"<?xml")  # beside the file, named after it
+    assert (out / "curves.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"metrics": [{"key": "acc", "name": "fused ACC"}], "rows": [{"label": "a", "val', "not a JSON file"),
+    ('{"metrics": [{"key": "acc", "name": "fused ACC"}], "rows": "a"}', "rows: expected a non-empty list"),
+    ('{"metrics": [{"key": "acc", "name": "fused ACC"}], "rows": [{"label": "a", "values": {"acc": {"mean": "9"}}}]}',
+     "row 1 acc mean: expected a number, found '9'"),
+    ('{"panels": [{"key": "fused", "title": "t", "rows": [{"label": "a", "x": [1, 2], "mean": [1], "std": [null]}]}]}',
+     "x, mean and std of different lengths (2, 1, 1)"),
+    ('{"panels": [{"key": "fused", "title": "t", "rows": [{"label": "a", "x": [1], "mean": [NaN], "std": [0]}]}]}',
+     "not a JSON file"),
+    ("[" * 100 + "]" * 100, "not a JSON file"),
+    ('{"figure": "pie"}', "expected the curves (\"panels\") or bars"),
+], ids=["cut-short", "rows-not-a-list", "mean-as-text", "lengths-differ", "nan", "nested-100-deep", "other-shape"])
+def test_a_damaged_json_file_is_refused_in_one_line(tmp_path: Path, capsys, text: str, message: str) -> None:
+    bad = tmp_path / "bars.json"
+    bad.write_text(text)
+    assert plot_main(["--from", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(bad) in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_docs_bars_figure_is_drawn_from_its_json_with_the_numbers_fashion_md_says() -> None:
+    """docs/figures/fashion_bars.png is drawn from fashion_bars.json (`lfm plot --from`), whose
+    mmtm row predates that method's correction: fashion.md says the figure shows 56.8 % for its
+    noisy part, and so it does."""
+    from lfm_plot.__main__ import build, parse
+
+    root = Path(__file__).resolve().parents[1]
+    source = root / "docs" / "figures" / "fashion_bars.json"
+    (name, fig), = build(parse(["--from", str(source), "--style", "paper", "--format", "png", "--dpi", "150"]))
+    assert name == "fashion_bars.png"
+    noisy = fig.axes[[ax.get_title() for ax in fig.axes].index("ACC noisy")]
+    widths = {int(p.get_gid().rsplit("-", 1)[1]): p.get_width() for p in noisy.patches}
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert round(widths[labels.index("mmtm")], 1) == 56.8 and noisy.get_xlim()[0] == 0.0
+    page = " ".join((root / "docs" / "fashion.md").read_text().split())
+    assert "`mmtm`'s noisy part 84.8 % instead of the 56.8 % drawn" in page

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, OptionList, Static
 from lfm_tui.app import make_app
 from lfm_tui.screens.compare import CompareScreen
 from lfm_tui.screens.history import HistoryScreen
+from lfm_tui.screens.history_rows import tensorboard_line
 from lfm_tui.screens.sweeps import SweepScreen, middle_cut
 from lfm_tui.widgets.compare_chart import CompareChart
 from lfm_tui.widgets.fit import fit, shortened
@@ -80,6 +81,75 @@ def test_history_keeps_status_val_and_test_acc_and_time_whole(tmp_path: Path) ->
             assert any(all(w in line for w in words) for line in lines), words
         assert footer(app).rstrip().endswith(FOOTER)
     drive(app, scenario)
+
+
+def test_history_notices_are_said_under_the_filter_box_and_follow_the_marks(tmp_path: Path) -> None:
+    """No toast over the filter box: `c` with too few runs marked is said in the line under it,
+    and says how many are marked as space marks them; the hint's `N marked` stays whole."""
+    run_folder(tmp_path / "runs", "20261127-092227-0", "heuristic")
+    run_folder(tmp_path / "runs", "20261128-100000-0", "constant", acc_shift=-3.0)
+    app = make_app(ROOT / "tests" / "fixtures" / "recipes", tmp_path / "runs", cursor_blink=False)
+
+    def below_box() -> list[str]:
+        lines = [line.strip() for line in screen_text(app).splitlines()]
+        box = next(i for i, line in enumerate(lines) if "│  2026" in line or line.startswith("│  2026"))
+        return lines[box:]
+
+    async def scenario(pilot):
+        await pilot.press("3")
+        await reads_done(pilot)
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count == 2, what="the runs")
+        await pilot.press("slash", *"2026", "enter", "c")  # enter: back to the table, the filter kept
+        await until(pilot, lambda: "mark two" in app.screen.notice, what="the notice")
+        assert list(app._notifications) == []  # nothing over the filter box
+        lines = below_box()
+        assert lines[0].startswith("│  2026") and lines[1].startswith("╰")  # the box in view, whole
+        assert lines[2] == "⚠ mark two or more runs with space, then press c (0 marked)"
+        assert lines[4].endswith("  0 marked") and lines[4].startswith("lfm tensorboard ")
+        await pilot.press("space")
+        await until(pilot, lambda: "(1 marked)" in app.screen.notice, what="the notice after a mark")
+        assert below_box()[4].endswith("  1 marked")
+        await pilot.press("down", "space")
+        await until(pilot, lambda: app.screen.notice == "2 marked: c compares them", what="two marked")
+        app.screen.notify("runs/x: unreadable: damaged", severity="error", markup=False)
+        await until(pilot, lambda: app.screen.notice == "✗ runs/x: unreadable: damaged", what="an error said")
+        assert list(app._notifications) == [] and below_box()[2] == "✗ runs/x: unreadable: damaged"
+        await pilot.press("slash", "backspace")  # the filter changed: the notice of before goes
+        await until(pilot, lambda: app.screen.notice == "", what="the notice cleared")
+    drive(app, scenario)
+
+
+def test_a_long_note_leaves_the_tensorboard_line_and_the_marked_count_in_view(tmp_path: Path) -> None:
+    """The hint under the table: the run's overrides and note in at most two rows (cut with `…`),
+    then the TensorBoard command and how many runs are marked, never pushed out of view."""
+    from engine.contract import annotations
+
+    run = run_folder(tmp_path / "runs", "20261127-092227-0", "constant", lr=0.05)
+    annotations.set_note(run, "the learning rate of the paper, tried again " * 4)
+    app = make_app(ROOT / "tests" / "fixtures" / "recipes", tmp_path / "runs", cursor_blink=False)
+
+    async def scenario(pilot):
+        await pilot.press("3")
+        await reads_done(pilot)
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, what="the run")
+        await pilot.press("space")
+        await until(pilot, lambda: "1 marked" in screen_text(app), what="the marked count")
+        lines = [line.rstrip() for line in screen_text(app).splitlines()]
+        assert lines[-4].lstrip().startswith("mfeat/20261127-092227-0  optim.lr=0.05")
+        assert lines[-3].endswith("…") and "tried again" in lines[-3]  # the note cut at the second row
+        assert lines[-2].startswith(" lfm tensorboard /") and lines[-2].endswith("  1 marked")  # a long path: cut
+        assert lines[-1].endswith(FOOTER)
+    drive(app, scenario)
+
+
+def test_the_history_hint_keeps_the_marked_count_whole_at_any_width() -> None:
+    command = "lfm tensorboard runs/mfeat/20261127-092227-0"
+    assert tensorboard_line(command, 3, 120).plain == f"TensorBoard: {command}    3 marked"
+    assert tensorboard_line(command, 3, 78).plain == f"TensorBoard: {command}    3 marked"
+    assert tensorboard_line(command, 3, 60).plain == f"{command}  3 marked"
+    short = tensorboard_line(command, 12, 40).plain
+    assert short.endswith("…  12 marked") and len(short) == 40 and short.startswith("lfm tensorboard runs/")
 
 
 def test_sweep_grid_keeps_statuses_and_accs_whole(tiny_mfeat: Path, tmp_path: Path) -> None:

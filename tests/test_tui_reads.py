@@ -21,7 +21,7 @@ from lfm_tui.screens.run import RunScreen
 from lfm_tui.screens.sweeps import SweepScreen
 from lfm_tui.sweep_status import SweepStatus
 from lfm_tui.widgets.sweep_grid import SweepGrid
-from tests.tui_helpers import FIXTURE, ROOT, fake, reads_done, recorded_run
+from tests.tui_helpers import FIXTURE, ROOT, fake, reads_done, recorded_run, until
 
 from test_sweep_exec import fake_sweep
 
@@ -236,7 +236,9 @@ def test_a_read_that_raises_is_said_and_the_dashboard_goes_on(tmp_path: Path, mo
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("3")
             await reads_done(pilot)
-            assert [n.message for n in app._notifications] == ["reading failed: RuntimeError: disk on fire"]
+            failed = "✗ reading failed: RuntimeError: disk on fire"  # under the table, not a toast over it
+            await until(pilot, lambda: app.screen.notice == failed, what="the failure said")
+            assert list(app._notifications) == []
             await pilot.press("1")
             assert isinstance(app.screen, RecipesScreen) and app.is_running
     asyncio.run(scenario())

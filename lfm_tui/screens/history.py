@@ -20,8 +20,10 @@ from textual.worker import get_current_worker
 from engine.contract.outcome import tensorboard_command
 from lfm_tui.history import RunInfo
 from lfm_tui.run_index import Group, RunIndex, filtered, scan, sorted_by
-from lfm_tui.screens.history_rows import COLUMNS, NARROW, SORTABLE, Annotating, marks, table_rows
+from lfm_tui.screens.history_rows import (COLUMNS, NARROW, SORTABLE, Annotating, at_most, compare_notice, marks,
+                                          table_rows, tensorboard_line)
 from lfm_tui.screens.reading import ReadsInWorkers
+from lfm_tui.screens.status_line import StatusLine
 from lfm_tui.widgets.fit import fit
 
 
@@ -31,7 +33,9 @@ class RunsRead(Message):
     index: RunIndex
 
 
-class HistoryScreen(Annotating, ReadsInWorkers, Screen):
+class HistoryScreen(StatusLine, Annotating, ReadsInWorkers, Screen):
+    """Its notices are said in a line under the table (and the filter box), never over them."""
+    STATUS_ID = "history-status"
     BINDINGS = [
         Binding("enter", "open", "open", priority=True),
         Binding("space", "mark", "mark", key_display="␣"),  # the footer's keys fit in 80 columns
@@ -61,11 +65,11 @@ class HistoryScreen(Annotating, ReadsInWorkers, Screen):
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield self.status_widget()
         yield Static(id="history-hint")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#history-hint").styles.height = 2
         self.reload()
 
     def on_resize(self) -> None:
@@ -137,12 +141,13 @@ class HistoryScreen(Annotating, ReadsInWorkers, Screen):
             t.append(f"{r.kind} {self.app.runs_dir / r.name}", style="bold")
             t.append(f"  {len(r.runs)} runs: enter {'collapses' if r.name in self.expanded else 'expands'}, "
                      f"space marks them all")
-        else:
+        else:  # at most two rows of the run's overrides and marks, so that the third stays in view
+            width = self.query_one("#history-hint", Static).content_size.width or self.size.width - 2
             t.append(str(r.path) if r.group else r.run_id, style="bold")
-            t.append(f"  {r.overrides or 'no overrides'}  {marks(r)}\n")
-            t.append("TensorBoard: ", style="bold")
-            t.append(tensorboard_command(r.path))
-            t.append(f"    {len(self.marked)} marked", style="dim")
+            t.append(f"  {r.overrides or 'no overrides'}  {marks(r)}")
+            t = at_most(t, width, 2, self.app.console)
+            t.append("\n")
+            t.append_text(tensorboard_line(tensorboard_command(r.path), len(self.marked), width))
         self.query_one("#history-hint", Static).update(t)
 
     @on(DataTable.RowHighlighted)
@@ -187,13 +192,17 @@ class HistoryScreen(Annotating, ReadsInWorkers, Screen):
             self.marked -= keys
         else:
             self.marked |= keys
+        if self.notice_about == "compare":  # `c` with fewer than two marked: the notice follows the marks
+            enough = len(self.marked) >= 2
+            self.say(compare_notice(len(self.marked)), "information" if enough else "warning", False, "compare")
         self.show_rows()
 
     def action_compare(self) -> None:
         paths = [r.path for r in self.index.runs if str(r.path) in self.marked]
         if len(paths) < 2:
-            self.notify("mark two or more runs with space, then press c", severity="warning")
+            self.say(compare_notice(len(paths)), "warning", about="compare")
             return
+        self.clear_notice()
         self.app.compare(paths)
 
     def action_filter(self) -> None:
@@ -211,6 +220,8 @@ class HistoryScreen(Annotating, ReadsInWorkers, Screen):
     @on(Input.Changed, "#history-filter")
     def _filter_typed(self, event: Input.Changed) -> None:
         self.query_text = event.value.strip()
+        if self.notice_about != "compare":  # a notice of what was there before the filter changed
+            self.clear_notice()
         self.show_rows()
 
     def action_clear_filter(self) -> None:

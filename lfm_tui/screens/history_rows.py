@@ -20,7 +20,7 @@ from lfm_tui.widgets.run_header import clock_text
 COLUMNS = (" ", "date", "recipe", "status", "seed", "method", "alpha", "overrides", "val ACC", "test ACC", "time",
            "epochs", "tags, note")
 SORTABLE = ("date", "recipe", "status", "seed", "method", "val ACC", "test ACC", "time", "epochs")
-OVERRIDES_WIDTH = 24  # characters of the overrides column; the hint line shows them whole
+OVERRIDES_WIDTH = 24  # characters of the overrides column; the hint under the table shows them (two rows at most)
 MARKS_WIDTH = 24      # characters of the tags and note column
 NAME_WIDTH = 14       # a recipe or method name shortened to this in a narrow table
 
@@ -32,7 +32,7 @@ def short_date(cell: Text) -> Text:
 
 
 # A narrow table (80 columns): what goes first, so that status, val ACC and test ACC stay whole
-# (the hint line under the table shows the highlighted run's overrides, tags and note whole).
+# (the hint under the table shows the highlighted run's overrides, tags and note, in two rows at most).
 NARROW: tuple[Step, ...] = (
     ("tags, note", None, None), ("overrides", shortened(16), None), ("overrides", None, None), ("alpha", None, None), ("seed", None, None),
     ("date", short_date, None), ("epochs", None, None), ("recipe", shortened(NAME_WIDTH), None),
@@ -60,6 +60,36 @@ def short_overrides(text: str) -> str:
 def marks(r: RunInfo) -> str:
     note = " ".join(r.note.split())
     return "  ".join(x for x in (" ".join(f"#{t}" for t in r.tags), note) if x)
+
+
+def at_most(text: Text, width: int, rows: int, console) -> Text:
+    """`text` wrapped to `width` cells in no more than `rows` rows, the last ending in `…`
+    where there was more."""
+    lines = text.wrap(console, max(width, 1))
+    if len(lines) > rows:
+        lines = lines[:rows]
+        last = lines[-1]
+        last.append("…")
+        last.truncate(max(width, 1), overflow="ellipsis")
+    return Text("\n").join(lines)
+
+
+def tensorboard_line(command: str, marked: int, width: int) -> Text:
+    """The hint's second line in `width` cells, by priority: how many runs are marked, whole;
+    the TensorBoard command (whole where it fits, else shortened with `…`); its label where
+    there is room for it too."""
+    count = f"{marked} marked"
+    for label, gap in (("TensorBoard: ", "    "), ("", "  ")):
+        if len(label) + len(command) + len(gap) + len(count) <= width or width <= 0:
+            return Text.assemble((label, "bold"), command, (gap + count, "dim"))
+    return Text.assemble(cut(command, max(1, width - len(count) - 2)), ("  " + count, "dim"))
+
+
+def compare_notice(marked: int) -> str:
+    """What the history says after `c` with fewer than two runs marked, as runs are marked."""
+    if marked >= 2:
+        return f"{marked} marked: c compares them"
+    return f"mark two or more runs with space, then press c ({marked} marked)"
 
 
 def _acc(v: float | None) -> str:

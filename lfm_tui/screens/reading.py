@@ -13,7 +13,7 @@ def read_failed(app, event: Worker.StateChanged) -> bool:
     if event.state != WorkerState.ERROR or not event.worker.group.endswith(READ_GROUP_SUFFIX):
         return False
     err = event.worker.error
-    app.notify(f"reading failed: {type(err).__name__}: {err}", severity="error", markup=False)
+    app.screen.notify(f"reading failed: {type(err).__name__}: {err}", severity="error", markup=False)
     app.first_screen_ready()  # keys held for the recipes list go on without it
     return True
 
