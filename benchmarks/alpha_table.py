@@ -5,6 +5,8 @@ every strategy as a call of `lfm reproduce`, then the tables between the page's 
     nice -n 10 python benchmarks/alpha_table.py --datasets mfeat   # one dataset
     python benchmarks/alpha_table.py --phase select                # the default's selection runs (seed 10)
     python benchmarks/alpha_table.py --report-only                 # the page from the runs done so far
+    python benchmarks/alpha_table.py --datasets mfeat --seeds 0 --runs /tmp/at --out /tmp/alpha.md \
+        train.epochs=1                                             # a quick check: overrides for every run
 
 Strategies: concatenation (the reference), constant 0.5, the heuristic (Ours-H), the learned
 alpha (Ours-LB) at its defaults, seeds 0-4 on every dataset; its old default (cg, Adam 0.1 on
@@ -74,21 +76,21 @@ SELECT = {
 }
 
 
-def strategy_args(runs: Path, dataset: str, strategy: str) -> list[str]:
+def strategy_args(runs: Path, dataset: str, strategy: str, seeds: str = SEEDS, overrides: list[str] = ()) -> list[str]:
     """The `lfm reproduce` call of a strategy on a dataset, into runs/<dataset>/<strategy>."""
     _, experiment, row = STRATEGIES[strategy]
-    return reproduce_args(experiment, dataset, [row], SEEDS, runs / dataset / strategy, THREADS)
+    return reproduce_args(experiment, dataset, [row], seeds, runs / dataset / strategy, [*THREADS, *overrides])
 
 
 def select_folder(runs: Path, dataset: str, candidate: str) -> Path:
     return runs / "select" / dataset / candidate.replace(", ", "-").replace(" ", "")
 
 
-def select_args(runs: Path, dataset: str, candidate: str) -> list[str]:
+def select_args(runs: Path, dataset: str, candidate: str, extra: list[str] = ()) -> list[str]:
     """The `lfm reproduce` call of a candidate of the selection on a dataset (seed 10)."""
     row, overrides = SELECT[candidate]
     return reproduce_args("table4", dataset, [row], SELECT_SEED, select_folder(runs, dataset, candidate),
-                          THREADS + overrides)
+                          [*THREADS, *overrides, *extra])
 
 
 def reproduce(args: list[str]) -> None:
@@ -261,16 +263,19 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "alpha-table")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "alpha.md")
     p.add_argument("--report-only", action="store_true", help="run nothing: the page from the runs so far")
+    p.add_argument("--seeds", default=SEEDS, help=f"seeds of the tables' runs (default {SEEDS})")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="overrides for every run (lfm reproduce's), e.g. train.epochs=1 for a quick check")
     a = p.parse_args()
     calls: list[list[str]] = []
     if a.phase in ("select", "all"):
-        calls += [select_args(a.runs, d, cand) for d in DATASETS for cand in SELECT]
+        calls += [select_args(a.runs, d, cand, a.overrides) for d in DATASETS for cand in SELECT]
     if a.phase in ("table", "all"):
         # the rows the verdicts need first (concatenation, Ours-H, Ours-LB) on every dataset, then
         # the rest: a regeneration cut short still answers the main question
         first = [s for s in ("concat", "heuristic", "learned", "constant-0.5") if s in a.strategies]
         order = first + [s for s in a.strategies if s not in first]
-        calls += [strategy_args(a.runs, d, s) for s in order for d in a.datasets]
+        calls += [strategy_args(a.runs, d, s, a.seeds, a.overrides) for s in order for d in a.datasets]
     started = time.perf_counter()
     if not a.report_only:
         with ThreadPoolExecutor(max_workers=a.jobs) as pool:
@@ -281,7 +286,7 @@ def main() -> None:
              "deviation over seeds; differences are taken seed by seed, mean ± standard error.", ""]
     lines += select_report(a.runs)
     for d in DATASETS:
-        lines += dataset_report(d, a.runs, [shown(strategy_args(a.runs, d, s)) for s in STRATEGIES])
+        lines += dataset_report(d, a.runs, [shown(strategy_args(a.runs, d, s, a.seeds, a.overrides)) for s in STRATEGIES])
     write_results(a.out, "\n".join(lines))
 
 
