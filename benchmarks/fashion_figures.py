@@ -24,35 +24,49 @@ sys.path.insert(0, str(ROOT))
 from engine.contract import layout  # noqa: E402  (after the path: run from anywhere)
 
 # every configuration of the benchmark (benchmarks/fashion_imbalance.py) and its row's label
-# (the baselines' grid points are labelled by their method)
+# (the baselines' sweeps are labelled by their method)
 LABELS = {"thumb": "thumb alone", "noisy": "noisy alone", "concat": "concat", "heuristic": "LFM, heuristic alpha",
           "learned": "LFM, learned alpha", "constant": "LFM, alpha = 0.5"}
 CONFIGS = (*LABELS, "baselines")
 # the curves: LFM's two alphas against concatenation and the gradient-modulation baselines
-CURVES = ("concat", "heuristic", "learned", "baselines/method.name=ogm_ge", "baselines/method.name=agm",
-          "baselines/method.name=mla")
+CURVES = ("concat", "heuristic", "learned", "baselines/ogm_ge", "baselines/agm", "baselines/mla")
 
 
 def finished(folder: Path) -> bool:
     return folder.is_dir() and any(layout.finished(r) for r in layout.runs_below(folder))
 
 
-def labels(runs: Path, names: list[str]) -> list[str]:
-    """`--label FOLDER=TEXT` of every configuration among `names` (folders of `runs`)."""
-    out = []
+def baselines(runs: Path) -> dict[str, Path]:
+    """method -> its finished runs' folder under runs/baselines: the row's sweep of the
+    `lfm reproduce` call (baselines/fashion/<method>), or the grid point of an `lfm sweep` made
+    before (baselines/method.name=<method>)."""
+    made = [(p.name, p) for p in sorted((runs / "baselines" / "fashion").glob("*"))]
+    made += [(p.name.partition("=")[2], p) for p in sorted((runs / "baselines").glob("method.name=*"))]
+    return {name: p.relative_to(runs) for name, p in made if finished(p)}
+
+
+def folders(runs: Path, names: tuple[str, ...]) -> tuple[dict[Path, str], list[str]]:
+    """(folder under `runs` -> its label, for every configuration among `names` with a finished
+    run; the names without one). `baselines`: every method's folder; `baselines/<method>`: one."""
+    have, missing, base = {}, [], baselines(runs)
     for name in names:
-        points = [p.relative_to(runs) for p in sorted((runs / name).glob("method.name=*")) if finished(p)] \
-            if name == "baselines" else [Path(name)]
-        for p in points:
-            text = p.name.partition("=")[2] if p.name.startswith("method.name=") else LABELS[p.name]
-            out.append(f"--label={p}={text}")
-    return out
+        if name == "baselines":
+            got = {p: method for method, p in base.items()}
+        elif name.startswith("baselines/"):
+            method = name.partition("/")[2]
+            got = {base[method]: method} if method in base else {}
+        else:
+            got = {Path(name): LABELS[name]} if finished(runs / name) else {}
+        have.update(got)
+        missing += [] if got else [name]
+    return have, missing
 
 
-def plot(runs: Path, names: list[str], out: Path, figure: str, dpi: int) -> None:
+def plot(runs: Path, have: dict[Path, str], out: Path, figure: str, dpi: int) -> None:
     """`lfm plot` run in `runs`, so the JSON files beside the figures name runs relative to it."""
     cmd = [sys.executable, "-c", "from lfm_tui.cli import main; main()", "plot", "--out", str(out.resolve()),
-           "--figures", figure, "--prefix", "fashion_", "--dpi", str(dpi), *labels(runs, names), "--", *names]
+           "--figures", figure, "--prefix", "fashion_", "--dpi", str(dpi),
+           *(f"--label={p}={text}" for p, text in have.items()), "--", *map(str, have)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     code = subprocess.call(cmd, cwd=runs, env=env)
     if code != 0:
@@ -66,8 +80,7 @@ def main() -> None:
     p.add_argument("--dpi", type=int, default=110)
     a = p.parse_args()
     for figure, names in (("curves", CURVES), ("bars", CONFIGS)):
-        have = [n for n in names if finished(a.runs / n)]
-        missing = [n for n in names if not finished(a.runs / n)]
+        have, missing = folders(a.runs, names)
         if missing:
             print(f"{figure}: no finished run yet in {', '.join(missing)} (under {a.runs}); left out")
         if not have:
