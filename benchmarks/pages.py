@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:   # the package's modules (made_by_sweep), the scripts run from anywhere
+    sys.path.insert(0, str(ROOT))
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
