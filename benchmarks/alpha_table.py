@@ -1,19 +1,25 @@
 """Regenerates docs/alpha.md: the paper's Table 4 (how alpha moves) on the built-in datasets,
-every strategy through `lfm sweep`, then the tables between the page's results markers.
+every strategy as a call of `lfm reproduce`, then the tables between the page's results markers.
 
     nice -n 10 python benchmarks/alpha_table.py                    # everything (about 1.5 h on 2 cores)
     nice -n 10 python benchmarks/alpha_table.py --datasets mfeat   # one dataset
     python benchmarks/alpha_table.py --phase select                # the default's selection runs (seed 10)
     python benchmarks/alpha_table.py --report-only                 # the page from the runs done so far
+    python benchmarks/alpha_table.py --datasets mfeat --seeds 0 --runs /tmp/at --out /tmp/alpha.md \
+        train.epochs=1                                             # a quick check: overrides for every run
 
 Strategies: concatenation (the reference), constant 0.5, the heuristic (Ours-H), the learned
 alpha (Ours-LB) at its defaults, seeds 0-4 on every dataset; its old default (cg, Adam 0.1 on
 alpha, 2 estimates of one batch) is a candidate of the selection (seed 10). The other rows of the paper's Table 4 (constants 0 and 1,
 the stepwise h(p), the polynomial, the neumann and identity solvers, the released code's update)
-are no longer regenerated: their commands are in docs/method.md. Runs go to
-runs/alpha-table/<dataset>/<strategy>/ (a sweep folder that exists is resumed); `--jobs 2` runs
-two sweeps at a time, every run with one thread (`train.threads=1`), which on two cores is about
-twice as fast as one run with two.
+are no longer regenerated: their commands are in docs/method.md. Each strategy on each dataset
+is one call of `lfm reproduce` (concatenation: table1's row `concat`; constant 0.5, Ours-H and
+Ours-LB: table4's rows `constant-0.5`, `ours-h`, `ours-lb`; a candidate of the selection: the row
+`ours-lb` or `ours-h` of table4 with the candidate's options as overrides, seed 10) into a
+reproduction folder of its own, runs/alpha-table/<dataset>/<strategy>/ and
+runs/alpha-table/select/<dataset>/<candidate>/ (the same call again continues it; a folder that
+`lfm sweep` made before is read as it stands). `--jobs 2` makes two calls at a time, every run
+with one thread (`train.threads=1`), which on two cores is about twice as fast as one run with two.
 The tables come from the runs' summary.json and events.jsonl only; nothing is typed by hand.
 """
 from __future__ import annotations
@@ -22,29 +28,27 @@ import argparse
 import json
 import math
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pages import finished_runs, mean_sd, write_results
+from pages import finished_runs, mean_sd, reproduce_args, run_reproduce, shown, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DATASETS = {"emoji": ("recipes/emoji.toml", "0,1,2,3,4"), "mfeat": ("recipes/mfeat.toml", "0,1,2,3,4"),
-            "fashion": ("recipes/fashion.toml", "0,1,2,3,4")}
-LEARNED = ["alpha.strategy=learned"]
+DATASETS = ("emoji", "mfeat", "fashion")
+SEEDS = "0,1,2,3,4"
+THREADS = ["train.threads=1"]   # every run on one thread
 # the learned alpha's default before the evidence-sized step: Adam 0.1 on alpha itself, 2 estimates of 1 batch
 OLD_DEFAULT = ["alpha.optimizer=adam", "alpha.lr=0.1", "alpha.horizon=0", "alpha.space=linear", "alpha.estimates=2",
                "alpha.val_batches=1", "alpha.train_batches=1", "alpha.hypergradient=cg", "alpha.terms=20",
                "alpha.batch_size=0"]
-# name -> (label, overrides); the order of the tables
+# name -> (label, the experiment of lfm reproduce, its row); the order of the tables
 STRATEGIES = {
-    "concat": ("concatenation (no L_MM)", ["method.name=concat"]),
-    "constant-0.5": ("constant 0.5", ["alpha.strategy=constant", "alpha.value=0.5"]),
-    "heuristic": ("Ours-H (heuristic)", ["alpha.strategy=heuristic"]),
-    "learned": ("Ours-LB, default (cg, snr step, horizon 0.5)", LEARNED),
+    "concat": ("concatenation (no L_MM)", "table1", "concat"),
+    "constant-0.5": ("constant 0.5", "table4", "constant-0.5"),
+    "heuristic": ("Ours-H (heuristic)", "table4", "ours-h"),
+    "learned": ("Ours-LB, default (cg, snr step, horizon 0.5)", "table4", "ours-lb"),
 }
 # the rows the learned alpha's default is compared with, seed by seed
 REFERENCES = ("heuristic", "constant-0.5", "concat")
@@ -54,36 +58,47 @@ EVIDENCE = ["alpha.hypergradient=cg", "alpha.estimates=4", "alpha.val_batches=4"
             "alpha.optimizer=snr", "alpha.evidence=[2,4]", "alpha.terms=20", "alpha.batch_size=0"]
 CHEAP = ["alpha.terms=10", "alpha.batch_size=64"]
 # the default's selection: candidates run once, on a seed the tables do not report; every option
-# named, so a later change of the defaults does not change what a candidate ran
+# named, so a later change of the defaults does not change what a candidate ran. candidate ->
+# (the row of table4: ours-lb is the learned alpha, ours-h the heuristic; the candidate's overrides)
 SELECT_SEED = "10"
 SELECT = {
-    "old default (cg, Adam 0.1)": LEARNED + OLD_DEFAULT,
-    "snr 0.1": LEARNED + EVIDENCE + ["alpha.lr=0.1", "alpha.horizon=0", "alpha.space=linear"],
-    "snr 0.1, horizon 0.5": LEARNED + EVIDENCE + ["alpha.lr=0.1", "alpha.horizon=0.5", "alpha.space=linear"],
-    "snr 0.5, horizon 0.5, logit": LEARNED + EVIDENCE + ["alpha.lr=0.5", "alpha.horizon=0.5", "alpha.space=logit"],
-    "snr 0.5, horizon 0.5, logit, 3 estimates": LEARNED + EVIDENCE + ["alpha.lr=0.5", "alpha.horizon=0.5",
-                                                                       "alpha.space=logit", "alpha.estimates=3"],
-    "snr 0.5, horizon 0.5, logit, cheap": LEARNED + EVIDENCE + ["alpha.lr=0.5", "alpha.horizon=0.5",
-                                                                 "alpha.space=logit"] + CHEAP,
-    "snr 0.1, horizon 0.5, cheap": LEARNED + EVIDENCE + ["alpha.lr=0.1", "alpha.horizon=0.5",
-                                                          "alpha.space=linear"] + CHEAP,
-    "heuristic": ["alpha.strategy=heuristic"],
+    "old default (cg, Adam 0.1)": ("ours-lb", OLD_DEFAULT),
+    "snr 0.1": ("ours-lb", EVIDENCE + ["alpha.lr=0.1", "alpha.horizon=0", "alpha.space=linear"]),
+    "snr 0.1, horizon 0.5": ("ours-lb", EVIDENCE + ["alpha.lr=0.1", "alpha.horizon=0.5", "alpha.space=linear"]),
+    "snr 0.5, horizon 0.5, logit": ("ours-lb", EVIDENCE + ["alpha.lr=0.5", "alpha.horizon=0.5", "alpha.space=logit"]),
+    "snr 0.5, horizon 0.5, logit, 3 estimates": ("ours-lb", EVIDENCE + ["alpha.lr=0.5", "alpha.horizon=0.5",
+                                                                         "alpha.space=logit", "alpha.estimates=3"]),
+    "snr 0.5, horizon 0.5, logit, cheap": ("ours-lb", EVIDENCE + ["alpha.lr=0.5", "alpha.horizon=0.5",
+                                                                   "alpha.space=logit"] + CHEAP),
+    "snr 0.1, horizon 0.5, cheap": ("ours-lb", EVIDENCE + ["alpha.lr=0.1", "alpha.horizon=0.5",
+                                                            "alpha.space=linear"] + CHEAP),
+    "heuristic": ("ours-h", []),
 }
 
 
-def sweep(folder: Path, recipe: str, overrides: list[str], seeds: str) -> str:
-    """Runs (or resumes) one sweep folder; returns the command as a reader would type it."""
-    args = [recipe, *overrides, "train.threads=1", "--seeds", seeds, "--out", str(folder)]
-    run = ["sweep", "--resume", str(folder)] if (folder / "sweep.json").is_file() else ["sweep", *args]
-    code = subprocess.call([sys.executable, "-c", "from lfm_tui.cli import main; main()", *run], cwd=ROOT,
-                           stdout=subprocess.DEVNULL)
+def strategy_args(runs: Path, dataset: str, strategy: str, seeds: str = SEEDS, overrides: list[str] = ()) -> list[str]:
+    """The `lfm reproduce` call of a strategy on a dataset, into runs/<dataset>/<strategy>."""
+    _, experiment, row = STRATEGIES[strategy]
+    return reproduce_args(experiment, dataset, [row], seeds, runs / dataset / strategy, [*THREADS, *overrides])
+
+
+def select_folder(runs: Path, dataset: str, candidate: str) -> Path:
+    return runs / "select" / dataset / candidate.replace(", ", "-").replace(" ", "")
+
+
+def select_args(runs: Path, dataset: str, candidate: str, extra: list[str] = ()) -> list[str]:
+    """The `lfm reproduce` call of a candidate of the selection on a dataset (seed 10)."""
+    row, overrides = SELECT[candidate]
+    return reproduce_args("table4", dataset, [row], SELECT_SEED, select_folder(runs, dataset, candidate),
+                          [*THREADS, *overrides, *extra])
+
+
+def reproduce(args: list[str]) -> None:
+    """One call of `lfm reproduce` (continued where its folder holds it), said in one line."""
+    code = run_reproduce(args, quiet=True)
+    folder = Path(args[args.index("--out") + 1])
     print(f"{'ok ' if code == 0 else f'exit {code}'} {folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder}",
           flush=True)
-    return "lfm sweep " + " ".join(args).replace(str(ROOT) + "/", "")
-
-
-
-
 
 
 def by_seed(runs: list[dict], key: str) -> dict[int, float]:
@@ -167,7 +182,7 @@ def dataset_report(name: str, root: Path, cmds: list[str]) -> list[str]:
              "| strategy | n | fused ACC | macro-F1 | " + " | ".join(f"{m} part" for m in mods)
              + " | gap | Δ ACC vs concat |",
              "|---|---|---|---|" + "---|" * len(mods) + "---|---|"]
-    for s, (label, _) in STRATEGIES.items():
+    for s, (label, *_) in STRATEGIES.items():
         rs = got[s]
         if not rs:
             lines.append(f"| {label} | 0 | not run |" + " |" * (len(mods) + 3))
@@ -227,7 +242,7 @@ def select_report(root: Path) -> list[str]:
     for cand in SELECT:
         accs, rngs, ev = [], [], []
         for d in DATASETS:
-            rs = finished_runs(root / "select" / d / cand.replace(", ", "-").replace(" ", ""))
+            rs = finished_runs(select_folder(root, d, cand))
             accs.append(mean_sd(list(by_seed(rs, "acc").values())))
             st = trajectory_stats(rs)
             rngs.append(f"{max(st['ranges']):.3f}" if st["ranges"] else "–")
@@ -242,44 +257,36 @@ def select_report(root: Path) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--phase", choices=("table", "select", "all"), default="table")
-    p.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=list(DATASETS))
+    p.add_argument("--datasets", nargs="*", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--strategies", nargs="*", default=list(STRATEGIES), choices=list(STRATEGIES))
-    p.add_argument("--jobs", type=int, default=2, help="sweeps at a time (each run on one thread)")
+    p.add_argument("--jobs", type=int, default=2, help="lfm reproduce calls at a time (each run on one thread)")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "alpha-table")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "alpha.md")
     p.add_argument("--report-only", action="store_true", help="run nothing: the page from the runs so far")
+    p.add_argument("--seeds", default=SEEDS, help=f"seeds of the tables' runs (default {SEEDS})")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="overrides for every run (lfm reproduce's), e.g. train.epochs=1 for a quick check")
     a = p.parse_args()
-    jobs: list[tuple[Path, str, list[str], str]] = []
+    calls: list[list[str]] = []
     if a.phase in ("select", "all"):
-        for d in DATASETS:
-            for cand, ov in SELECT.items():
-                jobs.append((a.runs / "select" / d / cand.replace(", ", "-").replace(" ", ""), DATASETS[d][0], ov,
-                             SELECT_SEED))
+        calls += [select_args(a.runs, d, cand, a.overrides) for d in DATASETS for cand in SELECT]
     if a.phase in ("table", "all"):
         # the rows the verdicts need first (concatenation, Ours-H, Ours-LB) on every dataset, then
         # the rest: a regeneration cut short still answers the main question
         first = [s for s in ("concat", "heuristic", "learned", "constant-0.5") if s in a.strategies]
         order = first + [s for s in a.strategies if s not in first]
-        for s in order:
-            for d in a.datasets:
-                recipe, seeds = DATASETS[d]
-                jobs.append((a.runs / d / s, recipe, STRATEGIES[s][1], seeds))
-    cmds: dict[str, list[str]] = {}
+        calls += [strategy_args(a.runs, d, s, a.seeds, a.overrides) for s in order for d in a.datasets]
     started = time.perf_counter()
     if not a.report_only:
         with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-            for (folder, *_), cmd in zip(jobs, pool.map(lambda j: sweep(*j), jobs)):
-                cmds.setdefault(folder.parent.name, []).append(cmd)
+            list(pool.map(reproduce, calls))
         print(f"runs took {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     lines = [f"Generated {time.strftime('%Y-%m-%d')} by `nice -n 10 python benchmarks/alpha_table.py --phase all` "
              "(test split, best-on-validation checkpoint; every run on one thread). Mean ± sample standard "
              "deviation over seeds; differences are taken seed by seed, mean ± standard error.", ""]
     lines += select_report(a.runs)
     for d in DATASETS:
-        recipe, seeds = DATASETS[d]
-        shown = cmds.get(d) or [f"lfm sweep {recipe} {' '.join(STRATEGIES[s][1])} train.threads=1 --seeds {seeds}"
-                                for s in STRATEGIES]
-        lines += dataset_report(d, a.runs, shown)
+        lines += dataset_report(d, a.runs, [shown(strategy_args(a.runs, d, s, a.seeds, a.overrides)) for s in STRATEGIES])
     write_results(a.out, "\n".join(lines))
 
 

@@ -27,29 +27,42 @@ sys.path.insert(0, str(ROOT))
 from engine.contract import layout  # noqa: E402  (after the path: run from anywhere)
 
 # every configuration of the benchmark (benchmarks/fashion_imbalance.py) and its row's label
-# (the baselines' grid points are labelled by their method)
+# (the baselines' sweeps are labelled by their method)
 LABELS = {"thumb": "thumb alone", "noisy": "noisy alone", "concat": "concat", "heuristic": "LFM, heuristic alpha",
           "learned": "LFM, learned alpha", "constant": "LFM, alpha = 0.5"}
 CONFIGS = (*LABELS, "baselines")
 # the curves: LFM's two alphas against concatenation and the gradient-modulation baselines
-CURVES = ("concat", "heuristic", "learned", "baselines/method.name=ogm_ge", "baselines/method.name=agm",
-          "baselines/method.name=mla")
+CURVES = ("concat", "heuristic", "learned", "baselines/ogm_ge", "baselines/agm", "baselines/mla")
 
 
 def finished(folder: Path) -> bool:
     return folder.is_dir() and any(layout.finished(r) for r in layout.runs_below(folder))
 
 
-def labels(runs: Path, names: list[str]) -> list[str]:
-    """`--label FOLDER=TEXT` of every configuration among `names` (folders of `runs`)."""
-    out = []
+def baselines(runs: Path) -> dict[str, Path]:
+    """method -> its finished runs' folder under runs/baselines: the row's sweep of the
+    `lfm reproduce` call (baselines/fashion/<method>), or the grid point of an `lfm sweep` made
+    before (baselines/method.name=<method>)."""
+    made = [(p.name, p) for p in sorted((runs / "baselines" / "fashion").glob("*"))]
+    made += [(p.name.partition("=")[2], p) for p in sorted((runs / "baselines").glob("method.name=*"))]
+    return {name: p.relative_to(runs) for name, p in made if finished(p)}
+
+
+def folders(runs: Path, names: tuple[str, ...]) -> tuple[dict[Path, str], list[str]]:
+    """(folder under `runs` -> its label, for every configuration among `names` with a finished
+    run; the names without one). `baselines`: every method's folder; `baselines/<method>`: one."""
+    have, missing, base = {}, [], baselines(runs)
     for name in names:
-        points = [p.relative_to(runs) for p in sorted((runs / name).glob("method.name=*")) if finished(p)] \
-            if name == "baselines" else [Path(name)]
-        for p in points:
-            text = p.name.partition("=")[2] if p.name.startswith("method.name=") else LABELS[p.name]
-            out.append(f"--label={p}={text}")
-    return out
+        if name == "baselines":
+            got = {p: method for method, p in base.items()}
+        elif name.startswith("baselines/"):
+            method = name.partition("/")[2]
+            got = {base[method]: method} if method in base else {}
+        else:
+            got = {Path(name): LABELS[name]} if finished(runs / name) else {}
+        have.update(got)
+        missing += [] if got else [name]
+    return have, missing
 
 
 def lfm_plot(args: list[str], cwd: Path, dpi: int) -> None:
@@ -74,8 +87,7 @@ def main() -> None:
             lfm_plot(["--from", str((a.out / f"fashion_{figure}.json").resolve())], ROOT, a.dpi)
         return
     for figure, names in (("curves", CURVES), ("bars", CONFIGS)):
-        have = [n for n in names if finished(a.runs / n)]
-        missing = [n for n in names if not finished(a.runs / n)]
+        have, missing = folders(a.runs, names)
         if missing:
             print(f"{figure}: no finished run yet in {', '.join(missing)} (under {a.runs}); left out")
         if not have:

@@ -1,17 +1,24 @@
 """Regenerates the results of docs/fashion.md: the built-in `fashion` imbalance benchmark over
-five seeds, through `lfm sweep`, then the tables (between the page's results markers).
+five seeds, as calls of `lfm reproduce`, then the tables (between the page's results markers).
 
     nice -n 10 python benchmarks/fashion_imbalance.py                  # everything
     nice -n 10 python benchmarks/fashion_imbalance.py --phase symptom  # single modalities + concat only
     python benchmarks/fashion_imbalance.py --report-only               # the tables from the runs done so far
     nice -n 10 python benchmarks/fashion_imbalance.py --methods mmtm,reconboost \
         --why "the other methods' code did not change"                 # a partial regeneration
+    python benchmarks/fashion_imbalance.py --phase symptom --seeds 0 --runs /tmp/fb --out /tmp/fashion.md \
+        train.epochs=1                                                 # a quick check: overrides for every run
 
 Phase `symptom` trains each view alone and plain concatenation (the construction is fixed on
 these alone); phase `methods` trains LFM (heuristic and learned alpha) and the rebalancing
-baselines. Runs go to runs/fashion-benchmark/<configuration>/ (a sweep folder that exists is
-resumed, so an interrupted regeneration continues where it stopped). The tables are computed
-from the runs' summary.json and predictions.npz files only; nothing in them is typed by hand.
+baselines. Each configuration is one call of `lfm reproduce --data fashion` (recipes/fashion.toml,
+the rows of CONFIGS below: thumb and noisy are table1's `unimodal-1` and `unimodal-2`, the views
+in the recipe's order; concatenation, the heuristic and learned alpha and the baselines table1's
+`concat`, `ours-h`, `ours-lb` and method rows, `gated` among them; alpha = 0.5 fixed table4's
+`constant-0.5`) into runs/fashion-benchmark/<configuration>/ (the same call again continues it,
+so an interrupted regeneration continues where it stopped; a folder that `lfm sweep` made before
+is read as it stands). The tables are computed from the runs' summary.json and predictions.npz
+files only; nothing in them is typed by hand.
 
 A partial regeneration (`--methods`, baselines or LFM's configurations heuristic, learned,
 constant) runs those and the references of the paired columns (thumb, noisy, concat; into
@@ -31,7 +38,7 @@ import time
 from pathlib import Path
 
 import pages
-from pages import TABLE1_HEAD, finished_runs, mean_sd, run_sweep, table1, write_results
+from pages import TABLE1_HEAD, finished_runs, mean_sd, reproduce_args, run_reproduce, shown, table1, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,15 +46,16 @@ sys.path.insert(0, str(ROOT))
 SEEDS = "0,1,2,3,4"
 # every method of the registry but LFM (its own configurations above) and the unimodal one (thumb, noisy)
 BASELINES = "sum,weight,film,gated,mmtm,ml_lstm,etmc,mses,gblend,ogm_ge,greedy,domfn,mslr,pmr,agm,mla,reconboost,mmpareto"
-# configuration -> (phase, lfm sweep arguments before --seeds)
+# configuration -> (phase, the experiment of lfm reproduce, its rows on fashion, whose views are
+# thumb then noisy)
 CONFIGS = {
-    "thumb": ("symptom", ["recipes/fashion_thumb.toml"]),
-    "noisy": ("symptom", ["recipes/fashion_noisy.toml"]),
-    "concat": ("symptom", ["recipes/fashion_concat.toml"]),
-    "heuristic": ("methods", ["recipes/fashion.toml"]),
-    "learned": ("methods", ["recipes/fashion_learned.toml"]),
-    "constant": ("methods", ["recipes/fashion.toml", "alpha.strategy=constant", "alpha.value=0.5"]),
-    "baselines": ("methods", ["recipes/fashion_concat.toml", "--grid", f"method.name={BASELINES}"]),
+    "thumb": ("symptom", "table1", ["unimodal-1"]),
+    "noisy": ("symptom", "table1", ["unimodal-2"]),
+    "concat": ("symptom", "table1", ["concat"]),
+    "heuristic": ("methods", "table1", ["ours-h"]),
+    "learned": ("methods", "table1", ["ours-lb"]),
+    "constant": ("methods", "table4", ["constant-0.5"]),
+    "baselines": ("methods", "table1", BASELINES.split(",")),
 }
 
 
@@ -59,21 +67,16 @@ METHODS_HEAD = ("| method | n | fused ACC | Δ fused vs concat | Δ fused vs ens
                 f"| Δ noisy part vs concat | gap | {TABLE1_HEAD} |")
 
 
-def plan(methods: list[str]) -> dict[str, tuple[list[str], str]]:
-    """configuration -> (lfm sweep arguments before --seeds, folder under the runs root): every
-    configuration, or (a partial regeneration) the references and the `methods` named."""
+def plan(methods: list[str]) -> dict[str, tuple[str, list[str], str]]:
+    """configuration -> (experiment, rows, folder under the runs root): every configuration, or
+    (a partial regeneration) the references and the `methods` named."""
     if not methods:
-        return {name: (args, name) for name, (_, args) in CONFIGS.items()}
-    out = {name: (CONFIGS[name][1], name) for name in (*REFERENCES, *(m for m in methods if m in LFM_ROWS))}
+        return {name: (exp, rows, name) for name, (_, exp, rows) in CONFIGS.items()}
+    out = {name: (*CONFIGS[name][1:], name) for name in (*REFERENCES, *(m for m in methods if m in LFM_ROWS))}
     named = [m for m in methods if m not in LFM_ROWS]
     if named:
-        out["baselines"] = (["recipes/fashion_concat.toml", "--grid", f"method.name={','.join(named)}"],
-                            "baselines-" + "-".join(named))
+        out["baselines"] = ("table1", named, "baselines-" + "-".join(named))
     return out
-
-
-def command(args: list[str], out: Path) -> str:
-    return "lfm sweep " + " ".join([*args, "--seeds", SEEDS, "--out", str(out)]).replace(str(ROOT) + "/", "")
 
 
 def paired(xs: dict[int, float], ref: dict[int, float]) -> str:
@@ -111,7 +114,7 @@ def learned_alphas(runs: list[dict]) -> list[float]:
     return out
 
 
-def report(runs_root: Path, cmds: list[str], folders: dict[str, str] | None = None) -> str:
+def report(runs_root: Path, cmds: list[str], folders: dict[str, str] | None = None, seeds: str = SEEDS) -> str:
     """The results block from the runs under `runs_root` (`folders`: configuration -> its
     folder, by default every configuration's own; a configuration left out has no runs)."""
     folders = {name: name for name in CONFIGS} if folders is None else folders
@@ -120,7 +123,7 @@ def report(runs_root: Path, cmds: list[str], folders: dict[str, str] | None = No
     ens = {rule: ensembles(runs_root, rule) for rule in ("mean", "logmean")}
     c_acc = by_seed(concat, "acc")
     lines = [f"Generated {time.strftime('%Y-%m-%d')} by `nice -n 19 python benchmarks/fashion_imbalance.py --jobs 2` "
-             f"(seeds {SEEDS}; test split, 10,000 images, one image = 0.01 points; best-on-validation "
+             f"(seeds {seeds}; test split, 10,000 images, one image = 0.01 points; best-on-validation "
              f"checkpoint). Mean ± sample standard deviation over the seeds; differences are taken seed "
              f"by seed, mean ± standard error.", "", "```bash", *cmds, "```", "",
              "### The symptom: plain concatenation against each view alone", "",
@@ -172,7 +175,7 @@ def report(runs_root: Path, cmds: list[str], folders: dict[str, str] | None = No
 
 
 
-def partial(old_block: str, block: str, methods: list[str], command_line: str, why: str) -> str:
+def partial(old_block: str, block: str, methods: list[str], command_line: str, why: str, seeds: str = SEEDS) -> str:
     """The page's results block as it stands, with the symptom table, the ensembles' line and the
     rows of concatenation and `methods` taken from the new `block`, every other row of the methods
     table (and the learned alpha's line where `learned` was not rerun) carried over, and a first
@@ -180,10 +183,10 @@ def partial(old_block: str, block: str, methods: list[str], command_line: str, w
     rerun = ["concatenation", *(LFM_ROWS.get(m, m) for m in methods)]
     new = {lab: line for lab, line in pages.table_rows(block, METHODS_HEAD).items() if pages.cells(line)[1] != "0"}
     merged = pages.merge_rows(pages.table_rows(old_block, METHODS_HEAD), new, rerun)
-    seeds = len(SEEDS.split(","))
+    count = len(seeds.split(","))
     counts = [(lab, pages.cells(line)[-1]) for lab, line in pages.table_rows(block, SYMPTOM_HEAD).items()]
     counts += [(lab, pages.cells(new[lab])[1]) for lab in rerun]
-    short = [f"{lab} ({n})" for lab, n in counts if n != str(seeds)]
+    short = [f"{lab} ({n})" for lab, n in counts if n != str(count)]
     text = pages.replace_rows(block, METHODS_HEAD, merged)
     lines = [ln for ln in text.splitlines() if not ln.startswith("The learned alpha")]
     if "learned" not in methods:
@@ -192,7 +195,7 @@ def partial(old_block: str, block: str, methods: list[str], command_line: str, w
         lines[at:at] = ["", *alpha] if alpha else []
     same = pages.table_rows(old_block, SYMPTOM_HEAD) == pages.table_rows(block, SYMPTOM_HEAD)
     old_header = old_block.strip().splitlines()[0] if old_block.strip() else ""
-    lines[0] = (f"Seeds {SEEDS}; test split, 10,000 images, one image = 0.01 points; best-on-validation checkpoint. "
+    lines[0] = (f"Seeds {seeds}; test split, 10,000 images, one image = 0.01 points; best-on-validation checkpoint. "
                 "Mean ± sample standard deviation over the seeds; differences are taken seed by seed, mean ± "
                 "standard error. " + pages.provenance(
                     "the symptom table (thumb, noisy and concat: the references of the paired columns), the "
@@ -202,7 +205,7 @@ def partial(old_block: str, block: str, methods: list[str], command_line: str, w
                    "`Δ` columns, paired against the earlier references, hold against these." if same else
                    " The references did not reproduce the earlier generation's symptom table exactly: the carried "
                    "rows' `Δ` columns are paired against the earlier references, the rerun rows' against these.")
-                + (f" **Incomplete: fewer than {seeds} seeds in {', '.join(short)}**; rerun the command to finish "
+                + (f" **Incomplete: fewer than {count} seeds in {', '.join(short)}**; rerun the command to finish "
                    "(finished runs are skipped)." if short else ""))
     text = "\n".join(lines).rstrip("\n") + "\n"
     return pages.replace_bash(text, pages.merged_commands(pages.bash_lines(old_block), pages.bash_lines(block)))
@@ -214,12 +217,15 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "fashion-benchmark")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "fashion.md")
     p.add_argument("--report-only", action="store_true", help="run nothing: the tables from the runs so far")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once (lfm sweep --jobs)")
-    p.add_argument("--threads", type=int, help="CPU threads of each run (lfm sweep --cpus-per-run)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (lfm reproduce --jobs)")
+    p.add_argument("--threads", type=int, help="CPU threads of each run (lfm reproduce --cpus-per-run)")
     p.add_argument("--methods", help="partial regeneration: run only these baselines or LFM configurations "
                    "(heuristic, learned, constant), comma-separated, and the references thumb, noisy, concat; "
                    "every other row of the methods table is carried over from the existing page")
     p.add_argument("--why", help="with --methods: why the rows not rerun still hold (said on the page)")
+    p.add_argument("--seeds", default=SEEDS, help=f"seeds of every configuration (default {SEEDS})")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="overrides for every run (lfm reproduce's), e.g. train.epochs=1 for a quick check")
     a = p.parse_args()
     methods = a.methods.split(",") if a.methods else []
     unknown = [m for m in methods if m not in BASELINES.split(",") and m not in LFM_ROWS]
@@ -238,14 +244,17 @@ def main() -> None:
             old_block = old_page.split(pages.START, 1)[1].split(pages.END, 1)[0]
         todo = plan(methods)
         cmds = []
-        for name, (args, folder) in todo.items():
+        for name, (exp, rows, folder) in todo.items():
+            args = reproduce_args(exp, "fashion", rows, a.seeds, a.runs / folder, a.overrides)
             if a.phase in ("all", CONFIGS[name][0]) and not a.report_only:
-                run_sweep([*args, "--seeds", SEEDS], a.runs / folder, a.jobs, a.threads)
-            cmds.append(command(args, a.runs / folder))
-        block = report(a.runs, cmds, {name: folder for name, (_, folder) in todo.items()})
+                code = run_reproduce(args, a.jobs, a.threads)
+                if code != 0:
+                    sys.exit(f"{shown(args)} exited with status {code}")
+            cmds.append(shown(args))
+        block = report(a.runs, cmds, {name: folder for name, (*_, folder) in todo.items()}, a.seeds)
         if methods:
             block = partial(old_block, block, methods, pages.command_line("benchmarks/fashion_imbalance.py",
-                                                                          sys.argv[1:]), a.why)
+                                                                          sys.argv[1:]), a.why, a.seeds)
         write_results(a.out, block)
     except pages.PageError as e:
         sys.exit(print(f"error: {e}", file=sys.stderr) or 2)

@@ -1,19 +1,28 @@
 """Regenerates docs/results.md: every method on the built-in `emoji` and `mfeat` (pix + mor)
-recipes, three seeds, through `lfm sweep`, then the comparison tables of `lfm compare`.
+recipes, three seeds, as calls of `lfm reproduce table1`, then the comparison tables of
+`lfm compare`.
 
     nice -n 10 python benchmarks/make_results.py               # both datasets
     nice -n 10 python benchmarks/make_results.py --only mfeat  # one of them
     python benchmarks/make_results.py --report-only            # the page from the runs done so far
     nice -n 10 python benchmarks/make_results.py --only emoji --methods mmtm,reconboost \
         --why "the other methods' code did not change"          # a partial regeneration
+    python benchmarks/make_results.py --only mfeat --seeds 0 --out /tmp/results.md \
+        train.epochs=1                                          # a quick check: overrides for every run
 
 A partial regeneration (`--methods`) runs only the named methods, puts their rows in place of theirs in the existing page, carries every other row over from it
 unchanged, recomputes the observations from the table's cells, and says so in the section's
 first line; datasets left out by `--only` keep their sections as the page has them.
 
-The runs go to runs/results/<dataset>/ (a finished sweep folder is resumed, so an interrupted
-regeneration continues where it stopped; remove the folder to start again). The page is written
-from the runs' summary.json files only; nothing in it is typed by hand.
+The runs of a dataset are two calls of `lfm reproduce table1 --data <dataset>`: its rows
+`unimodal-1,unimodal-2` (one per modality) into runs/results/<dataset>/unimodal/ and the rows of
+every method into runs/results/<dataset>/methods/ (table1's rows, `gated` among them, a row of
+table1 on the built-in datasets though not of the paper's table; `lfm` is the row `ours-h`, the
+recipe's heuristic alpha); a partial regeneration's methods into
+runs/results/<dataset>/methods-<names>/. The same call again continues a reproduction (finished
+runs skipped, so an interrupted regeneration continues where it stopped; remove the folder to start
+again); a folder that `lfm sweep` made before is read as it stands. The page is written from the
+runs' summary.json files only; nothing in it is typed by hand.
 """
 from __future__ import annotations
 
@@ -29,10 +38,11 @@ sys.path.insert(0, str(ROOT))
 
 from lfm_tui import compare  # noqa: E402
 import pages  # noqa: E402
-from pages import TABLE1_HEAD, run_sweep, table1  # noqa: E402
+from pages import TABLE1_HEAD, reproduce_args, run_reproduce, shown, table1  # noqa: E402
 
-# every method of the registry but the unimodal one (its own sweep, one row per modality)
+# every method of the registry but the unimodal one (its own rows, one per modality)
 METHODS = "concat,sum,weight,film,gated,mmtm,ml_lstm,etmc,mses,gblend,ogm_ge,greedy,domfn,mslr,pmr,agm,mla,reconboost,mmpareto,lfm"
+ROWS = {"lfm": "ours-h"}   # a method's row key in table1 where it is not the method's name
 SEEDS = "0,1,2"
 DATASETS = {"mfeat": ("pix", "mor"), "emoji": ("image", "text")}
 
@@ -130,11 +140,14 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: write the page from the runs finished so far")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once (lfm sweep --jobs)")
-    p.add_argument("--threads", type=int, help="CPU threads of each run (lfm sweep --cpus-per-run)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (lfm reproduce --jobs)")
+    p.add_argument("--threads", type=int, help="CPU threads of each run (lfm reproduce --cpus-per-run)")
     p.add_argument("--methods", help="partial regeneration: run only these methods (comma-separated); every "
                    "other row of the existing page (the unimodal ones among them) is carried over from it")
     p.add_argument("--why", help="with --methods: why the rows not rerun still hold (said on the page)")
+    p.add_argument("--seeds", default=SEEDS, help=f"seeds of every row (default {SEEDS})")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="overrides for every run (lfm reproduce's), e.g. train.epochs=1 for a quick check")
     a = p.parse_args()
     methods = a.methods.split(",") if a.methods else []
     unknown = [m for m in methods if m not in METHODS.split(",")]
@@ -147,37 +160,57 @@ def main() -> None:
         kept = pages.sections(old)
         done: dict[str, str] = {}
         for name in a.only or list(DATASETS):
-            plan = sweeps(name, a.runs, methods)
+            plan = calls(name, a.runs, methods, a.seeds, a.overrides)
             for args, out in plan:
                 if not a.report_only:
-                    run_sweep(args, out, a.jobs, a.threads)
-            cmds = [" ".join(["lfm", "sweep", *args, "--out", str(out)]).replace(str(ROOT) + "/", "") for args, out in plan]
+                    code = run_reproduce(args, a.jobs, a.threads)
+                    if code != 0:
+                        sys.exit(f"{shown(args)} exited with status {code}")
+            cmds = [shown(args) for args, _ in plan]
+            setting = Setting(a.seeds, a.overrides)
             if methods:
                 if name not in kept:
                     raise pages.PageError(f"{a.out}: no section '## {name}' to regenerate rows of")
-                done[name] = partial_section(name, cmds, [out for _, out in plan], a.runs, methods, kept[name],
+                done[name] = partial_section(name, cmds, [out for _, out in plan], setting, methods, kept[name],
                                              pages.command_line("benchmarks/make_results.py", sys.argv[1:]), a.why)
             else:
-                done[name] = section(name, f"recipes/{name}.toml", cmds, a.runs / name, a.runs)
+                done[name] = section(name, cmds, a.runs / name, a.runs, setting)
             write_page(a.out, [done.get(n) or kept[n] for n in DATASETS if n in done or n in kept])
     except pages.PageError as e:
         sys.exit(print(f"error: {e}", file=sys.stderr) or 2)
 
 
-def sweeps(name: str, runs_root: Path, methods: list[str]) -> list[tuple[list[str], Path]]:
-    """(lfm sweep arguments, sweep folder) of a dataset: the unimodal references and every
-    method, or only `methods` in a folder of their own (a partial regeneration: the unimodal
+@dataclass
+class Setting:
+    """What every run of a regeneration shares beyond the shipped recipe: its seeds and the
+    overrides given (none: the recipe as shipped)."""
+    seeds: str
+    overrides: list[str]
+
+    def recipe(self, name: str) -> str:
+        return f"`recipes/{name}.toml` " + (f"with {' '.join(self.overrides)}" if self.overrides else "as shipped")
+
+    def runs(self) -> int:
+        return len(self.seeds.split(","))
+
+
+def calls(name: str, runs_root: Path, methods: list[str], seeds: str = SEEDS,
+          overrides: list[str] = ()) -> list[tuple[list[str], Path]]:
+    """(lfm reproduce arguments, its folder) of a dataset: table1's unimodal rows and the rows of
+    every method, or only `methods` in a folder of their own (a partial regeneration: the unimodal
     rows, which the observations read, are carried over with the others)."""
-    recipe, base = f"recipes/{name}.toml", runs_root / name
+    base = runs_root / name
+
+    def call(rows: list[str], out: Path) -> tuple[list[str], Path]:
+        return reproduce_args("table1", name, rows, seeds, out, list(overrides)), out
+
     if methods:
-        return [([recipe, "--grid", f"method.name={','.join(methods)}", "--seeds", SEEDS],
-                 base / ("methods-" + "-".join(methods)))]
-    return [([recipe, "method.name=unimodal", "--grid", f"method.modality={','.join(DATASETS[name])}",
-              "--seeds", SEEDS], base / "unimodal"),
-            ([recipe, "--grid", f"method.name={METHODS}", "--seeds", SEEDS], base / "methods")]
+        return [call([ROWS.get(m, m) for m in methods], base / ("methods-" + "-".join(methods)))]
+    unimodal = [f"unimodal-{k}" for k in range(1, len(DATASETS[name]) + 1)]
+    return [call(unimodal, base / "unimodal"), call([ROWS.get(m, m) for m in METHODS.split(",")], base / "methods")]
 
 
-def partial_section(name: str, cmds: list[str], folders: list[Path], runs_root: Path, methods: list[str],
+def partial_section(name: str, cmds: list[str], folders: list[Path], setting: Setting, methods: list[str],
                     old: str, command: str, why: str) -> str:
     """The dataset's section as the page has it, with the rows of the runs in `folders` (those
     of `methods`) in place of theirs, the observations recomputed from
@@ -186,7 +219,7 @@ def partial_section(name: str, cmds: list[str], folders: list[Path], runs_root: 
         rows, _ = compare.compare([f for f in folders if f.is_dir()])
     except compare.CompareError:
         rows = []
-    planned = len(methods) * len(SEEDS.split(","))
+    planned = len(methods) * setting.runs()
     done = sum(len(r.runs) for r in rows)
     if not rows:
         raise pages.PageError(f"{name}: no finished run in {', '.join(map(str, folders))}")
@@ -203,7 +236,7 @@ def partial_section(name: str, cmds: list[str], folders: list[Path], runs_root: 
         "seeds each row holds; rerun the command to finish (finished runs are skipped).")
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if i > 0 and line.strip())  # the line under the heading
-    lines[at] = (f"`recipes/{name}.toml` as shipped, test split, best-on-validation checkpoint, seeds {SEEDS}. "
+    lines[at] = (f"{setting.recipe(name)}, test split, best-on-validation checkpoint, seeds {setting.seeds}. "
                  + pages.provenance("rows " + ", ".join(rerun), time.strftime("%Y-%m-%d"), command, lines[at], why)
                  + f" The rerun rows took {run_minutes(rows):.1f} min of training summed over their runs on this "
                  "machine (2 CPU cores shared with other jobs; run time depends on that load, the metrics do not). "
@@ -217,13 +250,13 @@ def partial_section(name: str, cmds: list[str], folders: list[Path], runs_root: 
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def section(name: str, recipe: str, cmds: list[str], base: Path, runs_root: Path) -> str:
+def section(name: str, cmds: list[str], base: Path, runs_root: Path, setting: Setting) -> str:
     folders = [f for f in (base / "unimodal", base / "methods") if f.is_dir()]
     try:
         rows, _ = compare.compare(folders)
     except compare.CompareError:
         rows = []
-    planned = (len(DATASETS[name]) + len(METHODS.split(","))) * len(SEEDS.split(","))
+    planned = (len(DATASETS[name]) + len(METHODS.split(","))) * setting.runs()
     done = sum(len(r.runs) for r in rows)
     status = "" if done == planned else (
         f" **Incomplete: {done} of {planned} runs finished**; the `seeds` column says how many "
@@ -233,7 +266,7 @@ def section(name: str, recipe: str, cmds: list[str], base: Path, runs_root: Path
         r.config.get("method.name") == "unimodal" for r in rows) else [markdown(rows)] if rows else []
     return "\n".join([
         f"## {name} ({' + '.join(DATASETS[name])})", "",
-        f"`{recipe}` as shipped, test split, best-on-validation checkpoint, seeds {SEEDS}; "
+        f"{setting.recipe(name)}, test split, best-on-validation checkpoint, seeds {setting.seeds}; "
         f"generated {time.strftime('%Y-%m-%d')}; {run_minutes(rows):.1f} min of training summed over "
         f"the runs on this machine (2 CPU cores shared with other jobs; run time depends on that load, the metrics do not).{status}", "",
         "```bash", *cmds, f"lfm compare {shown}/{name}", "```", "", *body, ""])

@@ -1,5 +1,6 @@
-"""What the results generators share: running a sweep (resumed where its folder exists), the
-finished runs of a sweep folder, mean ± std, writing a generated block between a page's
+"""What the results generators share: their runs as `lfm reproduce` calls, one per configuration
+of a page, each into a folder of its own (the same call again continues it), the finished runs
+below such a folder, mean ± std, writing a generated block between a page's
 results markers (the rest of the page is kept), and a partial regeneration's edits of a page
 written before: its table rows read by their first cell, the rows rerun put in place of theirs,
 every other row carried over as it stands, and a header line that says which is which."""
@@ -14,6 +15,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:   # the package's modules (made_by_sweep), the scripts run from anywhere
+    sys.path.insert(0, str(ROOT))
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -50,15 +53,41 @@ def table1(method: str) -> str:
     return " / ".join(row) if row else ""
 
 
-def run_sweep(args: list[str], out: Path, jobs: int, threads: int | None = None) -> None:
-    """`lfm sweep ARGS --out OUT --jobs JOBS [--cpus-per-run THREADS]`, or `lfm sweep --resume OUT`
-    where OUT holds a sweep already (an interrupted regeneration continues where it stopped);
-    exits on failure."""
-    run = ["sweep", "--resume", str(out)] if (Path(out) / "sweep.json").is_file() else ["sweep", *args, "--out", str(out)]
-    run += ["--jobs", str(jobs)] + (["--cpus-per-run", str(threads)] if threads else [])
-    code = subprocess.call([sys.executable, "-c", "from lfm_tui.cli import main; main()", *run], cwd=ROOT)
-    if code != 0:
-        sys.exit(f"lfm {' '.join(run)} exited with status {code}")
+def reproduce_args(experiment: str, dataset: str, rows: list[str], seeds: str, out: Path,
+                   overrides: list[str] = ()) -> list[str]:
+    """The `lfm reproduce` arguments of one configuration of a page: some rows of one of the
+    paper's experiments on one built-in dataset, into a folder of their own (the page reads the
+    finished runs below it)."""
+    return [experiment, "--data", dataset, "--rows", ",".join(rows), "--seeds", seeds, "--out", str(out),
+            *overrides]
+
+
+def shown(args: list[str]) -> str:
+    """An `lfm reproduce` call as a reader types it from the repository root."""
+    return " ".join(["lfm", "reproduce", *args]).replace(str(ROOT) + "/", "")
+
+
+def made_by_sweep(out: Path) -> bool:
+    """A configuration's folder made by `lfm sweep`, before the pages' runs were `lfm reproduce`
+    calls: its runs are read as they stand; `lfm reproduce` does not write into it."""
+    from engine.contract import layout
+    from lfm_tui.reproduce import planning
+
+    return layout.is_sweep(out) and not planning.is_reproduction(out)
+
+
+def run_reproduce(args: list[str], jobs: int = 1, threads: int | None = None, quiet: bool = False) -> int:
+    """`lfm reproduce ARGS --jobs JOBS [--cpus-per-run THREADS]` (ARGS from `reproduce_args`): the
+    same call again continues the reproduction (finished runs skipped). Its exit status; a
+    folder `made_by_sweep` is left as it is (said), 0."""
+    out = Path(args[args.index("--out") + 1])
+    if made_by_sweep(out):
+        print(f"{out}: made by lfm sweep; its runs are read as they stand (remove the folder to run them again "
+              "through lfm reproduce)", flush=True)
+        return 0
+    run = ["reproduce", *args, "--jobs", str(jobs)] + (["--cpus-per-run", str(threads)] if threads else [])
+    return subprocess.call([sys.executable, "-c", "from lfm_tui.cli import main; main()", *run], cwd=ROOT,
+                           stdout=subprocess.DEVNULL if quiet else None)
 
 
 def finished_runs(folder: Path) -> list[dict]:
