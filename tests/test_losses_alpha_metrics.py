@@ -91,6 +91,30 @@ def test_classification_metrics_match_by_hand_values() -> None:
     assert m["f1"] == pytest.approx(100 * 7 / 9)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_classification_metrics_equal_scikit_learns(seed: int) -> None:
+    """MAP, macro-F1 and the confusion counts are computed with numpy (no scikit-learn import in a
+    run); they equal scikit-learn's average_precision_score, f1_score (macro, zero_division=0) and
+    confusion_matrix on scores with ties, a class never present and a class never predicted."""
+    from sklearn.metrics import average_precision_score, confusion_matrix, f1_score
+
+    from engine.training.metrics import confusion_counts
+
+    rng = np.random.default_rng(seed)
+    n, c = 60, 6
+    probs = rng.dirichlet(np.ones(c), size=n)
+    probs[: n // 2] = np.round(probs[: n // 2], 1)          # tied scores
+    labels = rng.integers(0, c - 1, size=n)                  # class c-1 never present
+    probs[:, 0] *= 0.01                                      # class 0 rarely if ever predicted
+    m = classification_metrics(probs, labels, c)
+    aps = [average_precision_score(labels == k, probs[:, k]) for k in range(c) if (labels == k).any()]
+    pred = probs.argmax(1)
+    assert m["map"] == pytest.approx(100 * np.mean(aps), abs=1e-10)
+    assert m["f1"] == pytest.approx(100 * f1_score(labels, pred, average="macro", labels=list(range(c)),
+                                                   zero_division=0), abs=1e-10)
+    assert confusion_counts(labels, pred, c).tolist() == confusion_matrix(labels, pred, labels=list(range(c))).tolist()
+
+
 def test_gap_and_modality_gap() -> None:
     assert performance_gap({"a": {"acc": 80.0}, "b": {"acc": 55.0}, "c": {"acc": 60.0}}) == 25.0
     f = {"a": torch.tensor([[1.0, 0.0], [2.0, 0.0]]), "b": torch.tensor([[0.0, 3.0], [0.0, 1.0]])}
