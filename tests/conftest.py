@@ -20,8 +20,35 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
 
 def run_engine(args: list[str], cwd: Path, timeout: float = 300, env: dict | None = None
                ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    """`python -m engine ARGS` in cwd, as subprocess.run returns it: a child forked from this
+    test process's pre-started engine (tests/engine_zygote.py), or a fresh interpreter where the
+    environment changes what Python itself reads at start (PYTHON*) or LFM_TEST_NO_ZYGOTE is set."""
+    full = {**os.environ, **(env or {})}
+    zygote = None if any(k.startswith("PYTHON") for k in env or {}) else _zygote()
+    if zygote is None:
+        return subprocess.run([sys.executable, "-m", "engine", *args], cwd=cwd, capture_output=True,
+                              text=True, timeout=timeout, env=full)
+    return zygote.run(args, cwd, full, timeout)
+
+
+_ZYGOTE: list = []
+
+
+def _zygote():
+    """This process's engine zygote, started on first use and stopped at exit; None when off."""
+    if os.environ.get("LFM_TEST_NO_ZYGOTE"):
+        return None
+    if not _ZYGOTE:
+        import atexit
+        import shutil
+        import tempfile
+
+        from engine_zygote import Zygote
+
+        folder = Path(tempfile.mkdtemp(prefix="lfm-zygote-"))
+        _ZYGOTE.append(Zygote(folder))
+        atexit.register(lambda: (_ZYGOTE[0].close(), shutil.rmtree(folder, ignore_errors=True)))
+    return _ZYGOTE[0]
 
 
 def events_of(stdout: str) -> list[dict]:
