@@ -437,7 +437,7 @@ def test_one_epoch_cremad_resnet18_skipping_a_missing_clip(made, tmp_path: Path,
     cre = copy(made["cremad"], tmp_path)
     shutil.rmtree(cre / "Image-01-FPS" / "1002_TIE_NEU_XX")  # a test clip
     r = tiny("cremad", cre, on_missing="skip", frames=1,
-             encoders={"audio": {"kind": "resnet18"}, "video": {"kind": "resnet18"}})
+             encoders={"audio": {"kind": "resnet18", "width": 8}, "video": {"kind": "resnet18", "width": 8}})
     evs = _run(tmp_path, r, "cremad", cache_dir)
     started = _check_run(evs, 5)
     assert started["skipped_samples"] == 1 and started["split_sizes"] == {"train": 6, "val": 6, "test": 5}
