@@ -106,10 +106,10 @@ def test_history_notices_are_said_under_the_filter_box_and_follow_the_marks(tmp_
         lines = below_box()
         assert lines[0].startswith("│  2026") and lines[1].startswith("╰")  # the box in view, whole
         assert lines[2] == "⚠ mark two or more runs with space, then press c (0 marked)"
-        assert lines[4].endswith("  0 marked") and lines[4].startswith("lfm tensorboard ")
+        assert lines[4].startswith("0 marked  lfm tensorboard")   # a long path: the count first, the command after
         await pilot.press("space")
         await until(pilot, lambda: "(1 marked)" in app.screen.notice, what="the notice after a mark")
-        assert below_box()[4].endswith("  1 marked")
+        assert below_box()[4].startswith("1 marked  lfm tensorboard")
         await pilot.press("down", "space")
         await until(pilot, lambda: app.screen.notice == "2 marked: c compares them", what="two marked")
         app.screen.notify("runs/x: unreadable: damaged", severity="error", markup=False)
@@ -136,9 +136,12 @@ def test_a_long_note_leaves_the_tensorboard_line_and_the_marked_count_in_view(tm
         await pilot.press("space")
         await until(pilot, lambda: "1 marked" in screen_text(app), what="the marked count")
         lines = [line.rstrip() for line in screen_text(app).splitlines()]
-        assert lines[-4].lstrip().startswith("mfeat/20261127-092227-0  optim.lr=0.05")
-        assert lines[-3].endswith("…") and "tried again" in lines[-3]  # the note cut at the second row
-        assert lines[-2].startswith(" lfm tensorboard /") and lines[-2].endswith("  1 marked")  # a long path: cut
+        at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("1 marked  lfm tensorboard"))
+        assert lines[at - 2].lstrip().startswith("mfeat/20261127-092227-0  optim.lr=0.05")
+        assert lines[at - 1].endswith("…") and "tried again" in lines[at - 1]  # the note cut at the second row
+        # a long path: the count first, then the command whole over the rows it needs (copyable)
+        shown = "".join(lines[at:-1]).replace(" ", "")
+        assert shown == f"1 marked lfm tensorboard {run}".replace(" ", "")
         assert lines[-1].endswith(FOOTER)
     drive(app, scenario)
 
@@ -148,8 +151,7 @@ def test_the_history_hint_keeps_the_marked_count_whole_at_any_width() -> None:
     assert tensorboard_line(command, 3, 120).plain == f"TensorBoard: {command}    3 marked"
     assert tensorboard_line(command, 3, 78).plain == f"TensorBoard: {command}    3 marked"
     assert tensorboard_line(command, 3, 60).plain == f"{command}  3 marked"
-    short = tensorboard_line(command, 12, 40).plain
-    assert short.endswith("…  12 marked") and len(short) == 40 and short.startswith("lfm tensorboard runs/")
+    assert tensorboard_line(command, 12, 40).plain == f"12 marked  {command}"   # whole, wrapped: copyable
 
 
 def test_sweep_grid_keeps_statuses_and_accs_whole(tiny_mfeat: Path, tmp_path: Path) -> None:

@@ -75,14 +75,14 @@ def at_most(text: Text, width: int, rows: int, console) -> Text:
 
 
 def tensorboard_line(command: str, marked: int, width: int) -> Text:
-    """The hint's second line in `width` cells, by priority: how many runs are marked, whole;
-    the TensorBoard command (whole where it fits, else shortened with `…`); its label where
-    there is room for it too."""
+    """The hint's last line in `width` cells: the TensorBoard command and how many runs are
+    marked, its label where there is room for it too; where the two do not fit one line, the
+    count first and the command after it, whole (wrapped, so that it can still be copied)."""
     count = f"{marked} marked"
     for label, gap in (("TensorBoard: ", "    "), ("", "  ")):
         if len(label) + len(command) + len(gap) + len(count) <= width or width <= 0:
             return Text.assemble((label, "bold"), command, (gap + count, "dim"))
-    return Text.assemble(cut(command, max(1, width - len(count) - 2)), ("  " + count, "dim"))
+    return Text.assemble((count, "dim"), "  ", command)
 
 
 def compare_notice(marked: int) -> str:
