@@ -45,22 +45,23 @@ class Painter:
     a title and a colour bar. Counts (`shares=False`, the test split: the number in each cell,
     zeros left blank) or the share of each true class's samples predicted as each class
     (`shares=True`, every validation: each row sums to one, the diagonal is each class's recall,
-    no numbers, so that a picture every epoch stays cheap). A figure per head is made once and
-    redrawn with each new matrix (about twice as fast as making one each time)."""
+    no numbers, so that a picture every epoch stays cheap). One figure, laid out once, is redrawn
+    with each new matrix, of whichever head: every render sets all that differs (data, limits,
+    texts, title, colour bar label), and making and laying out a figure costs several renders."""
 
     def __init__(self, class_names: list[str]):
         self.names = [n if len(n) <= 12 else n[:11] + "…" for n in class_names]
-        self.figures: dict[str, tuple] = {}
+        self.shared: tuple | None = None
 
     def figure(self, head: str):
-        """The Figure of `head`'s matrices (made on first use), as last rendered."""
+        """The Figure as last rendered (of `head`'s matrix where that was the last drawn)."""
         return self._figure(head)[0].figure
 
-    def _figure(self, head: str) -> tuple:
+    def _figure(self, head: str) -> tuple:  # noqa: ARG002  (every head is drawn on the one figure)
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        if head not in self.figures:
+        if self.shared is None:
             n = len(self.names)
             side = side_inches(n)
             fig = Figure(figsize=(side, side), dpi=DPI)
@@ -71,8 +72,8 @@ class Painter:
             shown.im_.colorbar.set_label("share of the true class's samples")  # the longer label, for the layout
             ax.set_title(" ", fontsize=10)
             fig.tight_layout()
-            self.figures[head] = (canvas, ax, shown)
-        return self.figures[head]
+            self.shared = (canvas, ax, shown)
+        return self.shared
 
     def render(self, head: str, matrix: list[list[int]], title: str, shares: bool = False) -> np.ndarray:
         cm = np.asarray(matrix, dtype=float if shares else int)
