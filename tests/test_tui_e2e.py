@@ -55,7 +55,7 @@ def test_dashboard_resumes_a_real_run_with_its_whole_history(tmp_path: Path) -> 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
             await reads_done(pilot)  # the first screen's files read
-            first = await launch_mfeat(app, pilot, "train.epochs=3 train.threads=1 train.log_every=5")
+            first = await launch_mfeat(app, pilot, "train.epochs=3 train.threads=1 train.log_every=5 review.gap_samples=0")
             await until(pilot, lambda: first.state.epoch >= 2, timeout=240, what="epoch 2")
             await pilot.press("s")
             await until(pilot, lambda: not first.live, timeout=120, what="the stop")
