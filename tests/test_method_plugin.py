@@ -24,7 +24,7 @@ from plugin_site import PLUGIN, ROOT, env_with, install, write_entry_points
 
 LFM = [sys.executable, "-c", "from lfm_tui.cli import main; main()"]
 MFEAT = str(ROOT / "recipes" / "mfeat.toml")
-QUICK = ["method.name=reweight", "train.epochs=1", "train.threads=1"]
+QUICK = ["method.name=reweight", "train.epochs=1", "train.threads=1", "review.gap_samples=0"]
 
 
 @pytest.fixture(scope="module")

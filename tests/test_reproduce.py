@@ -19,7 +19,7 @@ from engine.contract.outcome import EXIT_USAGE
 from lfm_tui.reproduce import paper
 
 LFM = [sys.executable, "-c", "from lfm_tui.cli import main; main()"]
-TINY = ["train.epochs=2", "train.threads=1"]
+TINY = ["train.epochs=2", "train.threads=1", "review.gap_samples=0"]   # no end-of-run review: 2 s a run
 
 
 def lfm(*args: str, cwd: Path, timeout: float = 600, own_cache: bool = True) -> subprocess.CompletedProcess:
@@ -139,7 +139,7 @@ def test_fig2_reports_the_modality_gap_distance_of_each_method(tmp_path: Path) -
 @pytest.mark.slow
 def test_fig4_draws_the_epochs_of_each_method_side_by_side(tmp_path: Path) -> None:
     out = tmp_path / "f4"
-    res = lfm("reproduce", "fig4", "--seeds", "0", "--out", str(out), *TINY, "review.gap_samples=0", cwd=tmp_path,
+    res = lfm("reproduce", "fig4", "--seeds", "0", "--out", str(out), *TINY, cwd=tmp_path,
               own_cache=False)
     assert res.returncode == 0, res.stderr[-2000:]
     runs = {k: out / "emoji" / k / "seed-0" for k in ("concat", "ours-lb")}

@@ -35,7 +35,8 @@ from test_cli_run import ENV, LFM, lfm
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "runs" / "mfeat" / "20261127-092227-0" / "events.jsonl"
-BASE = ["train.epochs=8", "train.threads=1", "data.batch_size=16"]   # 8 x ~90 steps: time to interrupt
+BASE = ["train.epochs=8", "train.threads=1", "data.batch_size=16",   # 8 x ~90 steps: time to interrupt
+        "review.gap_samples=0"]   # no end-of-run review (the runs are compared by their numbers)
 GRID = ["method.name=concat,lfm"]
 POINTS = tuple(plans.folder_name({"method.name": m}) for m in ("concat", "lfm"))   # the grid points' folders
 
