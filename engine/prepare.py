@@ -27,7 +27,7 @@ def data_config(dataset: str, root: str, recipe_file: str | None, overrides: lis
     recipes/<dataset>.toml's (so that prepare and `lfm run` agree), with the dataset, root and
     `data.*` overrides applied."""
     if dataset not in recipes.DISK_DATASETS:
-        raise UserError(f"DATASET: expected one of {', '.join((*recipes.DISK_DATASETS, *recipes.PREPARED_BUILTINS))}, "
+        raise UserError(f"DATASET: expected one of {', '.join(recipes.PREPARABLE)}, "
                         f"found {dataset!r}")
     raw: dict = {}
     if recipe_file is None and (SHIPPED / f"{dataset}.toml").is_file():
@@ -138,7 +138,7 @@ def prepare_spoken_fashion(recipe, check: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="lfm prepare", description=__doc__.splitlines()[0])
-    p.add_argument("dataset", help=", ".join((*recipes.DISK_DATASETS, *recipes.PREPARED_BUILTINS)))
+    p.add_argument("dataset", help=", ".join(recipes.PREPARABLE))
     p.add_argument("--root", default="", help="the dataset folder, in its community layout (a built-in "
                                               "dataset: none, or a folder holding its asset files)")
     p.add_argument("--check", action="store_true", help="report and open every file; build nothing")

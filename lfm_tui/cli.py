@@ -108,7 +108,7 @@ def run(
 
 @app.command()
 def prepare(
-    dataset: Annotated[str, typer.Argument(help=", ".join((*recipes.DISK_DATASETS, *recipes.PREPARED_BUILTINS)))],
+    dataset: Annotated[str, typer.Argument(help=", ".join(recipes.PREPARABLE))],
     root: Annotated[Optional[Path], typer.Option(help="the dataset folder, in its community layout (a built-in "
                                                       "dataset: none, or a folder holding its asset files)")] = None,
     overrides: Annotated[Optional[list[str]], typer.Argument(
@@ -120,9 +120,8 @@ def prepare(
     """Read a dataset folder (or a built-in dataset's asset), report what it holds, and build the
     prepared cache (spectrograms, frames, images) that runs read. Exit status 2 if anything is
     missing or unreadable."""
-    known = (*recipes.DISK_DATASETS, *recipes.PREPARED_BUILTINS)
-    if dataset not in known:
-        raise UserError(f"DATASET: expected one of {', '.join(known)}, found {dataset!r}")
+    if dataset not in recipes.PREPARABLE:
+        raise UserError(f"DATASET: expected one of {', '.join(recipes.PREPARABLE)}, found {dataset!r}")
     if root is None and dataset in recipes.DISK_DATASETS:
         raise UserError(f"--root: {dataset} is read from its dataset folder: lfm prepare {dataset} --root PATH")
     args = [sys.executable, "-m", "engine.prepare", dataset, *(["--root", str(root)] if root else []),

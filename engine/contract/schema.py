@@ -32,6 +32,8 @@ DISK_DATASETS = ("cremad", "kinetics_sounds", "vggsound", "sarcasm", "twitter201
 # Built-in datasets whose first run builds a prepared cache (spectrograms) that `lfm prepare` can
 # build beforehand; they need no data.root (it may name a folder holding their asset files).
 PREPARED_BUILTINS = ("spoken_fashion",)
+# what `lfm prepare DATASET` takes
+PREPARABLE = (*DISK_DATASETS, *PREPARED_BUILTINS)
 
 ENCODER_KINDS = ("mlp", "cnn", "resnet18", "resnet50", "minilm", "bert", "clip_image", "clip_text",
                  "text_bow")
