@@ -64,9 +64,15 @@ def serve(path: str) -> None:
                 child(json.loads(msg), fds)
             for fd in fds:
                 os.close(fd)
-            conn.sendall(f"{pid}\n".encode())
+            try:
+                conn.sendall(f"{pid}\n".encode())
+            except OSError:         # the test went away: the child is reaped all the same
+                pass
             _, status = os.waitpid(pid, 0)
-            conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+            try:
+                conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+            except OSError:
+                pass
 
 
 def child(request: dict, fds: list[int]) -> None:
@@ -140,7 +146,8 @@ class Zygote:
             line = reader.readline()
         except (socket.timeout, TimeoutError):
             os.kill(pid, signal.SIGKILL)
-            reader.readline()
+            sock.settimeout(None)   # the server reports the killed child at once (the reader, timed
+            sock.recv(64)           # out, reads no more: the socket itself does)
             raise subprocess.TimeoutExpired([sys.executable, "-m", "engine", *args], timeout) from None
         finally:
             for t in threads:
