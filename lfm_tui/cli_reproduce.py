@@ -24,7 +24,7 @@ def reproduce(
         help="key=value overrides for every run, e.g. train.epochs=5")] = None,
     data: Annotated[Optional[list[str]], typer.Option(
         help="NAME=PATH: a dataset of the paper in its folder (kinetics_sounds, cremad, vggsound, sarcasm, "
-             "twitter2015, nvgesture), or NAME: a built-in one (emoji, mfeat, fashion); repeat for more. "
+             "twitter2015, nvgesture), or NAME: a built-in one (emoji, mfeat, fashion, spoken_fashion); repeat for more. "
              "Default: the built-in datasets")] = None,
     seeds: Annotated[Optional[str], typer.Option(
         help="seeds of every row (default 0,1,2: the paper ran three)")] = None,

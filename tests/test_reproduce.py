@@ -210,6 +210,30 @@ def test_table1_dry_run_prints_the_papers_plan_for_cremad(tmp_path: Path) -> Non
     assert not (tmp_path / "r").exists()   # a dry run writes nothing
 
 
+def test_the_builtin_audio_visual_dataset_runs_the_papers_audio_visual_plan(tmp_path: Path) -> None:
+    """`--data spoken_fashion`: built in (no folder), every row of table1 with the audio and the
+    image alone as Unimodal-1/2, an estimate before any run, and MAP as the second metric, as on
+    CREMA-D and Kinetics-Sounds."""
+    from lfm_tui.reproduce import experiments
+    res = lfm("reproduce", "table1", "--data", "spoken_fashion", "--out", str(tmp_path / "r"), "--dry-run",
+              cwd=tmp_path, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert ("spoken_fashion (built in): " in res.stdout and "encoders audio resnet18, image cnn; sgd lr 0.01; "
+            "weight decay 0.0001; schedule none; batch 64; 10 epochs") in res.stdout
+    assert "[unimodal-1] method.name=unimodal method.modality=audio " in res.stdout
+    assert "[unimodal-2] method.name=unimodal method.modality=image " in res.stdout
+    assert "gated (not in the paper) [gated] method.name=gated " in res.stdout
+    assert re.search(r"^69 runs \(23 sweeps x 3 seeds\), 69 still to run; estimate [\d.]+ (min|h) at --jobs 1$",
+                     res.stdout, re.M), res.stdout
+    assert not (tmp_path / "r").exists()
+    assert [experiments.EXPERIMENTS[e].metric_of("spoken_fashion") for e in ("table1", "table3")] == ["map", "map"]
+    assert experiments.EXPERIMENTS["table1"].metric_of("emoji") == "f1"
+    refused = lfm("reproduce", "table1", "--data", "spoken_fashion=/x", "--dry-run", cwd=tmp_path, timeout=120)
+    assert refused.returncode == EXIT_USAGE
+    assert refused.stderr == ("--data 'spoken_fashion=/x': spoken_fashion is built in and takes no folder "
+                              "(--data spoken_fashion)\n")
+
+
 @pytest.mark.parametrize("args,message", [
     (["table9"], "EXPERIMENT: expected one of table1, table2, table3, table4, table5, fig2, fig3, fig4, found 'table9'"),
     (["table1", "--data", "cremad"], "--data 'cremad': give the dataset's folder, e.g. --data cremad=data/cremad"),
@@ -217,6 +241,11 @@ def test_table1_dry_run_prints_the_papers_plan_for_cremad(tmp_path: Path) -> Non
     (["table1", "--data", "mfeat=/x"], "--data 'mfeat=/x': mfeat is built in and takes no folder (--data mfeat)"),
     (["table4", "--rows", "ours"], "--rows 'ours': expected some of constant-0,"),
     (["table4", "--seeds", "a"], "--seeds 'a': expected non-negative integers"),
+    # CLIP's image and text encoders on a dataset without text: refused, not run as MLPs labelled CLIP
+    (["table5", "--data", "spoken_fashion"], "table5: spoken_fashion has no text modality (audio, image); its "
+                                             "encoders are for image and text: give emoji or a dataset of the "
+                                             "paper (sarcasm, twitter2015)"),
+    (["table5", "--data", "mfeat"], "table5: mfeat has no image or text modality (pix, mor)"),
     (["fig4", "--data", "mfeat"], "fig4: mfeat has no convolutional encoder (pix: mlp, mor: mlp); Grad-CAM shows "
                                   "the encoders cnn, resnet18, resnet50: give emoji or a dataset of the paper"),
 ])
