@@ -99,3 +99,35 @@ def test_the_results_page_runs_table1_rows_through_lfm_reproduce(tmp_path: Path,
     assert lfm["method"] == "lfm" and lfm["alpha_strategy"] == "heuristic"
     best = max(("pix alone", "mor alone"), key=lambda lab: float(pages.cells(rows[lab])[2]))
     assert f"- Best single modality: {best}, {pages.cells(rows[best])[2]} ACC." in text
+
+
+def test_the_results_page_reports_spoken_fashion_over_five_seeds_beside_the_papers_audio_visual_columns(
+        tmp_path: Path, monkeypatch) -> None:
+    """The audio-visual benchmark's section: five seeds unless --seeds says otherwise, audio and image
+    alone as its unimodal rows, and the paper's Table 1 quoted only for KineticsSounds and CREMA-D
+    (its audio-visual datasets). --report-only on no runs: the plan, nothing run."""
+    import make_results
+
+    runs, page = tmp_path / "runs", tmp_path / "results.md"
+    monkeypatch.setattr(sys, "argv", ["make_results.py", "--only", "spoken_fashion", "--report-only",
+                                      "--runs", str(runs), "--out", str(page)])
+    make_results.main()
+    text = page.read_text()
+    assert "## spoken_fashion (audio + image)" in text
+    n = len(make_results.METHODS.split(",")) + 2
+    assert f"seeds 0,1,2,3,4; generated" in text and f"**Incomplete: 0 of {n * 5} runs finished**" in text
+    assert pages.bash_lines(text)[:2] == [
+        f"lfm reproduce table1 --data spoken_fashion --rows unimodal-1,unimodal-2 --seeds 0,1,2,3,4 "
+        f"--out {runs}/spoken_fashion/unimodal",
+        f"lfm reproduce table1 --data spoken_fashion --rows {make_results.METHODS.replace('lfm', 'ours-h')} "
+        f"--seeds 0,1,2,3,4 --out {runs}/spoken_fashion/methods"]
+    assert not runs.exists()
+    # the quoted column: Table 1's KineticsSounds and CREMA-D ACCs (LFM's 69.05 and 72.15)
+    assert pages.table1_head(pages.AUDIO_VISUAL) == "Table 1 ACC (KS / CREMA-D)"
+    assert pages.table1("lfm", pages.AUDIO_VISUAL) == "69.05 / 72.15"
+    assert pages.table1("mmtm") == "63.51 / 66.13 / - / - / 81.54"
+    # --seeds still sets every dataset's seeds
+    monkeypatch.setattr(sys, "argv", ["make_results.py", "--only", "spoken_fashion", "--report-only", "--seeds", "0",
+                                      "--runs", str(runs), "--out", str(page)])
+    make_results.main()
+    assert "seeds 0; generated" in page.read_text()
