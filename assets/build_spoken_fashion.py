@@ -89,12 +89,54 @@ def mix(speech: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarr
     return (0.9 * out / np.abs(out).max()).astype(np.float32)
 
 
-def encode(wave: np.ndarray) -> bytes:
+def encode(wave: np.ndarray, serial: int) -> bytes:
+    """The wave as Ogg Opus, its stream serial number `serial` (libsndfile draws one at random,
+    which alone made two builds differ)."""
     import soundfile as sf
 
     buf = io.BytesIO()
     sf.write(buf, wave, RATE, format="OGG", subtype="OPUS", compression_level=OPUS_LEVEL)
-    return buf.getvalue()
+    return with_serial(buf.getvalue(), serial)
+
+
+def _ogg_crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else r << 1
+        table.append(r & 0xFFFFFFFF)
+    return table
+
+
+OGG_CRC = _ogg_crc_table()
+
+
+def ogg_crc(data: bytes) -> int:
+    """Ogg's page checksum: CRC-32 with polynomial 0x04C11DB7, not reflected, initial value 0."""
+    crc = 0
+    for b in data:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ OGG_CRC[(crc >> 24) ^ b]
+    return crc
+
+
+def with_serial(ogg: bytes, serial: int) -> bytes:
+    """An Ogg stream of one logical stream with every page's serial number set to `serial` and its
+    checksum recomputed (the page layout: 'OggS', version, flags, granule, serial at 14, sequence,
+    checksum at 22, segment count at 26, the segment table, the segments)."""
+    out, at = bytearray(), 0
+    while at < len(ogg):
+        if ogg[at:at + 4] != b"OggS":
+            raise ValueError(f"not an Ogg page at byte {at}")
+        segments = ogg[at + 26]
+        end = at + 27 + segments + sum(ogg[at + 27:at + 27 + segments])
+        page = bytearray(ogg[at:end])
+        page[14:18] = serial.to_bytes(4, "little")
+        page[22:26] = bytes(4)
+        page[22:26] = ogg_crc(page).to_bytes(4, "little")
+        out += page
+        at = end
+    return bytes(out)
 
 
 def voice_splits(names: list[str], rng: np.random.Generator) -> dict[str, str]:
@@ -154,7 +196,7 @@ def build(fashion: Path, out: Path) -> None:
         for n, (r, img) in enumerate(zip(rows, images)):
             speech = speak(WORDS[r["label"]], r["accent"], r["voice"], r["speed"], r["pitch"])
             noise_rng = np.random.default_rng([SEED, n])
-            put(f"clips/{r['id']}.opus", encode(mix(speech, r["snr_db"], noise_rng)), zipfile.ZIP_STORED)
+            put(f"clips/{r['id']}.opus", encode(mix(speech, r["snr_db"], noise_rng), n), zipfile.ZIP_STORED)
             writer.writerow({**r, "image": int(img)})
             if (n + 1) % 500 == 0:
                 print(f"  {n + 1} / {len(rows)} clips", flush=True)
