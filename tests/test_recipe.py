@@ -67,7 +67,13 @@ def test_several_problems_reported_at_once(tmp_path: Path) -> None:
     assert any(p.startswith("data.modalities[1]: 'mfeat' has modalities") for p in out2)
     out3 = problems(tmp_path, BASE.replace('modalities = ["pix", "mor"]', 'modalities = ["pix", "mor", "fou"]')
                     .replace("[model.encoders.fou]", "[model.encoders.unused]"))
-    assert out3 == ["model.encoders.fou: missing; every modality in data.modalities needs an encoder table"]
+    assert out3 == ["model.encoders.unused: 'mfeat' has modalities fac, fou, kar, mor, pix, zer; no 'unused' for "
+                    "this encoder to read",
+                    "model.encoders.fou: missing; every modality in data.modalities needs an encoder table"]
+    # encoders of modalities the dataset has but the run leaves out are fine: BASE holds all six of
+    # mfeat's and runs two
+    (tmp_path / "r.toml").write_text(BASE)
+    assert list(recipes.load(tmp_path / "r.toml").model.encoders) == ["pix", "mor", "fac", "fou", "kar", "zer"]
 
 
 def test_overrides_change_the_recipe(tmp_path: Path) -> None:

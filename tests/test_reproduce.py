@@ -241,11 +241,6 @@ def test_the_builtin_audio_visual_dataset_runs_the_papers_audio_visual_plan(tmp_
     (["table1", "--data", "mfeat=/x"], "--data 'mfeat=/x': mfeat is built in and takes no folder (--data mfeat)"),
     (["table4", "--rows", "ours"], "--rows 'ours': expected some of constant-0,"),
     (["table4", "--seeds", "a"], "--seeds 'a': expected non-negative integers"),
-    # CLIP's image and text encoders on a dataset without text: refused, not run as MLPs labelled CLIP
-    (["table5", "--data", "spoken_fashion"], "table5: spoken_fashion has no text modality (audio, image); its "
-                                             "encoders are for image and text: give emoji or a dataset of the "
-                                             "paper (sarcasm, twitter2015)"),
-    (["table5", "--data", "mfeat"], "table5: mfeat has no image or text modality (pix, mor)"),
     (["fig4", "--data", "mfeat"], "fig4: mfeat has no convolutional encoder (pix: mlp, mor: mlp); Grad-CAM shows "
                                   "the encoders cnn, resnet18, resnet50: give emoji or a dataset of the paper"),
 ])
@@ -254,6 +249,19 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
     assert res.returncode == EXIT_USAGE, res.stdout + res.stderr
     assert res.stderr.startswith(message) and res.stderr.strip().count("\n") == 0
     assert res.stdout == ""
+
+
+def test_clips_encoders_on_a_dataset_without_image_and_text_are_refused(tmp_path: Path) -> None:
+    """table5 sets CLIP's image and text encoders: on a dataset lacking those modalities its runs
+    would be labelled CLIP without CLIP; the recipe check refuses the encoders it cannot use."""
+    res = lfm("reproduce", "table5", "--data", "spoken_fashion", "--dry-run", cwd=tmp_path, timeout=120)
+    assert res.returncode == EXIT_USAGE and res.stdout == ""
+    assert res.stderr.splitlines()[1:] == [
+        "  - model.encoders.text: 'spoken_fashion' has modalities audio, image; no 'text' for this encoder to read"]
+    res = lfm("reproduce", "table5", "--data", "mfeat", "--dry-run", cwd=tmp_path, timeout=120)
+    assert res.returncode == EXIT_USAGE and res.stderr.startswith("mfeat: ") and "2 problems" in res.stderr
+    assert [line.split(":")[0] for line in res.stderr.splitlines()[1:]] == ["  - model.encoders.image",
+                                                                          "  - model.encoders.text"]
 
 
 def test_a_bad_override_names_the_dataset_and_every_problem(tmp_path: Path) -> None:

@@ -177,6 +177,11 @@ def _cross_checks(r: Recipe, problems: list[str]) -> None:
             if m not in available:
                 problems.append(f"data.modalities[{i}]: {d.name!r} has modalities "
                                 f"{', '.join(available)}; found {m!r}")
+    if available is not None:   # an encoder of a modality the dataset lacks (a typo, another dataset's) is never used
+        for m in r.model.encoders:
+            if m not in available:
+                problems.append(f"model.encoders.{m}: {d.name!r} has modalities {', '.join(available)}; "
+                                f"no {m!r} for this encoder to read")
     for m in d.modalities:
         if m not in r.model.encoders:
             problems.append(f"model.encoders.{m}: missing; every modality in data.modalities needs an encoder table")

@@ -138,12 +138,6 @@ def build(exp: Experiment, data: dict[str, str], seeds: list[int], overrides: li
         except recipes.RecipeError as exc:
             raise UserError(f"{dataset}: {exc.render()}") from None
         modalities = list(resolved.data.modalities)
-        missing = [m for m in exp.needs if m not in modalities]
-        if missing:
-            raise UserError(f"{exp.name}: {dataset} has no {' or '.join(missing)} modality ({', '.join(modalities)}); "
-                            f"its encoders are for {' and '.join(exp.needs)}: give "
-                            f"{', '.join(BUILTIN_FOR.get(exp.name, ()))} or a dataset of the paper "
-                            f"({', '.join(exp.datasets)})")
         base += gradcam_epochs(exp, dataset, resolved)
         for arm, arm_overrides in arms_on(exp, dataset, modalities):
             if rep.rows and arm.key not in rep.rows:
